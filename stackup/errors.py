@@ -1,0 +1,129 @@
+"""The error tree. Every error stackup raises for a user's mistake or the engine's refusal
+derives from `StackupError`; the CLI prints it as one line (plus a hint) and exits 1, and
+never shows a traceback for it.
+
+    StackupError
+    ├── StackFileError          the stack file is wrong (YAML, schema, interpolation, include)
+    │   ├── YamlSyntaxError
+    │   ├── SpecValidationError  a value the models refuse; carries the dotted path
+    │   ├── InterpolationError   ${VAR:?msg} unset, bad ${...} syntax
+    │   └── ReferenceCycleError  extends / include cycles
+    ├── DependencyCycleError    depends_on / network_mode / volumes_from cycle (graph)
+    ├── UsageError              a command-line mistake (unknown service, bad flag value)
+    ├── EngineError             the Docker engine refused or is unreachable
+    │   └── EngineUnavailableError
+    ├── PlanError               a saved plan is stale or cannot be applied as it stands
+    ├── LockError               another stackup holds the project's lock
+    └── ApplyError              an operation failed while applying a plan
+
+Location fields (`file`, `line`, `column`, 1-based) and `path` (dotted, as in
+`services.web.ports[0]`) are filled in wherever they are known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+PathElement = str | int
+
+
+def dotted(path: Sequence[PathElement]) -> str:
+    """Render a path as users read it: `services.web.ports[0]`."""
+    out = ""
+    for element in path:
+        if isinstance(element, int):
+            out += f"[{element}]"
+        else:
+            out += ("." if out else "") + str(element)
+    return out
+
+
+class StackupError(Exception):
+    """Root of every error stackup reports to a user."""
+
+    exit_code: int = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        path: Sequence[PathElement] | str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path if isinstance(path, str) or path is None else dotted(path)
+        self.hint = hint
+
+    @property
+    def location(self) -> str:
+        """`file:line:col`, or as much of it as is known."""
+        if self.file is None:
+            return ""
+        out = self.file
+        if self.line is not None:
+            out += f":{self.line}"
+            if self.column is not None:
+                out += f":{self.column}"
+        return out
+
+    def __str__(self) -> str:
+        parts = [p for p in (self.location, self.path) if p]
+        head = ": ".join([*parts, self.message])
+        if self.hint:
+            head += f"\n  hint: {self.hint}"
+        return head
+
+
+class StackFileError(StackupError):
+    """The stack file cannot be read as a valid stack."""
+
+
+class YamlSyntaxError(StackFileError):
+    pass
+
+
+class SpecValidationError(StackFileError):
+    pass
+
+
+class InterpolationError(StackFileError):
+    pass
+
+
+class ReferenceCycleError(StackFileError):
+    pass
+
+
+class DependencyCycleError(StackupError):
+    pass
+
+
+class UsageError(StackupError):
+    pass
+
+
+class EngineError(StackupError):
+    pass
+
+
+class EngineUnavailableError(EngineError):
+    pass
+
+
+class PlanError(StackupError):
+    pass
+
+
+class LockError(StackupError):
+    pass
+
+
+class ApplyError(StackupError):
+    pass
