@@ -1,0 +1,3 @@
+from stackup.cli import main
+
+main()

@@ -1,0 +1,109 @@
+"""The command line: the one place that prints and exits.
+
+Each command lives in its own module and is imported only when it runs, so `stackup --version`
+does not pay for pydantic, docker or rich.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from stackup import __version__
+
+# command name → (module, function); imported lazily by `LazyGroup`.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "config": ("stackup.cli.config_cmd", "config", "Print the fully resolved stack, or validate it."),
+    "graph": ("stackup.cli.graph_cmd", "graph", "Show the dependency graph and start order."),
+    "diff": ("stackup.cli.diff_cmd", "diff", "Show what `up` would change, and why."),
+    "up": ("stackup.cli.up_cmd", "up", "Create and start the stack, converging to the file."),
+    "down": ("stackup.cli.lifecycle_cmd", "down", "Stop and remove the stack's containers and networks."),
+    "ps": ("stackup.cli.inspect_cmd", "ps", "List the stack's containers."),
+    "ls": ("stackup.cli.inspect_cmd", "ls", "List projects on the engine."),
+    "logs": ("stackup.cli.inspect_cmd", "logs", "Show service logs."),
+    "exec": ("stackup.cli.run_cmd", "exec_", "Run a command in a running service container."),
+    "run": ("stackup.cli.run_cmd", "run", "Run a one-off container of a service."),
+    "start": ("stackup.cli.lifecycle_cmd", "start", "Start existing containers."),
+    "stop": ("stackup.cli.lifecycle_cmd", "stop", "Stop containers without removing them."),
+    "restart": ("stackup.cli.lifecycle_cmd", "restart", "Restart containers."),
+    "pull": ("stackup.cli.images_cmd", "pull", "Pull service images."),
+    "build": ("stackup.cli.images_cmd", "build", "Build service images."),
+    "images": ("stackup.cli.images_cmd", "images", "List images used by the stack."),
+    "lint": ("stackup.cli.lint_cmd", "lint", "Check the stack against security rules."),
+    "watch": ("stackup.cli.watch_cmd", "watch", "Keep a dev stack live: reload on changes."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, (module, _, _) in COMMANDS.items() if _exists(module))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None or not _exists(entry[0]):
+            return None
+        command = getattr(importlib.import_module(entry[0]), entry[1])
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _exists(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="stackup")
+@click.option("-f", "--file", "files", multiple=True, type=click.Path(), help="Stack file (repeatable; later files override earlier ones).")
+@click.option("-p", "--project-name", help="Project name (default: `name:` in the file, else the directory).")
+@click.option("--profile", "profiles", multiple=True, help="Enable a profile (repeatable).")
+@click.option("--env-file", "env_files", multiple=True, type=click.Path(), help="Read variables for interpolation from this file instead of .env.")
+@click.option("--project-directory", type=click.Path(file_okay=False), help="Base directory for relative paths (default: the first file's).")
+@click.option("--context", "docker_context", help="Docker context to use (default: DOCKER_CONTEXT, then the current context).")
+@click.option("--target", type=click.Choice(["engine", "swarm"]), default=None, help="Deploy to a single engine (default) or to Docker Swarm.")
+@click.pass_context
+def cli(ctx: click.Context, **options: Any) -> None:
+    """stackup: Compose files, planned and applied."""
+    from stackup.cli.common import GlobalOptions
+
+    ctx.obj = GlobalOptions.from_click(options)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning every `StackupError` into one line and exit 1."""
+    try:
+        cli.main(prog_name="stackup", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place that decides what users see
+        from stackup.errors import StackupError
+
+        if isinstance(exc, StackupError):
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        if os.environ.get("STACKUP_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("  this is a bug in stackup; run with STACKUP_DEBUG=1 for the traceback", err=True)
+        sys.exit(70)
+    sys.exit(0)

@@ -1,0 +1,147 @@
+"""Compose's short string forms (ports, volumes, ...) turned into their long mappings.
+
+Pure functions over plain data; the models call them in their `before` validators, and the
+loader calls them before merging, because Compose merges ports and volumes by their long form.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+_PORT = re.compile(
+    r"""^(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:]+):)?   # host ip
+        (?:(?P<published>\d*(?:-\d+)?):)?                                      # host port(s)
+        (?P<target>\d+(?:-\d+)?)                                               # container port(s)
+        (?:/(?P<protocol>[a-zA-Z]+))?$""",
+    re.VERBOSE,
+)
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    lo = int(first)
+    hi = int(last) if last else lo
+    if not (0 < lo <= hi <= 65535) and not (lo == 0 and hi == 0):
+        raise ValueError(f"port range {text} is out of 1-65535 or reversed")
+    return lo, hi
+
+
+def parse_port(value: str | int) -> list[dict[str, Any]]:
+    """`127.0.0.1:8080:80/tcp` → one long-syntax mapping; ranges give one per port."""
+    text = str(value).strip()
+    match = _PORT.match(text)
+    if not match:
+        raise ValueError(f'invalid port "{text}" (expected [[IP:]HOST:]CONTAINER[/PROTOCOL])')
+    ip = match.group("ip")
+    if ip:
+        ip = ip.strip("[]")
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ValueError(
+                f'invalid port "{text}": "{ip}" is not an IP address '
+                "(expected [[IP:]HOST:]CONTAINER[/PROTOCOL])"
+            ) from None
+    published = match.group("published") or None
+    protocol = (match.group("protocol") or "tcp").lower()
+    if protocol not in ("tcp", "udp", "sctp"):
+        raise ValueError(f'invalid protocol "{protocol}" in port "{text}" (tcp, udp or sctp)')
+    lo, hi = _port_range(match.group("target"))
+    entries: list[dict[str, Any]] = []
+    if published is not None:
+        plo, phi = _port_range(published)
+        if hi != lo and (phi - plo) != (hi - lo):
+            raise ValueError(f'port ranges in "{text}" have different lengths')
+        for offset, target in enumerate(range(lo, hi + 1)):
+            pub = published if hi == lo else str(plo + offset)
+            entries.append(_port_entry(target, pub, ip, protocol))
+    else:
+        for target in range(lo, hi + 1):
+            entries.append(_port_entry(target, None, ip, protocol))
+    return entries
+
+
+def _port_entry(target: int, published: str | None, ip: str | None, protocol: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"target": target, "protocol": protocol, "mode": "ingress"}
+    if published is not None:
+        entry["published"] = published
+    if ip:
+        entry["host_ip"] = ip
+    return entry
+
+
+_VOLUME_MODES = {"ro", "rw", "z", "Z", "nocopy", "cached", "delegated", "consistent"}
+_PROPAGATION = {"shared", "slave", "private", "rshared", "rslave", "rprivate"}
+
+
+def is_bind_source(source: str) -> bool:
+    """Compose's rule: a source that looks like a path is a bind mount, else a volume name."""
+    return source.startswith(("/", ".", "~", "$")) or (
+        len(source) > 1 and source[1] == ":" and source[0].isalpha()
+    )
+
+
+def parse_volume(value: str) -> dict[str, Any]:
+    """`./site:/usr/share/nginx/html:ro` → `{type: bind, source, target, read_only}`."""
+    text = value.strip()
+    if not text:
+        raise ValueError("empty volume specification")
+    parts = text.split(":")
+    # Windows drive letters (`C:\data:/data`) put a colon in the source.
+    if len(parts) > 1 and len(parts[0]) == 1 and parts[0].isalpha() and parts[1].startswith("\\"):
+        parts = [parts[0] + ":" + parts[1], *parts[2:]]
+    if len(parts) > 3:
+        raise ValueError(f'invalid volume "{text}" (expected [SOURCE:]TARGET[:MODE])')
+    if len(parts) == 1:
+        return {"type": "volume", "target": parts[0]}
+    source, target = parts[0], parts[1]
+    modes = parts[2].split(",") if len(parts) == 3 else []
+    if not target.startswith("/") and not (len(target) > 1 and target[1] == ":"):
+        raise ValueError(f'invalid volume "{text}": the target "{target}" must be an absolute path')
+    entry: dict[str, Any] = {
+        "type": "bind" if is_bind_source(source) else "volume",
+        "source": source,
+        "target": target,
+    }
+    for mode in modes:
+        if mode not in _VOLUME_MODES and mode not in _PROPAGATION:
+            raise ValueError(f'invalid volume mode "{mode}" in "{text}"')
+        if mode == "ro":
+            entry["read_only"] = True
+        elif mode in ("z", "Z"):
+            entry.setdefault("bind", {})["selinux"] = mode
+        elif mode == "nocopy":
+            entry.setdefault("volume", {})["nocopy"] = True
+        elif mode in _PROPAGATION:
+            entry.setdefault("bind", {})["propagation"] = mode
+        elif mode in ("cached", "delegated", "consistent"):
+            entry["consistency"] = mode
+    if entry["type"] == "bind":
+        entry.setdefault("bind", {}).setdefault("create_host_path", True)
+    return entry
+
+
+def split_key_value(items: list[Any], what: str) -> dict[str, str | None]:
+    """`["A=1", "B"]` → `{"A": "1", "B": None}` (labels, environment, build args)."""
+    out: dict[str, str | None] = {}
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"each {what} entry must be a string like KEY=VALUE")
+        key, sep, val = item.partition("=")
+        if not key:
+            raise ValueError(f'invalid {what} entry "{item}" (expected KEY=VALUE)')
+        out[key] = val if sep else None
+    return out
+
+
+def scalar_text(value: object) -> str | None:
+    """Map values as Compose stores them: numbers and booleans become their YAML text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise ValueError("must be a string, number or boolean, not a list or mapping")
