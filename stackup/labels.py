@@ -1,0 +1,76 @@
+"""Label names stackup puts on every resource it creates, and the canonical spec behind them.
+
+The applied spec is stored on the resource itself (`io.stackup.spec`, canonical JSON with
+sorted keys) with its sha256 (`io.stackup.spec-hash`), so the next plan can say field by field
+what changed without any state file. Sensitive values are replaced by a salted digest before
+they reach a label: a change is still detected, the value never leaves the machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+
+from pydantic import JsonValue
+
+PREFIX = "io.stackup."
+PROJECT = "io.stackup.project"
+SERVICE = "io.stackup.service"
+NUMBER = "io.stackup.container-number"
+SPEC = "io.stackup.spec"
+SPEC_HASH = "io.stackup.spec-hash"
+VERSION = "io.stackup.version"
+SALT = "io.stackup.salt"
+REPLACES = "io.stackup.replaces"  # on a container made by a recreate that has not finished yet
+ONEOFF = "io.stackup.oneoff"
+NETWORK = "io.stackup.network"
+VOLUME = "io.stackup.volume"
+
+LABEL_SCHEMA_VERSION = "1"
+
+COMPOSE_PROJECT = "com.docker.compose.project"
+
+
+def canonical_json(value: JsonValue) -> str:
+    """One spelling for one value: sorted keys, no spaces, UTF-8 kept readable."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def spec_hash(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def sensitive_digest(value: str, salt: str) -> str:
+    """A keyed digest, so a weak password cannot be found from the label by hashing guesses
+    without the salt (which lives only on this engine's resources)."""
+    mac = hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()
+    return f"(sensitive sha256:{mac[:16]})"
+
+
+def resource_labels(
+    project: str,
+    canonical: str,
+    *,
+    salt: str,
+    service: str | None = None,
+    number: int | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Every label a resource carries: the user's own first, ours on top."""
+    labels = dict(extra or {})
+    labels.update(
+        {
+            PROJECT: project,
+            SPEC: canonical,
+            SPEC_HASH: spec_hash(canonical),
+            VERSION: LABEL_SCHEMA_VERSION,
+            SALT: salt,
+        }
+    )
+    if service is not None:
+        labels[SERVICE] = service
+    if number is not None:
+        labels[NUMBER] = str(number)
+    return labels
