@@ -1,0 +1,82 @@
+"""Suite-wide pytest hooks: engine tests are marked, counted, and may not be skipped in CI.
+
+* Every test under ``tests/engine/`` gets the ``engine`` marker (declared in pyproject.toml).
+* With ``STACKUP_REQUIRE_ENGINE=1`` (``scripts/test.sh`` sets it) a skipped engine test is
+  reported as a failure: CI must not pass because the engine was missing.
+* The terminal summary ends with ``engine tests: N passed, M failed, K skipped``; with
+  ``STACKUP_ENGINE_REPORT=PATH`` the same counts are also written there as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINE_DIR = ROOT / "tests" / "engine"
+
+# `from tests.engine.helpers import ...` must work however pytest was started
+# (`pytest`, `python -m pytest`, from another directory).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+_engine_outcomes: dict[str, str] = {}
+
+
+def _require_engine() -> bool:
+    return os.environ.get("STACKUP_REQUIRE_ENGINE", "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if ENGINE_DIR in item.path.parents:
+            item.add_marker(pytest.mark.engine)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if item.get_closest_marker("engine") is None:
+        return
+    if report.skipped and not hasattr(report, "wasxfail") and _require_engine():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = (
+            f"engine test skipped while STACKUP_REQUIRE_ENGINE=1 (CI needs every engine test "
+            f"to run): {reason}"
+        )
+    previous = _engine_outcomes.get(item.nodeid)
+    if report.failed:
+        _engine_outcomes[item.nodeid] = "failed"
+    elif previous == "failed":
+        pass
+    elif report.skipped:
+        _engine_outcomes[item.nodeid] = "skipped"
+    elif report.when == "call":
+        _engine_outcomes[item.nodeid] = "passed"
+
+
+def _engine_counts() -> dict[str, int]:
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for outcome in _engine_outcomes.values():
+        counts[outcome] += 1
+    return counts
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counts = _engine_counts()
+    terminalreporter.write_line(
+        f"engine tests: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped"
+    )
+    report_path = os.environ.get("STACKUP_ENGINE_REPORT")
+    if report_path:
+        Path(report_path).write_text(json.dumps(counts) + "\n", encoding="utf-8")

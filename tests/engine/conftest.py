@@ -1,0 +1,157 @@
+"""Fixtures for tests against a real Docker engine.
+
+* ``docker_client`` (session): a docker SDK client; skips with the reason when no engine
+  answers (which ``STACKUP_REQUIRE_ENGINE=1`` turns into a failure).
+* ``project_name``: a fresh ``sut-<8 hex>`` name; afterwards, pass or fail, everything
+  labelled ``io.stackup.project=<name>`` or ``com.docker.compose.project=<name>`` is removed.
+* ``tmp_stack_dir``: a ``StackDir`` in a temporary directory, to write ``stack.yaml`` into.
+* ``registry`` (session): Debian's ``docker-registry`` serving on 127.0.0.1 (port 5000 when
+  free); yields ``"127.0.0.1:PORT"``. Use the value, never a hard-coded port.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+
+from tests.engine.helpers import StackDir, http_get, remove_project_resources
+
+REGISTRY_PORT = 5000
+
+
+def _connect() -> tuple[docker.DockerClient, str]:
+    """Connect as the docker CLI would: DOCKER_HOST, else the current context, else default."""
+    if os.environ.get("DOCKER_HOST"):
+        return docker.from_env(timeout=120), f"DOCKER_HOST={os.environ['DOCKER_HOST']}"
+    try:
+        from docker.context import ContextAPI
+
+        context = ContextAPI.get_current_context()
+    except Exception:  # a broken ~/.docker/config.json: fall back to the default socket
+        context = None
+    if context is not None and context.Host and context.Name != "default":
+        return (
+            docker.DockerClient(base_url=context.Host, timeout=120),
+            f"docker context {context.Name!r} ({context.Host})",
+        )
+    return docker.from_env(timeout=120), "the default socket"
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    where = "DOCKER_HOST, the current docker context, the default socket"
+    try:
+        client, where = _connect()
+        client.ping()
+    except Exception as err:
+        pytest.skip(
+            f"no Docker engine answers (tried {where}: {type(err).__name__}: {err}); "
+            "run scripts/setup-engine.sh (or start Docker Desktop)"
+        )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def project_name(docker_client: docker.DockerClient) -> Iterator[str]:
+    name = f"sut-{secrets.token_hex(4)}"
+    yield name
+    remove_project_resources(docker_client, name)
+
+
+@pytest.fixture
+def tmp_stack_dir(tmp_path: Path) -> StackDir:
+    return StackDir(tmp_path)
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _registry_port() -> int:
+    if _port_is_free(REGISTRY_PORT):
+        return REGISTRY_PORT
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def registry(
+    docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.skip("Debian's docker-registry is not installed (scripts/test.sh installs it)")
+    workdir = tmp_path_factory.mktemp("registry")
+    port = _registry_port()
+    address = f"127.0.0.1:{port}"
+    config = workdir / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: info\n"
+        "storage:\n"
+        f"  filesystem:\n    rootdirectory: {workdir / 'data'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: {address}\n",
+        encoding="utf-8",
+    )
+    log_path = workdir / "registry.log"
+    # A session of its own, no terminal, output to a file: like `setsid CMD >log 2>&1 </dev/null`.
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [binary, "serve", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    pid_file = None
+    if os.environ.get("STACKUP_STATE_DIR"):
+        pid_file = Path(os.environ["STACKUP_STATE_DIR"]) / "registry.pid"
+        pid_file.write_text(f"{proc.pid}\n", encoding="utf-8")
+    try:
+        try:
+            response = http_get(f"http://{address}/v2/", retry_for=15.0)
+        except OSError as err:
+            log_text = log_path.read_text(encoding="utf-8", errors="replace")
+            raise RuntimeError(
+                f"docker-registry did not answer on {address}: {err}\n{log_text}"
+            ) from err
+        assert response.status == 200, response
+        yield address
+    finally:
+        _stop_process_group(proc)
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
+
+
+def _stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process started with start_new_session=True, and its group (by its own pid)."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
