@@ -5,7 +5,8 @@
 #   STACKUP_STATE_DIR   pid files and daemon logs      (default: <repo>/.stackup-cache)
 #   STACKUP_CACHE       downloaded / built image roots (default: /var/cache/stackup,
 #                       or ~/.cache/stackup when that is not writable)
-#   STACKUP_APT_UPDATED set to 1 once `apt-get update` ran, so nested scripts skip it
+#   STACKUP_RUN_ID      one id for a top-level script and the scripts it calls, so that
+#                       `apt-get update` runs once per run (set here when unset)
 
 STACKUP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STACKUP_STATE_DIR="${STACKUP_STATE_DIR:-$STACKUP_ROOT/.stackup-cache}"
@@ -15,6 +16,10 @@ STACKUP_REGISTRY_PIDFILE="$STACKUP_STATE_DIR/registry.pid"
 STACKUP_ENGINE_ENV="$STACKUP_STATE_DIR/engine.env"
 export STACKUP_ROOT STACKUP_STATE_DIR
 mkdir -p "$STACKUP_LOG_DIR"
+if [ -z "${STACKUP_RUN_ID:-}" ]; then
+  export STACKUP_RUN_ID="$$"
+  rm -f "$STACKUP_STATE_DIR"/apt-updated.* 2>/dev/null || true
+fi
 
 # Every line a script prints starts with its name, so a CI log shows who said what.
 _stackup_tag="$(basename "${0:-stackup}" .sh)"
@@ -49,7 +54,7 @@ deb_installed() {
 }
 
 # Install Debian packages that are missing; `apt-get update` runs at most once per
-# top-level script run (the flag is exported to the scripts it calls).
+# top-level script run (STACKUP_RUN_ID is shared with the scripts it calls).
 apt_ensure() {
   local missing=() pkg
   for pkg in "$@"; do
@@ -60,10 +65,11 @@ apt_ensure() {
     return 0
   fi
   can_apt || die "missing Debian packages (${missing[*]}) and no apt-get as root to install them"
-  if [ "${STACKUP_APT_UPDATED:-0}" != 1 ]; then
+  if [ ! -f "$STACKUP_STATE_DIR/apt-updated.$STACKUP_RUN_ID" ]; then
     say "apt-get update"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    export STACKUP_APT_UPDATED=1
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
+      die "apt-get update failed"
+    touch "$STACKUP_STATE_DIR/apt-updated.$STACKUP_RUN_ID"
   fi
   say "apt-get install ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \

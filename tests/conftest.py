@@ -4,7 +4,8 @@
 * With ``STACKUP_REQUIRE_ENGINE=1`` (``scripts/test.sh`` sets it) a skipped engine test is
   reported as a failure: CI must not pass because the engine was missing.
 * The terminal summary ends with ``engine tests: N passed, M failed, K skipped``; with
-  ``STACKUP_ENGINE_REPORT=PATH`` the same counts are also written there as JSON.
+  ``STACKUP_ENGINE_REPORT=PATH`` those counts, and the whole run's, are written there as
+  JSON (``{"engine": {...}, "all": {...}}``) for ``scripts/test.sh``.
 """
 
 from __future__ import annotations
@@ -79,4 +80,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     )
     report_path = os.environ.get("STACKUP_ENGINE_REPORT")
     if report_path:
-        Path(report_path).write_text(json.dumps(counts) + "\n", encoding="utf-8")
+        stats = terminalreporter.stats
+        every = {
+            "passed": len(stats.get("passed", [])),
+            "failed": len(stats.get("failed", [])) + len(stats.get("error", [])),
+            "skipped": len(stats.get("skipped", [])),
+        }
+        Path(report_path).write_text(
+            json.dumps({"engine": counts, "all": every}) + "\n", encoding="utf-8"
+        )
