@@ -1,0 +1,53 @@
+"""`stackup lint`: the security rules over the stack file; exit 0 clean, 3 with findings at or
+above the threshold, 1 on error."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+LINT_FINDINGS_EXIT = 3
+
+
+@click.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Output format; sarif is SARIF 2.1.0 for code-review tools.",
+)
+@click.option(
+    "--severity",
+    type=click.Choice(["low", "medium", "high"]),
+    default="medium",
+    show_default=True,
+    help="Report, and fail on, findings at or above this severity.",
+)
+@click.argument("services", nargs=-1)
+def lint(fmt: str, severity: str, services: tuple[str, ...]) -> None:
+    """Check the stack against security rules (CIS Docker Benchmark), before anything runs.
+
+    Suppress a finding with a reason in the stack file:
+    `x-stackup: {lint: {ignore: [{rule: SU012, reason: "..."}]}}`.
+    """
+    from stackup.cli.common import global_options
+    from stackup.lint import Severity, at_or_above, lint_report, render_json, render_text
+
+    loaded = global_options().load()
+    report = lint_report(loaded, services)
+    threshold = Severity.parse(severity)
+    if fmt == "sarif":
+        from stackup.sarif import render_sarif
+
+        output = render_sarif(report, threshold)
+    elif fmt == "json":
+        output = render_json(report, threshold)
+    else:
+        output = render_text(report, threshold)
+    sys.stdout.write(output)
+    sys.stdout.flush()
+    if at_or_above(report.findings, threshold):
+        raise click.exceptions.Exit(LINT_FINDINGS_EXIT)
