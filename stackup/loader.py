@@ -1,0 +1,618 @@
+"""Loading a stack: YAML with line marks → interpolation → short forms normalised → include
+and extends → merge of the `-f` files → profiles, env files, project name → `Stack`.
+
+Every step works on a tree of `Node`s that carry the file, line and column they came from, so
+any error, found at any step, points at what the user wrote. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackup.envfile import chain, parse_env_text
+from stackup.errors import (
+    InterpolationError,
+    PathElement,
+    ReferenceCycleError,
+    StackFileError,
+    UsageError,
+)
+from stackup.interpolate import TemplateError, interpolate
+from stackup.merge import merge, strip_tags
+from stackup.normalize import absolute, located_error, normalize_document, resolve_paths
+from stackup.source import SourceMap
+from stackup.spec import PROJECT_NAME_PATTERN, Stack
+from stackup.yamlsource import Node, parse, to_plain
+
+DISCOVERY = (
+    ("stack.yaml", ("stack.override.yaml", "stack.override.yml")),
+    ("stack.yml", ("stack.override.yml", "stack.override.yaml")),
+    ("compose.yaml", ("compose.override.yaml", "compose.override.yml")),
+    ("compose.yml", ("compose.override.yml", "compose.override.yaml")),
+    ("docker-compose.yml", ("docker-compose.override.yml", "docker-compose.override.yaml")),
+    ("docker-compose.yaml", ("docker-compose.override.yaml", "docker-compose.override.yml")),
+)
+_RESOURCE_KINDS = ("services", "networks", "volumes", "secrets", "configs")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    files: tuple[Path, ...] = ()
+    project_name: str | None = None
+    profiles: tuple[str, ...] = ()
+    env_files: tuple[Path, ...] = ()
+    project_directory: Path | None = None
+    environ: Mapping[str, str] | None = None
+    read_text: Callable[[Path], str] | None = None
+    working_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    stack: Stack
+    source: SourceMap
+    files: tuple[Path, ...]
+    project_directory: Path
+
+
+def load(options: LoadOptions) -> LoadedStack:
+    """Read, merge and validate the stack that `options` describe."""
+    return _Loader(options).run()
+
+
+def load_text(text: str, filename: str = "stack.yaml", **kwargs: Any) -> LoadedStack:
+    """Load a stack from a string, as if it were the file `filename` (for tests)."""
+    working = Path(kwargs.pop("working_dir", None) or Path.cwd())
+    target = Path(os.path.normpath(working / filename))
+    fallback: Callable[[Path], str] | None = kwargs.pop("read_text", None)
+
+    def read(path: Path) -> str:
+        if Path(os.path.normpath(path)) == target:
+            return text
+        if fallback is not None:
+            return fallback(path)
+        return path.read_text(encoding="utf-8")
+
+    files = (Path(filename), *kwargs.pop("files", ()))
+    return load(LoadOptions(files=files, read_text=read, working_dir=working, **kwargs))
+
+
+def normalize_project_name(name: str) -> str:
+    """A directory name made into a project name as Compose v2 does."""
+    return re.sub(r"[^-_a-z0-9]", "", name.lower()).lstrip("_-")
+
+
+@dataclass
+class _Loader:
+    options: LoadOptions
+    read_files: list[Path] = field(default_factory=list)
+    raw_cache: dict[Path, Node] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.working_dir = Path(os.path.abspath(self.options.working_dir or Path.cwd()))
+        self.environ: Mapping[str, str] = (
+            os.environ if self.options.environ is None else self.options.environ
+        )
+
+    # ----------------------------------------------------------------- files
+
+    def read(self, path: Path, display: str, missing: str = "stack file not found") -> str:
+        reader = self.options.read_text
+        try:
+            text = reader(path) if reader is not None else path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise StackFileError(f"{missing}: {display}") from None
+        except IsADirectoryError:
+            raise StackFileError(f"{display} is a directory, not a file") from None
+        except UnicodeDecodeError:
+            raise StackFileError(f"{display} is not UTF-8 text", file=display) from None
+        except OSError as exc:
+            raise StackFileError(f"cannot read {display}: {exc.strerror or exc}") from None
+        if path not in self.read_files:
+            self.read_files.append(path)
+        return text
+
+    def display(self, path: Path) -> str:
+        try:
+            rel = os.path.relpath(path, self.working_dir)
+        except ValueError:
+            return str(path)
+        return str(path) if rel.startswith("..") else rel
+
+    def discover(self) -> list[tuple[Path, str]]:
+        for main, overrides in DISCOVERY:
+            candidate = self.working_dir / main
+            if self._exists(candidate):
+                found = [(candidate, main)]
+                for name in overrides:
+                    if self._exists(self.working_dir / name):
+                        found.append((self.working_dir / name, name))
+                        break
+                return found
+        names = ", ".join(main for main, _ in DISCOVERY)
+        raise StackFileError(
+            f"no stack file found in {self.working_dir} (looked for {names})",
+            hint="pass one with -f FILE",
+        )
+
+    def _exists(self, path: Path) -> bool:
+        if self.options.read_text is not None:
+            try:
+                self.options.read_text(path)
+            except (OSError, KeyError, ValueError):
+                return False
+            return True
+        return path.is_file()
+
+    # ----------------------------------------------------------------- the pipeline
+
+    def run(self) -> LoadedStack:
+        if self.options.files:
+            files = [
+                (Path(os.path.normpath(self.working_dir / f)), str(f)) for f in self.options.files
+            ]
+        else:
+            files = self.discover()
+        if self.options.project_directory is not None:
+            project_dir = Path(os.path.normpath(self.working_dir / self.options.project_directory))
+        else:
+            project_dir = files[0][0].parent
+        dotenv = self.project_env(project_dir)
+        lookup = chain(self.environ, dotenv)
+
+        merged: Node | None = None
+        for path, display in files:
+            doc = self.document(path, display, lookup, str(project_dir), (path,))
+            merged = doc if merged is None else merge(merged, doc)
+        assert merged is not None
+        doc = strip_tags(merged) or Node({})
+
+        self.apply_profiles(doc, lookup)
+        self.apply_env_files(doc, lookup)
+        name = self.project_name(doc, project_dir, lookup)
+        doc.mapping()["name"] = name
+        doc.mapping().pop("include", None)
+
+        source = SourceMap()
+        data = to_plain(doc, source)
+        stack = _validate(data, source, [d for _, d in files])
+        from stackup.references import check_references
+
+        check_references(stack, source)
+        return LoadedStack(
+            stack=stack,
+            source=source,
+            files=tuple(self.read_files),
+            project_directory=project_dir,
+        )
+
+    def project_env(self, project_dir: Path) -> dict[str, str]:
+        env: dict[str, str] = {}
+        if self.options.env_files:
+            for env_file in self.options.env_files:
+                path = Path(os.path.normpath(self.working_dir / env_file))
+                text = self.read(path, str(env_file), "env file not found")
+                env.update(parse_env_text(text, str(env_file), chain(self.environ, env)))
+            return env
+        path = project_dir / ".env"
+        if self._exists(path):
+            text = self.read(path, self.display(path))
+            env = parse_env_text(text, self.display(path), chain(self.environ))
+        return env
+
+    def raw_document(
+        self, path: Path, display: str, lookup: Callable[[str], str | None], base: str
+    ) -> Node:
+        """A file parsed, interpolated, normalised and with paths made absolute."""
+        text = self.read(path, display)
+        root = parse(text, display)
+        if root is None:
+            raise StackFileError(
+                "the file is empty (expected a mapping with `services`)", file=display
+            )
+        if not root.is_map:
+            mark = root.mark
+            raise StackFileError(
+                "the top level of a stack file must be a mapping (services:, networks:, ...)",
+                file=display,
+                line=mark.line if mark else None,
+                column=mark.column if mark else None,
+            )
+        _interpolate_tree(root, lookup)
+        normalize_document(root)
+        return root
+
+    def document(
+        self,
+        path: Path,
+        display: str,
+        lookup: Callable[[str], str | None],
+        base: str,
+        include_chain: tuple[Path, ...],
+    ) -> Node:
+        root = self.raw_document(path, display, lookup, base)
+        self.process_includes(root, path, lookup, include_chain)
+        resolve_paths(root, base)
+        self.process_extends(root, path, lookup)
+        return root
+
+    # ----------------------------------------------------------------- include
+
+    def process_includes(
+        self,
+        doc: Node,
+        path: Path,
+        lookup: Callable[[str], str | None],
+        include_chain: tuple[Path, ...],
+    ) -> None:
+        entries = doc.mapping().pop("include", None)
+        if entries is None or entries.value is None:
+            return
+        if not entries.is_seq:
+            raise located_error(entries, ("include",), "expected a list of files to include")
+        here = str(path.parent)
+        owner: dict[tuple[str, str], str] = {}
+        for i, entry in enumerate(entries.sequence()):
+            epath: tuple[PathElement, ...] = ("include", i)
+            paths, project_directory, env_files = _include_entry(entry, epath)
+            abs_paths = [Path(absolute(p, here)) for p in paths]
+            project_dir = (
+                Path(absolute(project_directory, here))
+                if project_directory
+                else abs_paths[0].parent
+            )
+            env: dict[str, str] = {}
+            if env_files:
+                for env_file in env_files:
+                    env_path = Path(absolute(env_file, here))
+                    text = self.read(env_path, self.display(env_path), "env file not found")
+                    env.update(
+                        parse_env_text(text, self.display(env_path), chain(self.environ, env))
+                    )
+            elif self._exists(project_dir / ".env"):
+                env_path = project_dir / ".env"
+                env = parse_env_text(
+                    self.read(env_path, self.display(env_path)),
+                    self.display(env_path),
+                    chain(self.environ),
+                )
+            sub_lookup = chain(self.environ, env)
+            included: Node | None = None
+            for inc in abs_paths:
+                if inc in include_chain:
+                    cycle = " → ".join(self.display(p) for p in (*include_chain, inc))
+                    mark = entry.mark
+                    raise ReferenceCycleError(
+                        f"include cycle: {cycle}",
+                        file=mark.file if mark else None,
+                        line=mark.line if mark else None,
+                        column=mark.column if mark else None,
+                        path=epath,
+                    )
+                if not self._exists(inc):
+                    raise located_error(
+                        entry, epath, f"included file not found: {self.display(inc)}"
+                    )
+                sub = self.document(
+                    inc, self.display(inc), sub_lookup, str(project_dir), (*include_chain, inc)
+                )
+                included = sub if included is None else merge(included, sub)
+            if included is None:
+                continue
+            included = strip_tags(included) or Node({})
+            for kind in _RESOURCE_KINDS:
+                table = included.get(kind)
+                if table is None or not table.is_map:
+                    continue
+                target = doc.get(kind)
+                if target is None or not target.is_map:
+                    target = Node({}, table.mark, table.key_mark)
+                    doc.mapping()[kind] = target
+                for key, value in table.mapping().items():
+                    where = self.display(abs_paths[0])
+                    if key in target.mapping():
+                        clash = target.mapping()[key]
+                        other = owner.get((kind, key))
+                        mark = clash.key_mark or clash.mark
+                        first = other or "here"
+                        message = (
+                            f'{kind[:-1]} "{key}" is defined both {"in " if other else ""}{first} '
+                            f"and in included file {where}"
+                        )
+                        raise StackFileError(
+                            message,
+                            file=mark.file if mark else None,
+                            line=mark.line if mark else None,
+                            column=mark.column if mark else None,
+                            path=(kind, key),
+                        )
+                    owner[(kind, key)] = where
+                    target.mapping()[key] = value
+
+    # ----------------------------------------------------------------- extends
+
+    def process_extends(self, doc: Node, path: Path, lookup: Callable[[str], str | None]) -> None:
+        services = doc.get("services")
+        if services is None or not services.is_map:
+            return
+        table = services.mapping()
+        for name in list(table):
+            table[name] = self.resolve_service(table, path, name, lookup, ())
+
+    def resolve_service(
+        self,
+        table: dict[str, Node],
+        path: Path,
+        name: str,
+        lookup: Callable[[str], str | None],
+        seen: tuple[tuple[Path, str], ...],
+    ) -> Node:
+        service = table[name]
+        ext = service.get("extends")
+        if ext is None:
+            return service
+        epath: tuple[PathElement, ...] = ("services", name, "extends")
+        key = (path, name)
+        if key in seen:
+            cycle = " → ".join(f"{self.display(p)}:{s}" for p, s in (*seen, key))
+            mark = ext.mark
+            raise ReferenceCycleError(
+                f"extends cycle: {cycle}",
+                file=mark.file if mark else None,
+                line=mark.line if mark else None,
+                column=mark.column if mark else None,
+                path=epath,
+            )
+        target_name, target_file = _extends_entry(ext, epath)
+        if target_file is not None:
+            other = Path(absolute(target_file, str(path.parent)))
+            if not self._exists(other):
+                raise located_error(ext, epath, f"extended file not found: {self.display(other)}")
+            other_doc = self.raw_cache.get(other)
+            if other_doc is None:
+                other_doc = self.raw_document(other, self.display(other), lookup, str(other.parent))
+                resolve_paths(other_doc, str(other.parent))
+                self.raw_cache[other] = other_doc
+            other_services = other_doc.get("services")
+            other_table = (
+                other_services.mapping()
+                if other_services is not None and other_services.is_map
+                else {}
+            )
+            if target_name not in other_table:
+                raise located_error(
+                    ext, epath, f'service "{target_name}" is not defined in {self.display(other)}'
+                )
+            base = self.resolve_service(other_table, other, target_name, lookup, (*seen, key))
+        else:
+            if target_name not in table:
+                raise located_error(ext, epath, f'extends undefined service "{target_name}"')
+            base = self.resolve_service(table, path, target_name, lookup, (*seen, key))
+        if not base.is_map:
+            raise located_error(
+                ext, epath, f'the extended service "{target_name}" is not a mapping'
+            )
+        own = Node(
+            {k: v for k, v in service.mapping().items() if k != "extends"},
+            service.mark,
+            service.key_mark,
+        )
+        merged = merge(base.copy(), own, ("services", name))
+        return merged if merged is not None else own
+
+    # ----------------------------------------------------------------- profiles, env, name
+
+    def apply_profiles(self, doc: Node, lookup: Callable[[str], str | None]) -> None:
+        services = doc.get("services")
+        if services is None or not services.is_map:
+            return
+        active = set(self.options.profiles)
+        from_env = lookup("COMPOSE_PROFILES")
+        if from_env:
+            active.update(p.strip() for p in from_env.split(",") if p.strip())
+        table = services.mapping()
+        disabled: dict[str, list[str]] = {}
+        for name, service in table.items():
+            profiles = service.get("profiles")
+            if profiles is None or not profiles.is_seq or not profiles.sequence():
+                continue
+            names = [str(p.value) for p in profiles.sequence()]
+            if "*" in active or active.intersection(names):
+                continue
+            disabled[name] = names
+        for name in disabled:
+            del table[name]
+        for name, service in table.items():
+            deps = service.get("depends_on")
+            if deps is None or not deps.is_map:
+                continue
+            for dep, cond in list(deps.mapping().items()):
+                if dep not in disabled:
+                    continue
+                required = cond.get("required")
+                if required is not None and required.value is False:
+                    del deps.mapping()[dep]
+                    continue
+                wanted = disabled[dep]
+                raise located_error(
+                    cond if cond.key_mark is None else Node(None, cond.key_mark),
+                    ("services", name, "depends_on", dep),
+                    f'depends on service "{dep}", which is disabled: it has profiles '
+                    f"{', '.join(wanted)} and none is active",
+                    hint=f"enable it with --profile {wanted[0]}, "
+                    "or give this service the same profiles",
+                )
+
+    def apply_env_files(self, doc: Node, lookup: Callable[[str], str | None]) -> None:
+        services = doc.get("services")
+        if services is None or not services.is_map:
+            return
+        for name, service in services.mapping().items():
+            if not service.is_map:
+                continue
+            environment = service.get("environment")
+            if environment is None or environment.value is None:
+                environment = Node({}, service.mark, service.mark)
+            elif not environment.is_map:
+                continue  # the model reports it
+            env_map = environment.mapping()
+            from_files: dict[str, tuple[str, Node]] = {}
+            env_file = service.get("env_file")
+            if env_file is not None and env_file.is_seq:
+                for i, entry in enumerate(env_file.sequence()):
+                    if not entry.is_map:
+                        continue
+                    path_node = entry.get("path")
+                    if path_node is None or not isinstance(path_node.value, str):
+                        continue
+                    required = entry.get("required")
+                    env_path = Path(path_node.value)
+                    if not self._exists(env_path):
+                        if required is not None and required.value is False:
+                            continue
+                        raise located_error(
+                            path_node,
+                            ("services", name, "env_file", i),
+                            f"env file not found: {self.display(env_path)}",
+                        )
+                    text = self.read(env_path, self.display(env_path), "env file not found")
+                    values = parse_env_text(text, self.display(env_path), lookup)
+                    for key, value in values.items():
+                        from_files[key] = (value, path_node)
+            for key, (value, origin) in from_files.items():
+                current = env_map.get(key)
+                if current is None:
+                    env_map[key] = Node(value, origin.mark, origin.mark)
+                elif current.value is None and lookup(key) is None:
+                    current.value = value
+            for key, node in env_map.items():
+                if node.value is None:
+                    found = lookup(key)
+                    if found is not None:
+                        node.value = found
+            if env_map and "environment" not in service.mapping():
+                service.mapping()["environment"] = environment
+
+    def project_name(
+        self, doc: Node, project_dir: Path, lookup: Callable[[str], str | None]
+    ) -> Node:
+        given = self.options.project_name or lookup("COMPOSE_PROJECT_NAME")
+        if given:
+            if not re.fullmatch(PROJECT_NAME_PATTERN, given):
+                raise UsageError(
+                    f'invalid project name "{given}": use lowercase letters, digits, "_" and "-", '
+                    "starting with a letter or digit"
+                )
+            return Node(given)
+        node = doc.get("name")
+        if node is not None and node.value is not None:
+            return node
+        derived = normalize_project_name(project_dir.name)
+        if not derived:
+            raise UsageError(
+                f'cannot derive a project name from the directory "{project_dir}"',
+                hint="set `name:` in the stack file or pass -p NAME",
+            )
+        return Node(derived)
+
+
+def _interpolate_tree(root: Node, lookup: Callable[[str], str | None]) -> None:
+    stack: list[tuple[Node, tuple[PathElement, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        value = node.value
+        if isinstance(value, dict):
+            stack.extend((child, (*path, key)) for key, child in value.items())
+        elif isinstance(value, list):
+            stack.extend((child, (*path, i)) for i, child in enumerate(value))
+        elif isinstance(value, str) and "$" in value:
+            try:
+                node.value = interpolate(value, lookup)
+            except TemplateError as exc:
+                mark = node.mark
+                raise InterpolationError(
+                    exc.message,
+                    file=mark.file if mark else None,
+                    line=mark.line if mark else None,
+                    column=mark.column if mark else None,
+                    path=path,
+                ) from None
+
+
+def _strings(node: Node, path: tuple[PathElement, ...], what: str) -> list[str]:
+    if isinstance(node.value, str):
+        return [node.value]
+    if node.is_seq and all(isinstance(item.value, str) for item in node.sequence()):
+        return [item.value for item in node.sequence()]
+    raise located_error(node, path, f"{what} must be a string or a list of strings")
+
+
+def _include_entry(
+    entry: Node, path: tuple[PathElement, ...]
+) -> tuple[list[str], str | None, list[str]]:
+    if isinstance(entry.value, str):
+        return [entry.value], None, []
+    if not entry.is_map:
+        raise located_error(entry, path, "an include entry must be a path or a mapping with `path`")
+    fields = entry.mapping()
+    for key, child in fields.items():
+        if key not in ("path", "project_directory", "env_file") and not key.startswith("x-"):
+            raise located_error(
+                Node(None, child.key_mark),
+                (*path, key),
+                f'unknown key "{key}"',
+                hint="an include entry has path, project_directory and env_file",
+            )
+    path_node = fields.get("path")
+    if path_node is None:
+        raise located_error(entry, path, "an include entry needs a `path`")
+    paths = _strings(path_node, (*path, "path"), "path")
+    if not paths:
+        raise located_error(path_node, (*path, "path"), "path must name at least one file")
+    project = fields.get("project_directory")
+    if project is not None and not isinstance(project.value, str):
+        raise located_error(
+            project, (*path, "project_directory"), "project_directory must be a string"
+        )
+    env_node = fields.get("env_file")
+    env_files = _strings(env_node, (*path, "env_file"), "env_file") if env_node is not None else []
+    return paths, project.value if project is not None else None, env_files
+
+
+def _extends_entry(ext: Node, path: tuple[PathElement, ...]) -> tuple[str, str | None]:
+    if isinstance(ext.value, str):
+        return ext.value, None
+    if not ext.is_map:
+        raise located_error(ext, path, "extends must be a service name or a mapping with `service`")
+    fields = ext.mapping()
+    for key, child in fields.items():
+        if key not in ("service", "file"):
+            raise located_error(
+                Node(None, child.key_mark),
+                (*path, key),
+                f'unknown key "{key}"',
+                hint="extends has service and file",
+            )
+    service = fields.get("service")
+    if service is None or not isinstance(service.value, str):
+        raise located_error(service or ext, (*path, "service"), "extends needs a `service` name")
+    file = fields.get("file")
+    if file is not None and not isinstance(file.value, str):
+        raise located_error(file, (*path, "file"), "extends.file must be a path")
+    return service.value, file.value if file is not None else None
+
+
+def _validate(data: Any, source: SourceMap, file_order: list[str]) -> Stack:
+    from pydantic import ValidationError
+
+    try:
+        return Stack.model_validate(data)
+    except ValidationError as exc:
+        from stackup.validation import translate
+
+        raise translate(exc, data, source, Stack, file_order) from None
