@@ -1,0 +1,68 @@
+"""`stackup config`: print the fully resolved stack, or (-q) only validate it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+
+@click.command("config")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only validate; print nothing.")
+@click.option(
+    "--show-sensitive", is_flag=True, help="Print values of secret-looking variables too."
+)
+@click.option("--services", "list_services", is_flag=True, help="Print the service names only.")
+def config(fmt: str, quiet: bool, show_sensitive: bool, list_services: bool) -> None:
+    """Print the fully resolved stack (interpolated, merged, defaults explicit, paths
+    absolute), or with -q only validate it."""
+    from stackup.cli.common import global_options
+
+    loaded = global_options().load()
+    if quiet:
+        return
+    if list_services:
+        for name in loaded.stack.services:
+            click.echo(name)
+        return
+    data = resolved_document(loaded.stack, show_sensitive=show_sensitive)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        import yaml
+
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000), nl=False)
+
+
+def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, Any]:
+    """The stack as plain data, with secret-looking environment values masked."""
+    from stackup.sensitive import is_sensitive_name
+
+    data: dict[str, Any] = stack.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data.pop("include", None)  # already resolved into the document
+    if show_sensitive:
+        return data
+    for name, service in data.get("services", {}).items():
+        extra = [*stack.stackup.sensitive, *stack.services[name].stackup.sensitive]
+        env = service.get("environment") or {}
+        for key in env:
+            if env[key] is not None and is_sensitive_name(key, extra):
+                env[key] = "(sensitive)"
+        args = (service.get("build") or {}).get("args") or {}
+        for key in args:
+            if args[key] is not None and is_sensitive_name(key, extra):
+                args[key] = "(sensitive)"
+    for kind in ("secrets", "configs"):
+        for obj in (data.get(kind) or {}).values():
+            if kind == "secrets" and obj.get("content") is not None:
+                obj["content"] = "(sensitive)"
+    return data
