@@ -15,6 +15,7 @@ A finding never carries a secret value: SU010 names the variable, never what it 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,17 @@ from pathlib import Path as FsPath
 from typing import Protocol
 
 from stackup.errors import PathElement, UsageError, dotted
-from stackup.lint_rules import RULES, Hit, Rule, Severity, check_service, check_stack, make_context
+from stackup.lint_rules import (
+    RULES,
+    Hit,
+    Rule,
+    Severity,
+    check_service,
+    check_stack,
+    host_path,
+    is_inside,
+    make_context,
+)
 from stackup.settings import LintIgnore
 from stackup.source import Mark, SourceMap
 from stackup.spec import Stack
@@ -123,6 +134,7 @@ def lint_stack(
         hits.extend(check_service(ctx, name, stack.services[name]))
     if not services:
         hits.extend(check_stack(ctx))
+    extra = _outside_stack_files(source, project) if not services else []
 
     top = _Ignores(stack.stackup.lint.ignore, ("x-stackup", "lint", "ignore"), None, source)
     per_service = {
@@ -134,7 +146,7 @@ def lint_stack(
         )
         for name in selected
     }
-    findings = [*top.problems]
+    findings = [*top.problems, *extra]
     for ignores in per_service.values():
         findings.extend(ignores.problems)
     suppressed: list[Suppressed] = []
@@ -149,6 +161,30 @@ def lint_stack(
     findings.sort(key=_order)
     suppressed.sort(key=lambda s: _order(s.finding))
     return LintReport(findings, suppressed, project_directory, tuple(services))
+
+
+def _outside_stack_files(source: SourceMap, project: str) -> list[Finding]:
+    """Stack files pulled in by `include` from outside the project directory.
+
+    The loader consumes `include` entries, so they are found by their effect: a file that
+    marks point into, other than the main file, lying outside the project directory. The
+    finding is located at the first line read from that file."""
+    main = source.values.get(())
+    first: dict[str, Mark] = {}
+    for mark in (*source.values.values(), *source.keys.values()):
+        if main is not None and mark.file == main.file:
+            continue
+        seen = first.get(mark.file)
+        if seen is None or (mark.line, mark.column) < (seen.line, seen.column):
+            first[mark.file] = mark
+    rule = RULES["SU013"]
+    out = []
+    for file, mark in sorted(first.items()):
+        full = host_path(file, os.getcwd())
+        if not is_inside(full, project):
+            message = f"included stack file {file} is outside the project directory"
+            out.append(Finding(rule.id, rule.severity, message, mark, None, rule.fix, "include"))
+    return out
 
 
 def _order(f: Finding) -> tuple[str, int, int, str, str]:

@@ -50,4 +50,6 @@ def lint(fmt: str, severity: str, services: tuple[str, ...]) -> None:
     sys.stdout.write(output)
     sys.stdout.flush()
     if at_or_above(report.findings, threshold):
-        raise click.exceptions.Exit(LINT_FINDINGS_EXIT)
+        # sys.exit, not click.exceptions.Exit: `cli.main(standalone_mode=False)` returns the
+        # latter's code instead of exiting with it.
+        sys.exit(LINT_FINDINGS_EXIT)
