@@ -19,7 +19,9 @@ from stackup.spec import Service
 class MountSpec:
     type: str  # bind, volume, tmpfs
     target: str
-    source: str | None = None  # host path, or the engine's volume name (None: a new anonymous volume)
+    source: str | None = (
+        None  # host path, or the engine's volume name (None: a new anonymous volume)
+    )
     read_only: bool = False
     propagation: str | None = None
     create_host_path: bool = True
@@ -156,5 +158,10 @@ class Engine(Protocol):
     def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str: ...
 
     def logs(
-        self, container: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False
+        self,
+        container: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        timestamps: bool = False,
     ) -> Iterator[bytes]: ...

@@ -24,6 +24,9 @@ SPEC_HASH = "io.stackup.spec-hash"
 VERSION = "io.stackup.version"
 SALT = "io.stackup.salt"
 REPLACES = "io.stackup.replaces"  # on a container made by a recreate that has not finished yet
+# A replacement container is created under `<name>_stackup-new` and renamed once its
+# predecessor is gone; a container still carrying the suffix is left from an interrupted apply.
+TEMPORARY_SUFFIX = "_stackup-new"
 ONEOFF = "io.stackup.oneoff"
 NETWORK = "io.stackup.network"
 VOLUME = "io.stackup.volume"

@@ -94,7 +94,7 @@ class ObservedContainer:
     @property
     def is_temporary(self) -> bool:
         """A container made under a temporary name by a recreate that did not finish."""
-        return L.REPLACES in self.labels
+        return self.name.endswith(L.TEMPORARY_SUFFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +165,14 @@ class Observed:
                 for c in self.containers
             ),
             "networks": sorted(
-                [n.name, n.id, n.spec_hash or ""] for n in self.networks.values() if n.project == self.project
+                [n.name, n.id, n.spec_hash or ""]
+                for n in self.networks.values()
+                if n.project == self.project
             ),
             "volumes": sorted(
-                [v.name, v.spec_hash or ""] for v in self.volumes.values() if v.project == self.project
+                [v.name, v.spec_hash or ""]
+                for v in self.volumes.values()
+                if v.project == self.project
             ),
             "images": sorted(self.images.items()),
         }

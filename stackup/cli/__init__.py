@@ -17,11 +17,19 @@ from stackup import __version__
 
 # command name → (module, function); imported lazily by `LazyGroup`.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "config": ("stackup.cli.config_cmd", "config", "Print the fully resolved stack, or validate it."),
+    "config": (
+        "stackup.cli.config_cmd",
+        "config",
+        "Print the fully resolved stack, or validate it.",
+    ),
     "graph": ("stackup.cli.graph_cmd", "graph", "Show the dependency graph and start order."),
     "diff": ("stackup.cli.diff_cmd", "diff", "Show what `up` would change, and why."),
     "up": ("stackup.cli.up_cmd", "up", "Create and start the stack, converging to the file."),
-    "down": ("stackup.cli.lifecycle_cmd", "down", "Stop and remove the stack's containers and networks."),
+    "down": (
+        "stackup.cli.lifecycle_cmd",
+        "down",
+        "Stop and remove the stack's containers and networks.",
+    ),
     "ps": ("stackup.cli.inspect_cmd", "ps", "List the stack's containers."),
     "ls": ("stackup.cli.inspect_cmd", "ls", "List projects on the engine."),
     "logs": ("stackup.cli.inspect_cmd", "logs", "Show service logs."),
@@ -65,15 +73,43 @@ def _exists(module: str) -> bool:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="stackup")
-@click.option("-f", "--file", "files", multiple=True, type=click.Path(), help="Stack file (repeatable; later files override earlier ones).")
-@click.option("-p", "--project-name", help="Project name (default: `name:` in the file, else the directory).")
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(),
+    help="Stack file (repeatable; later files override earlier ones).",
+)
+@click.option(
+    "-p", "--project-name", help="Project name (default: `name:` in the file, else the directory)."
+)
 @click.option("--profile", "profiles", multiple=True, help="Enable a profile (repeatable).")
-@click.option("--env-file", "env_files", multiple=True, type=click.Path(), help="Read variables for interpolation from this file instead of .env.")
-@click.option("--project-directory", type=click.Path(file_okay=False), help="Base directory for relative paths (default: the first file's).")
-@click.option("--context", "docker_context", help="Docker context to use (default: DOCKER_CONTEXT, then the current context).")
-@click.option("--target", type=click.Choice(["engine", "swarm"]), default=None, help="Deploy to a single engine (default) or to Docker Swarm.")
+@click.option(
+    "--env-file",
+    "env_files",
+    multiple=True,
+    type=click.Path(),
+    help="Read variables for interpolation from this file instead of .env.",
+)
+@click.option(
+    "--project-directory",
+    type=click.Path(file_okay=False),
+    help="Base directory for relative paths (default: the first file's).",
+)
+@click.option(
+    "--context",
+    "docker_context",
+    help="Docker context to use (default: DOCKER_CONTEXT, then the current context).",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["engine", "swarm"]),
+    default=None,
+    help="Deploy to a single engine (default) or to Docker Swarm.",
+)
 @click.pass_context
-def cli(ctx: click.Context, **options: Any) -> None:
+def cli(ctx: click.Context, /, **options: Any) -> None:
     """stackup: Compose files, planned and applied."""
     from stackup.cli.common import GlobalOptions
 
@@ -95,7 +131,7 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the one place that decides what users see
+    except Exception as exc:
         from stackup.errors import StackupError
 
         if isinstance(exc, StackupError):
@@ -104,6 +140,8 @@ def main() -> None:
         if os.environ.get("STACKUP_DEBUG"):
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("  this is a bug in stackup; run with STACKUP_DEBUG=1 for the traceback", err=True)
+        click.echo(
+            "  this is a bug in stackup; run with STACKUP_DEBUG=1 for the traceback", err=True
+        )
         sys.exit(70)
     sys.exit(0)

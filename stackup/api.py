@@ -1,0 +1,69 @@
+"""The public API: plan a loaded stack against an engine, and apply a plan.
+
+loaded = stackup.load(LoadOptions(files=(Path("stack.yaml"),)))
+engine = DockerEngine.connect()
+plan = stackup.plan(loaded, engine)
+outcome = stackup.apply(plan, engine)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Callable
+
+import networkx as nx
+
+from stackup.desired import read_file_objects
+from stackup.engine import Engine
+from stackup.execute import Event, ExecuteOptions, Outcome, execute
+from stackup.graph import build_graph
+from stackup.loader import LoadedStack
+from stackup.observed import Observed
+from stackup.plan import Plan
+from stackup.reconcile import ReconcileOptions, containers_needing_live_config, reconcile
+
+
+def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> Observed:
+    """One snapshot of the project, plus a live look at only those containers whose
+    in-place-updatable settings differ from the file."""
+    observed = engine.observe(loaded.stack.name)
+    need = containers_needing_live_config(loaded.stack, observed, options)
+    if not need:
+        return observed
+    live = {cid: engine.live_config(cid) for cid in need}
+    containers = tuple(
+        dataclasses.replace(c, live=live[c.id]) if c.id in live else c for c in observed.containers
+    )
+    return dataclasses.replace(observed, containers=containers)
+
+
+def plan_options(loaded: LoadedStack, options: ReconcileOptions | None = None) -> ReconcileOptions:
+    """Options completed with what planning must read first (secret and config contents) and
+    a fresh salt for a project that has none yet."""
+    options = options or ReconcileOptions()
+    return dataclasses.replace(
+        options,
+        file_objects=read_file_objects(loaded.stack),
+        salt=options.salt if options.salt != "stackup" else secrets.token_hex(8),
+    )
+
+
+def plan(
+    loaded: LoadedStack,
+    engine: Engine,
+    options: ReconcileOptions | None = None,
+    graph: nx.DiGraph[str] | None = None,
+) -> Plan:
+    options = plan_options(loaded, options)
+    graph = graph if graph is not None else build_graph(loaded.stack, loaded.source)
+    return reconcile(loaded.stack, graph, observe(loaded, engine, options), options)
+
+
+def apply(
+    plan: Plan,
+    engine: Engine,
+    on_event: Callable[[Event], None] = lambda event: None,
+    options: ExecuteOptions | None = None,
+) -> Outcome:
+    return execute(plan, engine, on_event, options)

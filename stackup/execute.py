@@ -1,0 +1,280 @@
+"""Carry out a Plan: every operation's steps in order, operations in parallel as soon as the
+operations they come `after` have finished, at most `parallel` at a time.
+
+The executor decides nothing. It reports what happens as `Event`s to a callback (the CLI
+renders them), stops scheduling when asked (Ctrl-C), and never starts an operation whose
+predecessor failed: independent branches still finish.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from stackup.engine import Engine
+from stackup.errors import ApplyError, EngineError, StackupError
+from stackup.plan import (
+    Connect,
+    CreateContainer,
+    CreateNetwork,
+    CreateVolume,
+    Disconnect,
+    Exec,
+    Operation,
+    Plan,
+    RemoveContainer,
+    RemoveNetwork,
+    RemoveVolume,
+    RenameContainer,
+    Signal,
+    StartContainer,
+    Step,
+    StopContainer,
+    UpdateContainer,
+    WaitFor,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    op_id: str
+    name: str
+    status: str  # started, step, waiting, done, failed, skipped
+    message: str = ""
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExecuteOptions:
+    parallel: int = 8
+    wait_timeout: float = 300.0  # for depends_on conditions
+    poll_interval: float = 0.1
+
+
+@dataclass
+class Outcome:
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped and not self.interrupted
+
+
+class Interrupted(StackupError):
+    exit_code = 130
+
+
+def execute(
+    plan: Plan,
+    engine: Engine,
+    on_event: Callable[[Event], None] = lambda event: None,
+    options: ExecuteOptions | None = None,
+    cancel: threading.Event | None = None,
+) -> Outcome:
+    """Run every operation of `plan`. Returns what was done, failed and skipped; raises
+    nothing for a failed operation (the outcome says it), `Interrupted` after a Ctrl-C."""
+    return _Executor(
+        plan, engine, on_event, options or ExecuteOptions(), cancel or threading.Event()
+    ).run()
+
+
+class _Executor:
+    def __init__(
+        self,
+        plan: Plan,
+        engine: Engine,
+        on_event: Callable[[Event], None],
+        options: ExecuteOptions,
+        cancel: threading.Event,
+    ) -> None:
+        self.plan = plan
+        self.engine = engine
+        self.emit = on_event
+        self.options = options
+        self.cancel = cancel
+        self.outcome = Outcome()
+        known = {op.id for op in plan.operations}
+        # An `after` naming an operation outside the plan is already satisfied.
+        self.pending: dict[str, Operation] = {op.id: op for op in plan.operations}
+        self.waiting_on: dict[str, set[str]] = {
+            op.id: {a for a in op.after if a in known and a != op.id} for op in plan.operations
+        }
+
+    def run(self) -> Outcome:
+        running: dict[Future[None], str] = {}
+        with ThreadPoolExecutor(max_workers=max(1, self.options.parallel)) as pool:
+            try:
+                while self.pending or running:
+                    if not self.cancel.is_set():
+                        self._schedule(pool, running)
+                    if not running:
+                        if self.pending:  # everything left waits on a failure or a cancel
+                            self._skip_rest()
+                        break
+                    finished, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        self._finish(running.pop(fut), fut)
+            except KeyboardInterrupt:
+                self.cancel.set()
+                self.outcome.interrupted = True
+                for fut in list(running):
+                    try:
+                        fut.result()
+                    except BaseException:
+                        pass
+                    self._finish(running.pop(fut), fut)
+                self._skip_rest()
+        if self.cancel.is_set():
+            self.outcome.interrupted = True
+        return self.outcome
+
+    def _schedule(self, pool: ThreadPoolExecutor, running: dict[Future[None], str]) -> None:
+        for op_id in sorted(self.pending):
+            if len(running) >= max(1, self.options.parallel):
+                return
+            if self.waiting_on[op_id]:
+                continue
+            op = self.pending.pop(op_id)
+            running[pool.submit(self._run_op, op)] = op_id
+
+    def _finish(self, op_id: str, fut: Future[None]) -> None:
+        error = fut.exception()
+        if error is None:
+            self.outcome.done.append(op_id)
+            for waits in self.waiting_on.values():
+                waits.discard(op_id)
+            return
+        self.outcome.failed[op_id] = str(error)
+        self._fail_dependents(op_id)
+
+    def _fail_dependents(self, failed: str) -> None:
+        for op_id, waits in list(self.waiting_on.items()):
+            if failed in waits and op_id in self.pending:
+                op = self.pending.pop(op_id)
+                why = f"not started: {failed.split(':', 1)[-1]} failed"
+                self.outcome.skipped[op_id] = why
+                self.emit(Event(op_id, op.name, "skipped", why))
+                self._fail_dependents(op_id)
+
+    def _skip_rest(self) -> None:
+        for op_id, op in sorted(self.pending.items()):
+            why = "not started: interrupted" if self.cancel.is_set() else "not started"
+            self.outcome.skipped[op_id] = why
+            self.emit(Event(op_id, op.name, "skipped", why))
+        self.pending.clear()
+
+    # ------------------------------------------------------------------ one operation
+
+    def _run_op(self, op: Operation) -> None:
+        start = time.monotonic()
+        self.emit(Event(op.id, op.name, "started", f"{op.action.value}: {op.reason}"))
+        try:
+            for step in op.steps:
+                self._step(op, step, start)
+        except (StackupError, OSError) as exc:
+            self.emit(Event(op.id, op.name, "failed", str(exc), time.monotonic() - start))
+            raise
+        self.emit(Event(op.id, op.name, "done", op.action.value, time.monotonic() - start))
+
+    def _step(self, op: Operation, step: Step, start: float) -> None:
+        e = self.engine
+        match step:
+            case CreateNetwork(spec):
+                e.create_network(spec)
+            case RemoveNetwork(name):
+                e.remove_network(name)
+            case CreateVolume(spec):
+                e.create_volume(spec)
+            case RemoveVolume(name):
+                e.remove_volume(name)
+            case CreateContainer(spec):
+                e.create_container(spec)
+            case StartContainer(name):
+                e.start_container(name)
+            case StopContainer(name, timeout):
+                e.stop_container(name, timeout)
+            case RemoveContainer(name, volumes):
+                e.remove_container(name, volumes=volumes)
+            case RenameContainer(name, new_name):
+                e.rename_container(name, new_name)
+            case UpdateContainer(name, service):
+                e.update_container(name, service)
+            case Connect(container, attachment):
+                e.connect(container, attachment)
+            case Disconnect(container, network):
+                e.disconnect(container, network)
+            case Signal(container, signal):
+                e.kill_container(container, signal)
+            case Exec(container, command, purpose):
+                result = e.exec_run(container, command)
+                if result.exit_code != 0:
+                    raise ApplyError(
+                        f"{purpose} command {' '.join(command)} failed in {container} "
+                        f"(exit {result.exit_code}): {result.output.strip()}"
+                    )
+            case WaitFor():
+                self.emit(
+                    Event(
+                        op.id,
+                        op.name,
+                        "waiting",
+                        f"waiting for {step.service} ({step.condition})",
+                        time.monotonic() - start,
+                    )
+                )
+                for container in step.containers:
+                    wait_for_condition(e, step, container, self.options, self.cancel)
+
+
+def wait_for_condition(
+    engine: Engine, step: WaitFor, container: str, options: ExecuteOptions, cancel: threading.Event
+) -> None:
+    """Block until `container` meets a depends_on condition, or raise with the reason."""
+    deadline = time.monotonic() + options.wait_timeout
+    while True:
+        try:
+            state = engine.inspect_container(container)
+        except EngineError:
+            if not step.required:
+                return
+            raise ApplyError(f"{step.service}: container {container} does not exist") from None
+        if step.condition == "service_started":
+            if state.status in ("running", "exited", "restarting"):
+                return
+        elif step.condition == "service_healthy":
+            if state.health == "healthy":
+                return
+            if state.health is None:
+                raise ApplyError(
+                    f"{step.service} has no healthcheck, so it can never be healthy",
+                )
+            if state.health == "unhealthy" or state.status == "exited":
+                raise ApplyError(
+                    f"{step.service} is {state.health or state.status}: {state.health_log or 'no health output'}"
+                )
+        elif step.condition == "service_completed_successfully" and state.status in (
+            "exited",
+            "dead",
+        ):
+            if state.exit_code == 0:
+                return
+            tail = b"".join(engine.logs(container, tail=10)).decode(errors="replace").strip()
+            raise ApplyError(
+                f"{step.service} exited with code {state.exit_code}"
+                + (f"; last log lines:\n{tail}" if tail else "")
+            )
+        if cancel.is_set():
+            raise ApplyError(f"interrupted while waiting for {step.service}")
+        if time.monotonic() > deadline:
+            raise ApplyError(
+                f"timed out after {options.wait_timeout:g}s waiting for {step.service} "
+                f"({step.condition}); last state: {state.status}"
+                + (f", health {state.health}: {state.health_log}" if state.health else "")
+            )
+        time.sleep(options.poll_interval)

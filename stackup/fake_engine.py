@@ -1,0 +1,297 @@
+"""An in-memory engine with the same interface as `DockerEngine`, for fast tests of the pure
+core and for benchmarks of planning. It keeps just enough state for reconcile and execute:
+names, labels, states, networks, mounts and image IDs. It runs no process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from stackup import labels as L
+from stackup.engine import (
+    ContainerSpec,
+    ContainerState,
+    ExecResult,
+    NetworkAttachment,
+    NetworkSpec,
+    PullEvent,
+    VolumeSpec,
+)
+from stackup.errors import EngineError
+from stackup.observed import (
+    LiveConfig,
+    Observed,
+    ObservedContainer,
+    ObservedMount,
+    ObservedNetwork,
+    ObservedVolume,
+)
+from stackup.spec import Service
+
+
+@dataclass
+class _Container:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    labels: dict[str, str]
+    networks: set[str]
+    mounts: list[ObservedMount]
+    state: str = "created"
+    exit_code: int = 0
+    health: str | None = None
+    live: LiveConfig = field(default_factory=lambda: LiveConfig("no", 0, 0, None))
+    created: int = 0
+
+
+class FakeEngine:
+    """Implements `stackup.engine.Engine` in memory. `calls` counts every method call."""
+
+    def __init__(self, images: Mapping[str, str] | None = None) -> None:
+        self.images: dict[str, str] = dict(images or {})
+        self.containers: dict[str, _Container] = {}
+        self.networks: dict[str, ObservedNetwork] = {}
+        self.volumes: dict[str, ObservedVolume] = {}
+        self.calls: Counter[str] = Counter()
+        self._ids = itertools.count(1)
+        self.health_on_start: dict[str, str] = {}  # service → health after start
+        self.exit_on_start: dict[str, int] = {}  # service → exits at once with this code
+
+    # ------------------------------------------------------------------ helpers for tests
+
+    def _new_id(self, seed: str) -> str:
+        return hashlib.sha256(f"{seed}-{next(self._ids)}".encode()).hexdigest()
+
+    def _find(self, ref: str) -> _Container:
+        for c in self.containers.values():
+            if c.id == ref or c.name == ref:
+                return c
+        raise EngineError(f"no such container: {ref}")
+
+    def set_image(self, ref: str, image_id: str) -> None:
+        self.images[ref] = image_id
+
+    # ------------------------------------------------------------------ Engine
+
+    def engine_id(self) -> str:
+        return "fake-engine"
+
+    def observe(self, project: str) -> Observed:
+        self.calls["observe"] += 1
+        ours = []
+        foreign = []
+        for c in self.containers.values():
+            oc = ObservedContainer(
+                id=c.id,
+                name=c.name,
+                labels=dict(c.labels),
+                state=c.state,
+                status=self._status(c),
+                image_id=c.image_id,
+                image=c.image,
+                networks=frozenset(c.networks),
+                mounts=tuple(c.mounts),
+                created=c.created,
+            )
+            if c.labels.get(L.PROJECT) == project:
+                ours.append(oc)
+            elif c.labels.get(L.COMPOSE_PROJECT) == project:
+                foreign.append(oc)
+        return Observed(
+            project=project,
+            containers=tuple(sorted(ours, key=lambda c: c.name)),
+            networks=dict(self.networks),
+            volumes=dict(self.volumes),
+            images=dict(self.images),
+            foreign=tuple(foreign),
+            engine_id=self.engine_id(),
+        )
+
+    @staticmethod
+    def _status(c: _Container) -> str:
+        if c.state == "running":
+            return "Up 1 second" + (f" ({c.health})" if c.health else "")
+        if c.state == "exited":
+            return f"Exited ({c.exit_code}) 1 second ago"
+        return c.state.capitalize()
+
+    def live_config(self, container_id: str) -> LiveConfig:
+        self.calls["live_config"] += 1
+        return self._find(container_id).live
+
+    def create_network(self, spec: NetworkSpec) -> str:
+        self.calls["create_network"] += 1
+        if spec.name in self.networks:
+            raise EngineError(f"network with name {spec.name} already exists")
+        nid = self._new_id(spec.name)
+        self.networks[spec.name] = ObservedNetwork(
+            nid, spec.name, dict(spec.labels), spec.driver or "bridge"
+        )
+        return nid
+
+    def remove_network(self, name: str) -> None:
+        self.calls["remove_network"] += 1
+        if any(name in c.networks for c in self.containers.values()):
+            raise EngineError(f"network {name} has active endpoints")
+        self.networks.pop(name, None)
+
+    def connect(self, container: str, attachment: NetworkAttachment) -> None:
+        self.calls["connect"] += 1
+        if attachment.network not in self.networks:
+            raise EngineError(f"network {attachment.network} not found")
+        self._find(container).networks.add(attachment.network)
+
+    def disconnect(self, container: str, network: str) -> None:
+        self.calls["disconnect"] += 1
+        self._find(container).networks.discard(network)
+
+    def create_volume(self, spec: VolumeSpec) -> None:
+        self.calls["create_volume"] += 1
+        self.volumes.setdefault(
+            spec.name, ObservedVolume(spec.name, dict(spec.labels), spec.driver or "local")
+        )
+
+    def remove_volume(self, name: str) -> None:
+        self.calls["remove_volume"] += 1
+        if any(m.name == name for c in self.containers.values() for m in c.mounts):
+            raise EngineError(f"volume {name} is in use")
+        self.volumes.pop(name, None)
+
+    def create_container(self, spec: ContainerSpec) -> str:
+        self.calls["create_container"] += 1
+        if any(c.name == spec.name for c in self.containers.values()):
+            raise EngineError(f'Conflict. The container name "/{spec.name}" is already in use')
+        image_id = self.images.get(spec.image) or self.images.get(spec.image + ":latest")
+        if image_id is None:
+            raise EngineError(f"No such image: {spec.image}")
+        mounts = []
+        for m in spec.mounts:
+            if m.type == "volume":
+                name = m.source or self._new_id("anon")
+                if name not in self.volumes:
+                    self.volumes[name] = ObservedVolume(name, {})
+                mounts.append(ObservedMount("volume", name, None, m.target))
+            else:
+                mounts.append(ObservedMount(m.type, None, m.source, m.target))
+        cid = self._new_id(spec.name)
+        for att in spec.networks:
+            if att.network not in self.networks:
+                raise EngineError(f"network {att.network} not found")
+        self.containers[cid] = _Container(
+            id=cid,
+            name=spec.name,
+            image=spec.image,
+            image_id=image_id,
+            labels=dict(spec.labels),
+            networks={a.network for a in spec.networks},
+            mounts=mounts,
+            live=LiveConfig(
+                spec.service.restart or "no",
+                int(float(spec.service.cpus) * 1e9) if spec.service.cpus else 0,
+                spec.service.mem_limit or 0,
+                spec.service.pids_limit,
+            ),
+            created=next(self._ids),
+        )
+        return cid
+
+    def start_container(self, container: str) -> None:
+        self.calls["start_container"] += 1
+        c = self._find(container)
+        service = c.labels.get(L.SERVICE, "")
+        if service in self.exit_on_start:
+            c.state, c.exit_code = "exited", self.exit_on_start[service]
+            return
+        c.state = "running"
+        c.health = self.health_on_start.get(service)
+
+    def stop_container(self, container: str, timeout: float | None = None) -> None:
+        self.calls["stop_container"] += 1
+        c = self._find(container)
+        if c.state == "running":
+            c.state, c.exit_code = "exited", 0
+
+    def remove_container(self, container: str, *, volumes: bool = False) -> None:
+        self.calls["remove_container"] += 1
+        c = self._find(container)
+        del self.containers[c.id]
+        if volumes:
+            for m in c.mounts:
+                if (
+                    m.type == "volume"
+                    and m.name
+                    and not self.volumes.get(m.name, ObservedVolume("", {})).labels
+                ):
+                    self.volumes.pop(m.name, None)
+
+    def rename_container(self, container: str, new_name: str) -> None:
+        self.calls["rename_container"] += 1
+        if any(c.name == new_name for c in self.containers.values()):
+            raise EngineError(f'Conflict. The container name "/{new_name}" is already in use')
+        self._find(container).name = new_name
+
+    def update_container(self, container: str, service: Service) -> None:
+        self.calls["update_container"] += 1
+        c = self._find(container)
+        c.live = replace(
+            c.live,
+            restart=service.restart or "no",
+            nano_cpus=int(float(service.cpus) * 1e9) if service.cpus else 0,
+            memory=service.mem_limit or 0,
+            pids_limit=service.pids_limit,
+        )
+
+    def inspect_container(self, container: str) -> ContainerState:
+        self.calls["inspect_container"] += 1
+        c = self._find(container)
+        return ContainerState(
+            id=c.id,
+            name=c.name,
+            status=c.state,
+            exit_code=c.exit_code,
+            health=c.health,
+            health_log="",
+            started_at="",
+            finished_at="",
+        )
+
+    def kill_container(self, container: str, signal: str) -> None:
+        self.calls["kill_container"] += 1
+        self._find(container)
+
+    def exec_run(self, container: str, command: Sequence[str]) -> ExecResult:
+        self.calls["exec_run"] += 1
+        self._find(container)
+        return ExecResult(0, "")
+
+    def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str:
+        self.calls["pull"] += 1
+        if image not in self.images:
+            raise EngineError(f"pull access denied for {image}")
+        return self.images[image]
+
+    def logs(
+        self,
+        container: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        timestamps: bool = False,
+    ) -> Iterator[bytes]:
+        self.calls["logs"] += 1
+        self._find(container)
+        return iter(())
+
+    # ------------------------------------------------------------------ drift, for tests
+
+    def stop_by_hand(self, name: str, exit_code: int = 137) -> None:
+        c = self._find(name)
+        c.state, c.exit_code = "exited", exit_code
+
+    def remove_by_hand(self, name: str) -> None:
+        del self.containers[self._find(name).id]

@@ -1,0 +1,748 @@
+"""(stack, graph, observed, options) → Plan. Pure: no I/O, no prints, no questions.
+
+Every decision about what `up` does is made here and written into the plan with its reason:
+which containers to create, recreate (and why, field by field), update in place, start, or
+remove; which networks and volumes to create or replace; what to wait for before starting
+what. The executor only carries the steps out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import networkx as nx
+from pydantic import JsonValue
+
+from stackup import graph as G
+from stackup import labels as L
+from stackup.desired import (
+    UPDATABLE,
+    DesiredContainer,
+    container_name,
+    desired_containers,
+    desired_network,
+    desired_volume,
+    temporary_name,
+)
+from stackup.engine import NetworkAttachment
+from stackup.fielddiff import diff_fields
+from stackup.observed import LiveConfig, Observed, ObservedContainer
+from stackup.plan import (
+    Action,
+    Connect,
+    CreateContainer,
+    CreateNetwork,
+    CreateVolume,
+    Disconnect,
+    FieldChange,
+    Kind,
+    Operation,
+    Plan,
+    RemoveContainer,
+    RemoveNetwork,
+    RemoveVolume,
+    RenameContainer,
+    StartContainer,
+    Step,
+    StopContainer,
+    UpdateContainer,
+    WaitFor,
+)
+from stackup.spec import Stack
+
+
+@dataclass(frozen=True)
+class ReconcileOptions:
+    services: tuple[str, ...] = ()  # empty: every service
+    remove_orphans: bool = False
+    force_recreate: bool = False
+    no_recreate: bool = False
+    renew_anon_volumes: bool = False
+    scale: Mapping[str, int] = field(default_factory=dict)
+    salt: str = "stackup"  # for a project that has no resource carrying a salt yet
+    file_objects: Mapping[str, bytes] = field(default_factory=dict)
+    with_dependencies: bool = True
+
+
+def reconcile(
+    stack: Stack,
+    graph: nx.DiGraph[str],
+    observed: Observed,
+    options: ReconcileOptions | None = None,
+) -> Plan:
+    return _Reconciler(stack, graph, observed, options or ReconcileOptions()).plan()
+
+
+def containers_needing_live_config(
+    stack: Stack, observed: Observed, options: ReconcileOptions | None = None
+) -> list[str]:
+    """IDs of containers whose applied spec differs from the file only on settings `docker
+    update` can change: only these need an inspect to compare with the live values."""
+    options = options or ReconcileOptions()
+    salt = _project_salt(observed, options.salt)
+    out = []
+    for c in observed.containers:
+        if c.service is None or c.service not in stack.services or c.is_temporary:
+            continue
+        want = _updatable_view(_desired_canonical(stack, c.service, salt, options))
+        have = _updatable_view(c.spec)
+        if want != have:
+            out.append(c.id)
+    return sorted(out)
+
+
+def _desired_canonical(
+    stack: Stack, service: str, salt: str, options: ReconcileOptions
+) -> dict[str, object]:
+    from stackup.desired import canonical_service
+
+    return dict(canonical_service(stack, service, salt, options.file_objects))
+
+
+def _updatable_view(spec: Mapping[str, object]) -> dict[str, object]:
+    return {k: spec.get(k) for k in UPDATABLE}
+
+
+def _project_salt(observed: Observed, fallback: str) -> str:
+    for c in sorted(observed.containers, key=lambda c: c.name):
+        if c.salt:
+            return c.salt
+    return fallback
+
+
+@dataclass
+class _ServiceOutcome:
+    op_ids: list[str] = field(default_factory=list)
+    recreated: bool = False
+
+
+class _Reconciler:
+    def __init__(
+        self, stack: Stack, graph: nx.DiGraph[str], observed: Observed, options: ReconcileOptions
+    ):
+        self.stack = stack
+        self.graph = graph
+        self.observed = observed
+        self.options = options
+        self.salt = _project_salt(observed, options.salt)
+        self.ops: list[Operation] = []
+        self.warnings: list[str] = []
+        self.network_op: dict[str, str] = {}  # network key → op id
+        self.volume_op: dict[str, str] = {}
+        self.recreated_networks: dict[str, str] = {}  # engine name → key
+        self.recreated_volumes: dict[str, str] = {}  # engine name → key
+        self.outcome: dict[str, _ServiceOutcome] = defaultdict(_ServiceOutcome)
+        self.replaced: set[str] = set()  # container names recreated or removed by this plan
+        self.desired: dict[str, DesiredContainer] = {}
+        ours = [c for c in observed.containers if c.project == stack.name]
+        self.by_service: dict[str, list[ObservedContainer]] = defaultdict(list)
+        self.temporaries: dict[str, ObservedContainer] = {}
+        self.orphans: list[ObservedContainer] = []
+        for c in sorted(ours, key=lambda c: c.name):
+            if c.is_temporary:
+                self.temporaries[c.name] = c
+            elif c.labels.get(L.ONEOFF):
+                continue
+            elif c.service is not None and c.service in stack.services:
+                self.by_service[c.service].append(c)
+            else:
+                self.orphans.append(c)
+
+    # ------------------------------------------------------------------ entry
+
+    def plan(self) -> Plan:
+        selected = self._selected()
+        networks = sorted({k for s in selected for k in self.stack.services[s].networks})
+        volumes = sorted(
+            {
+                v.source
+                for s in selected
+                for v in self.stack.services[s].volumes
+                if v.type == "volume" and v.source in self.stack.volumes
+            }
+        )
+        for key in networks:
+            self._network(key)
+        for key in volumes:
+            self._volume(key)
+        for name in G.start_order(self.graph):
+            if name in selected:
+                self._service(name)
+        self._finish_network_recreates()
+        self._orphans()
+        self._foreign()
+        ops = tuple(self.ops)
+        return Plan(
+            project=self.stack.name,
+            operations=ops,
+            warnings=tuple(self.warnings),
+            fingerprint=self.observed.fingerprint(),
+            services=tuple(sorted(selected)),
+        )
+
+    def _selected(self) -> set[str]:
+        wanted = self.options.services
+        if not wanted:
+            return set(self.stack.services)
+        if self.options.with_dependencies:
+            return G.with_dependencies(self.graph, wanted)
+        return set(wanted)
+
+    # ------------------------------------------------------------------ networks and volumes
+
+    def _network(self, key: str) -> None:
+        want = desired_network(self.stack, key, self.salt)
+        have = self.observed.networks.get(want.name)
+        if want.external:
+            if have is None:
+                self.warnings.append(
+                    f'external network "{want.name}" does not exist; create it with '
+                    f"`docker network create {want.name}` before `up`"
+                )
+            return
+        op_id = f"network:{want.name}"
+        if have is None:
+            self._add(
+                Operation(
+                    id=op_id,
+                    action=Action.CREATE,
+                    kind=Kind.NETWORK,
+                    name=want.name,
+                    reason="new network",
+                    steps=(CreateNetwork(want.spec),),
+                )
+            )
+            self.network_op[key] = op_id
+            return
+        if have.project != self.stack.name:
+            self.warnings.append(
+                f'network "{want.name}" exists but was not created by stackup for project '
+                f'"{self.stack.name}"; it is used as it is (declare it `external: true` to say so)'
+            )
+            return
+        if have.spec_hash != want.spec.labels[L.SPEC_HASH]:
+            self.recreated_networks[want.name] = key
+            self.network_op[key] = op_id
+            # Steps are filled in once we know which attached containers survive the plan.
+            self._add(
+                Operation(
+                    id=op_id,
+                    action=Action.RECREATE,
+                    kind=Kind.NETWORK,
+                    name=want.name,
+                    reason="network definition changed",
+                    fields=tuple(
+                        diff_fields(_without_labels(have.spec), _without_labels(want.canonical))
+                    ),
+                    steps=(RemoveNetwork(want.name), CreateNetwork(want.spec)),
+                )
+            )
+
+    def _finish_network_recreates(self) -> None:
+        for name, key in sorted(self.recreated_networks.items()):
+            op_id = self.network_op[key]
+            op = next(o for o in self.ops if o.id == op_id)
+            attached = sorted(
+                c.name
+                for c in self.observed.containers
+                if name in c.networks and c.project == self.stack.name
+            )
+            kept = [c for c in attached if c not in self.replaced]
+            steps: list[Step] = [Disconnect(c, name) for c in attached]
+            steps += [RemoveNetwork(name), *[s for s in op.steps if isinstance(s, CreateNetwork)]]
+            for cname in kept:
+                attachment = self._attachment_for(cname, name)
+                if attachment is not None:
+                    steps.append(Connect(cname, attachment))
+            details = tuple(
+                f"disconnects and reconnects {c}" if c in kept else f"disconnects {c} (recreated)"
+                for c in attached
+            )
+            self._replace_op(replace(op, steps=tuple(steps), details=details))
+
+    def _attachment_for(self, cname: str, network: str) -> NetworkAttachment | None:
+        if cname not in self.desired:
+            owner = next((c for c in self.observed.containers if c.name == cname), None)
+            if owner is None or owner.service is None or owner.service not in self.stack.services:
+                return None
+            for d in desired_containers(
+                self.stack, owner.service, owner.number, self.salt, self.options.file_objects
+            ):
+                self.desired.setdefault(d.name, d)
+        want = self.desired.get(cname)
+        if want is None:
+            return None
+        return next((a for a in want.spec.networks if a.network == network), None)
+
+    def _volume(self, key: str) -> None:
+        want = desired_volume(self.stack, key, self.salt)
+        have = self.observed.volumes.get(want.name)
+        if want.external:
+            if have is None:
+                self.warnings.append(
+                    f'external volume "{want.name}" does not exist; create it with '
+                    f"`docker volume create {want.name}` before `up`"
+                )
+            return
+        op_id = f"volume:{want.name}"
+        if have is None:
+            self._add(
+                Operation(
+                    id=op_id,
+                    action=Action.CREATE,
+                    kind=Kind.VOLUME,
+                    name=want.name,
+                    reason="new volume",
+                    steps=(CreateVolume(want.spec),),
+                )
+            )
+            self.volume_op[key] = op_id
+            return
+        if have.project != self.stack.name:
+            # Compose warns and uses such a volume; data is never at risk from stackup.
+            self.warnings.append(
+                f'volume "{want.name}" exists but was not created by stackup; it is used as it is'
+            )
+            return
+        if have.spec_hash != want.spec.labels[L.SPEC_HASH]:
+            users = sorted(
+                c.name
+                for c in self.observed.containers
+                if c.project == self.stack.name and any(m.name == want.name for m in c.mounts)
+            )
+            steps: list[Step] = []
+            for cname in users:
+                steps += [StopContainer(cname), RemoveContainer(cname)]
+                self.replaced.add(cname)
+            steps += [RemoveVolume(want.name), CreateVolume(want.spec)]
+            self.recreated_volumes[want.name] = key
+            self.volume_op[key] = op_id
+            self._add(
+                Operation(
+                    id=op_id,
+                    action=Action.RECREATE,
+                    kind=Kind.VOLUME,
+                    name=want.name,
+                    reason="volume definition changed: its data will be deleted",
+                    fields=tuple(
+                        diff_fields(_without_labels(have.spec), _without_labels(want.canonical))
+                    ),
+                    destroys_data=True,
+                    steps=tuple(steps),
+                    details=tuple(f"removes {c} first (it uses the volume)" for c in users),
+                )
+            )
+
+    # ------------------------------------------------------------------ services
+
+    def _service(self, name: str) -> None:
+        service = self.stack.services[name]
+        replicas = self.options.scale.get(name, service.replicas)
+        if service.container_name and replicas > 1:
+            self.warnings.append(
+                f'service "{name}" sets container_name, so it runs one container, not {replicas}'
+            )
+            replicas = 1
+        existing = {c.number: c for c in self.by_service.get(name, [])}
+        carried = (
+            {}
+            if self.options.renew_anon_volumes
+            else {n: _anonymous_volumes(c, service.volumes) for n, c in existing.items()}
+        )
+        wanted = desired_containers(
+            self.stack, name, replicas, self.salt, self.options.file_objects, carried
+        )
+        for d in wanted:
+            self.desired[d.name] = d
+            self._container(name, d, existing.get(d.number))
+        for number in sorted(existing):
+            if number > replicas:
+                c = existing[number]
+                self.replaced.add(c.name)
+                self._add(
+                    Operation(
+                        id=f"container:{c.name}",
+                        action=Action.REMOVE,
+                        kind=Kind.CONTAINER,
+                        name=c.name,
+                        service=name,
+                        reason=f"scaled down to {replicas}",
+                        steps=(
+                            StopContainer(c.name, _stop_timeout(self.stack, name)),
+                            RemoveContainer(c.name),
+                        ),
+                    )
+                )
+
+    def _container(
+        self, service: str, want: DesiredContainer, have: ObservedContainer | None
+    ) -> None:
+        op_id = f"container:{want.name}"
+        temp = self.temporaries.get(temporary_name(want.name))
+        after = self._after(service)
+        waits = self._waits(service)
+        start: tuple[Step, ...] = (*waits, StartContainer(want.name))
+        cleanup: tuple[Step, ...] = (RemoveContainer(temp.name),) if temp is not None else ()
+        volume_forced = have is not None and have.name in self.replaced
+        if have is None or volume_forced:
+            if temp is not None and temp.spec_hash == want.spec_hash and not volume_forced:
+                # A recreate was interrupted after the old container was removed: finish it.
+                self._add_service_op(
+                    service,
+                    Operation(
+                        id=op_id,
+                        action=Action.CREATE,
+                        kind=Kind.CONTAINER,
+                        name=want.name,
+                        service=service,
+                        reason="finishing an interrupted recreate",
+                        steps=(RenameContainer(temp.name, want.name), *start),
+                        after=after,
+                    ),
+                    recreated=True,
+                )
+                return
+            reason = self._missing_reason(service, want)
+            if volume_forced:
+                reason = "a volume it uses is recreated"
+            self._add_service_op(
+                service,
+                Operation(
+                    id=op_id,
+                    action=Action.RECREATE if volume_forced else Action.CREATE,
+                    kind=Kind.CONTAINER,
+                    name=want.name,
+                    service=service,
+                    reason=reason,
+                    steps=(*cleanup, CreateContainer(want.spec), *start),
+                    after=after,
+                ),
+                recreated=True,
+            )
+            return
+
+        fields = diff_fields(have.spec, want.canonical)
+        updatable = [f for f in fields if f.path.split(".")[0].split("[")[0] in UPDATABLE]
+        structural = [f for f in fields if f not in updatable]
+        if updatable and have.live is not None:
+            updatable = _against_live(updatable, have.live)
+        reasons = self._recreate_reasons(service, want, have, structural)
+        if reasons and self.options.no_recreate:
+            self.warnings.append(f"{want.name} is not recreated (--no-recreate): {reasons[0]}")
+            reasons = []
+        if reasons:
+            self.replaced.add(have.name)
+            tmp = temporary_name(want.name)
+            new_spec = replace(
+                want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: have.id}
+            )
+            self._add_service_op(
+                service,
+                Operation(
+                    id=op_id,
+                    action=Action.RECREATE,
+                    kind=Kind.CONTAINER,
+                    name=want.name,
+                    service=service,
+                    reason="; ".join(reasons),
+                    fields=tuple(structural),
+                    steps=(
+                        *cleanup,
+                        CreateContainer(new_spec),
+                        StopContainer(have.name, _stop_timeout(self.stack, service)),
+                        RemoveContainer(have.name),
+                        RenameContainer(tmp, want.name),
+                        *start,
+                    ),
+                    after=after,
+                ),
+                recreated=True,
+            )
+            return
+        steps: list[Step] = list(cleanup)
+        action: Action | None = None
+        reason = ""
+        changed: list[FieldChange] = []
+        if updatable:
+            action, reason, changed = (
+                Action.UPDATE,
+                "updated in place: " + _names(updatable),
+                updatable,
+            )
+            steps.append(UpdateContainer(want.name, want.spec.service))
+        missing_nets = [a for a in want.spec.networks if a.network not in have.networks]
+        for att in missing_nets:
+            if att.network in self.recreated_networks:
+                continue
+            steps.append(Connect(want.name, att))
+            action = action or Action.CONNECT
+            reason = reason or f"disconnected from network {att.network} outside stackup"
+        if not _converged_state(have, self._completes(service)):
+            steps.extend(start)
+            if action is None:
+                action = Action.START
+                reason = _stopped_reason(have)
+        if action is None and temp is not None:
+            action, reason = Action.REMOVE, "leftover from an interrupted recreate"
+            self._add(
+                Operation(
+                    id=f"container:{temp.name}",
+                    action=action,
+                    kind=Kind.CONTAINER,
+                    name=temp.name,
+                    service=service,
+                    reason=reason,
+                    steps=cleanup,
+                )
+            )
+            return
+        if action is not None:
+            self._add_service_op(
+                service,
+                Operation(
+                    id=op_id,
+                    action=action,
+                    kind=Kind.CONTAINER,
+                    name=want.name,
+                    service=service,
+                    reason=reason,
+                    fields=tuple(changed),
+                    steps=tuple(steps),
+                    after=after,
+                ),
+                recreated=False,
+            )
+
+    def _recreate_reasons(
+        self,
+        service: str,
+        want: DesiredContainer,
+        have: ObservedContainer,
+        structural: list[FieldChange],
+    ) -> list[str]:
+        reasons = []
+        if self.options.force_recreate:
+            reasons.append("--force-recreate")
+        if structural:
+            reasons.append(_describe(structural))
+        image_id = self.observed.images.get(_image_key(want.spec.image))
+        if image_id and have.image_id and image_id != have.image_id:
+            reasons.append(
+                f"image {want.spec.image} now resolves to {_short(image_id)} (was {_short(have.image_id)})"
+            )
+        for dep, edge in G.dependencies(self.graph, service):
+            if self.outcome[dep].recreated and (
+                edge.restart or edge.via in ("network_mode", "volumes_from")
+            ):
+                why = {
+                    "depends_on": "its depends_on says restart: true",
+                    "network_mode": "it shares its network namespace",
+                    "volumes_from": "it takes volumes from it",
+                    "links": "it links to it",
+                }[edge.via]
+                reasons.append(f"{dep} is recreated and {why}")
+        return reasons
+
+    def _missing_reason(self, service: str, want: DesiredContainer) -> str:
+        if self.by_service.get(service):
+            return f"container {want.name} is missing (scaled up, or removed outside stackup)"
+        known = any(c.project == self.stack.name for c in self.observed.containers) or any(
+            n.project == self.stack.name for n in self.observed.networks.values()
+        )
+        if known:
+            return f"container {want.name} is missing (new service, or removed outside stackup)"
+        return "new service"
+
+    def _after(self, service: str) -> tuple[str, ...]:
+        spec = self.stack.services[service]
+        out = [self.network_op[k] for k in spec.networks if k in self.network_op]
+        out += [
+            self.volume_op[v.source]
+            for v in spec.volumes
+            if v.type == "volume" and v.source in self.volume_op
+        ]
+        for dep, _ in G.dependencies(self.graph, service):
+            out.extend(self.outcome[dep].op_ids)
+        return tuple(sorted(set(out)))
+
+    def _waits(self, service: str) -> tuple[Step, ...]:
+        steps: list[Step] = []
+        for dep, edge in G.dependencies(self.graph, service):
+            if edge.via != "depends_on":
+                continue
+            dep_service = self.stack.services[dep]
+            replicas = self.options.scale.get(dep, dep_service.replicas)
+            names = tuple(container_name(self.stack, dep, n) for n in range(1, replicas + 1))
+            steps.append(WaitFor(dep, names, edge.condition, edge.required))
+        return tuple(steps)
+
+    def _completes(self, service: str) -> bool:
+        """A one-shot service: something waits for it to complete successfully."""
+        return any(
+            e.condition == "service_completed_successfully"
+            for _, e in G.dependents(self.graph, service)
+        )
+
+    # ------------------------------------------------------------------ orphans, foreign
+
+    def _orphans(self) -> None:
+        for c in self.orphans:
+            if not self.options.remove_orphans:
+                self.warnings.append(
+                    f'orphan container {c.name}: service "{c.service}" is no longer in the stack '
+                    "(--remove-orphans removes it)"
+                )
+                continue
+            self._add(
+                Operation(
+                    id=f"container:{c.name}",
+                    action=Action.REMOVE,
+                    kind=Kind.CONTAINER,
+                    name=c.name,
+                    service=c.service,
+                    reason=f'orphan: service "{c.service}" is no longer in the stack',
+                    steps=(StopContainer(c.name), RemoveContainer(c.name)),
+                )
+            )
+        for name, c in sorted(self.temporaries.items()):
+            if c.service not in self.stack.services:
+                self._add(
+                    Operation(
+                        id=f"container:{name}",
+                        action=Action.REMOVE,
+                        kind=Kind.CONTAINER,
+                        name=name,
+                        service=c.service,
+                        reason="leftover from an interrupted recreate",
+                        steps=(RemoveContainer(name),),
+                    )
+                )
+
+    def _foreign(self) -> None:
+        if self.observed.foreign:
+            names = ", ".join(sorted(c.name for c in self.observed.foreign))
+            self.warnings.append(
+                f'Docker Compose project "{self.stack.name}" already has containers ({names}); '
+                f"stop it with `docker compose -p {self.stack.name} down` or choose another name with -p"
+            )
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _add(self, op: Operation) -> None:
+        self.ops.append(op)
+
+    def _replace_op(self, op: Operation) -> None:
+        self.ops = [op if o.id == op.id else o for o in self.ops]
+
+    def _add_service_op(self, service: str, op: Operation, *, recreated: bool) -> None:
+        self._add(op)
+        outcome = self.outcome[service]
+        outcome.op_ids.append(op.id)
+        outcome.recreated = outcome.recreated or recreated
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _without_labels(spec: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+    """A network's or volume's spec without our own labels (they hold the spec itself)."""
+    out = dict(spec)
+    labels = spec.get("labels")
+    if isinstance(labels, dict):
+        out["labels"] = {k: v for k, v in labels.items() if not k.startswith(L.PREFIX)}
+    return out
+
+
+def _anonymous_volumes(c: ObservedContainer, volumes: list[object]) -> dict[str, str]:
+    """Anonymous volumes the container has, by mount target, so a recreate keeps them."""
+    from stackup.spec import ServiceVolume
+
+    targets = {
+        v.target
+        for v in volumes
+        if isinstance(v, ServiceVolume) and v.type == "volume" and not v.source
+    }
+    return {
+        m.destination: m.name
+        for m in c.mounts
+        if m.type == "volume" and m.name and m.destination in targets
+    }
+
+
+def _converged_state(c: ObservedContainer, one_shot: bool) -> bool:
+    if c.state in ("running", "restarting"):
+        return True
+    # A job that others wait on has done its work when it exited 0.
+    return one_shot and c.state == "exited" and c.exit_code == 0
+
+
+def _stopped_reason(c: ObservedContainer) -> str:
+    if c.state == "exited":
+        code = c.exit_code
+        return (
+            f"not running (exited with code {code})" if code is not None else "not running (exited)"
+        )
+    return f"not running ({c.state})"
+
+
+def _stop_timeout(stack: Stack, service: str) -> float | None:
+    grace = stack.services[service].stop_grace_period
+    return grace.total_seconds() if grace is not None else None
+
+
+def _describe(changes: list[FieldChange]) -> str:
+    names = _names(changes)
+    return f"changed: {names}"
+
+
+def _names(changes: list[FieldChange]) -> str:
+    paths = [c.path for c in changes]
+    if len(paths) > 3:
+        return ", ".join(paths[:3]) + f" and {len(paths) - 3} more"
+    return ", ".join(paths)
+
+
+def _image_key(image: str) -> str:
+    """`nginx` means `nginx:latest`; a digest reference stays as it is."""
+    last = image.rsplit("/", 1)[-1]
+    if "@" in image or ":" in last:
+        return image
+    return image + ":latest"
+
+
+def _short(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
+
+
+def _against_live(changes: list[FieldChange], live: LiveConfig) -> list[FieldChange]:
+    """Keep only the updatable changes the live container does not already have."""
+    out = []
+    for change in changes:
+        key = change.path.split(".")[0]
+        current: object
+        if key == "restart":
+            current = live.restart
+            wanted: object = change.after or "no"
+        elif key == "cpus":
+            current = live.nano_cpus
+            wanted = int(float(str(change.after)) * 1e9) if change.after else 0
+        elif key == "mem_limit":
+            current = live.memory
+            wanted = change.after or 0
+        elif key == "pids_limit":
+            current = live.pids_limit
+            wanted = change.after
+            if current in (0, -1):
+                current = None
+        else:
+            out.append(change)
+            continue
+        if current != wanted:
+            out.append(FieldChange(change.path, _live_json(current), change.after))
+    return out
+
+
+def _live_json(value: object) -> str | int | None:
+    return value if isinstance(value, str | int) or value is None else str(value)
