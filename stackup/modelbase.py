@@ -17,7 +17,13 @@ from pydantic import (
 )
 
 from stackup.shortsyntax import scalar_text, split_key_value
-from stackup.units import DURATION_PATTERN, SIZE_PATTERN, format_duration, parse_duration, parse_size
+from stackup.units import (
+    DURATION_PATTERN,
+    SIZE_PATTERN,
+    format_duration,
+    parse_duration,
+    parse_size,
+)
 
 
 class Model(BaseModel):
@@ -106,23 +112,23 @@ ByteSize = Annotated[
     ),
 ]
 StrList = Annotated[list[str], BeforeValidator(_str_list, json_schema_input_type=str | list[str])]
-Command = Annotated[
-    list[str], BeforeValidator(_command, json_schema_input_type=str | list[str])
-]
+Command = Annotated[list[str], BeforeValidator(_command, json_schema_input_type=str | list[str])]
 _Scalar = str | int | float | bool | None
 EnvMapping = Annotated[
     dict[str, str | None],
-    BeforeValidator(
-        _mapping("environment"), json_schema_input_type=dict[str, _Scalar] | list[str]
-    ),
+    BeforeValidator(_mapping("environment"), json_schema_input_type=dict[str, _Scalar] | list[str]),
 ]
 LabelMapping = Annotated[
     dict[str, str],
-    BeforeValidator(_strict_mapping("label"), json_schema_input_type=dict[str, _Scalar] | list[str]),
+    BeforeValidator(
+        _strict_mapping("label"), json_schema_input_type=dict[str, _Scalar] | list[str]
+    ),
 ]
 TextMapping = Annotated[
     dict[str, str],
-    BeforeValidator(_strict_mapping("option"), json_schema_input_type=dict[str, _Scalar] | list[str]),
+    BeforeValidator(
+        _strict_mapping("option"), json_schema_input_type=dict[str, _Scalar] | list[str]
+    ),
 ]
 NumberText = Annotated[str, BeforeValidator(_number_text, json_schema_input_type=str | int | float)]
 PositiveInt = Annotated[int, Field(ge=0)]

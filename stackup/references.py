@@ -16,7 +16,11 @@ def check_references(stack: Stack, source: SourceMap) -> None:
         for net in service.networks:
             if net not in stack.networks:
                 problems.append(
-                    (("networks", net), f'network "{net}" is not defined', "add it under top-level `networks`")
+                    (
+                        ("networks", net),
+                        f'network "{net}" is not defined',
+                        "add it under top-level `networks`",
+                    )
                 )
         for i, vol in enumerate(service.volumes):
             if vol.type == "volume" and vol.source and vol.source not in stack.volumes:
@@ -34,23 +38,39 @@ def check_references(stack: Stack, source: SourceMap) -> None:
             for i, ref in enumerate(refs):
                 if ref.source not in table:
                     problems.append(
-                        ((kind, i), f'{kind[:-1]} "{ref.source}" is not defined', f"add it under top-level `{kind}`")
+                        (
+                            (kind, i),
+                            f'{kind[:-1]} "{ref.source}" is not defined',
+                            f"add it under top-level `{kind}`",
+                        )
                     )
         for dep, cond in service.depends_on.items():
             if dep not in stack.services and cond.required:
                 problems.append(
-                    (("depends_on", dep), f'depends on undefined service "{dep}"', _known(stack, dep))
+                    (
+                        ("depends_on", dep),
+                        f'depends on undefined service "{dep}"',
+                        _known(stack, dep),
+                    )
                 )
         for i, ref in enumerate(service.volumes_from):
             other = ref.split(":")[0]
             if other != "container" and other not in stack.services:
                 problems.append(
-                    (("volumes_from", i), f'takes volumes from undefined service "{other}"', _known(stack, other))
+                    (
+                        ("volumes_from", i),
+                        f'takes volumes from undefined service "{other}"',
+                        _known(stack, other),
+                    )
                 )
         mode = service.network_mode or ""
         if mode.startswith("service:") and mode[8:] not in stack.services:
             problems.append(
-                (("network_mode",), f'shares the network of undefined service "{mode[8:]}"', _known(stack, mode[8:]))
+                (
+                    ("network_mode",),
+                    f'shares the network of undefined service "{mode[8:]}"',
+                    _known(stack, mode[8:]),
+                )
             )
         if problems:
             sub, message, hint = problems[0]

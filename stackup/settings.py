@@ -16,7 +16,8 @@ from stackup.modelbase import Command, Model
 class LintIgnore(Model):
     rule: str = Field(pattern=r"^SU\d{3}$", description="Rule id to suppress, e.g. SU004.")
     reason: str | None = Field(
-        default=None, description="Why the finding is acceptable; a suppression without one is itself a finding."
+        default=None,
+        description="Why the finding is acceptable; a suppression without one is itself a finding.",
     )
 
 
@@ -32,9 +33,13 @@ class ReloadPolicy(Model):
         alias="validate",
         description="Command run in the container first; the reload is sent only if it exits 0.",
     )
-    signal: str | None = Field(default=None, description="Signal sent to the main process, e.g. HUP.")
+    signal: str | None = Field(
+        default=None, description="Signal sent to the main process, e.g. HUP."
+    )
     exec_: Command | None = Field(
-        default=None, alias="exec", description="Command run in the container to reload, e.g. [nginx, -s, reload]."
+        default=None,
+        alias="exec",
+        description="Command run in the container to reload, e.g. [nginx, -s, reload].",
     )
 
 

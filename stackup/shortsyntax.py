@@ -63,7 +63,9 @@ def parse_port(value: str | int) -> list[dict[str, Any]]:
     return entries
 
 
-def _port_entry(target: int, published: str | None, ip: str | None, protocol: str) -> dict[str, Any]:
+def _port_entry(
+    target: int, published: str | None, ip: str | None, protocol: str
+) -> dict[str, Any]:
     entry: dict[str, Any] = {"target": target, "protocol": protocol, "mode": "ingress"}
     if published is not None:
         entry["published"] = published

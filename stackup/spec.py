@@ -134,9 +134,9 @@ def _volumes(value: Any) -> Any:
 
 
 class DependsOn(Model):
-    condition: Literal[
-        "service_started", "service_healthy", "service_completed_successfully"
-    ] = "service_started"
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = (
+        "service_started"
+    )
     restart: bool = False
     required: bool = True
 
@@ -351,11 +351,12 @@ class Service(Model):
     ports: Annotated[
         list[Port], BeforeValidator(_ports, json_schema_input_type=list[str | int | Port])
     ] = Field(default_factory=list)
-    expose: Annotated[list[str], BeforeValidator(_expose, json_schema_input_type=list[str | int])] = (
-        Field(default_factory=list)
-    )
+    expose: Annotated[
+        list[str], BeforeValidator(_expose, json_schema_input_type=list[str | int])
+    ] = Field(default_factory=list)
     volumes: Annotated[
-        list[ServiceVolume], BeforeValidator(_volumes, json_schema_input_type=list[str | ServiceVolume])
+        list[ServiceVolume],
+        BeforeValidator(_volumes, json_schema_input_type=list[str | ServiceVolume]),
     ] = Field(default_factory=list)
     volumes_from: list[str] = Field(default_factory=list)
     networks: Annotated[
@@ -537,7 +538,9 @@ class FileObject(Model):
     def _one_source(self) -> FileObject:
         sources = [s for s in (self.file, self.environment, self.content) if s is not None]
         if not self.external and len(sources) != 1:
-            raise ValueError("needs exactly one of `file`, `environment` or `content` (or `external: true`)")
+            raise ValueError(
+                "needs exactly one of `file`, `environment` or `content` (or `external: true`)"
+            )
         return self
 
 
@@ -577,7 +580,8 @@ class Stack(Model):
     name: str = Field(pattern=PROJECT_NAME_PATTERN)
     version: str | None = Field(default=None, description="Obsolete; accepted and ignored.")
     include: Annotated[
-        list[IncludeEntry], BeforeValidator(_includes, json_schema_input_type=list[str | IncludeEntry])
+        list[IncludeEntry],
+        BeforeValidator(_includes, json_schema_input_type=list[str | IncludeEntry]),
     ] = Field(default_factory=list)
     services: _nullable_mapping(Service) = Field(default_factory=dict)  # type: ignore[valid-type]
     networks: _nullable_mapping(Network) = Field(default_factory=dict)  # type: ignore[valid-type]
@@ -592,7 +596,9 @@ class Stack(Model):
         networks = dict(self.networks)
         for name, service in self.services.items():
             if not service.networks and service.network_mode is None:
-                services[name] = service.model_copy(update={"networks": {"default": ServiceNetwork()}})
+                services[name] = service.model_copy(
+                    update={"networks": {"default": ServiceNetwork()}}
+                )
         if any("default" in s.networks for s in services.values()) and "default" not in networks:
             networks["default"] = Network()
         networks = {k: _with_name(self.name, k, n) for k, n in networks.items()}
