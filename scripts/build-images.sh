@@ -49,6 +49,9 @@ else
   say "present: ${STACKUP_NGINX_TAGS[*]} ${STACKUP_NGINX_OLD_TAGS[*]}"
 fi
 
+# Images of ours that a rebuild untagged: remove them (only ours, by label).
+docker image prune -f --filter label=io.stackup.image=local-build >/dev/null || true
+
 # Check the result, whatever happened above.
 for t in "${STACKUP_ALL_IMAGE_TAGS[@]}"; do
   image_exists "$t" || die "image $t is still missing"

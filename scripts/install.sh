@@ -4,13 +4,12 @@
 # made from the current pyproject.toml, nothing is done.
 #
 #   STACKUP_PYTHON   the interpreter that creates the venv (default: python3, >= 3.11)
-#   STACKUP_VENV     the venv directory (default: <repo>/.venv)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PY="${STACKUP_PYTHON:-python3}"
-VENV="${STACKUP_VENV:-$STACKUP_ROOT/.venv}"
+VENV="$STACKUP_ROOT/.venv"
 MARK="$VENV/.stackup-install"
 cd "$STACKUP_ROOT"
 
