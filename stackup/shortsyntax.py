@@ -11,8 +11,9 @@ import re
 from typing import Any
 
 _PORT = re.compile(
-    r"""^(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:]+):)?   # host ip
-        (?:(?P<published>\d*(?:-\d+)?):)?                                      # host port(s)
+    # An IP only ever comes with a host port before the target, so "8080:80" is HOST:CONTAINER.
+    r"""^(?:(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:]+):)?  # host ip
+        (?P<published>\d*(?:-\d+)?):)?                                         # host port(s)
         (?P<target>\d+(?:-\d+)?)                                               # container port(s)
         (?:/(?P<protocol>[a-zA-Z]+))?$""",
     re.VERBOSE,
