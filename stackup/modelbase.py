@@ -57,6 +57,9 @@ def _command(value: Any) -> Any:
             return shlex.split(value)
         except ValueError as exc:
             raise ValueError(f"cannot split command into words: {exc}") from None
+    if isinstance(value, list):
+        # `command: [sleep, 10]`: Compose reads each word as a string, numbers included.
+        return [scalar_text(v) if isinstance(v, int | float | bool) else v for v in value]
     return value
 
 
@@ -112,7 +115,10 @@ ByteSize = Annotated[
     ),
 ]
 StrList = Annotated[list[str], BeforeValidator(_str_list, json_schema_input_type=str | list[str])]
-Command = Annotated[list[str], BeforeValidator(_command, json_schema_input_type=str | list[str])]
+Command = Annotated[
+    list[str],
+    BeforeValidator(_command, json_schema_input_type=str | list[str | int | float | bool]),
+]
 _Scalar = str | int | float | bool | None
 EnvMapping = Annotated[
     dict[str, str | None],
