@@ -78,7 +78,7 @@ class ObservedContainer:
     def health(self) -> str | None:
         for word in ("healthy", "unhealthy", "health: starting"):
             if f"({word})" in self.status:
-                return "starting" if word.startswith("health") else word
+                return "starting" if word == "health: starting" else word
         return None
 
     @property
