@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from stackup.errors import PathElement
+from stackup.sensitive import is_sensitive_name
 from stackup.spec import Service, ServiceVolume, Stack
 
 Path = tuple[PathElement, ...]
@@ -295,36 +296,30 @@ SENSITIVE_HOST_PATHS = ("/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr"
 _SOCKET_NAMES = frozenset({"docker.sock", "podman.sock", "containerd.sock"})
 _SOCKET_DIRS = frozenset({"/run", "/var/run", "/run/docker", "/var/run/docker"})
 
+# Whole words that make a name look secret to lint. Lint is stricter than
+# `stackup.sensitive` (which masks values in output, where erring wide is free): a name must
+# look secret to both, so `MONKEY_COUNT` or `DB_PASSWORD_FILE` is no finding, and everything
+# lint reports is also masked by `stackup config`.
 _SECRET_WORDS = frozenset(
     {
-        "PASSWORD",
-        "PASSWD",
-        "PASS",
-        "PWD",
-        "PASSPHRASE",
-        "SECRET",
-        "SECRETS",
-        "TOKEN",
-        "KEY",
-        "APIKEY",
-        "PRIVATEKEY",
-        "CREDENTIAL",
-        "CREDENTIALS",
-        "AUTH",
+        "PASSWORD", "PASSWD", "SECRET", "SECRETS", "TOKEN", "KEY", "APIKEY", "PRIVATEKEY",
+        "PRIVATE", "CREDENTIAL", "CREDENTIALS", "SALT",
     }
-)
+)  # fmt: skip
 # `DB_PASSWORD_FILE=/run/secrets/db` names a file, which is the safe form.
 _NOT_SECRET_SUFFIXES = frozenset({"FILE", "PATH", "DIR", "NAME", "URL", "HOST", "PORT", "USER"})
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
 def is_secret_name(name: str, extra: tuple[str, ...] = ()) -> bool:
-    """`DB_PASSWORD`, `apiKey`, `GITHUB_TOKEN` look secret; `DB_PASSWORD_FILE`, `PWD` alone
-    (the shell's working directory) and `KEYBOARD` do not. Names in `extra` always do."""
-    if name in extra or name.upper() in {e.upper() for e in extra}:
+    """`DB_PASSWORD`, `apiKey`, `GITHUB_TOKEN` look secret; `DB_PASSWORD_FILE` and `KEYBOARD`
+    do not. Names in `extra` (`x-stackup.sensitive`) always do."""
+    if name.upper() in {e.upper() for e in extra}:
         return True
+    if not is_sensitive_name(name):
+        return False
     words = [w.upper() for w in _WORD_SPLIT.split(name) if w]
-    if not words or words == ["PWD"] or words[-1] in _NOT_SECRET_SUFFIXES:
+    if not words or words[-1] in _NOT_SECRET_SUFFIXES:
         return False
     return any(w in _SECRET_WORDS for w in words)
 

@@ -242,7 +242,8 @@ def test_sensitive_names_from_x_stackup_count_as_secrets(tmp_path: Path) -> None
         ("AWS_SECRET_ACCESS_KEY", True),
         ("DB_PASSWORD_FILE", False),
         ("KEYBOARD", False),
-        ("PWD", False),
+        ("MONKEY_COUNT", False),
+        ("PASSING_GRADE", False),
         ("LOG_LEVEL", False),
         ("TOKEN_URL", False),
     ],
@@ -456,3 +457,10 @@ def test_include_from_outside_the_project(tmp_path: Path) -> None:
     assert outside.mark is not None
     assert (Path(outside.mark.file).name, outside.mark.line) == ("db.yaml", 2)
     assert "included stack file" in outside.message
+
+
+def test_docs_describe_every_rule() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "lint.md").read_text()
+    for rule in RULES.values():
+        assert f"### {rule.id}\n" in docs
+        assert rule.why in docs and rule.fix in docs, rule.id
