@@ -123,6 +123,7 @@ FIRES: list[tuple[str, str, tuple[str, ...], list[str]]] = [
     ("SU010", "environment:\n  - API_TOKEN=hunter2\n  - LOG=debug", (), ["5:9"]),
     ("SU010", "environment:\n  LOG: debug\n  awsSecretKey: 'hunter2'", (), ["6:7"]),
     ("SU011", 'ports:\n  - "80"', (), ["5:9"]),
+    ("SU011", 'ports:\n  - "8080:80"', (), ["5:9"]),
     ("SU011", 'ports:\n  - "127.0.0.1:8080:80"\n  - "0.0.0.0:8443:443"', (), ["6:9"]),
     ("SU011", "ports:\n  - target: 80\n    published: 8080", (), ["5:9"]),
     ("SU012", "", ("user",), [SERVICE_KEY]),
