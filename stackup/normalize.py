@@ -108,6 +108,15 @@ def normalize_service(service: Node, path: tuple[PathElement, ...]) -> None:
 
 def _key_value(node: Node | None, path: tuple[PathElement, ...]) -> None:
     """`["A=1", "B"]` → `{A: "1", B: null}`, each value keeping its item's mark."""
+    if node is not None and node.is_map:
+        for key, child in node.mapping().items():
+            if child.is_map or child.is_seq:
+                raise located_error(
+                    child,
+                    (*path, key),
+                    "must be a string, number or boolean, not a list or mapping",
+                )
+        return
     if node is None or not node.is_seq:
         return
     mapping: dict[str, Node] = {}

@@ -15,7 +15,7 @@ from typing import Any
 
 SCHEMA_ID = "https://stackup.dev/schemas/stack.schema.json"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stack.schema.json"
-_EXTENSIONS = {"^x-": {}}
+_EXTENSIONS: dict[str, Any] = {"^x-": {}}
 
 
 def build_schema() -> dict[str, Any]:

@@ -37,18 +37,26 @@ def translate(
     order = {name: i for i, name in enumerate(file_order)}
     for number, error in enumerate(exc.errors(include_url=False)):
         path = _data_path(data, error["loc"])
+        if error["type"] in ("value_error", "assertion_error"):
+            path = _field_named_in_message(data, path, error["msg"], root)
+        candidates.append((path, error, number))
+    # One member of a union failing deep inside beats the other members failing at the top:
+    # an error whose path is a strict prefix of another's says less about the same mistake.
+    paths = {c[0] for c in candidates}
+    specific = [c for c in candidates if not any(_strict_prefix(c[0], p) for p in paths)]
+    ranked = []
+    for path, error, number in specific or candidates:
         unknown = error["type"] == "extra_forbidden"
         mark = source.key(path) if unknown else source.value(path)
         key = (
             order.get(mark.file, len(order)) if mark else len(order) + 1,
             mark.line if mark else 0,
             mark.column if mark else 0,
-            -len(path),
             number,
         )
-        candidates.append((key, path, mark, error))
-    candidates.sort(key=lambda c: c[0])
-    _, path, mark, error = candidates[0]
+        ranked.append((key, path, mark, error))
+    ranked.sort(key=lambda c: c[0])
+    _, path, mark, error = ranked[0]
     message, hint = _describe(error, path, root)
     return _located(message, path, mark, hint)
 
@@ -76,10 +84,34 @@ def _data_path(data: Any, loc: Sequence[int | str]) -> tuple[PathElement, ...]:
         ):
             path.append(element)
             current = _child(current, element)
-        elif isinstance(current, dict) and isinstance(element, str) and not _is_tag(element):
+        elif (
+            isinstance(current, dict)
+            and isinstance(element, str)
+            and element is loc[-1]
+            and not _is_tag(element)
+        ):
             path.append(element)  # a missing key
-            current = None
     return tuple(path)
+
+
+def _strict_prefix(short: tuple[PathElement, ...], long: tuple[PathElement, ...]) -> bool:
+    return len(short) < len(long) and long[: len(short)] == short
+
+
+def _field_named_in_message(
+    data: Any, path: tuple[PathElement, ...], msg: str, root: type[BaseModel]
+) -> tuple[PathElement, ...]:
+    """A model-level check that names one field ("test must start with ...") points at it."""
+    text = msg.removeprefix("Value error, ")
+    first = text.split(" ", 1)[0]
+    model = model_at(root, path)
+    target: Any = data
+    for element in path:
+        target = _child(target, element) if target is not None else None
+    if model is None or not isinstance(target, dict) or first not in target:
+        return path
+    names = {f.alias or n for n, f in model.model_fields.items()}
+    return (*path, first) if first in names else path
 
 
 def _child(container: Any, element: Any) -> Any:

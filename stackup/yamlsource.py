@@ -195,6 +195,12 @@ def parse(text: str, filename: str) -> Node | None:
             composer.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or ""
+        if exc.context_mark is not None and (
+            "end of stream" in problem or "<stream end>" in problem
+        ):
+            # "never closed": the opening quote or bracket is where the mistake is.
+            mark = exc.context_mark
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         raise YamlSyntaxError(
             f"invalid YAML: {message}",
