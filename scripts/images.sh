@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # The images that the tests and the example stacks name, and how each is made locally.
 # Source it (build-images.sh does); do not run it.
 #
@@ -187,7 +187,7 @@ cleanup_debootstrap_root() {
   [ -d "$root" ] || return 0
   # debootstrap unmounts what it mounted, unless it was interrupted.
   for m in proc sys dev/pts dev; do
-    mountpoint -q "$root/$m" 2>/dev/null && as_root umount -l "$root/$m" || true
+    if mountpoint -q "$root/$m" 2>/dev/null; then as_root umount -l "$root/$m" || true; fi
   done
   as_root rm -rf --one-file-system "$root"
 }

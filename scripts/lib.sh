@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared helpers for the set-up scripts. Source it; do not run it.
 #
 # Environment (all optional):
@@ -88,10 +88,11 @@ load_engine_env() {
   fi
 }
 
-# Does an engine answer with the current settings? Bounded, quiet.
+# Does an engine answer with the current settings? Bounded, quiet; the CLI's complaint is
+# kept in $STACKUP_LOG_DIR/engine-probe.err for a useful message.
 engine_answers() {
   have docker || return 1
-  timeout 20 docker info --format '{{.ServerVersion}}' >/dev/null 2>&1
+  timeout 20 docker info --format '{{.ServerVersion}}' >/dev/null 2>"$STACKUP_LOG_DIR/engine-probe.err"
 }
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }

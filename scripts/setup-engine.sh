@@ -77,6 +77,10 @@ give_up() {
     echo "No Docker engine answers. Tried:"
     printf '  - %s\n' "${tried[@]}"
     [ -n "${1:-}" ] && echo "Reason: $1"
+    if [ -s "$STACKUP_LOG_DIR/engine-probe.err" ]; then
+      echo "Last answer of the docker CLI:"
+      sed 's/^/  /' "$STACKUP_LOG_DIR/engine-probe.err" | tail -n 5
+    fi
     cat <<'EOF'
 
 Start an engine, then run this script again:
@@ -85,6 +89,8 @@ Start an engine, then run this script again:
   - Linux without systemd (containers, CI):  sudo dockerd >/tmp/dockerd.log 2>&1 &
   - Debian / Ubuntu without Docker:  sudo apt-get install docker.io, then one of the above
     (this script does that itself when it runs as root).
+  - "permission denied" on the socket: run as root, or join the docker group
+    (sudo usermod -aG docker "$USER", then log in again).
   - A remote or rootless engine: export DOCKER_HOST=unix:///run/user/$UID/docker.sock (or
     ssh://host), or `docker context use NAME`.
 EOF
@@ -97,7 +103,8 @@ load_engine_env
 find_engine || true
 
 # Someone (maybe us, earlier) may have started a dockerd that is still coming up.
-if have pgrep && pgrep -x dockerd >/dev/null 2>&1 && have docker; then
+# (Not a user's business when it is root's dockerd and the socket is merely not theirs.)
+if is_root && have pgrep && pgrep -x dockerd >/dev/null 2>&1 && have docker; then
   say "a dockerd process exists but does not answer yet; waiting up to ${WAIT}s"
   for ((i = 0; i < WAIT; i++)); do
     DOCKER_HOST=unix:///var/run/docker.sock engine_answers &&
@@ -107,7 +114,7 @@ if have pgrep && pgrep -x dockerd >/dev/null 2>&1 && have docker; then
   give_up "a dockerd process is running but its socket never answered"
 fi
 
-can_apt || give_up "no engine answers and this is not a Debian-like machine where apt-get runs as root"
+can_apt || give_up "nothing can be installed or started here: that needs apt-get (Debian, Ubuntu) as root or with passwordless sudo"
 
 say "no engine answers: installing Debian's Docker engine"
 apt_ensure docker.io iptables
@@ -131,6 +138,7 @@ start_dockerd() { # start_dockerd EXTRA_ARGS...
     setsid -w dockerd --pidfile "$STACKUP_DOCKERD_PIDFILE" ${STACKUP_DOCKERD_ARGS:-} "$@" \
       >"$log" 2>&1 </dev/null &
   else
+    # shellcheck disable=SC2024 # the log is ours, written by us, on purpose
     sudo -n setsid -w dockerd --pidfile "$STACKUP_DOCKERD_PIDFILE" ${STACKUP_DOCKERD_ARGS:-} "$@" \
       >"$log" 2>&1 </dev/null &
   fi
