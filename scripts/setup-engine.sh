@@ -120,8 +120,9 @@ say "no engine answers: installing Debian's Docker engine"
 apt_ensure docker.io iptables
 have dockerd || give_up "docker.io installed but dockerd is not on PATH"
 
-# A package post-install script may have started the service.
+# A package post-install script may have started the service: it is ours to stop, too.
 if DOCKER_HOST=unix:///var/run/docker.sock engine_answers; then
+  if [ -s /var/run/docker.pid ]; then cp /var/run/docker.pid "$STACKUP_DOCKERD_PIDFILE"; fi
   found "/var/run/docker.sock (started by the package)" "unix:///var/run/docker.sock"
 fi
 
