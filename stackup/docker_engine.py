@@ -29,7 +29,7 @@ import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import docker
 import docker.errors
@@ -43,6 +43,7 @@ from stackup import labels as L
 from stackup.engine import (
     ContainerSpec,
     ContainerState,
+    Engine,
     ExecResult,
     NetworkAttachment,
     NetworkSpec,
@@ -476,3 +477,9 @@ def _short(exc: BaseException) -> str:
 def connect_engine(context: str | None = None) -> DockerEngine:
     """The engine the docker CLI would use (`--context NAME` when given)."""
     return DockerEngine.from_env(context)
+
+
+if TYPE_CHECKING:  # mypy proves DockerEngine implements the Engine protocol
+
+    def _implements_engine(engine: DockerEngine) -> Engine:
+        return engine
