@@ -1,0 +1,290 @@
+"""The loader end to end: YAML 1.2 reading, discovery, names, env, profiles, extends, include."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stackup.errors import StackFileError, UsageError
+from stackup.loader import LoadOptions, load, load_text, normalize_project_name
+from stackup.sensitive import is_sensitive_name
+from stackup.yamlsource import MAX_NODES
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_yaml_12_core_schema_scalars() -> None:
+    loaded = load_text(
+        "services:\n  web:\n    image: nginx\n    restart: no\n    ports: [80:80]\n"
+        "    labels: {a: yes, b: on, c: off, d: True, e: 0x10}\n    read_only: TRUE\n",
+        project_name="t",
+        environ={},
+    )
+    web = loaded.stack.services["web"]
+    assert web.restart == "no"
+    assert web.ports[0].published == "80" and web.ports[0].target == 80
+    assert web.labels == {"a": "yes", "b": "on", "c": "off", "d": "true", "e": "16"}
+    assert web.read_only is True
+
+
+def test_anchors_aliases_and_merge_keys() -> None:
+    text = """
+x-common: &common
+  image: app:1
+  environment: {LOG: info, MODE: a}
+services:
+  a:
+    <<: *common
+  b:
+    <<: *common
+    environment: {MODE: b}
+"""
+    stack = load_text(text, project_name="t", environ={}).stack
+    assert stack.services["a"].image == "app:1"
+    assert stack.services["a"].environment == {"LOG": "info", "MODE": "a"}
+    assert stack.services["b"].environment == {"MODE": "b"}
+
+
+def test_marks_are_one_based_and_per_path() -> None:
+    loaded = load_text("services:\n  web:\n    image: nginx\n", project_name="t", environ={})
+    mark = loaded.source.value(("services", "web", "image"))
+    key = loaded.source.key(("services", "web", "image"))
+    assert mark is not None and (mark.file, mark.line, mark.column) == ("stack.yaml", 3, 12)
+    assert key is not None and (key.line, key.column) == (3, 5)
+
+
+def test_discovery_order_and_override_file(tmp_path: Path) -> None:
+    write(tmp_path / "compose.yaml", "services:\n  web:\n    image: from-compose\n")
+    write(tmp_path / "stack.yaml", "services:\n  web:\n    image: from-stack\n")
+    write(tmp_path / "stack.override.yaml", "services:\n  web:\n    environment: {A: '1'}\n")
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={}))
+    web = loaded.stack.services["web"]
+    assert web.image == "from-stack" and web.environment == {"A": "1"}
+    assert loaded.files == (tmp_path / "stack.yaml", tmp_path / "stack.override.yaml")
+
+
+def test_no_file_found_names_what_was_looked_for(tmp_path: Path) -> None:
+    with pytest.raises(StackFileError) as info:
+        load(LoadOptions(working_dir=tmp_path, environ={}))
+    assert "stack.yaml" in str(info.value) and "docker-compose.yml" in str(info.value)
+
+
+def test_missing_file_is_a_clean_error(tmp_path: Path) -> None:
+    with pytest.raises(StackFileError, match=r"not found: nope\.yaml"):
+        load(LoadOptions(files=(Path("nope.yaml"),), working_dir=tmp_path, environ={}))
+
+
+@pytest.mark.parametrize(
+    ("directory", "name"),
+    [("My Project", "myproject"), ("__Web.App-2", "webapp-2"), ("ok_name", "ok_name")],
+)
+def test_project_name_from_directory(directory: str, name: str) -> None:
+    assert normalize_project_name(directory) == name
+
+
+def test_project_name_precedence(tmp_path: Path) -> None:
+    d = tmp_path / "Some Dir"
+    write(d / "stack.yaml", "services:\n  web:\n    image: nginx\n")
+    assert load(LoadOptions(working_dir=d, environ={})).stack.name == "somedir"
+    write(d / "stack.yaml", "name: fromfile\nservices:\n  web:\n    image: nginx\n")
+    assert load(LoadOptions(working_dir=d, environ={})).stack.name == "fromfile"
+    env = {"COMPOSE_PROJECT_NAME": "fromenv"}
+    assert load(LoadOptions(working_dir=d, environ=env)).stack.name == "fromenv"
+    assert load(LoadOptions(working_dir=d, environ=env, project_name="flag")).stack.name == "flag"
+    with pytest.raises(UsageError):
+        load(LoadOptions(working_dir=d, environ={}, project_name="Bad Name"))
+
+
+def test_dotenv_and_environment_precedence(tmp_path: Path) -> None:
+    write(tmp_path / ".env", "TAG=fromdotenv\nOTHER=x\n")
+    write(tmp_path / "stack.yaml", "services:\n  web:\n    image: nginx:${TAG}-${OTHER}\n")
+    assert (
+        load(LoadOptions(working_dir=tmp_path, environ={})).stack.services["web"].image
+        == "nginx:fromdotenv-x"
+    )
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={"TAG": "os"}))
+    assert loaded.stack.services["web"].image == "nginx:os-x"
+    assert tmp_path / ".env" in loaded.files
+
+
+def test_env_file_option_replaces_dotenv(tmp_path: Path) -> None:
+    write(tmp_path / ".env", "TAG=fromdotenv\n")
+    write(tmp_path / "prod.env", "TAG=prod\n")
+    write(tmp_path / "stack.yaml", "services:\n  web:\n    image: nginx:${TAG:-none}\n")
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={}, env_files=(Path("prod.env"),)))
+    assert loaded.stack.services["web"].image == "nginx:prod"
+
+
+def test_service_env_file_merges_under_environment(tmp_path: Path) -> None:
+    write(tmp_path / "app.env", "A=from-file\nB=from-file\nC=${HOST_VAR}\n")
+    write(
+        tmp_path / "stack.yaml",
+        "services:\n  web:\n    image: nginx\n    env_file: app.env\n"
+        "    environment:\n      - B=inline\n      - PASSTHRU\n      - ABSENT\n",
+    )
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={"PASSTHRU": "p", "HOST_VAR": "h"}))
+    web = loaded.stack.services["web"]
+    assert web.environment == {
+        "A": "from-file",
+        "B": "inline",
+        "C": "h",
+        "PASSTHRU": "p",
+        "ABSENT": None,
+    }
+    assert web.env_file[0].path == str(tmp_path / "app.env")
+    assert tmp_path / "app.env" in loaded.files
+
+
+def test_optional_env_file_may_be_missing(tmp_path: Path) -> None:
+    write(
+        tmp_path / "stack.yaml",
+        "services:\n  web:\n    image: nginx\n    env_file:\n      - path: nope.env\n        required: false\n",
+    )
+    assert (
+        load(LoadOptions(working_dir=tmp_path, environ={})).stack.services["web"].environment == {}
+    )
+
+
+def test_profiles(tmp_path: Path) -> None:
+    write(
+        tmp_path / "stack.yaml",
+        "services:\n  web:\n    image: nginx\n  debug:\n    image: busybox\n    profiles: [debug]\n"
+        "  tools:\n    image: busybox\n    profiles: [tools, debug]\n",
+    )
+    base = LoadOptions(working_dir=tmp_path, environ={})
+    assert set(load(base).stack.services) == {"web"}
+    with_tools = LoadOptions(working_dir=tmp_path, environ={}, profiles=("tools",))
+    assert set(load(with_tools).stack.services) == {"web", "tools"}
+    from_env = LoadOptions(working_dir=tmp_path, environ={"COMPOSE_PROFILES": "debug"})
+    assert set(load(from_env).stack.services) == {"web", "debug", "tools"}
+    everything = LoadOptions(working_dir=tmp_path, environ={}, profiles=("*",))
+    assert set(load(everything).stack.services) == {"web", "debug", "tools"}
+
+
+def test_optional_dependency_on_disabled_service_is_dropped(tmp_path: Path) -> None:
+    write(
+        tmp_path / "stack.yaml",
+        "services:\n  web:\n    image: nginx\n    depends_on:\n      debug:\n        required: false\n"
+        "  debug:\n    image: busybox\n    profiles: [debug]\n",
+    )
+    stack = load(LoadOptions(working_dir=tmp_path, environ={})).stack
+    assert stack.services["web"].depends_on == {}
+
+
+def test_extends_same_file_and_other_file(tmp_path: Path) -> None:
+    write(
+        tmp_path / "common" / "base.yaml",
+        "services:\n  app:\n    build: ./src\n    environment: {LEVEL: base, KEEP: k}\n"
+        "    volumes: ['./conf:/conf']\n",
+    )
+    write(
+        tmp_path / "stack.yaml",
+        "services:\n  base:\n    image: nginx\n    ports: ['80']\n  web:\n    extends: base\n    ports: ['81']\n"
+        "  api:\n    extends:\n      file: common/base.yaml\n      service: app\n    environment: {LEVEL: api}\n",
+    )
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={}))
+    web = loaded.stack.services["web"]
+    assert web.image == "nginx" and [p.target for p in web.ports] == [80, 81]
+    api = loaded.stack.services["api"]
+    assert api.environment == {"LEVEL": "api", "KEEP": "k"}
+    assert api.build is not None and api.build.context == str(tmp_path / "common" / "src")
+    assert api.volumes[0].source == str(tmp_path / "common" / "conf")
+    assert tmp_path / "common" / "base.yaml" in loaded.files
+
+
+def test_include_short_and_long_forms(tmp_path: Path) -> None:
+    write(
+        tmp_path / "db" / "compose.yaml",
+        "services:\n  db:\n    image: postgres:${PG:-15}\n    volumes: ['./init:/init']\n",
+    )
+    write(tmp_path / "cache" / "cache.yaml", "services:\n  cache:\n    image: redis:${REDIS}\n")
+    write(tmp_path / "cache" / "vars.env", "REDIS=7\n")
+    write(
+        tmp_path / "stack.yaml",
+        "include:\n  - db/compose.yaml\n  - path: cache/cache.yaml\n    env_file: cache/vars.env\n"
+        "services:\n  web:\n    image: nginx\n    depends_on: [db, cache]\n",
+    )
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={}))
+    stack = loaded.stack
+    assert stack.services["db"].image == "postgres:15"
+    assert stack.services["db"].volumes[0].source == str(tmp_path / "db" / "init")
+    assert stack.services["cache"].image == "redis:7"
+    assert set(stack.services["web"].depends_on) == {"db", "cache"}
+    assert {
+        tmp_path / "db" / "compose.yaml",
+        tmp_path / "cache" / "cache.yaml",
+        tmp_path / "cache" / "vars.env",
+    } <= set(loaded.files)
+
+
+def test_relative_paths_become_absolute(tmp_path: Path) -> None:
+    write(
+        tmp_path / "stack.yaml",
+        "services:\n  web:\n    build:\n      context: ./app\n      dockerfile: Dockerfile.dev\n"
+        "    volumes:\n      - ./site:/site\n      - ~/cache:/cache\n      - type: bind\n        source: conf\n        target: /conf\n"
+        "    develop:\n      watch:\n        - path: ./src\n          action: sync\n          target: /src\n"
+        "secrets:\n  key:\n    file: ./key.txt\n",
+    )
+    stack = load(LoadOptions(working_dir=tmp_path, environ={})).stack
+    web = stack.services["web"]
+    assert web.build is not None and web.build.context == str(tmp_path / "app")
+    assert web.build.dockerfile == "Dockerfile.dev"
+    assert web.volumes[0].source == str(tmp_path / "site")
+    assert web.volumes[1].source == str(Path("~/cache").expanduser())
+    assert web.volumes[2].source == str(tmp_path / "conf")
+    assert web.develop is not None and web.develop.watch[0].path == str(tmp_path / "src")
+    assert stack.secrets["key"].file == str(tmp_path / "key.txt")
+
+
+def test_remote_build_context_is_kept() -> None:
+    stack = load_text(
+        "services:\n  web:\n    build: https://github.com/example/app.git#main\n",
+        project_name="t",
+        environ={},
+    ).stack
+    assert stack.services["web"].build is not None
+    assert stack.services["web"].build.context == "https://github.com/example/app.git#main"
+
+
+def test_read_text_hook_reads_without_the_filesystem(tmp_path: Path) -> None:
+    files = {tmp_path / "stack.yaml": "services:\n  web:\n    image: from-git\n"}
+
+    def read(path: Path) -> str:
+        if path in files:
+            return files[path]
+        raise FileNotFoundError(path)
+
+    loaded = load(
+        LoadOptions(files=(Path("stack.yaml"),), working_dir=tmp_path, environ={}, read_text=read)
+    )
+    assert loaded.stack.services["web"].image == "from-git"
+
+
+def test_a_large_legitimate_file_loads() -> None:
+    lines = ["services:"]
+    for i in range(400):
+        lines += [f"  s{i}:", "    image: busybox", "    environment:"]
+        lines += [f"      VAR_{j}: value-{j}" for j in range(100)]
+    stack = load_text("\n".join(lines) + "\n", project_name="t", environ={}).stack
+    assert len(stack.services) == 400
+    assert MAX_NODES >= 1_000_000
+
+
+def test_sensitive_names() -> None:
+    for name in (
+        "DB_PASSWORD",
+        "api_key",
+        "GITHUB_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "PRIVATE_PEM",
+        "MYSQL_ROOT_PASSWD",
+    ):
+        assert is_sensitive_name(name)
+    for name in ("HOME", "LOG_LEVEL", "PORT", "KEYBOARD"):
+        assert not is_sensitive_name(name)
+    assert is_sensitive_name("DSN", extra=["dsn"])
