@@ -98,7 +98,8 @@ step "pytest"
 report="$STACKUP_STATE_DIR/test-report.json"
 rm -f "$report"
 set +e
-STACKUP_REQUIRE_ENGINE=1 STACKUP_ENGINE_REPORT="$report" .venv/bin/python -m pytest tests "$@"
+# No arguments: pyproject's testpaths (tests/). Arguments replace that selection.
+STACKUP_REQUIRE_ENGINE=1 STACKUP_ENGINE_REPORT="$report" .venv/bin/python -m pytest "$@"
 pytest_rc=$?
 set -e
 case "$pytest_rc" in
