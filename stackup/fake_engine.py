@@ -47,6 +47,7 @@ class _Container:
     health: str | None = None
     live: LiveConfig = field(default_factory=lambda: LiveConfig("no", 0, 0, None))
     created: int = 0
+    has_healthcheck: bool = False
 
 
 class FakeEngine:
@@ -179,6 +180,7 @@ class FakeEngine:
             else:
                 mounts.append(ObservedMount(m.type, None, m.source, m.target))
         cid = self._new_id(spec.name)
+        hc = spec.service.healthcheck
         for att in spec.networks:
             if att.network not in self.networks:
                 raise EngineError(f"network {att.network} not found")
@@ -197,6 +199,7 @@ class FakeEngine:
                 spec.service.pids_limit,
             ),
             created=next(self._ids),
+            has_healthcheck=hc is not None and not hc.disable and bool(hc.test),
         )
         return cid
 
@@ -208,7 +211,8 @@ class FakeEngine:
             c.state, c.exit_code = "exited", self.exit_on_start[service]
             return
         c.state = "running"
-        c.health = self.health_on_start.get(service)
+        # A container with a healthcheck passes it at once, unless a test says otherwise.
+        c.health = self.health_on_start.get(service, "healthy" if c.has_healthcheck else None)
 
     def stop_container(self, container: str, timeout: float | None = None) -> None:
         self.calls["stop_container"] += 1

@@ -46,6 +46,7 @@ class ObservedContainer:
     mounts: tuple[ObservedMount, ...] = ()
     created: int = 0
     live: LiveConfig | None = None
+    ports: tuple[str, ...] = ()  # "127.0.0.1:8080->80/tcp"
 
     @property
     def project(self) -> str | None:

@@ -195,6 +195,7 @@ class Plan:
     project: str
     operations: tuple[Operation, ...] = ()
     warnings: tuple[str, ...] = ()
+    blockers: tuple[str, ...] = ()  # what makes `up` refuse before it starts anything
     fingerprint: str = ""  # of the observed state the plan was computed from
     services: tuple[str, ...] = field(default=())  # the services the plan was made for
 

@@ -129,6 +129,7 @@ class _Reconciler:
         self.salt = _project_salt(observed, options.salt)
         self.ops: list[Operation] = []
         self.warnings: list[str] = []
+        self.blockers: list[str] = []
         self.network_op: dict[str, str] = {}  # network key → op id
         self.volume_op: dict[str, str] = {}
         self.recreated_networks: dict[str, str] = {}  # engine name → key
@@ -178,6 +179,7 @@ class _Reconciler:
             project=self.stack.name,
             operations=ops,
             warnings=tuple(self.warnings),
+            blockers=tuple(self.blockers),
             fingerprint=self.observed.fingerprint(),
             services=tuple(sorted(selected)),
         )
@@ -623,7 +625,7 @@ class _Reconciler:
     def _foreign(self) -> None:
         if self.observed.foreign:
             names = ", ".join(sorted(c.name for c in self.observed.foreign))
-            self.warnings.append(
+            self.blockers.append(
                 f'Docker Compose project "{self.stack.name}" already has containers ({names}); '
                 f"stop it with `docker compose -p {self.stack.name} down` or choose another name with -p"
             )

@@ -55,9 +55,11 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if colour else text
 
     lines: list[str] = []
+    for blocker in plan.blockers:
+        lines.append(paint("31", f"error: {blocker}"))
     for warning in plan.warnings:
         lines.append(paint("33", f"warning: {warning}"))
-    if plan.warnings:
+    if plan.warnings or plan.blockers:
         lines.append("")
     if not plan.operations:
         lines.append(f"No changes. Project {plan.project} matches the stack file.")
@@ -108,6 +110,7 @@ def plan_json(plan: Plan) -> dict[str, JsonValue]:
         "services": list(plan.services),
         "operations": [_operation_json(op) for op in plan.operations],
         "warnings": list(plan.warnings),
+        "blockers": list(plan.blockers),
         "summary": summary,
         "changes": plan.changes,
         "fingerprint": plan.fingerprint,
@@ -151,6 +154,9 @@ def render_markdown(plan: Plan, title: str | None = None) -> str:
                 lines.append("```")
                 lines.append("")
             lines.append("</details>")
+    if plan.blockers:
+        lines.append("")
+        lines.extend(_bullets("Blocking problems", plan.blockers))
     if plan.warnings:
         lines.append("")
         lines.extend(_bullets("Warnings", plan.warnings))

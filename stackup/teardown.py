@@ -89,7 +89,7 @@ def plan_down(
                     after=container_ops,
                 )
             )
-    return Plan(observed.project, tuple(ops), tuple(warnings), observed.fingerprint())
+    return Plan(observed.project, tuple(ops), tuple(warnings), fingerprint=observed.fingerprint())
 
 
 def plan_lifecycle(
@@ -124,4 +124,4 @@ def plan_lifecycle(
                 steps=steps,
             )
         )
-    return Plan(observed.project, tuple(ops), (), observed.fingerprint())
+    return Plan(observed.project, tuple(ops), fingerprint=observed.fingerprint())

@@ -119,7 +119,9 @@ def cli(ctx: click.Context, /, **options: Any) -> None:
 def main() -> None:
     """Entry point: run the CLI, turning every `StackupError` into one line and exit 1."""
     try:
-        cli.main(prog_name="stackup", standalone_mode=False)
+        # Without standalone mode, click returns (not raises) the code of `ctx.exit(n)`.
+        code = cli.main(prog_name="stackup", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -144,4 +146,3 @@ def main() -> None:
             "  this is a bug in stackup; run with STACKUP_DEBUG=1 for the traceback", err=True
         )
         sys.exit(70)
-    sys.exit(0)

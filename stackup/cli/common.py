@@ -54,3 +54,42 @@ def global_options() -> GlobalOptions:
     obj = click.get_current_context().find_root().obj
     assert isinstance(obj, GlobalOptions)
     return obj
+
+
+def target() -> str:
+    """`--target`, else `x-stackup.target` of the file, else `engine`."""
+    opts = global_options()
+    if opts.target:
+        return opts.target
+    return "engine"
+
+
+def refuse_swarm(loaded: LoadedStack | None = None) -> None:
+    from stackup.errors import UsageError
+
+    chosen = global_options().target or (loaded.stack.stackup.target if loaded else None)
+    if chosen == "swarm":
+        raise UsageError(
+            "--target swarm is not available yet in this release",
+            hint="deploy to a single engine (the default), or use `docker stack deploy` for now",
+        )
+
+
+def connect_engine() -> Any:
+    """The Docker engine, found as the docker CLI finds it (DOCKER_HOST, --context, ...)."""
+    from stackup.docker_engine import connect_engine as connect
+
+    return connect(global_options().docker_context)
+
+
+def use_colour(stream: Any = None) -> bool:
+    import os
+    import sys
+
+    stream = stream or sys.stdout
+    return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
+
+
+def project_name_only() -> str | None:
+    """The project name when it can be known without a stack file (`-p NAME`)."""
+    return global_options().project_name

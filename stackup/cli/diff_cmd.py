@@ -1,0 +1,122 @@
+"""`stackup diff`: what `up` would do and why, against the engine or between two revisions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from stackup.cli.options import reconcile_flags
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
+
+    from stackup.cli.common import GlobalOptions
+    from stackup.loader import LoadedStack
+
+
+@click.command("diff")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--exit-code", is_flag=True, help="Exit 2 when changes are pending, 0 when none.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Save the plan (JSON) for `up --plan`."
+)
+@click.option(
+    "--against",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Compare with another stack file instead of the engine (no Docker needed).",
+)
+@click.option(
+    "--base",
+    "base_rev",
+    help="Compare with the stack files at this git revision (no Docker needed).",
+)
+@reconcile_flags
+@click.argument("services", nargs=-1)
+def diff(
+    fmt: str,
+    exit_code: bool,
+    output: str | None,
+    against: str | None,
+    base_rev: str | None,
+    services: tuple[str, ...],
+    **flags: object,
+) -> None:
+    """Show the plan: every operation `up` would perform, its reason and changed fields."""
+    from stackup.cli.common import global_options, refuse_swarm
+    from stackup.cli.options import check_services, reconcile_options
+    from stackup.render import plan_json, render_json, render_markdown, render_text
+
+    opts = global_options()
+    loaded = opts.load()
+    refuse_swarm(loaded)
+    check_services(loaded, services)
+    options = reconcile_options(loaded, services, flags)
+    if against or base_rev:
+        from stackup.review import plan_between
+
+        plan = plan_between(_base(opts, loaded, against, base_rev), loaded, options)
+    else:
+        from stackup.api import plan as make_plan
+        from stackup.cli.common import connect_engine
+
+        plan = make_plan(loaded, connect_engine(), options)
+    if fmt == "json":
+        click.echo(render_json(plan), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_markdown(plan), nl=False)
+    else:
+        from stackup.cli.common import use_colour
+
+        click.echo(render_text(plan, colour=use_colour()), nl=False)
+    if output:
+        saved = plan_json(plan)
+        saved["options"] = {"services": list(services), **{k: _plain(v) for k, v in flags.items()}}
+        Path(output).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+        click.echo(
+            f"saved the plan to {output}; apply it with `stackup up --plan {output}`", err=True
+        )
+    if exit_code:
+        sys.exit(2 if plan.changes else 0)
+
+
+def _plain(value: object) -> JsonValue:
+    if isinstance(value, tuple):
+        return [str(v) for v in value]
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def _base(
+    opts: GlobalOptions, loaded: LoadedStack, against: str | None, base_rev: str | None
+) -> LoadedStack:
+    """The stack to compare with, loaded under the same project name."""
+    from stackup.loader import LoadOptions, load
+
+    common = {
+        "project_name": loaded.stack.name,
+        "profiles": opts.profiles,
+        "env_files": opts.env_files,
+    }
+    if against:
+        return load(LoadOptions(files=(Path(against),), **common))  # type: ignore[arg-type]
+    from stackup.review import git_reader
+
+    assert base_rev is not None
+    reader = git_reader(base_rev, Path.cwd())
+    return load(
+        LoadOptions(
+            files=opts.files,
+            project_directory=opts.project_directory,
+            read_text=reader,
+            **common,  # type: ignore[arg-type]
+        )
+    )

@@ -1,0 +1,91 @@
+"""`stackup graph`: the dependency graph as start waves, DOT or Mermaid, or a picture."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import click
+
+
+@click.command("graph")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "dot", "mermaid"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write to FILE; .svg/.png render through Graphviz.",
+)
+def graph(fmt: str, output: str | None) -> None:
+    """Show the start order in waves, or the graph as DOT / Mermaid (-o graph.svg draws it)."""
+    from stackup import graph as G
+    from stackup.cli.common import global_options
+    from stackup.errors import UsageError
+
+    loaded = global_options().load()
+    g = G.build_graph(loaded.stack, loaded.source)
+    suffix = Path(output).suffix.lower() if output else ""
+    if suffix in (".svg", ".png", ".pdf"):
+        dot = shutil.which("dot")
+        if dot is None:
+            raise UsageError(
+                f"rendering {suffix} needs Graphviz's `dot`, which is not installed",
+                hint="install it (`apt-get install graphviz`, `brew install graphviz`), or write "
+                "DOT with -o graph.dot",
+            )
+        result = subprocess.run(
+            [dot, f"-T{suffix[1:]}", "-o", output or ""],
+            input=G.to_dot(g, loaded.stack.name).encode(),
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise UsageError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
+        click.echo(f"wrote {output}")
+        return
+    if fmt == "dot" or suffix in (".dot", ".gv"):
+        text = G.to_dot(g, loaded.stack.name)
+    elif fmt == "mermaid" or suffix in (".mmd", ".mermaid"):
+        text = G.to_mermaid(g)
+    else:
+        text = _waves_text(g)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _waves_text(g: object) -> str:
+    from stackup import graph as G
+
+    lines = []
+    assert hasattr(g, "nodes")
+    for i, wave in enumerate(G.start_waves(g), start=1):  # type: ignore[arg-type]
+        parts = []
+        for name in wave:
+            deps = G.dependencies(g, name)  # type: ignore[arg-type]
+            if deps:
+                parts.append(f"{name} (after {', '.join(_dep(d, e) for d, e in deps)})")
+            else:
+                parts.append(name)
+        lines.append(f"wave {i}: " + ", ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def _dep(name: str, edge: object) -> str:
+    from stackup.graph import ServiceEdge
+
+    assert isinstance(edge, ServiceEdge)
+    if edge.via == "depends_on" and edge.condition != "service_started":
+        return f"{name} {edge.condition.removeprefix('service_')}"
+    if edge.via != "depends_on":
+        return f"{name} via {edge.via}"
+    return name

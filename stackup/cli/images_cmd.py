@@ -1,0 +1,128 @@
+"""`stackup pull`, `build` and `images`, and the pulls and builds `up` makes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from stackup.docker_engine import DockerEngine
+    from stackup.engine import PullEvent
+    from stackup.loader import LoadedStack
+
+
+def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = False) -> None:
+    """Pull each image, showing per-layer progress (JSON lines with `as_json`)."""
+    import json
+
+    for image in images:
+        if not as_json:
+            click.echo(f"pulling {image} ...")
+        seen: dict[str, str] = {}
+
+        def show(event: PullEvent, image: str = image, seen: dict[str, str] = seen) -> None:
+            if as_json:
+                click.echo(
+                    json.dumps(
+                        {
+                            "image": image,
+                            "layer": event.layer,
+                            "status": event.status,
+                            "current": event.current,
+                            "total": event.total,
+                        }
+                    )
+                )
+                return
+            # One line per layer state change, not per byte, so logs stay readable.
+            if event.layer and seen.get(event.layer) != event.status:
+                seen[event.layer] = event.status
+                click.echo(f"  {event.layer}: {event.status}")
+
+        image_id = engine.pull(image, show)
+        click.echo(f"pulled {image} ({image_id.removeprefix('sha256:')[:12]})")
+
+
+def build_services(loaded: LoadedStack, engine: DockerEngine, services: Sequence[str]) -> list[str]:
+    """Build the image of each service that has a `build:` section, streaming its output."""
+    built = []
+    for name in services:
+        service = loaded.stack.services[name]
+        if service.build is None:
+            continue
+        tag = service.image or f"{loaded.stack.name}-{name}"
+        click.echo(f"building {name} → {tag}")
+        for line in engine.build_image(service.build, tag):
+            click.echo(f"  {name} | {line}")
+        built.append(tag)
+    return built
+
+
+@click.command("pull")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.argument("services", nargs=-1)
+def pull(fmt: str, services: tuple[str, ...]) -> None:
+    """Pull the images of the stack's services."""
+    from stackup.cli.common import connect_engine, global_options
+    from stackup.cli.options import check_services
+
+    loaded = global_options().load()
+    check_services(loaded, services)
+    names = services or tuple(sorted(loaded.stack.services))
+    images = sorted({loaded.stack.services[n].image or "" for n in names} - {""})
+    pull_images(connect_engine(), images, as_json=fmt == "json")
+
+
+@click.command("build")
+@click.argument("services", nargs=-1)
+def build(services: tuple[str, ...]) -> None:
+    """Build the images of services that have a `build:` section."""
+    from stackup.cli.common import connect_engine, global_options
+    from stackup.cli.options import check_services
+
+    loaded = global_options().load()
+    check_services(loaded, services)
+    names = services or tuple(sorted(n for n, s in loaded.stack.services.items() if s.build))
+    if not names:
+        click.echo("no service has a build section")
+        return
+    build_services(loaded, connect_engine(), names)
+
+
+@click.command("images")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def images(fmt: str) -> None:
+    """List the images the stack's containers use."""
+    import json
+
+    from stackup.cli.common import connect_engine, global_options
+
+    loaded = global_options().load()
+    observed = connect_engine().observe(loaded.stack.name)
+    rows = [
+        {
+            "container": c.name,
+            "service": c.service,
+            "image": c.image,
+            "id": c.image_id.removeprefix("sha256:")[:12],
+        }
+        for c in observed.containers
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _table(
+        ["CONTAINER", "SERVICE", "IMAGE", "IMAGE ID"], [[str(v) for v in r.values()] for r in rows]
+    )
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    sys.stdout.flush()

@@ -1,0 +1,134 @@
+"""`stackup down`, `start`, `stop`, `restart`: plans built from labels, run by the executor."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from stackup.docker_engine import DockerEngine
+    from stackup.plan import Plan
+
+
+def _project() -> tuple[str, frozenset[str] | None]:
+    """The project name and, when a stack file is at hand, its service names. With `-p NAME`
+    and no file, down works from labels alone."""
+    from stackup.cli.common import global_options
+    from stackup.errors import StackFileError
+
+    opts = global_options()
+    try:
+        loaded = opts.load()
+    except StackFileError:
+        if opts.project_name and not opts.files:
+            return opts.project_name, None
+        raise
+    return loaded.stack.name, frozenset(loaded.stack.services)
+
+
+def _run(plan: Plan, engine: DockerEngine, progress: str = "auto") -> None:
+    from stackup.cli.progress import Progress
+    from stackup.execute import ExecuteOptions, execute
+
+    if not plan.operations:
+        click.echo(f"nothing to do for project {plan.project}")
+        return
+    with Progress(progress) as show:
+        outcome = execute(plan, engine, show, ExecuteOptions(parallel=16))
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if outcome.failed:
+        for op_id, message in sorted(outcome.failed.items()):
+            click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)
+        sys.exit(1)
+    if outcome.interrupted:
+        sys.exit(130)
+
+
+@click.command("down")
+@click.option(
+    "-v",
+    "--volumes",
+    is_flag=True,
+    help="Also remove named volumes the stack created (never external ones).",
+)
+@click.option(
+    "--remove-orphans",
+    is_flag=True,
+    help="Also remove containers of services no longer in the file.",
+)
+@click.option(
+    "-t",
+    "--timeout",
+    type=float,
+    default=None,
+    help="Seconds to wait for a container to stop before killing it.",
+)
+@click.option(
+    "--no-wait-lock", is_flag=True, help="Fail at once if another stackup is applying this project."
+)
+@click.option(
+    "--progress", type=click.Choice(["auto", "tty", "plain", "quiet", "json"]), default="auto"
+)
+def down(
+    volumes: bool, remove_orphans: bool, timeout: float | None, no_wait_lock: bool, progress: str
+) -> None:
+    """Stop and remove the stack's containers and networks (and, with -v, its volumes)."""
+    from stackup.cli.common import connect_engine
+    from stackup.lock import project_lock
+    from stackup.teardown import plan_down
+
+    project, services = _project()
+    engine = connect_engine()
+    with project_lock(
+        engine.engine_id(),
+        project,
+        wait=not no_wait_lock,
+        on_wait=lambda m: click.echo(m, err=True),
+    ):
+        observed = engine.observe(project)
+        orphans: frozenset[str] = frozenset()
+        if services is not None and not remove_orphans:
+            orphans = frozenset(
+                c.service for c in observed.containers if c.service and c.service not in services
+            )
+        plan = plan_down(observed, volumes=volumes, timeout=timeout, keep_services=orphans)
+        _run(plan, engine, progress)
+
+
+def _lifecycle(action: str, services: tuple[str, ...], timeout: float | None) -> None:
+    from stackup.cli.common import connect_engine, global_options
+    from stackup.cli.options import check_services
+    from stackup.teardown import plan_lifecycle
+
+    loaded = global_options().load()
+    check_services(loaded, services)
+    engine = connect_engine()
+    observed = engine.observe(loaded.stack.name)
+    plan = plan_lifecycle(observed, action, frozenset(services) if services else None, timeout)
+    _run(plan, engine)
+
+
+@click.command("stop")
+@click.option("-t", "--timeout", type=float, default=None)
+@click.argument("services", nargs=-1)
+def stop(timeout: float | None, services: tuple[str, ...]) -> None:
+    """Stop containers without removing them."""
+    _lifecycle("stop", services, timeout)
+
+
+@click.command("start")
+@click.argument("services", nargs=-1)
+def start(services: tuple[str, ...]) -> None:
+    """Start existing, stopped containers."""
+    _lifecycle("start", services, None)
+
+
+@click.command("restart")
+@click.option("-t", "--timeout", type=float, default=None)
+@click.argument("services", nargs=-1)
+def restart(timeout: float | None, services: tuple[str, ...]) -> None:
+    """Restart containers."""
+    _lifecycle("restart", services, timeout)

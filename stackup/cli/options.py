@@ -1,0 +1,93 @@
+"""Flags shared by `diff` and `up`, and turning them into reconcile options."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from stackup.loader import LoadedStack
+    from stackup.reconcile import ReconcileOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reconcile_flags(fn: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--remove-orphans",
+                is_flag=True,
+                help="Remove containers of services no longer in the file.",
+            ),
+            click.option(
+                "--force-recreate", is_flag=True, help="Recreate containers even when unchanged."
+            ),
+            click.option("--no-recreate", is_flag=True, help="Never recreate existing containers."),
+            click.option(
+                "-V",
+                "--renew-anon-volumes",
+                is_flag=True,
+                help="Give recreated containers new anonymous volumes instead of the old ones.",
+            ),
+            click.option(
+                "--scale",
+                "scale",
+                multiple=True,
+                metavar="SERVICE=N",
+                help="Run N containers of SERVICE.",
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def check_services(loaded: LoadedStack, services: tuple[str, ...]) -> None:
+    from stackup.errors import UsageError
+
+    for name in services:
+        if name not in loaded.stack.services:
+            close = difflib.get_close_matches(name, list(loaded.stack.services), n=1)
+            raise UsageError(
+                f'no such service: "{name}"',
+                hint=f'did you mean "{close[0]}"?'
+                if close
+                else "services: " + ", ".join(sorted(loaded.stack.services)),
+            )
+
+
+def parse_scale(values: tuple[str, ...], loaded: LoadedStack) -> dict[str, int]:
+    from stackup.errors import UsageError
+
+    out: dict[str, int] = {}
+    for item in values:
+        name, sep, count = item.partition("=")
+        if not sep or not count.isdigit():
+            raise UsageError(f'invalid --scale "{item}" (expected SERVICE=N)')
+        check_services(loaded, (name,))
+        out[name] = int(count)
+    return out
+
+
+def reconcile_options(
+    loaded: LoadedStack, services: tuple[str, ...], flags: Mapping[str, object]
+) -> ReconcileOptions:
+    from stackup.errors import UsageError
+    from stackup.reconcile import ReconcileOptions
+
+    if flags.get("force_recreate") and flags.get("no_recreate"):
+        raise UsageError("--force-recreate and --no-recreate cannot be used together")
+    scale = flags.get("scale") or ()
+    assert isinstance(scale, tuple)
+    return ReconcileOptions(
+        services=services,
+        remove_orphans=bool(flags.get("remove_orphans")),
+        force_recreate=bool(flags.get("force_recreate")),
+        no_recreate=bool(flags.get("no_recreate")),
+        renew_anon_volumes=bool(flags.get("renew_anon_volumes")),
+        scale=parse_scale(scale, loaded),
+    )

@@ -1,0 +1,129 @@
+"""Rendering the executor's events: a live line per resource on a terminal (rich), plain lines
+otherwise, JSON lines for machines, or nothing."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+from stackup.execute import Event
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+MODES = ("auto", "tty", "plain", "quiet", "json")
+
+_MARK = {"done": "✔", "failed": "✘", "skipped": "-", "started": "…", "waiting": "…", "step": "…"}
+
+
+@dataclass
+class _Row:
+    name: str
+    status: str
+    message: str
+    started: float
+    finished: float | None = None
+
+
+class Progress:
+    """A context manager that takes events (from any thread) and shows them."""
+
+    def __init__(self, mode: str = "auto", stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        if mode == "auto":
+            mode = "tty" if self.stream.isatty() else "plain"
+        self.mode = mode
+        self.rows: dict[str, _Row] = {}
+        self.lock = threading.Lock()
+        self._live: object | None = None
+
+    def __enter__(self) -> Progress:
+        if self.mode == "tty":
+            from rich.console import Console
+            from rich.live import Live
+
+            live = Live(
+                self._table(),
+                console=Console(file=self.stream),
+                refresh_per_second=8,
+                transient=False,
+            )
+            live.__enter__()
+            self._live = live
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._live is not None:
+            from rich.live import Live
+
+            assert isinstance(self._live, Live)
+            self._live.update(self._table())
+            self._live.__exit__(exc_type, exc, tb)
+            self._live = None
+
+    def __call__(self, event: Event) -> None:
+        with self.lock:
+            now = time.monotonic()
+            row = self.rows.get(event.op_id)
+            if row is None:
+                row = self.rows[event.op_id] = _Row(event.name, event.status, event.message, now)
+            row.status, row.message = event.status, event.message or row.message
+            if event.status in ("done", "failed", "skipped"):
+                row.finished = now
+            if self.mode == "json":
+                self.stream.write(
+                    json.dumps(
+                        {
+                            "id": event.op_id,
+                            "name": event.name,
+                            "status": event.status,
+                            "message": event.message,
+                            "elapsed": round(event.elapsed, 3),
+                        }
+                    )
+                    + "\n"
+                )
+                self.stream.flush()
+            elif self.mode == "plain":
+                if event.status in ("started", "done", "failed", "skipped", "waiting"):
+                    elapsed = f" {event.elapsed:.1f}s" if event.status in ("done", "failed") else ""
+                    mark = _MARK.get(event.status, " ")
+                    self.stream.write(
+                        f" {mark} {event.name:<36} {event.status}{elapsed}  {event.message}\n"
+                    )
+                    self.stream.flush()
+            elif self.mode == "tty" and self._live is not None:
+                from rich.live import Live
+
+                assert isinstance(self._live, Live)
+                self._live.update(self._table())
+
+    def _table(self) -> Table:
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
+        now = time.monotonic()
+        styles = {"done": "green", "failed": "red", "skipped": "yellow"}
+        for row in self.rows.values():
+            elapsed = (row.finished or now) - row.started
+            mark = _MARK.get(row.status, " ")
+            table.add_row(
+                f"[{styles.get(row.status, 'cyan')}]{mark}[/]",
+                row.name,
+                f"[{styles.get(row.status, 'cyan')}]{row.status}[/]",
+                f"{elapsed:5.1f}s",
+                click.unstyle(row.message)[:80],
+            )
+        return table

@@ -1,0 +1,121 @@
+"""`stackup exec` and `stackup run`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from stackup.docker_engine import DockerEngine
+
+
+def _container_of(engine: DockerEngine, project: str, service: str, index: int) -> str:
+    from stackup.errors import UsageError
+
+    for c in engine.observe(project).containers:
+        if c.service == service and c.number == index and not c.is_temporary:
+            if c.state != "running":
+                raise UsageError(
+                    f"container {c.name} is not running ({c.state})", hint=f"stackup up {service}"
+                )
+            return c.name
+    raise UsageError(f"service {service} has no container {index}", hint=f"stackup up {service}")
+
+
+@click.command(
+    "exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+)
+@click.option(
+    "-T",
+    "--no-tty",
+    is_flag=True,
+    help="Do not allocate a TTY (default when stdin is not a terminal).",
+)
+@click.option("--index", type=int, default=1, show_default=True, help="Which replica.")
+@click.option("-u", "--user", default=None)
+@click.option("-w", "--workdir", default=None)
+@click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE")
+@click.argument("service")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(
+    no_tty: bool,
+    index: int,
+    user: str | None,
+    workdir: str | None,
+    env: tuple[str, ...],
+    service: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND in a running container of SERVICE; its exit code becomes stackup's."""
+    from stackup.cli.common import connect_engine, global_options
+    from stackup.cli.options import check_services
+
+    loaded = global_options().load()
+    check_services(loaded, (service,))
+    engine = connect_engine()
+    name = _container_of(engine, loaded.stack.name, service, index)
+    interactive = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
+    docker_cli = shutil.which("docker")
+    if interactive and docker_cli:
+        # A real interactive terminal (raw mode, resize, signals) is what the docker CLI does
+        # best; hand the process over to it, pointed at the same engine.
+        args = [docker_cli, "-H", engine.base_url, "exec", "-it"]
+        for flag, value in (("-u", user), ("-w", workdir)):
+            if value:
+                args += [flag, value]
+        for item in env:
+            args += ["-e", item]
+        os.execv(docker_cli, [*args, name, *command])
+    code = engine.exec_stream(
+        name,
+        list(command),
+        user=user,
+        workdir=workdir,
+        environment=list(env),
+        on_output=lambda data: (sys.stdout.buffer.write(data), sys.stdout.buffer.flush()),
+    )
+    sys.exit(code)
+
+
+@click.command(
+    "run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+)
+@click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
+@click.option("--no-deps", is_flag=True, help="Do not start the services it depends on.")
+@click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE")
+@click.option("--name", default=None, help="Container name (default <project>-<service>-run-<id>).")
+@click.argument("service")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def run(
+    remove: bool,
+    no_deps: bool,
+    env: tuple[str, ...],
+    name: str | None,
+    service: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run a one-off container of SERVICE (for jobs and migrations), its dependencies first."""
+    from stackup.cli.common import connect_engine, global_options
+    from stackup.cli.options import check_services
+    from stackup.oneoff import run_oneoff
+
+    loaded = global_options().load()
+    check_services(loaded, (service,))
+    engine = connect_engine()
+    code = run_oneoff(
+        loaded,
+        engine,
+        service,
+        list(command) or None,
+        remove=remove,
+        with_dependencies=not no_deps,
+        environment=dict(item.partition("=")[::2] for item in env),
+        name=name,
+        on_output=lambda data: (sys.stdout.buffer.write(data), sys.stdout.buffer.flush()),
+        on_message=lambda m: click.echo(m, err=True),
+    )
+    sys.exit(code)
