@@ -52,7 +52,7 @@ from stackup.engine import (
 )
 from stackup.errors import EngineError, EngineUnavailableError
 from stackup.observed import LiveConfig, Observed
-from stackup.spec import Service
+from stackup.spec import Build, Service
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -167,6 +167,12 @@ class DockerEngine:
                 continue
             return cls(client, endpoint)
         raise conn.unavailable(tried)
+
+    @property
+    def base_url(self) -> str:
+        """Where the engine is (`unix:///var/run/docker.sock`, `tcp://…`), as the docker CLI's
+        `-H` takes it."""
+        return self.endpoint.base_url if self.endpoint is not None else str(self.api.base_url)
 
     def close(self) -> None:
         self.client.close()
@@ -391,6 +397,55 @@ class DockerEngine:
         with _engine_errors(f"copying files into {container}:{path}"):
             self.api.put_archive(container, path, archive)
 
+    @_counted
+    def exec_stream(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        environment: Sequence[str] = (),
+        on_output: Callable[[bytes], object] | None = None,
+    ) -> int:
+        """Run a command in a container without a TTY, passing its output (stdout and stderr
+        as they come) to `on_output`; returns its exit code (`stackup exec -T`)."""
+        with _engine_errors(f"running {' '.join(command)!r} in container {container}"):
+            exec_id = self.api.exec_create(
+                container,
+                list(command),
+                stdout=True,
+                stderr=True,
+                user=user or "",
+                workdir=workdir,
+                environment=list(environment) or None,
+            )["Id"]
+            for chunk in self.api.exec_start(exec_id, stream=True):
+                if on_output is not None:
+                    on_output(chunk)
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        return int(code if code is not None else -1)
+
+    @_counted
+    def list_projects(self) -> list[dict[str, str | int]]:
+        """The stackup projects on the engine (`stackup ls`): name, a status summary like
+        Compose's (`running(2), exited(1)`) and the number of containers. One request."""
+        with _engine_errors("listing stackup projects"):
+            raw = self.api.containers(all=True, filters={"label": L.PROJECT})
+        states: dict[str, Counter[str]] = {}
+        for item in raw:
+            project = (item.get("Labels") or {}).get(L.PROJECT)
+            if project:
+                states.setdefault(project, Counter())[str(item.get("State", ""))] += 1
+        return [
+            {
+                "name": name,
+                "status": ", ".join(f"{state}({n})" for state, n in sorted(counts.items())),
+                "containers": sum(counts.values()),
+            }
+            for name, counts in sorted(states.items())
+        ]
+
     # ------------------------------------------------------------------ images, logs
 
     @_counted
@@ -413,6 +468,56 @@ class DockerEngine:
                         )
                     )
             return _image_id(self.api, image)
+
+    @_counted
+    def build_image(self, build: Build, tag: str) -> Iterator[str]:
+        """Build a `build:` section's image and tag it, yielding the builder's output lines.
+
+        `dockerfile_inline` is written to a temporary file outside the context, which the SDK
+        adds to the context it sends. The classic builder is used (no BuildKit over this API):
+        `ssh`, `secrets`, `cache_to` and multi-`platforms` are not supported.
+        """
+        import tempfile
+
+        inline_dir: tempfile.TemporaryDirectory[str] | None = None
+        dockerfile = build.dockerfile
+        if build.dockerfile_inline is not None:
+            inline_dir = tempfile.TemporaryDirectory(prefix="stackup-build-")
+            path = os.path.join(inline_dir.name, "Dockerfile")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(build.dockerfile_inline)
+            dockerfile = path
+        what = f"building image {tag} from {build.context}"
+        try:
+            with _engine_errors(what):
+                stream = self.api.build(
+                    path=build.context,
+                    dockerfile=dockerfile,
+                    tag=tag,
+                    buildargs={k: v for k, v in build.args.items() if v is not None} or None,
+                    target=build.target,
+                    labels=dict(build.labels) or None,
+                    network_mode=build.network,
+                    shmsize=build.shm_size,
+                    extra_hosts=_extra_hosts(build.extra_hosts),
+                    nocache=build.no_cache,
+                    pull=build.pull,
+                    cache_from=list(build.cache_from) or None,
+                    platform=build.platforms[0] if len(build.platforms) == 1 else None,
+                    isolation=build.isolation,
+                    rm=True,
+                    decode=True,
+                )
+                for event in stream:
+                    if "error" in event:
+                        detail = (event.get("errorDetail") or {}).get("message") or event["error"]
+                        raise EngineError(f"{what}: {str(detail).strip()}")
+                    text = event.get("stream")
+                    if text:
+                        yield from str(text).rstrip("\n").split("\n")
+        finally:
+            if inline_dir is not None:
+                inline_dir.cleanup()
 
     @_counted
     def image_id(self, image: str) -> str | None:
@@ -462,6 +567,14 @@ def _ipam_pool(pool: Mapping[str, Any]) -> dict[str, Any]:
         "aux_addresses": "AuxiliaryAddresses",
     }
     return {names.get(k, k): v for k, v in pool.items() if v is not None}
+
+
+def _extra_hosts(entries: Sequence[str]) -> dict[str, str] | None:
+    out = {}
+    for entry in entries:
+        host, _, ip = convert.extra_host(entry).partition(":")
+        out[host] = ip
+    return out or None
 
 
 def _image_id(api: docker.APIClient, image: str) -> str:

@@ -267,9 +267,9 @@ def test_exec_and_copied_files(engine: DockerEngine, project_name: str) -> None:
     assert result.output == "s3cret\n[a]\nb=1\n"
     mode = engine.exec_run(cid, ["stat", "-c", "%a", "/run/secrets/token"])
     assert mode.output.strip() == "400"
-    assert engine.exec_run(cid, ["sh", "-c", "echo out; echo err >&2; exit 7"]) == type(result)(
-        exit_code=7, output="out\nerr\n"
-    )
+    both = engine.exec_run(cid, ["sh", "-c", "echo out; echo err >&2; exit 7"])
+    assert both.exit_code == 7
+    assert sorted(both.output.splitlines()) == ["err", "out"]  # two pipes: order not kept
     failed = engine.exec_run(cid, ["false"])
     assert failed.exit_code == 1
 
@@ -440,3 +440,52 @@ def test_pull_from_local_registry(
             engine.pull(f"{registry}/stackup-engine-test/absent:{int(time.time())}")
     finally:
         docker_client.images.remove(ref, force=True)
+
+
+def test_exec_stream_list_projects_and_base_url(engine: DockerEngine, project_name: str) -> None:
+    p = project_name
+    cid = engine.create_container(spec(p, "sh", service(**SLEEPER)))
+    engine.start_container(cid)
+    chunks: list[bytes] = []
+    code = engine.exec_stream(
+        cid,
+        ["sh", "-c", 'echo "$GREETING from $(pwd) as $(id -u)"; exit 4'],
+        user="1000",
+        workdir="/tmp",
+        environment=["GREETING=hello"],
+        on_output=chunks.append,
+    )
+    assert code == 4
+    assert b"".join(chunks) == b"hello from /tmp as 1000\n"
+    projects = {row["name"]: row for row in engine.list_projects()}
+    assert projects[p] == {"name": p, "status": "running(1)", "containers": 1}
+    assert engine.base_url.startswith(("unix://", "tcp://", "ssh://", "http"))
+
+
+def test_build_image_with_inline_dockerfile(
+    engine: DockerEngine, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    from stackup.spec import Build
+
+    tag = f"stackup-engine-test/build:{secrets.token_hex(4)}"
+    (tmp_path / "hello.txt").write_text("from the context\n")
+    build = Build.model_validate(
+        {
+            "context": str(tmp_path),
+            "dockerfile_inline": "FROM busybox:latest\nARG WHO\nCOPY hello.txt /hello.txt\n"
+            "RUN echo $WHO > /who\n",
+            "args": {"WHO": "stackup"},
+            "network": "none",
+            "labels": {"io.stackup.test": "build"},
+        }
+    )
+    try:
+        lines = list(engine.build_image(build, tag))
+        assert any("Successfully tagged" in line for line in lines), lines
+        image = docker_client.images.get(tag)
+        assert image.labels.get("io.stackup.test") == "build"
+        bad = build.model_copy(update={"dockerfile_inline": "FROM busybox:latest\nRUN exit 9\n"})
+        with pytest.raises(EngineError, match=f"building image {tag}"):
+            list(engine.build_image(bad, tag + "-bad"))
+    finally:
+        docker_client.images.remove(tag, force=True)
