@@ -506,6 +506,7 @@ class DockerEngine:
                     platform=build.platforms[0] if len(build.platforms) == 1 else None,
                     isolation=build.isolation,
                     rm=True,
+                    forcerm=True,  # no intermediate container left behind by a failed step
                     decode=True,
                 )
                 for event in stream:
