@@ -16,6 +16,19 @@ from typing import Any
 SCHEMA_ID = "https://stackup.dev/schemas/stack.schema.json"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stack.schema.json"
 _EXTENSIONS: dict[str, Any] = {"^x-": {}}
+_EXTENDS: dict[str, Any] = {
+    "title": "Extends",
+    "description": "Start from another service of this file, or of `file`.",
+    "anyOf": [
+        {"type": "string"},
+        {
+            "type": "object",
+            "properties": {"service": {"type": "string"}, "file": {"type": "string"}},
+            "required": ["service"],
+            "additionalProperties": False,
+        },
+    ],
+}
 
 
 def build_schema() -> dict[str, Any]:
@@ -24,6 +37,9 @@ def build_schema() -> dict[str, Any]:
     schema = Stack.model_json_schema(mode="validation", by_alias=True)
     # The loader fills `name` in (from -p, or the directory) when the file leaves it out.
     schema["required"] = [r for r in schema.get("required", []) if r != "name"]
+    # `extends` is resolved by the loader before the models see a service, so the models
+    # have no field for it; the schema still has to accept it.
+    schema["$defs"]["Service"]["properties"]["extends"] = _EXTENDS
     _allow_extensions(schema)
     out: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -288,3 +288,24 @@ def test_sensitive_names() -> None:
     for name in ("HOME", "LOG_LEVEL", "PORT", "KEYBOARD"):
         assert not is_sensitive_name(name)
     assert is_sensitive_name("DSN", extra=["dsn"])
+
+
+GOOD = Path(__file__).resolve().parent.parent / "fixtures" / "good"
+GOOD_FILES = sorted(GOOD.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("fixture", GOOD_FILES, ids=[f.stem for f in GOOD_FILES])
+def test_real_world_files_load_with_exit_0(
+    fixture: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from stackup.cli import main
+
+    monkeypatch.chdir(fixture.parent)
+    monkeypatch.setattr(sys, "argv", ["stackup", "-f", fixture.name, "config", "--format", "json"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out, err = capsys.readouterr()
+    assert info.value.code == 0, err
+    assert '"services"' in out
