@@ -60,7 +60,13 @@ def container_from_payload(raw: Mapping[str, Any]) -> ObservedContainer:
         networks=frozenset((settings.get("Networks") or {}).keys()),
         mounts=mounts,
         created=int(raw.get("Created") or 0),
+        ports=tuple(_port_text(p) for p in raw.get("Ports") or () if p.get("PublicPort")),
     )
+
+
+def _port_text(port: Mapping[str, Any]) -> str:
+    """`127.0.0.1:8080->80/tcp`, as `docker ps` shows a published port."""
+    return f"{port.get('IP', '')}:{port['PublicPort']}->{port.get('PrivatePort')}/{port.get('Type', 'tcp')}"
 
 
 def network_from_payload(raw: Mapping[str, Any]) -> ObservedNetwork:

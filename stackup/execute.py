@@ -123,11 +123,9 @@ class _Executor:
             except KeyboardInterrupt:
                 self.cancel.set()
                 self.outcome.interrupted = True
+                # Let running operations finish: a half-done step is worse than a late stop.
+                wait(list(running))
                 for fut in list(running):
-                    try:
-                        fut.result()
-                    except BaseException:
-                        pass
                     self._finish(running.pop(fut), fut)
                 self._skip_rest()
         if self.cancel.is_set():

@@ -426,7 +426,13 @@ class _Reconciler:
             return
 
         fields = diff_fields(have.spec, want.canonical)
-        updatable = [f for f in fields if f.path.split(".")[0].split("[")[0] in UPDATABLE]
+        # `docker update` can change a limit but not take one away: removing it recreates.
+        updatable = [
+            f
+            for f in fields
+            if f.path.split(".")[0].split("[")[0] in UPDATABLE
+            and (f.after is not None or f.path == "restart")
+        ]
         structural = [f for f in fields if f not in updatable]
         if updatable and have.live is not None:
             updatable = _against_live(updatable, have.live)

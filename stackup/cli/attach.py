@@ -59,7 +59,7 @@ def attach(
         return 130
     code = 0
     if abort_on_exit and exited:
-        service, name = exited[0]
+        _, name = exited[0]
         click.echo(f"{name} exited; stopping the other containers", err=True)
         _stop_all(engine, [c.name for c in containers if c.name != name])
     if exit_code_from is not None:
