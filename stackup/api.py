@@ -1,7 +1,7 @@
 """The public API: plan a loaded stack against an engine, and apply a plan.
 
 loaded = stackup.load(LoadOptions(files=(Path("stack.yaml"),)))
-engine = DockerEngine.connect()
+engine = DockerEngine.from_env()
 plan = stackup.plan(loaded, engine)
 outcome = stackup.apply(plan, engine)
 """
