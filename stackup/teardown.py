@@ -77,6 +77,10 @@ def plan_down(
         for vol in sorted(observed.volumes.values(), key=lambda v: v.name):
             if vol.project != observed.project:
                 continue
+            users = sorted(c.name for c in remaining if any(m.name == vol.name for m in c.mounts))
+            if users:  # kept containers still mount it: the engine would refuse anyway
+                warnings.append(f"volume {vol.name} kept: still used by {', '.join(users)}")
+                continue
             ops.append(
                 Operation(
                     id=f"volume:{vol.name}",

@@ -32,13 +32,13 @@ def _run(plan: Plan, engine: DockerEngine, progress: str = "auto") -> None:
     from stackup.cli.progress import Progress
     from stackup.execute import ExecuteOptions, execute
 
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if not plan.operations:
         click.echo(f"nothing to do for project {plan.project}")
         return
     with Progress(progress) as show:
         outcome = execute(plan, engine, show, ExecuteOptions(parallel=16))
-    for warning in plan.warnings:
-        click.echo(f"warning: {warning}", err=True)
     if outcome.failed:
         for op_id, message in sorted(outcome.failed.items()):
             click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)
