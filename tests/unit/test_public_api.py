@@ -1,0 +1,61 @@
+"""The public API is what `__all__` says, and every name in it resolves."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import stackup
+
+
+def test_all_names_resolve() -> None:
+    assert sorted(stackup.__all__) == ["StackupError", "__version__", "apply", "load", "plan"]
+    for name in stackup.__all__:
+        assert getattr(stackup, name) is not None
+
+
+def test_import_is_light() -> None:
+    # `stackup --version` must not pay for pydantic, docker or rich.
+    code = "import sys, stackup.cli; print(','.join(m for m in ('pydantic', 'docker', 'rich', 'networkx') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_errors_have_one_root() -> None:
+    from stackup import errors
+
+    for name in dir(errors):
+        obj = getattr(errors, name)
+        if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__ == errors.__name__:
+            assert issubclass(obj, errors.StackupError)
+
+
+def test_only_docker_engine_imports_docker() -> None:
+    from pathlib import Path
+
+    root = Path(stackup.__file__).parent
+    importers = sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if any(
+            line.strip().startswith(("import docker", "from docker"))
+            for line in p.read_text(encoding="utf-8").splitlines()
+        )
+    )
+    assert importers == ["docker_engine.py"]
+
+
+def test_core_never_prints() -> None:
+    from pathlib import Path
+
+    root = Path(stackup.__file__).parent
+    offenders = []
+    for p in root.rglob("*.py"):
+        rel = p.relative_to(root)
+        if rel.parts[0] == "cli":
+            continue
+        text = p.read_text(encoding="utf-8")
+        if re.search(r"(?<![\w.])print\(|sys\.exit\(|click\.echo", text):
+            offenders.append(str(rel))
+    assert offenders == []
