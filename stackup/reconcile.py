@@ -455,7 +455,7 @@ class _Reconciler:
                     name=want.name,
                     service=service,
                     reason="; ".join(reasons),
-                    fields=tuple(structural),
+                    fields=tuple(fields),  # a recreate applies every change, in-place ones too
                     steps=(
                         *cleanup,
                         CreateContainer(new_spec),
