@@ -38,7 +38,12 @@ def interpolate(text: str, lookup: Lookup) -> str:
     """`text` with every variable replaced; raises `TemplateError`."""
     if "$" not in text:
         return text
-    return _Template(text, lookup).render()
+    try:
+        return _Template(text, lookup).render()
+    except RecursionError:
+        raise TemplateError(
+            f'invalid interpolation format in "{text[:60]}...": nested too deeply'
+        ) from None
 
 
 class _Template:

@@ -163,6 +163,8 @@ class ServiceNetwork(Model):
 
 def _service_networks(value: Any) -> Any:
     if isinstance(value, list):
+        if not all(isinstance(name, str) for name in value):
+            raise ValueError("networks list entries must be network names")
         return {name: {} for name in value}
     if isinstance(value, dict):
         return {k: ({} if v is None else v) for k, v in value.items()}
