@@ -536,7 +536,10 @@ class _Reconciler:
         if structural:
             reasons.append(_describe(structural))
         image_id = self.observed.images.get(_image_key(want.spec.image))
-        if image_id and have.image_id and image_id != have.image_id:
+        # Only a tag that stayed the same in the file can have "moved"; a changed `image`
+        # field already says why.
+        same_ref = have.spec.get("image") == want.canonical.get("image")
+        if same_ref and image_id and have.image_id and image_id != have.image_id:
             reasons.append(
                 f"image {want.spec.image} now resolves to {_short(image_id)} (was {_short(have.image_id)})"
             )
