@@ -209,6 +209,7 @@ class _Executor:
                 e.disconnect(container, network)
             case Signal(container, signal):
                 e.kill_container(container, signal)
+                self._step_done(op, start, f"sent {signal} to {container}")
             case Exec(container, command, purpose):
                 result = e.exec_run(container, command)
                 if result.exit_code != 0:
@@ -216,6 +217,7 @@ class _Executor:
                         f"{purpose} command {' '.join(command)} failed in {container} "
                         f"(exit {result.exit_code}): {result.output.strip()}"
                     )
+                self._step_done(op, start, f"{purpose} passed: {' '.join(command)}")
             case WaitFor():
                 self.emit(
                     Event(
@@ -228,6 +230,11 @@ class _Executor:
                 )
                 for container in step.containers:
                     wait_for_condition(e, step, container, self.options, self.cancel)
+
+
+    def _step_done(self, op: Operation, start: float, message: str) -> None:
+        # Reload steps are reported one by one: watch mode shows (and times) each stage.
+        self.emit(Event(op.id, op.name, "step", message, time.monotonic() - start))
 
 
 def wait_for_condition(
