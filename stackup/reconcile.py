@@ -348,10 +348,18 @@ class _Reconciler:
             )
             replicas = 1
         existing = {c.number: c for c in self.by_service.get(name, [])}
+        # A replacement left under its temporary name by an apply killed after the old
+        # container was removed is the only holder of the old anonymous volumes: carry them.
+        holders = {
+            c.number: c
+            for c in self.temporaries.values()
+            if c.service == name and c.number not in existing
+        }
+        holders.update(existing)
         carried = (
             {}
             if self.options.renew_anon_volumes
-            else {n: _anonymous_volumes(c, service.volumes) for n, c in existing.items()}
+            else {n: _anonymous_volumes(c, service.volumes) for n, c in holders.items()}
         )
         wanted = desired_containers(
             self.stack, name, replicas, self.salt, self.options.file_objects, carried
