@@ -8,7 +8,7 @@ start order and its reverse is a stop order.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import networkx as nx
 
@@ -36,6 +36,21 @@ class ServiceEdge:
     condition: str = "service_started"
     restart: bool = False
     required: bool = True
+    # Set on a depends_on edge when the dependent also shares the dependency's namespace
+    # ("network_mode" or "volumes_from"): the wait keeps the depends_on condition, and a
+    # recreate of the dependency recreates the dependent.
+    shares: str | None = None
+
+
+def _share(g: nx.DiGraph[str], dependency: str, dependent: str, via: str) -> None:
+    """An edge for `network_mode: service:x` or `volumes_from: [x]`, merged into a depends_on
+    edge between the same services rather than replacing it (and its condition)."""
+    data = g.get_edge_data(dependency, dependent)
+    existing = data.get("edge") if data else None
+    if isinstance(existing, ServiceEdge) and existing.via == "depends_on":
+        g.add_edge(dependency, dependent, edge=replace(existing, shares=existing.shares or via))
+    elif existing is None:
+        g.add_edge(dependency, dependent, edge=ServiceEdge(via, restart=True))
 
 
 def build_graph(stack: Stack, source: SourceMap | None = None) -> nx.DiGraph[str]:
@@ -71,15 +86,11 @@ def build_graph(stack: Stack, source: SourceMap | None = None) -> nx.DiGraph[str
                 )
         mode = service.network_mode or ""
         if mode.startswith("service:"):
-            g.add_edge(
-                node("service", mode[8:]), me, edge=ServiceEdge("network_mode", restart=True)
-            )
+            _share(g, node("service", mode[8:]), me, "network_mode")
         for ref in service.volumes_from:
             other = ref.split(":")[0]
             if other in stack.services:
-                g.add_edge(
-                    node("service", other), me, edge=ServiceEdge("volumes_from", restart=True)
-                )
+                _share(g, node("service", other), me, "volumes_from")
         for link in service.links:
             other = link.split(":")[0]
             if other in stack.services and not g.has_edge(node("service", other), me):
@@ -94,33 +105,35 @@ def _refuse_cycles(g: nx.DiGraph[str], source: SourceMap | None) -> None:
         cycle = nx.find_cycle(services)
     except nx.NetworkXNoCycle:
         return
-    # Start the printed path at the alphabetically first service, for a stable message.
-    names = [split(u)[1] for u, _ in cycle]
+    # Printed in depends_on direction ("web -> api": web depends on api), starting at the
+    # alphabetically first service, for a stable message.
+    names = [split(u)[1] for u, _ in cycle][::-1]
     first = names.index(min(names))
     names = names[first:] + names[:first]
     path = " -> ".join([*names, names[0]])
     mark = None
-    if source is not None:
-        # The dependent names its dependency: edge dep → dependent is written under the dependent.
-        for dep, dependent in zip(names, names[1:] + names[:1], strict=True):
-            edge: ServiceEdge = services.edges[node("service", dep), node("service", dependent)][
-                "edge"
-            ]
-            key = {
-                "depends_on": ("services", dependent, "depends_on", dep),
-                "network_mode": ("services", dependent, "network_mode"),
-                "volumes_from": ("services", dependent, "volumes_from"),
-                "links": ("services", dependent, "links"),
-            }[edge.via]
-            mark = source.key(key)
-            if mark is not None:
-                break
+    where: str | None = None
+    for dependent, dep in zip(names, names[1:] + names[:1], strict=True):
+        edge: ServiceEdge = services.edges[node("service", dep), node("service", dependent)]["edge"]
+        # The dependent names its dependency, so the entry is written under the dependent.
+        key = {
+            "depends_on": ("services", dependent, "depends_on", dep),
+            "network_mode": ("services", dependent, "network_mode"),
+            "volumes_from": ("services", dependent, "volumes_from"),
+            "links": ("services", dependent, "links"),
+        }[edge.via]
+        found = source.key(key) if source is not None else None
+        if where is None or found is not None:
+            where = ".".join(key)
+        if found is not None:
+            mark = found
+            break
     raise DependencyCycleError(
         f"dependency cycle: {path}",
         file=mark.file if mark else None,
         line=mark.line if mark else None,
         column=mark.column if mark else None,
-        path=f"services.{names[1]}.depends_on" if len(names) > 1 else None,
+        path=where,
         hint="a service cannot wait for itself; remove one depends_on entry of the cycle",
     )
 

@@ -553,14 +553,14 @@ class _Reconciler:
             )
         for dep, edge in G.dependencies(self.graph, service):
             if self.outcome[dep].recreated and (
-                edge.restart or edge.via in ("network_mode", "volumes_from")
+                edge.restart or edge.shares or edge.via in ("network_mode", "volumes_from")
             ):
                 why = {
                     "depends_on": "its depends_on says restart: true",
                     "network_mode": "it shares its network namespace",
                     "volumes_from": "it takes volumes from it",
                     "links": "it links to it",
-                }[edge.via]
+                }[edge.shares or edge.via]
                 reasons.append(f"{dep} is recreated and {why}")
         return reasons
 
