@@ -21,7 +21,26 @@ from stackup.fake_engine import FakeEngine
 from stackup.graph import build_graph
 from stackup.loader import LoadedStack, load_text
 from stackup.observed import ObservedNetwork, ObservedVolume
-from stackup.plan import Action, Plan, Step
+from stackup.plan import (
+    Action,
+    Connect,
+    CreateContainer,
+    CreateNetwork,
+    CreateVolume,
+    Disconnect,
+    Exec,
+    Plan,
+    RemoveContainer,
+    RemoveNetwork,
+    RemoveVolume,
+    RenameContainer,
+    Signal,
+    StartContainer,
+    Step,
+    StopContainer,
+    UpdateContainer,
+    WaitFor,
+)
 from stackup.reconcile import ReconcileOptions, reconcile
 from stackup.render import render_json, render_markdown, render_text
 
@@ -66,25 +85,33 @@ class Scenario:
 
 
 def _step(step: Step) -> str:
-    name = type(step).__name__
-    for attr in ("name", "container"):
-        value = getattr(step, attr, None)
-        if isinstance(value, str):
-            target = value
-            break
-    else:
-        spec = getattr(step, "spec", None)
-        target = getattr(spec, "name", None) or getattr(step, "service", "")
-    extra = ""
-    if hasattr(step, "new_name"):
-        extra = f" -> {step.new_name}"
-    if hasattr(step, "attachment"):
-        extra = f" to {step.attachment.network}"
-    if hasattr(step, "network") and isinstance(step.network, str):
-        extra = f" from {step.network}"
-    if hasattr(step, "condition"):
-        extra = f" {step.condition} of {','.join(step.containers)}"
-    return f"{name} {target}{extra}"
+    """One line per engine step: its kind and what it acts on."""
+    kind = type(step).__name__
+    match step:
+        case CreateNetwork(spec=spec) | CreateVolume(spec=spec) | CreateContainer(spec=spec):
+            return f"{kind} {spec.name}"
+        case RenameContainer(name=name, new_name=new_name):
+            return f"{kind} {name} -> {new_name}"
+        case Connect(container=container, attachment=attachment):
+            return f"{kind} {container} to {attachment.network}"
+        case Disconnect(container=container, network=network):
+            return f"{kind} {container} from {network}"
+        case WaitFor(service=service, containers=containers, condition=condition):
+            return f"{kind} {service} {condition} of {','.join(containers)}"
+        case Signal(container=container, signal=signal):
+            return f"{kind} {container} {signal}"
+        case Exec(container=container, command=command):
+            return f"{kind} {container} {' '.join(command)}"
+        case (
+            RemoveNetwork(name=name)
+            | RemoveVolume(name=name)
+            | StartContainer(name=name)
+            | StopContainer(name=name)
+            | RemoveContainer(name=name)
+            | UpdateContainer(name=name)
+        ):
+            return f"{kind} {name}"
+    raise AssertionError(step)
 
 
 def golden_text(plan: Plan, directory: Path | None = None) -> str:
@@ -548,3 +575,32 @@ def test_drift_disconnected_by_hand(scenario: Scenario) -> None:
     assert (op.action, op.name) == (Action.CONNECT, "demo-web-1")
     assert op.reason == "disconnected from network demo_front outside stackup"
     check_golden("drift_disconnected", golden_text(plan))
+
+
+SHARED_AND_HEALTHY = """
+name: sh
+services:
+  app:
+    image: nginx:1.25
+    healthcheck: {test: ["CMD", "true"]}
+  sidecar:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+    network_mode: service:app
+    depends_on:
+      app: {condition: service_healthy}
+"""
+
+
+def test_depends_on_and_network_mode_on_the_same_service(scenario: Scenario) -> None:
+    """The namespace edge must not replace the depends_on condition (it did: no wait)."""
+    plan = scenario.plan(SHARED_AND_HEALTHY)
+    sidecar = next(op for op in plan.operations if op.name == "sh-sidecar-1")
+    assert "WaitFor app service_healthy of sh-app-1" in [_step(s) for s in sidecar.steps]
+    assert execute(plan, scenario.engine).ok
+    scenario.engine.set_image("nginx:1.25", NGINX_125_REBUILT)
+    plan = scenario.plan(SHARED_AND_HEALTHY)
+    assert [(op.name, op.reason) for op in plan.operations][1] == (
+        "sh-sidecar-1",
+        "app is recreated and it shares its network namespace",
+    )
