@@ -133,6 +133,19 @@ class _CoreResolver(yaml.resolver.BaseResolver):
     """Implicit types of the YAML 1.2 core schema, with go-yaml v3's integer forms."""
 
 
+_STR = "tag:yaml.org,2002:str"
+# First characters that can start a non-string plain scalar in the core schema.
+_TYPED_FIRST = frozenset("tTfFnN~0123456789+-.<")
+
+
+def _fast_resolve(self: Any, kind: Any, value: Any, implicit: Any) -> Any:
+    # Most scalars are plain words; skip the regular-expression walk for them.
+    if kind is ScalarNode and implicit[0] and value and value[0] not in _TYPED_FIRST:
+        return _STR
+    return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+_CoreResolver.resolve = _fast_resolve  # type: ignore[method-assign]
 _CoreResolver.yaml_implicit_resolvers = {}
 _CoreResolver.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
@@ -156,7 +169,11 @@ _CoreResolver.add_implicit_resolver(
 _CoreResolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
 
 _RESOLVER = _CoreResolver()
-_CParser: Any = getattr(yaml, "CParser", None)
+_CParser: Any
+try:  # libyaml's parser is ten times faster; the pure-Python one is the fallback
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    _CParser = None
 
 if _CParser is not None:
 
@@ -195,10 +212,8 @@ def parse(text: str, filename: str) -> Node | None:
             composer.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or ""
-        if exc.context_mark is not None and (
-            "end of stream" in problem or "<stream end>" in problem
-        ):
+        at_end = mark is not None and mark.index >= len(text.rstrip())
+        if exc.context_mark is not None and at_end:
             # "never closed": the opening quote or bracket is where the mistake is.
             mark = exc.context_mark
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
@@ -218,7 +233,8 @@ def parse(text: str, filename: str) -> Node | None:
         return None
     builder = _Builder(filename)
     try:
-        builder.count(root)
+        if "*" in text:  # without aliases nothing can expand
+            builder.count(root)
         return builder.build(root, None)
     except RecursionError:
         raise YamlSyntaxError("the document is nested too deeply", file=filename) from None
@@ -330,6 +346,8 @@ class _Builder:
     def scalar(self, node: ScalarNode) -> Scalar:
         tag = node.tag
         text: str = node.value
+        if tag == _STR:
+            return text
         if tag in ("!reset", "!override", "!"):
             tag = _RESOLVER.resolve(ScalarNode, text, (node.style is None, False))  # type: ignore[no-untyped-call]
             if node.style is not None:
