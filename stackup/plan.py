@@ -9,9 +9,12 @@ executor, which decides nothing; `after` names the operations that must finish f
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
@@ -52,6 +55,10 @@ class Kind(StrEnum):
     CONTAINER = "container"
     NETWORK = "network"
     VOLUME = "volume"
+    # The swarm target's resources (stackup.swarm).
+    SERVICE = "service"
+    CONFIG = "config"
+    SECRET = "secret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +160,17 @@ class Exec:
     purpose: str  # "validate" or "reload": a failing validate stops the operation
 
 
+@runtime_checkable
+class RunnableStep(Protocol):
+    """A step that carries itself out over the engine it is given: the swarm target's steps
+    (stackup.swarm) are of this kind, so the executor needs no branch per target. `report`
+    shows progress (a "waiting" event); `cancel` is set on Ctrl-C."""
+
+    def run(
+        self, engine: object, report: Callable[[str], None], cancel: threading.Event
+    ) -> None: ...
+
+
 Step = (
     CreateNetwork
     | RemoveNetwork
@@ -169,6 +187,7 @@ Step = (
     | WaitFor
     | Signal
     | Exec
+    | RunnableStep
 )
 
 
