@@ -29,6 +29,7 @@ from stackup.plan import (
     RemoveNetwork,
     RemoveVolume,
     RenameContainer,
+    RunnableStep,
     Signal,
     StartContainer,
     Step,
@@ -230,6 +231,14 @@ class _Executor:
                 )
                 for container in step.containers:
                     wait_for_condition(e, step, container, self.options, self.cancel)
+            case RunnableStep():
+                step.run(
+                    e,
+                    lambda message: self.emit(
+                        Event(op.id, op.name, "waiting", message, time.monotonic() - start)
+                    ),
+                    self.cancel,
+                )
 
 
     def _step_done(self, op: Operation, start: float, message: str) -> None:
