@@ -5,11 +5,14 @@ names, labels, states, networks, mounts and image IDs. It runs no process.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar, cast
 
 from stackup import labels as L
 from stackup.engine import (
@@ -31,6 +34,20 @@ from stackup.observed import (
     ObservedVolume,
 )
 from stackup.spec import Service
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """The executor calls the engine from several threads at once: one call at a time here,
+    as the real engine serialises changes to its own tables."""
+
+    @functools.wraps(method)
+    def wrapper(self: FakeEngine, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return cast(_F, wrapper)
 
 
 @dataclass
@@ -59,6 +76,7 @@ class FakeEngine:
         self.networks: dict[str, ObservedNetwork] = {}
         self.volumes: dict[str, ObservedVolume] = {}
         self.calls: Counter[str] = Counter()
+        self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self.health_on_start: dict[str, str] = {}  # service → health after start
         self.exit_on_start: dict[str, int] = {}  # service → exits at once with this code
@@ -74,6 +92,7 @@ class FakeEngine:
                 return c
         raise EngineError(f"no such container: {ref}")
 
+    @_locked
     def set_image(self, ref: str, image_id: str) -> None:
         self.images[ref] = image_id
 
@@ -82,6 +101,7 @@ class FakeEngine:
     def engine_id(self) -> str:
         return "fake-engine"
 
+    @_locked
     def observe(self, project: str) -> Observed:
         self.calls["observe"] += 1
         ours = []
@@ -121,10 +141,12 @@ class FakeEngine:
             return f"Exited ({c.exit_code}) 1 second ago"
         return c.state.capitalize()
 
+    @_locked
     def live_config(self, container_id: str) -> LiveConfig:
         self.calls["live_config"] += 1
         return self._find(container_id).live
 
+    @_locked
     def create_network(self, spec: NetworkSpec) -> str:
         self.calls["create_network"] += 1
         if spec.name in self.networks:
@@ -135,34 +157,40 @@ class FakeEngine:
         )
         return nid
 
+    @_locked
     def remove_network(self, name: str) -> None:
         self.calls["remove_network"] += 1
         if any(name in c.networks for c in self.containers.values()):
             raise EngineError(f"network {name} has active endpoints")
         self.networks.pop(name, None)
 
+    @_locked
     def connect(self, container: str, attachment: NetworkAttachment) -> None:
         self.calls["connect"] += 1
         if attachment.network not in self.networks:
             raise EngineError(f"network {attachment.network} not found")
         self._find(container).networks.add(attachment.network)
 
+    @_locked
     def disconnect(self, container: str, network: str) -> None:
         self.calls["disconnect"] += 1
         self._find(container).networks.discard(network)
 
+    @_locked
     def create_volume(self, spec: VolumeSpec) -> None:
         self.calls["create_volume"] += 1
         self.volumes.setdefault(
             spec.name, ObservedVolume(spec.name, dict(spec.labels), spec.driver or "local")
         )
 
+    @_locked
     def remove_volume(self, name: str) -> None:
         self.calls["remove_volume"] += 1
         if any(m.name == name for c in self.containers.values() for m in c.mounts):
             raise EngineError(f"volume {name} is in use")
         self.volumes.pop(name, None)
 
+    @_locked
     def create_container(self, spec: ContainerSpec) -> str:
         self.calls["create_container"] += 1
         if any(c.name == spec.name for c in self.containers.values()):
@@ -203,6 +231,7 @@ class FakeEngine:
         )
         return cid
 
+    @_locked
     def start_container(self, container: str) -> None:
         self.calls["start_container"] += 1
         c = self._find(container)
@@ -214,12 +243,14 @@ class FakeEngine:
         # A container with a healthcheck passes it at once, unless a test says otherwise.
         c.health = self.health_on_start.get(service, "healthy" if c.has_healthcheck else None)
 
+    @_locked
     def stop_container(self, container: str, timeout: float | None = None) -> None:
         self.calls["stop_container"] += 1
         c = self._find(container)
         if c.state == "running":
             c.state, c.exit_code = "exited", 0
 
+    @_locked
     def remove_container(self, container: str, *, volumes: bool = False) -> None:
         self.calls["remove_container"] += 1
         c = self._find(container)
@@ -233,12 +264,14 @@ class FakeEngine:
                 ):
                     self.volumes.pop(m.name, None)
 
+    @_locked
     def rename_container(self, container: str, new_name: str) -> None:
         self.calls["rename_container"] += 1
         if any(c.name == new_name for c in self.containers.values()):
             raise EngineError(f'Conflict. The container name "/{new_name}" is already in use')
         self._find(container).name = new_name
 
+    @_locked
     def update_container(self, container: str, service: Service) -> None:
         self.calls["update_container"] += 1
         c = self._find(container)
@@ -250,6 +283,7 @@ class FakeEngine:
             pids_limit=service.pids_limit,
         )
 
+    @_locked
     def inspect_container(self, container: str) -> ContainerState:
         self.calls["inspect_container"] += 1
         c = self._find(container)
@@ -264,21 +298,25 @@ class FakeEngine:
             finished_at="",
         )
 
+    @_locked
     def kill_container(self, container: str, signal: str) -> None:
         self.calls["kill_container"] += 1
         self._find(container)
 
+    @_locked
     def exec_run(self, container: str, command: Sequence[str]) -> ExecResult:
         self.calls["exec_run"] += 1
         self._find(container)
         return ExecResult(0, "")
 
+    @_locked
     def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str:
         self.calls["pull"] += 1
         if image not in self.images:
             raise EngineError(f"pull access denied for {image}")
         return self.images[image]
 
+    @_locked
     def logs(
         self,
         container: str,
@@ -293,9 +331,11 @@ class FakeEngine:
 
     # ------------------------------------------------------------------ drift, for tests
 
+    @_locked
     def stop_by_hand(self, name: str, exit_code: int = 137) -> None:
         c = self._find(name)
         c.state, c.exit_code = "exited", exit_code
 
+    @_locked
     def remove_by_hand(self, name: str) -> None:
         del self.containers[self._find(name).id]
