@@ -90,6 +90,12 @@ if TYPE_CHECKING:
 @click.option(
     "--exit-code-from", metavar="SERVICE", help="With --attach: exit with this service's exit code."
 )
+@click.option(
+    "--watch",
+    "watch",
+    is_flag=True,
+    help="After applying, keep watching: reload configs, re-apply the stack file (see `stackup watch`).",
+)
 @reconcile_flags
 @click.argument("services", nargs=-1)
 def up(services: tuple[str, ...], **kw: object) -> None:
@@ -143,6 +149,11 @@ def up(services: tuple[str, ...], **kw: object) -> None:
         )
         click.echo("all services are running and healthy")
     _print_urls(loaded, plan.services)
+    if kw["watch"]:
+        from stackup.cli.watch_cmd import run as run_watch
+
+        run_watch(loaded, services, options, initial_apply=False)
+        return
     if kw["attach"]:
         from stackup.cli.attach import attach
 
