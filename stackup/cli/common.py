@@ -56,22 +56,24 @@ def global_options() -> GlobalOptions:
     return obj
 
 
-def target() -> str:
+def target(loaded: LoadedStack | None = None) -> str:
     """`--target`, else `x-stackup.target` of the file, else `engine`."""
     opts = global_options()
     if opts.target:
         return opts.target
+    if loaded is not None and loaded.stack.stackup.target:
+        return loaded.stack.stackup.target
     return "engine"
 
 
-def refuse_swarm(loaded: LoadedStack | None = None) -> None:
+def refuse_swarm(loaded: LoadedStack | None = None, command: str = "this command") -> None:
+    """For the commands that have no swarm branch (diff, up, down, ps and logs have one)."""
     from stackup.errors import UsageError
 
-    chosen = global_options().target or (loaded.stack.stackup.target if loaded else None)
-    if chosen == "swarm":
+    if target(loaded) == "swarm":
         raise UsageError(
-            "--target swarm is not available yet in this release",
-            hint="deploy to a single engine (the default), or use `docker stack deploy` for now",
+            f"{command} is not available with --target swarm",
+            hint="use the docker CLI against a swarm manager (`docker service ...`) for now",
         )
 
 
