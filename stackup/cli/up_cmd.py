@@ -100,12 +100,23 @@ if TYPE_CHECKING:
 @click.argument("services", nargs=-1)
 def up(services: tuple[str, ...], **kw: object) -> None:
     """Create and start the stack's containers, converging the engine to the file."""
-    from stackup.cli.common import global_options, refuse_swarm
+    from stackup.cli.common import global_options, target
     from stackup.cli.options import check_services, reconcile_options
+    from stackup.errors import UsageError
 
     loaded = global_options().load()
-    refuse_swarm(loaded)
     check_services(loaded, services)
+    if target(loaded) == "swarm":
+        if kw["attach"] or kw["exit_code_from"] or kw.get("watch") or kw["plan_file"]:
+            raise UsageError(
+                "--attach, --exit-code-from, --watch and --plan are not available with --target swarm"
+            )
+        _lint_gate(loaded, services, strict=bool(kw["strict"]), severity=str(kw["severity"]))
+        from stackup.cli import swarm_cmd
+
+        # up on a swarm always waits for the services to converge (or roll back).
+        swarm_cmd.up(loaded, services, kw)
+        return
     if kw["exit_code_from"]:
         check_services(loaded, (str(kw["exit_code_from"]),))
         kw["attach"] = kw["abort_on_container_exit"] = True
