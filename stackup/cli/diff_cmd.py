@@ -52,14 +52,22 @@ def diff(
     **flags: object,
 ) -> None:
     """Show the plan: every operation `up` would perform, its reason and changed fields."""
-    from stackup.cli.common import global_options, refuse_swarm
+    from stackup.cli.common import global_options, target
     from stackup.cli.options import check_services, reconcile_options
     from stackup.render import plan_json, render_json, render_markdown, render_text
 
     opts = global_options()
     loaded = opts.load()
-    refuse_swarm(loaded)
     check_services(loaded, services)
+    if target(loaded) == "swarm":
+        if against or base_rev:
+            from stackup.errors import UsageError
+
+            raise UsageError("--against and --base compare single-engine plans, not --target swarm")
+        from stackup.cli import swarm_cmd
+
+        swarm_cmd.diff(loaded, services, fmt=fmt, exit_code=exit_code, output=output, flags=flags)
+        return
     options = reconcile_options(loaded, services, flags)
     if against or base_rev:
         from stackup.review import plan_between
