@@ -43,7 +43,10 @@ def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = 
                 click.echo(f"  {event.layer}: {event.status}")
 
         image_id = engine.pull(image, show)
-        click.echo(f"pulled {image} ({image_id.removeprefix('sha256:')[:12]})")
+        if as_json:  # JSON lines only: the result is one more event
+            click.echo(json.dumps({"image": image, "status": "pulled", "id": image_id}))
+        else:
+            click.echo(f"pulled {image} ({image_id.removeprefix('sha256:')[:12]})")
 
 
 def build_services(loaded: LoadedStack, engine: DockerEngine, services: Sequence[str]) -> list[str]:
