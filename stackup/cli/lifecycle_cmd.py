@@ -28,6 +28,20 @@ def _project() -> tuple[str, frozenset[str] | None]:
     return loaded.stack.name, frozenset(loaded.stack.services)
 
 
+def _swarm_target() -> bool:
+    """`--target swarm`, or `x-stackup.target: swarm` in a stack file that loads."""
+    from stackup.cli.common import global_options, target
+    from stackup.errors import StackFileError
+
+    opts = global_options()
+    if opts.target:
+        return opts.target == "swarm"
+    try:
+        return target(opts.load()) == "swarm"
+    except StackFileError:
+        return False
+
+
 def _run(plan: Plan, engine: DockerEngine, progress: str = "auto") -> None:
     from stackup.cli.progress import Progress
     from stackup.execute import ExecuteOptions, execute
@@ -81,6 +95,12 @@ def down(
     from stackup.teardown import plan_down
 
     project, services = _project()
+    if _swarm_target():
+        from stackup.cli import swarm_cmd
+
+        # Named volumes stay on a swarm: they live on the nodes that ran the tasks.
+        swarm_cmd.down(project, progress)
+        return
     engine = connect_engine()
     with project_lock(
         engine.engine_id(),
