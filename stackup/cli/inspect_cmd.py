@@ -12,6 +12,12 @@ if TYPE_CHECKING:
     from stackup.observed import ObservedContainer
 
 
+def _swarm_target() -> bool:
+    from stackup.cli.lifecycle_cmd import _swarm_target as swarm_target
+
+    return swarm_target()
+
+
 @click.command("ps")
 @click.option("-a", "--all", "show_all", is_flag=True, help="Show stopped containers too.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
@@ -25,6 +31,11 @@ def ps(show_all: bool, fmt: str, services: tuple[str, ...]) -> None:
     project = opts.project_name if opts.project_name and not opts.files else None
     if project is None:
         project = opts.load().stack.name
+    if _swarm_target():
+        from stackup.cli import swarm_cmd
+
+        swarm_cmd.ps(project, services, show_all, fmt)
+        return
     engine = connect_engine()
     rows = []
     for c in engine.observe(project).containers:
@@ -92,11 +103,23 @@ def logs(
     follow: bool, tail: int | None, timestamps: bool, no_prefix: bool, services: tuple[str, ...]
 ) -> None:
     """Show the output of the stack's containers, interleaved, prefixed by service."""
-    from stackup.cli.common import connect_engine, global_options, use_colour
+    from stackup.cli.common import connect_engine, global_options, target, use_colour
     from stackup.cli.options import check_services
 
     loaded = global_options().load()
     check_services(loaded, services)
+    if target(loaded) == "swarm":
+        from stackup.cli import swarm_cmd
+
+        swarm_cmd.logs(
+            loaded.stack.name,
+            services,
+            follow=follow,
+            tail=tail,
+            timestamps=timestamps,
+            no_prefix=no_prefix,
+        )
+        return
     engine = connect_engine()
     containers = [
         c
