@@ -8,6 +8,7 @@ what. The executor only carries the steps out.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -72,7 +73,18 @@ def reconcile(
     observed: Observed,
     options: ReconcileOptions | None = None,
 ) -> Plan:
-    return _Reconciler(stack, graph, observed, options or ReconcileOptions()).plan()
+    # Planning allocates many short-lived, acyclic values. With the cyclic collector on, a
+    # full collection in the middle walks the whole heap (loaded stack, snapshot), which made
+    # planning 5,000 services take 30% longer than 5 x 1,000. Reference counting still frees
+    # everything; the collector resumes when the plan is made.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _Reconciler(stack, graph, observed, options or ReconcileOptions()).plan()
+    finally:
+        if paused:
+            gc.enable()
 
 
 def containers_needing_live_config(
@@ -83,12 +95,17 @@ def containers_needing_live_config(
     options = options or ReconcileOptions()
     salt = _project_salt(observed, options.salt)
     out = []
+    canonical: dict[str, dict[str, object]] = {}  # per service: replicas share one spec
     for c in observed.containers:
         if c.service is None or c.service not in stack.services or c.is_temporary:
             continue
-        want = _updatable_view(_desired_canonical(stack, c.service, salt, options))
-        have = _updatable_view(c.spec)
-        if want != have:
+        if c.service not in canonical:
+            canonical[c.service] = _desired_canonical(stack, c.service, salt, options)
+        wanted = canonical[c.service]
+        # The common case, nothing changed: the label's hash says so without parsing it.
+        if c.spec_hash == L.spec_hash(L.canonical_json(wanted)):  # type: ignore[arg-type]
+            continue
+        if _updatable_view(wanted) != _updatable_view(c.spec):
             out.append(c.id)
     return sorted(out)
 
@@ -137,6 +154,7 @@ class _Reconciler:
         self.outcome: dict[str, _ServiceOutcome] = defaultdict(_ServiceOutcome)
         self.replaced: set[str] = set()  # container names recreated or removed by this plan
         self.desired: dict[str, DesiredContainer] = {}
+        self._deps: dict[str, list[tuple[str, G.ServiceEdge]]] = {}
         ours = [c for c in observed.containers if c.project == stack.name]
         self.by_service: dict[str, list[ObservedContainer]] = defaultdict(list)
         self.temporaries: dict[str, ObservedContainer] = {}
@@ -433,7 +451,8 @@ class _Reconciler:
             )
             return
 
-        fields = diff_fields(have.spec, want.canonical)
+        # Equal hashes mean equal specs: skip parsing the label (most containers, most plans).
+        fields = [] if have.spec_hash == want.spec_hash else diff_fields(have.spec, want.canonical)
         # `docker update` can change a limit but not take one away: removing it recreates.
         updatable = [
             f
@@ -546,12 +565,12 @@ class _Reconciler:
         image_id = self.observed.images.get(_image_key(want.spec.image))
         # Only a tag that stayed the same in the file can have "moved"; a changed `image`
         # field already says why.
-        same_ref = have.spec.get("image") == want.canonical.get("image")
+        same_ref = not any(f.path == "image" for f in structural)
         if same_ref and image_id and have.image_id and image_id != have.image_id:
             reasons.append(
                 f"image {want.spec.image} now resolves to {_short(image_id)} (was {_short(have.image_id)})"
             )
-        for dep, edge in G.dependencies(self.graph, service):
+        for dep, edge in self._dependencies(service):
             if self.outcome[dep].recreated and (
                 edge.restart or edge.shares or edge.via in ("network_mode", "volumes_from")
             ):
@@ -582,13 +601,13 @@ class _Reconciler:
             for v in spec.volumes
             if v.type == "volume" and v.source in self.volume_op
         ]
-        for dep, _ in G.dependencies(self.graph, service):
+        for dep, _ in self._dependencies(service):
             out.extend(self.outcome[dep].op_ids)
         return tuple(sorted(set(out)))
 
     def _waits(self, service: str) -> tuple[Step, ...]:
         steps: list[Step] = []
-        for dep, edge in G.dependencies(self.graph, service):
+        for dep, edge in self._dependencies(service):
             if edge.via != "depends_on":
                 continue
             dep_service = self.stack.services[dep]
@@ -648,6 +667,13 @@ class _Reconciler:
             )
 
     # ------------------------------------------------------------------ bookkeeping
+
+    def _dependencies(self, service: str) -> list[tuple[str, G.ServiceEdge]]:
+        """`graph.dependencies`, asked three times per service: computed once."""
+        found = self._deps.get(service)
+        if found is None:
+            found = self._deps[service] = G.dependencies(self.graph, service)
+        return found
 
     def _add(self, op: Operation) -> None:
         self.ops.append(op)
