@@ -43,7 +43,9 @@ def test_only_docker_engine_imports_docker() -> None:
             for line in p.read_text(encoding="utf-8").splitlines()
         )
     )
-    assert importers == ["docker_engine.py"]
+    # docker_swarm.py is the swarm target's engine layer (services, configs, secrets, tasks),
+    # a subclass of DockerEngine kept apart so the single-engine module stays its own size.
+    assert importers == ["docker_engine.py", "docker_swarm.py"]
 
 
 def test_core_never_prints() -> None:
