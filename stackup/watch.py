@@ -412,6 +412,8 @@ class Watcher:
             )
             return
         archive, deleted, count = sync_archive(rule.rule, paths, target)
+        if not count and not deleted:
+            return
         for c in containers:
             if count:
                 self.engine.put_files(c.name, "/", archive)
@@ -427,11 +429,7 @@ class Watcher:
         )
 
     def _tree(self, rule: R.Rule) -> list[Path]:
-        out = []
-        for root, dirs, files in os.walk(rule.path):
-            dirs[:] = [d for d in dirs if not R.ignored(rule.rule, Path(root) / d)]
-            out += [Path(root) / f for f in files]
-        return out
+        return list(_files_under(rule.rule, rule.path))
 
     def _rebuild(self, service: str) -> None:
         spec = self.loaded.stack.services[service]
@@ -592,18 +590,39 @@ def sync_archive(
     deleted: list[str] = []
     count = 0
     base = target.strip("/")
+    added: set[Path] = set()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for path in sorted(set(paths)):
             if R.ignored(rule, path):
                 continue
             rel = path.relative_to(root).as_posix() if path != root else ""
             name = f"{base}/{rel}" if rel else base
-            if path.is_file():
-                tar.add(path, arcname=name, recursive=False)
-                count += 1
-            elif not path.exists():
+            # A new directory goes over whole: what was written in it before its own watch
+            # was set up produced no event.
+            files = (
+                [path]
+                if path.is_file()
+                else list(_files_under(rule, path))
+                if path.is_dir()
+                else []
+            )
+            for f in files:
+                if f not in added:
+                    added.add(f)
+                    tar.add(f, arcname=f"{base}/{f.relative_to(root).as_posix()}", recursive=False)
+                    count += 1
+            if not path.exists():
                 deleted.append("/" + name)
     return buffer.getvalue(), deleted, count
+
+
+def _files_under(rule: WatchRule, top: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if not R.ignored(rule, Path(root) / d))
+        for f in sorted(files):
+            path = Path(root) / f
+            if not R.ignored(rule, path) and not R.is_noise(path):
+                yield path
 
 
 def _paths(batch: R.Batch) -> Iterator[Path]:
