@@ -433,8 +433,13 @@ class _Reconciler:
                 )
                 return
             reason = self._missing_reason(service, want)
-            if volume_forced:
+            forced_fields: list[FieldChange] = []
+            if have is not None and volume_forced:
                 reason = "a volume it uses is recreated"
+                # Its own changes are applied by the same recreate: show them too.
+                if have.spec_hash != want.spec_hash:
+                    forced_fields = diff_fields(have.spec, want.canonical)
+                    reason += "; " + _describe(forced_fields)
             self._add_service_op(
                 service,
                 Operation(
@@ -444,6 +449,7 @@ class _Reconciler:
                     name=want.name,
                     service=service,
                     reason=reason,
+                    fields=tuple(forced_fields),
                     steps=(*cleanup, CreateContainer(want.spec), *start),
                     after=after,
                 ),
