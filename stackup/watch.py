@@ -198,7 +198,9 @@ class Watcher:
         if policy is None:
             return False
         if not containers:
-            self._say("skipped", f"{service}: no running container to reload", service)
+            # Stopped (an engine restart, a `docker stop`): starting it loads the new config.
+            self._say("skipped", f"{service}: no running container to reload; converging", service)
+            self._converge(f"{service} is not running")
             return False
         replaced = self._replaced_files(changes, containers)
         if replaced:
