@@ -1,0 +1,91 @@
+"""Reconcile time for 1,000 and 5,000 services against a synthetic observed state.
+
+    .venv/bin/python bench/plan.py [--sizes 1000 5000] [--repeat 5]
+
+Each stack is applied once to the in-memory engine (the executor `up` uses, over FakeEngine),
+so the observed state is what stackup itself would have made: every container labelled with
+its applied spec. Then `reconcile` (pure: no I/O) is timed on the unchanged stack, and on the
+same stack with every service's environment changed (every container recreated, every field
+diff computed). Aim: 1,000 services in <= 0.5 s, 5,000 in <= 5.5x that (linear).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import median_of, seconds, synthetic_stack, table
+from stackup.execute import ExecuteOptions, execute
+from stackup.fake_engine import FakeEngine
+from stackup.graph import build_graph
+from stackup.loader import load_text
+from stackup.observed import Observed
+from stackup.reconcile import ReconcileOptions, reconcile
+
+BUSYBOX_ID = "sha256:" + "b0" * 32
+
+
+def measure(services: int, repeat: int) -> dict[str, float]:
+    text = synthetic_stack(services)
+    loaded = load_text(text, working_dir=Path("/srv/bench"))
+    changed = load_text(
+        text.replace("MODE: bench", "MODE: changed"), working_dir=Path("/srv/bench")
+    )
+    graph = build_graph(loaded.stack, loaded.source)
+    changed_graph = build_graph(changed.stack, changed.source)
+    options = ReconcileOptions(salt="bench")
+    engine = FakeEngine({"busybox:latest": BUSYBOX_ID})
+    first = reconcile(loaded.stack, graph, engine.observe("bench"), options)
+    outcome = execute(first, engine, options=ExecuteOptions(parallel=8, poll_interval=0.0))
+    if not outcome.ok:
+        raise SystemExit(f"could not build the observed state: {outcome.failed}")
+    observed: Observed = engine.observe("bench")
+    assert len(observed.containers) == services
+
+    def noop() -> None:
+        plan = reconcile(loaded.stack, graph, observed, options)
+        assert not plan.changes
+
+    def all_changed() -> None:
+        plan = reconcile(changed.stack, changed_graph, observed, options)
+        assert len(plan.operations) == services
+
+    noop_time, _ = median_of(repeat, noop)
+    changed_time, _ = median_of(repeat, all_changed)
+    return {"noop": noop_time, "changed": changed_time}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    results = {n: measure(n, args.repeat) for n in args.sizes}
+    rows = [["services", "unchanged (median)", "all changed (median)"]]
+    for n, r in results.items():
+        rows.append([f"{n:,}", seconds(r["noop"]), seconds(r["changed"])])
+    print(f"reconcile, median of {args.repeat} runs (Python {sys.version.split()[0]})")
+    print(table(rows))
+    sizes = sorted(results)
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        factor = large / small
+        for kind in ("noop", "changed"):
+            ratio = results[large][kind] / results[small][kind]
+            verdict = "linear" if ratio <= factor * 1.1 else "SUPER-LINEAR"
+            print(
+                f"{kind:>8}: {large:,} / {small:,} services = {ratio:.2f}x "
+                f"(aim <= {factor * 1.1:.1f}x: {verdict})"
+            )
+    if 1000 in results:
+        t = results[1000]["noop"]
+        print(
+            f"1,000 services unchanged: {seconds(t)} (aim <= 0.500 s: {'ok' if t <= 0.5 else 'SLOW'})"
+        )
+
+
+if __name__ == "__main__":
+    main()
