@@ -240,7 +240,6 @@ class _Executor:
                     self.cancel,
                 )
 
-
     def _step_done(self, op: Operation, start: float, message: str) -> None:
         # Reload steps are reported one by one: watch mode shows (and times) each stage.
         self.emit(Event(op.id, op.name, "step", message, time.monotonic() - start))
