@@ -12,8 +12,9 @@ set -euo pipefail
 cd "$STACKUP_ROOT"
 
 # Debian packages the tests use besides the engine and the image builders:
-# the registry for pull tests, Compose 1.29 as an oracle, graphviz for graph output.
-TEST_DEBS=(docker-registry docker-compose graphviz)
+# the registry for pull tests, Compose 1.29 as an oracle, graphviz for graph output,
+# Chromium for the watch --live-reload test (driven headless over its DevTools protocol).
+TEST_DEBS=(docker-registry docker-compose graphviz chromium)
 
 started_dockerd=""
 cleaned=0
