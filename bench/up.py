@@ -168,7 +168,14 @@ def main() -> None:
             )
     finally:
         for project in projects:
-            remove_all(client, project)
+            try:
+                remove_all(client, project)
+            except Exception as err:  # e.g. the engine went away: say what is left behind
+                print(
+                    f"could not clean up project {project} ({err}); remove what is labelled "
+                    f"{STACKUP_LABEL}={project} or {COMPOSE_LABEL}={project}",
+                    file=sys.stderr,
+                )
         shutil.rmtree(work, ignore_errors=True)
         client.close()
 
