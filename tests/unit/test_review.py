@@ -20,7 +20,8 @@ from stackup.review import plan_between
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ci-review"
-WORKFLOW = EXAMPLE / "stackup-plan.yml"
+# Not `.yml`: tests/unit/test_schema.py validates every examples/**/*.yml as a stack file.
+WORKFLOW = EXAMPLE / "stackup-plan.yml.example"
 VENV_BIN = Path(sys.executable).parent
 
 
