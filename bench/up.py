@@ -25,6 +25,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -93,7 +94,14 @@ def remove_all(client: docker.DockerClient, project: str) -> None:
                 )
             )
         for n in client.networks.list(filters=filters):
-            _quiet(n.remove)
+            for attempt in range(40):  # a force-removed container's endpoint can linger
+                try:
+                    _quiet(n.remove)
+                    break
+                except docker.errors.APIError as err:
+                    if "active endpoints" not in str(err) or attempt == 39:
+                        raise
+                    time.sleep(0.25)
         for v in client.volumes.list(filters=filters):
             _quiet(lambda v=v: v.remove(force=True))
 
