@@ -99,6 +99,7 @@ class Browser:
 def browser() -> Iterator[Browser]:
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
+    pytest.importorskip("websocket", reason="websocket-client (the test extras) drives Chromium")
     b = Browser()
     try:
         yield b
