@@ -44,6 +44,7 @@ server {
 def swarm(docker_client: docker.DockerClient) -> Iterator[None]:
     state = (docker_client.info().get("Swarm") or {}).get("LocalNodeState")
     initialised = False
+    had_gwbridge = bool(docker_client.networks.list(names=["docker_gwbridge"]))
     if state != "active":
         docker_client.swarm.init(advertise_addr="127.0.0.1")
         initialised = True
@@ -52,6 +53,11 @@ def swarm(docker_client: docker.DockerClient) -> Iterator[None]:
     finally:
         if initialised:
             docker_client.swarm.leave(force=True)
+            # `swarm init` creates docker_gwbridge and `leave` keeps it: leave the engine as found.
+            if not had_gwbridge:
+                for network in docker_client.networks.list(names=["docker_gwbridge"]):
+                    with contextlib.suppress(docker.errors.APIError):
+                        network.remove()
 
 
 @pytest.fixture
