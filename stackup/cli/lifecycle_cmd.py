@@ -119,11 +119,12 @@ def down(
 
 
 def _lifecycle(action: str, services: tuple[str, ...], timeout: float | None) -> None:
-    from stackup.cli.common import connect_engine, global_options
+    from stackup.cli.common import connect_engine, global_options, refuse_swarm
     from stackup.cli.options import check_services
     from stackup.teardown import plan_lifecycle
 
     loaded = global_options().load()
+    refuse_swarm(loaded, action)
     check_services(loaded, services)
     engine = connect_engine()
     observed = engine.observe(loaded.stack.name)
