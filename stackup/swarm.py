@@ -44,6 +44,7 @@ from stackup.spec import FileRef, Service, Stack
 ObjectKind = Literal["config", "secret"]
 OBJECT_KEY = "io.stackup.object"  # on a config or secret version: its key in the stack file
 TASK_HASH = "io.stackup.task-hash"  # on a service's containers: what their tasks were made from
+SWARM_PROJECT = "io.stackup.swarm-project"  # on a service's containers
 
 # --------------------------------------------------------------------------- observed
 
@@ -367,12 +368,9 @@ def desired_service(
         configs=tuple(refs["config"]),
         secrets=tuple(refs["secret"]),
         labels=labels,
-        container_labels={
-            **service.labels,
-            L.PROJECT: stack.name,
-            L.SERVICE: name,
-            TASK_HASH: task_hash,
-        },
+        # Not io.stackup.project: the single-engine target would take the tasks' containers
+        # for its own (and `down --target engine` would remove what Swarm then restarts).
+        container_labels={**service.labels, SWARM_PROJECT: stack.name, TASK_HASH: task_hash},
         canonical=canonical,
     )
 

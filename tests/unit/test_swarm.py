@@ -377,7 +377,8 @@ def test_service_spec_maps_the_deploy_section() -> None:
             "File": {"Name": "/run/secrets/db_password", "UID": "0", "GID": "0", "Mode": 0o444},
         }
     ]
-    assert container["Labels"][L.PROJECT] == "demo"
+    assert container["Labels"]["io.stackup.swarm-project"] == "demo"
+    assert L.PROJECT not in container["Labels"]  # the engine target must not take them as its own
     assert task["Networks"] == [{"Target": "demo_default", "Aliases": ["app"]}]
     assert spec["mode"] == {"replicated": {"Replicas": 2}}
     assert spec["endpoint_spec"] == {"Mode": "dnsrr"}
