@@ -31,6 +31,12 @@ stop_daemons() {
   fi
   rm -f "$STACKUP_REGISTRY_PIDFILE"
   if [ -n "$started_dockerd" ]; then
+    # A test that restarts the engine relaunches dockerd with the same --pidfile: stop the
+    # one running now, not only the one this script saw start.
+    if pid="$(pidfile_pid "$STACKUP_DOCKERD_PIDFILE")" && [ "$pid" != "$started_dockerd" ]; then
+      say "dockerd was restarted during the tests (pid $started_dockerd -> $pid)"
+      started_dockerd="$pid"
+    fi
     if [ "${STACKUP_KEEP_ENGINE:-0}" = 1 ]; then
       say "leaving dockerd (pid $started_dockerd) running (STACKUP_KEEP_ENGINE=1)"
     else
