@@ -106,9 +106,18 @@ class _Executor:
         self.waiting_on: dict[str, set[str]] = {
             op.id: {a for a in op.after if a in known and a != op.id} for op in plan.operations
         }
+        # `start_after` gates only the steps from `op.gate` on: a container is created as soon
+        # as its networks exist and started once its dependencies are. A parked operation
+        # holds no worker while it waits.
+        self.gated_on: dict[str, set[str]] = {
+            op.id: {a for a in op.start_after if a in known and a != op.id}
+            for op in plan.operations
+        }
+        self.resume_at: dict[str, int] = {}
+        self.started: dict[str, float] = {}
 
     def run(self) -> Outcome:
-        running: dict[Future[None], str] = {}
+        running: dict[Future[bool], str] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.options.parallel)) as pool:
             try:
                 while self.pending or running:
@@ -133,36 +142,61 @@ class _Executor:
             self.outcome.interrupted = True
         return self.outcome
 
-    def _schedule(self, pool: ThreadPoolExecutor, running: dict[Future[None], str]) -> None:
+    def _schedule(self, pool: ThreadPoolExecutor, running: dict[Future[bool], str]) -> None:
         for op_id in sorted(self.pending):
             if len(running) >= max(1, self.options.parallel):
                 return
-            if self.waiting_on[op_id]:
+            op = self.pending[op_id]
+            begin = self.resume_at.get(op_id, 0)
+            if begin == 0 and self.waiting_on[op_id]:
                 continue
-            op = self.pending.pop(op_id)
-            running[pool.submit(self._run_op, op)] = op_id
+            end = len(op.steps)
+            if self.gated_on[op_id]:
+                if begin > 0 or op.gate == 0:
+                    continue
+                end = op.gate
+            del self.pending[op_id]
+            running[pool.submit(self._run_op, op, begin, end)] = op_id
 
-    def _finish(self, op_id: str, fut: Future[None]) -> None:
+    def _finish(self, op_id: str, fut: Future[bool]) -> None:
         error = fut.exception()
         if error is None:
+            if not fut.result():  # parked at its gate until `start_after` is done
+                op = next(o for o in self.plan.operations if o.id == op_id)
+                self.pending[op_id] = op
+                self.resume_at[op_id] = op.gate
+                return
             self.outcome.done.append(op_id)
-            for waits in self.waiting_on.values():
+            for waits in (*self.waiting_on.values(), *self.gated_on.values()):
                 waits.discard(op_id)
             return
         self.outcome.failed[op_id] = str(error)
         self._fail_dependents(op_id)
 
     def _fail_dependents(self, failed: str) -> None:
-        for op_id, waits in list(self.waiting_on.items()):
+        for op_id in list(self.waiting_on):
+            waits = self.waiting_on[op_id] | self.gated_on[op_id]
             if failed in waits and op_id in self.pending:
                 op = self.pending.pop(op_id)
+                self._abandon(op)
                 why = f"not started: {failed.split(':', 1)[-1]} failed"
                 self.outcome.skipped[op_id] = why
                 self.emit(Event(op_id, op.name, "skipped", why))
                 self._fail_dependents(op_id)
 
+    def _abandon(self, op: Operation) -> None:
+        """An operation parked at its gate will not go on: run its declared clean-up."""
+        if self.resume_at.get(op.id, 0) == 0:
+            return
+        for step in op.abandon:
+            try:
+                self._step(op, step, time.monotonic())
+            except (StackupError, OSError) as exc:
+                self.emit(Event(op.id, op.name, "failed", f"clean-up: {exc}"))
+
     def _skip_rest(self) -> None:
         for op_id, op in sorted(self.pending.items()):
+            self._abandon(op)
             why = "not started: interrupted" if self.cancel.is_set() else "not started"
             self.outcome.skipped[op_id] = why
             self.emit(Event(op_id, op.name, "skipped", why))
@@ -170,16 +204,26 @@ class _Executor:
 
     # ------------------------------------------------------------------ one operation
 
-    def _run_op(self, op: Operation) -> None:
-        start = time.monotonic()
-        self.emit(Event(op.id, op.name, "started", f"{op.action.value}: {op.reason}"))
+    def _run_op(self, op: Operation, begin: int, end: int) -> bool:
+        """Run steps [begin, end); True when that finished the operation."""
+        start = self.started.setdefault(op.id, time.monotonic())
+        if begin == 0:
+            self.emit(Event(op.id, op.name, "started", f"{op.action.value}: {op.reason}"))
         try:
-            for step in op.steps:
+            for step in op.steps[begin:end]:
                 self._step(op, step, start)
         except (StackupError, OSError) as exc:
             self.emit(Event(op.id, op.name, "failed", str(exc), time.monotonic() - start))
             raise
+        if end < len(op.steps):
+            self.emit(
+                Event(
+                    op.id, op.name, "waiting", "waiting for dependencies", time.monotonic() - start
+                )
+            )
+            return False
         self.emit(Event(op.id, op.name, "done", op.action.value, time.monotonic() - start))
+        return True
 
     def _step(self, op: Operation, step: Step, start: float) -> None:
         e = self.engine

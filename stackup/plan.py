@@ -205,7 +205,14 @@ class Operation:
     fields: tuple[FieldChange, ...] = ()
     destroys_data: bool = False
     steps: tuple[Step, ...] = ()
-    after: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()  # operations that must finish before this one begins
+    # Operations that must finish before steps[gate:] run (a container is created early and
+    # started only once its dependencies are); empty, or gate 0, means none.
+    start_after: tuple[str, ...] = ()
+    gate: int = 0
+    # Steps run instead of the rest when a parked operation is abandoned (its dependency
+    # failed, or Ctrl-C): e.g. removing a replacement container created under a temporary name.
+    abandon: tuple[Step, ...] = ()
     details: tuple[str, ...] = ()  # extra lines shown under the operation
 
 

@@ -684,11 +684,39 @@ class _Reconciler:
     def _add(self, op: Operation) -> None:
         self.ops.append(op)
 
+    def _gated(self, service: str, op: Operation) -> Operation:
+        """Let a new container be created before its dependencies have started: their
+        operations gate only the steps after the create (stop of the old container, waits,
+        start). A container sharing another's namespace still waits for all of it, since
+        the engine needs that container to exist when this one is created."""
+        creates = [i for i, s in enumerate(op.steps) if isinstance(s, CreateContainer)]
+        if not creates:
+            return op
+        gating = {
+            op_id
+            for dep, edge in self._dependencies(service)
+            if edge.via in ("depends_on", "links") and edge.shares is None
+            for op_id in self.outcome[dep].op_ids
+        }
+        start_after = tuple(a for a in op.after if a in gating)
+        if not start_after:
+            return op
+        created = op.steps[creates[0]]
+        assert isinstance(created, CreateContainer)
+        temporary = created.spec.name != op.name
+        return replace(
+            op,
+            after=tuple(a for a in op.after if a not in gating),
+            start_after=start_after,
+            gate=creates[0] + 1,
+            abandon=(RemoveContainer(created.spec.name),) if temporary else (),
+        )
+
     def _replace_op(self, op: Operation) -> None:
         self.ops = [op if o.id == op.id else o for o in self.ops]
 
     def _add_service_op(self, service: str, op: Operation, *, recreated: bool) -> None:
-        self._add(op)
+        self._add(self._gated(service, op))
         outcome = self.outcome[service]
         outcome.op_ids.append(op.id)
         outcome.recreated = outcome.recreated or recreated

@@ -98,6 +98,7 @@ def _operation_json(op: Operation) -> dict[str, JsonValue]:
         "destroys_data": op.destroys_data,
         "details": list(op.details),
         "after": list(op.after),
+        "start_after": list(op.start_after),
     }
 
 

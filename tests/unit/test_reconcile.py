@@ -205,6 +205,7 @@ def test_json_shape() -> None:
             "destroys_data",
             "details",
             "after",
+            "start_after",
         }
     assert volume == {
         "id": "volume:shape_data",
@@ -218,6 +219,7 @@ def test_json_shape() -> None:
         "destroys_data": True,
         "details": ["removes shape-web-1 first (it uses the volume)"],
         "after": [],
+        "start_after": [],
     }
     assert web["kind"] == "container" and web["service"] == "web"
     assert web["after"] == ["volume:shape_data"]

@@ -119,6 +119,10 @@ def golden_text(plan: Plan, directory: Path | None = None) -> str:
     for op in plan.operations:
         after = ", ".join(op.after) if op.after else "-"
         lines.append(f"{op.id}  after: {after}")
+        if op.start_after:
+            lines.append(f"    steps from {op.gate} after: {', '.join(op.start_after)}")
+        if op.abandon:
+            lines.append(f"    if abandoned: {op.abandon}")
         lines.extend(f"    {_step(step)}" for step in op.steps)
     text = "\n".join(lines) + "\n"
     if directory is not None:
@@ -385,8 +389,11 @@ def test_depends_on_chain(scenario: Scenario) -> None:
     ]
     by_name = {op.name: op for op in plan.operations}
     assert by_name["chain-db-1"].after == ("network:chain_default", "volume:chain_data")
-    assert by_name["chain-api-1"].after == ("container:chain-db-1", "network:chain_default")
-    assert by_name["chain-web-1"].after == ("container:chain-api-1", "network:chain_default")
+    # Created as soon as the network exists; started once the dependency's operation is done.
+    assert by_name["chain-api-1"].after == ("network:chain_default",)
+    assert by_name["chain-api-1"].start_after == ("container:chain-db-1",)
+    assert by_name["chain-web-1"].after == ("network:chain_default",)
+    assert by_name["chain-web-1"].start_after == ("container:chain-api-1",)
     check_golden("depends_on_chain", golden_text(plan))
     execute(plan, scenario.engine)
     assert not scenario.plan(CHAIN).changes
@@ -425,7 +432,11 @@ def test_restart_true_dependents(scenario: Scenario) -> None:
     ]
     api = plan.operations[1]
     assert api.reason == "db is recreated and its depends_on says restart: true"
-    assert api.after == ("container:rs-db-1",)
+    # The replacement is created at once; the old api is stopped only after db is done.
+    assert api.after == ()
+    assert api.start_after == ("container:rs-db-1",)
+    assert [type(s).__name__ for s in api.steps[: api.gate]] == ["CreateContainer"]
+    assert [type(s).__name__ for s in api.abandon] == ["RemoveContainer"]
     check_golden("restart_true_dependents", golden_text(plan))
 
 
