@@ -52,7 +52,9 @@ def _run(plan: Plan, engine: DockerEngine, progress: str = "auto") -> None:
         click.echo(f"nothing to do for project {plan.project}")
         return
     with Progress(progress) as show:
-        outcome = execute(plan, engine, show, ExecuteOptions(parallel=16))
+        # Stops mostly wait on the container (its grace period): run them all at once, as
+        # Compose does (its parallel limit is 64).
+        outcome = execute(plan, engine, show, ExecuteOptions(parallel=64))
     if outcome.failed:
         for op_id, message in sorted(outcome.failed.items()):
             click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Build images of services with a `build:` section first.",
 )
-@click.option("--parallel", type=int, default=8, show_default=True, help="Operations run at once.")
+@click.option("--parallel", type=int, default=32, show_default=True, help="Operations run at once.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and stop.")
 @click.option(
     "--plan",
