@@ -29,7 +29,13 @@ from stackup.desired import (
 )
 from stackup.engine import NetworkAttachment
 from stackup.fielddiff import diff_fields
-from stackup.observed import LiveConfig, Observed, ObservedContainer
+from stackup.observed import (
+    LiveConfig,
+    Observed,
+    ObservedContainer,
+    ObservedNetwork,
+    ObservedVolume,
+)
 from stackup.plan import (
     Action,
     Connect,
@@ -212,35 +218,55 @@ class _Reconciler:
 
     # ------------------------------------------------------------------ networks and volumes
 
-    def _network(self, key: str) -> None:
-        want = desired_network(self.stack, key, self.salt)
-        have = self.observed.networks.get(want.name)
-        if want.external:
+    def _absent_or_foreign(
+        self,
+        kind: Kind,
+        name: str,
+        external: bool,
+        have: ObservedNetwork | ObservedVolume | None,
+        create: Step,
+    ) -> str | None:
+        """What networks and volumes share: an external one is only looked for, a missing
+        one is created, one that another tool made is used as it is. Returns the id of the
+        create operation added, or None; `have` needs comparing only when it is ours."""
+        if external:
             if have is None:
                 self.warnings.append(
-                    f'external network "{want.name}" does not exist; create it with '
-                    f"`docker network create {want.name}` before `up`"
+                    f'external {kind.value} "{name}" does not exist; create it with '
+                    f"`docker {kind.value} create {name}` before `up`"
                 )
-            return
-        op_id = f"network:{want.name}"
+            return None
         if have is None:
+            op_id = f"{kind.value}:{name}"
             self._add(
                 Operation(
                     id=op_id,
                     action=Action.CREATE,
-                    kind=Kind.NETWORK,
-                    name=want.name,
-                    reason="new network",
-                    steps=(CreateNetwork(want.spec),),
+                    kind=kind,
+                    name=name,
+                    reason=f"new {kind.value}",
+                    steps=(create,),
                 )
             )
-            self.network_op[key] = op_id
-            return
+            return op_id
         if have.project != self.stack.name:
+            # Compose warns and uses such a resource; stackup never touches what it did not make.
             self.warnings.append(
-                f'network "{want.name}" exists but was not created by stackup for project '
+                f'{kind.value} "{name}" exists but was not created by stackup for project '
                 f'"{self.stack.name}"; it is used as it is (declare it `external: true` to say so)'
             )
+        return None
+
+    def _network(self, key: str) -> None:
+        want = desired_network(self.stack, key, self.salt)
+        have = self.observed.networks.get(want.name)
+        op_id = f"network:{want.name}"
+        created = self._absent_or_foreign(
+            Kind.NETWORK, want.name, want.external, have, CreateNetwork(want.spec)
+        )
+        if created is not None:
+            self.network_op[key] = created
+        if want.external or have is None or have.project != self.stack.name:
             return
         if have.spec_hash != want.spec.labels[L.SPEC_HASH]:
             self.recreated_networks[want.name] = key
@@ -299,32 +325,13 @@ class _Reconciler:
     def _volume(self, key: str) -> None:
         want = desired_volume(self.stack, key, self.salt)
         have = self.observed.volumes.get(want.name)
-        if want.external:
-            if have is None:
-                self.warnings.append(
-                    f'external volume "{want.name}" does not exist; create it with '
-                    f"`docker volume create {want.name}` before `up`"
-                )
-            return
         op_id = f"volume:{want.name}"
-        if have is None:
-            self._add(
-                Operation(
-                    id=op_id,
-                    action=Action.CREATE,
-                    kind=Kind.VOLUME,
-                    name=want.name,
-                    reason="new volume",
-                    steps=(CreateVolume(want.spec),),
-                )
-            )
-            self.volume_op[key] = op_id
-            return
-        if have.project != self.stack.name:
-            # Compose warns and uses such a volume; data is never at risk from stackup.
-            self.warnings.append(
-                f'volume "{want.name}" exists but was not created by stackup; it is used as it is'
-            )
+        created = self._absent_or_foreign(
+            Kind.VOLUME, want.name, want.external, have, CreateVolume(want.spec)
+        )
+        if created is not None:
+            self.volume_op[key] = created
+        if want.external or have is None or have.project != self.stack.name:
             return
         if have.spec_hash != want.spec.labels[L.SPEC_HASH]:
             users = sorted(
