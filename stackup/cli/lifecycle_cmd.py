@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 import click
@@ -51,10 +52,12 @@ def _run(plan: Plan, engine: DockerEngine, progress: str = "auto") -> None:
     if not plan.operations:
         click.echo(f"nothing to do for project {plan.project}")
         return
-    with Progress(progress) as show:
+    from stackup.cli.interrupt import cancel_on_sigint
+
+    with Progress(progress) as show, cancel_on_sigint(threading.Event()) as cancel:
         # Stops mostly wait on the container (its grace period): run them all at once, as
         # Compose does (its parallel limit is 64).
-        outcome = execute(plan, engine, show, ExecuteOptions(parallel=64))
+        outcome = execute(plan, engine, show, ExecuteOptions(parallel=64), cancel=cancel)
     if outcome.failed:
         for op_id, message in sorted(outcome.failed.items()):
             click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)

@@ -320,19 +320,12 @@ def _apply(
 
     if not plan.operations:
         return Outcome()
-    cancel = threading.Event()
-    with Progress(progress if progress != "quiet" else "quiet") as show:
-        try:
-            outcome = execute(
-                plan,
-                engine,
-                show,
-                ExecuteOptions(parallel=parallel, wait_timeout=wait_timeout),
-                cancel,
-            )
-        except KeyboardInterrupt:
-            cancel.set()
-            raise
+    from stackup.cli.interrupt import cancel_on_sigint
+
+    with Progress(progress) as show, cancel_on_sigint(threading.Event()) as cancel:
+        outcome = execute(
+            plan, engine, show, ExecuteOptions(parallel=parallel, wait_timeout=wait_timeout), cancel
+        )
     if outcome.interrupted:
         click.echo(
             f"interrupted: {len(outcome.done)} operation(s) done, {len(outcome.skipped)} not started; "

@@ -43,9 +43,14 @@ def _write_stack(stack_dir: StackDir, version: str) -> None:
     stack_dir.stack(STACK.format(version=version))
 
 
-def _up(project: str, stack_dir: StackDir, env: dict[str, str] | None = None) -> tuple[int, str]:
+def _up(
+    project: str, stack_dir: StackDir, env: dict[str, str] | None = None, parallel: int = 1
+) -> tuple[int, str]:
+    # One operation at a time by default, so that "killed after the k-th engine call" names
+    # one state: with several calls in flight, another may complete before the SIGKILL.
     result = stackup(
-        "-p", project, "up", "--progress", "plain", cwd=stack_dir, env=env, check=False
+        "-p", project, "up", "--progress", "plain", "--parallel", str(parallel),
+        cwd=stack_dir, env=env, check=False,
     )  # fmt: skip
     return result.returncode, result.stdout + result.stderr
 
@@ -106,6 +111,31 @@ def test_up_that_creates_converges_after_a_kill_at_every_call(
         assert code == 0, f"k={k} ({_calls(killed_log)[-1]}): recovery failed\n{out}"
         _assert_converged(
             docker_client, project_name, tmp_stack_dir, "1", False, f"create, killed at {k}"
+        )
+
+
+def test_parallel_up_converges_after_a_kill_at_every_call(
+    docker_client: docker.DockerClient,
+    project_name: str,
+    tmp_stack_dir: StackDir,
+    tmp_path: Path,
+) -> None:
+    """The same with the default parallelism: containers are created before their
+    dependencies start, so a kill can leave several half-done operations at once."""
+    _write_stack(tmp_stack_dir, "1")
+    log = tmp_path / "calls-full.log"
+    code, out = _up(project_name, tmp_stack_dir, {"STACKUP_TEST_CALL_LOG": str(log)}, 32)
+    assert code == 0, out
+    total = len(_calls(log))
+    for k in range(1, total + 1):
+        remove_project_resources(docker_client, project_name)
+        env = {"STACKUP_TEST_KILL_AFTER_CALLS": str(k)}
+        code, out = _up(project_name, tmp_stack_dir, env, 32)
+        assert code == -9, f"k={k}: expected SIGKILL, got {code}\n{out}"
+        code, out = _up(project_name, tmp_stack_dir, parallel=32)
+        assert code == 0, f"k={k}: recovery failed\n{out}"
+        _assert_converged(
+            docker_client, project_name, tmp_stack_dir, "1", False, f"parallel, killed at {k}"
         )
 
 
