@@ -98,6 +98,15 @@ def container_name(stack: Stack, service: str, number: int) -> str:
     return explicit if explicit else f"{stack.name}-{service}-{number}"
 
 
+def image_key(image: str) -> str:
+    """The tag an image reference means locally: `nginx` is `nginx:latest`; a digest
+    reference stays as it is."""
+    last = image.rsplit("/", 1)[-1]
+    if "@" in image or ":" in last:
+        return image
+    return image + ":latest"
+
+
 def temporary_name(name: str) -> str:
     """The name a replacement container has until its predecessor is gone."""
     return name + L.TEMPORARY_SUFFIX

@@ -25,6 +25,7 @@ from stackup.desired import (
     desired_containers,
     desired_network,
     desired_volume,
+    image_key,
     temporary_name,
 )
 from stackup.engine import NetworkAttachment
@@ -575,7 +576,7 @@ class _Reconciler:
             reasons.append("--force-recreate")
         if structural:
             reasons.append(_describe(structural))
-        image_id = self.observed.images.get(_image_key(want.spec.image))
+        image_id = self.observed.images.get(image_key(want.spec.image))
         # Only a tag that stayed the same in the file can have "moved"; a changed `image`
         # field already says why.
         same_ref = not any(f.path == "image" for f in structural)
@@ -788,14 +789,6 @@ def _names(changes: list[FieldChange]) -> str:
     if len(paths) > 3:
         return ", ".join(paths[:3]) + f" and {len(paths) - 3} more"
     return ", ".join(paths)
-
-
-def _image_key(image: str) -> str:
-    """`nginx` means `nginx:latest`; a digest reference stays as it is."""
-    last = image.rsplit("/", 1)[-1]
-    if "@" in image or ":" in last:
-        return image
-    return image + ":latest"
 
 
 def _short(image_id: str) -> str:

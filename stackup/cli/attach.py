@@ -10,10 +10,9 @@ from collections.abc import Iterable
 
 import click
 
+from stackup.cli.common import LOG_COLOURS
 from stackup.engine import Engine
 from stackup.spec import Stack
-
-_COLOURS = ["cyan", "yellow", "green", "magenta", "blue", "red"]
 
 
 def attach(
@@ -35,7 +34,7 @@ def attach(
     exited: list[tuple[str, str]] = []  # (service, container) in exit order
 
     def stream(name: str, service: str, index: int) -> None:
-        prefix = click.style(f"{service:<{width}} | ", fg=_COLOURS[index % len(_COLOURS)])
+        prefix = click.style(f"{service:<{width}} | ", fg=LOG_COLOURS[index % len(LOG_COLOURS)])
         for line in engine.logs(name, follow=True):
             with lock:
                 click.echo(prefix + line.decode(errors="replace").rstrip("\n"))

@@ -95,3 +95,14 @@ def use_colour(stream: Any = None) -> bool:
 def project_name_only() -> str | None:
     """The project name when it can be known without a stack file (`-p NAME`)."""
     return global_options().project_name
+
+
+# Service prefixes of interleaved logs (logs, up --attach), one colour per container.
+LOG_COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "red")
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    """Columns padded to their widest cell, as `docker ps` prints them."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

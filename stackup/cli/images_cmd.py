@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -101,7 +100,7 @@ def images(fmt: str) -> None:
     """List the images the stack's containers use."""
     import json
 
-    from stackup.cli.common import connect_engine, global_options
+    from stackup.cli.common import connect_engine, global_options, print_table
 
     loaded = global_options().load()
     observed = connect_engine().observe(loaded.stack.name)
@@ -117,15 +116,6 @@ def images(fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    _table(
+    print_table(
         ["CONTAINER", "SERVICE", "IMAGE", "IMAGE ID"], [[str(v) for v in r.values()] for r in rows]
     )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
-    ]
-    for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    sys.stdout.flush()

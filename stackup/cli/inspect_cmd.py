@@ -24,8 +24,7 @@ def _swarm_target() -> bool:
 @click.argument("services", nargs=-1)
 def ps(show_all: bool, fmt: str, services: tuple[str, ...]) -> None:
     """List the stack's containers: service, name, state, health, ports."""
-    from stackup.cli.common import connect_engine, global_options
-    from stackup.cli.images_cmd import _table
+    from stackup.cli.common import connect_engine, global_options, print_table
 
     opts = global_options()
     project = opts.project_name if opts.project_name and not opts.files else None
@@ -58,7 +57,7 @@ def ps(show_all: bool, fmt: str, services: tuple[str, ...]) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    _table(
+    print_table(
         ["SERVICE", "NAME", "STATE", "HEALTH", "PORTS"],
         [
             [
@@ -77,20 +76,16 @@ def ps(show_all: bool, fmt: str, services: tuple[str, ...]) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def ls(fmt: str) -> None:
     """List the stackup projects on the engine and their state."""
-    from stackup.cli.common import connect_engine
-    from stackup.cli.images_cmd import _table
+    from stackup.cli.common import connect_engine, print_table
 
     projects = connect_engine().list_projects()
     if fmt == "json":
         click.echo(json.dumps(projects, indent=2))
         return
-    _table(
+    print_table(
         ["NAME", "STATUS", "CONTAINERS"],
         [[p["name"], p["status"], str(p["containers"])] for p in projects],
     )
-
-
-_COLOURS = ["cyan", "yellow", "green", "magenta", "blue", "red"]
 
 
 @click.command("logs")
@@ -103,7 +98,13 @@ def logs(
     follow: bool, tail: int | None, timestamps: bool, no_prefix: bool, services: tuple[str, ...]
 ) -> None:
     """Show the output of the stack's containers, interleaved, prefixed by service."""
-    from stackup.cli.common import connect_engine, global_options, target, use_colour
+    from stackup.cli.common import (
+        LOG_COLOURS,
+        connect_engine,
+        global_options,
+        target,
+        use_colour,
+    )
     from stackup.cli.options import check_services
 
     loaded = global_options().load()
@@ -133,7 +134,7 @@ def logs(
     def stream(c: ObservedContainer, index: int) -> None:
         prefix = "" if no_prefix else f"{c.name:<{width}} | "
         if prefix and colour:
-            prefix = click.style(prefix, fg=_COLOURS[index % len(_COLOURS)])
+            prefix = click.style(prefix, fg=LOG_COLOURS[index % len(LOG_COLOURS)])
         for line in engine.logs(c.name, follow=follow, tail=tail, timestamps=timestamps):
             with lock:
                 click.echo(prefix + line.decode(errors="replace").rstrip("\n"))

@@ -217,7 +217,7 @@ def down(project: str, progress: str = "auto") -> None:
 
 
 def ps(project: str, services: tuple[str, ...], show_all: bool, fmt: str) -> None:
-    from stackup.cli.images_cmd import _table
+    from stackup.cli.common import print_table
 
     engine = connect()
     observed = engine.observe_swarm(project)
@@ -254,7 +254,7 @@ def ps(project: str, services: tuple[str, ...], show_all: bool, fmt: str) -> Non
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    _table(
+    print_table(
         ["SERVICE", "TASK", "STATE", "DESIRED", "NODE", "ERROR"],
         [[r["service"], r["name"], r["state"], r["desired"], r["node"], r["error"]] for r in rows],
     )

@@ -235,7 +235,7 @@ def _plan_with_images(
 def _images_to_pull(
     loaded: LoadedStack, selected: tuple[str, ...], local: object, policy: str
 ) -> list[str]:
-    from stackup.reconcile import _image_key
+    from stackup.desired import image_key
 
     assert isinstance(local, dict)
     out: list[str] = []
@@ -246,7 +246,7 @@ def _images_to_pull(
         wanted = service.pull_policy or policy
         if wanted in ("never", "build") or (wanted == "missing" and service.build is not None):
             continue
-        missing = _image_key(service.image) not in local and service.image not in local
+        missing = image_key(service.image) not in local and service.image not in local
         if wanted == "always" or (wanted in ("missing", "if_not_present") and missing):
             out.append(service.image)
     return sorted(set(out))
