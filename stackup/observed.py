@@ -33,8 +33,28 @@ class LiveConfig:
     pids_limit: int | None
 
 
+class _Labelled:
+    """What every resource stackup made says about itself through its labels."""
+
+    __slots__ = ()
+    labels: Mapping[str, str]
+
+    @property
+    def project(self) -> str | None:
+        return self.labels.get(L.PROJECT)
+
+    @property
+    def spec_hash(self) -> str | None:
+        return self.labels.get(L.SPEC_HASH)
+
+    @property
+    def spec(self) -> dict[str, JsonValue]:
+        """The applied spec, parsed from its label (empty when absent or unreadable)."""
+        return _parse_spec(self.labels.get(L.SPEC))
+
+
 @dataclass(frozen=True, slots=True)
-class ObservedContainer:
+class ObservedContainer(_Labelled):
     id: str
     name: str
     labels: Mapping[str, str]
@@ -49,10 +69,6 @@ class ObservedContainer:
     ports: tuple[str, ...] = ()  # "127.0.0.1:8080->80/tcp"
 
     @property
-    def project(self) -> str | None:
-        return self.labels.get(L.PROJECT)
-
-    @property
     def service(self) -> str | None:
         return self.labels.get(L.SERVICE)
 
@@ -62,14 +78,6 @@ class ObservedContainer:
             return int(self.labels.get(L.NUMBER, "1"))
         except ValueError:
             return 1
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self.labels.get(L.SPEC_HASH)
-
-    @property
-    def spec(self) -> dict[str, JsonValue]:
-        return _parse_spec(self.labels.get(L.SPEC))
 
     @property
     def salt(self) -> str | None:
@@ -99,43 +107,19 @@ class ObservedContainer:
 
 
 @dataclass(frozen=True, slots=True)
-class ObservedNetwork:
+class ObservedNetwork(_Labelled):
     id: str
     name: str
     labels: Mapping[str, str]
     driver: str = "bridge"
     scope: str = "local"
 
-    @property
-    def project(self) -> str | None:
-        return self.labels.get(L.PROJECT)
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self.labels.get(L.SPEC_HASH)
-
-    @property
-    def spec(self) -> dict[str, JsonValue]:
-        return _parse_spec(self.labels.get(L.SPEC))
-
 
 @dataclass(frozen=True, slots=True)
-class ObservedVolume:
+class ObservedVolume(_Labelled):
     name: str
     labels: Mapping[str, str]
     driver: str = "local"
-
-    @property
-    def project(self) -> str | None:
-        return self.labels.get(L.PROJECT)
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self.labels.get(L.SPEC_HASH)
-
-    @property
-    def spec(self) -> dict[str, JsonValue]:
-        return _parse_spec(self.labels.get(L.SPEC))
 
 
 @dataclass(frozen=True)

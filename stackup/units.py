@@ -25,13 +25,13 @@ def parse_duration(value: object) -> object:
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
+        return _seconds(value)
     if isinstance(value, str):
         text = value.strip()
         if not text:
             raise ValueError("empty duration")
         if re.fullmatch(r"\d+(\.\d+)?", text):
-            return timedelta(seconds=float(text))
+            return _seconds(float(text))
         pos = 0
         total = 0.0
         for match in _DURATION_PART.finditer(text):
@@ -41,8 +41,17 @@ def parse_duration(value: object) -> object:
             pos = match.end()
         if pos != len(text):
             raise ValueError(f'invalid duration "{value}" (expected a form like 1m30s, 10s, 500ms)')
-        return timedelta(seconds=total)
+        return _seconds(total)
     return value
+
+
+def _seconds(value: float) -> timedelta:
+    if value < 0:
+        raise ValueError(f"a duration cannot be negative ({value:g}s)")
+    try:
+        return timedelta(seconds=value)
+    except OverflowError:
+        raise ValueError(f"duration {value:g}s is out of range") from None
 
 
 def format_duration(value: timedelta) -> str:
