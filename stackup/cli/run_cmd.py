@@ -51,10 +51,11 @@ def exec_(
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND in a running container of SERVICE; its exit code becomes stackup's."""
-    from stackup.cli.common import connect_engine, global_options
+    from stackup.cli.common import connect_engine, global_options, refuse_swarm
     from stackup.cli.options import check_services
 
     loaded = global_options().load()
+    refuse_swarm(loaded, "exec")
     check_services(loaded, (service,))
     engine = connect_engine()
     name = _container_of(engine, loaded.stack.name, service, index)
@@ -99,11 +100,12 @@ def run(
     command: tuple[str, ...],
 ) -> None:
     """Run a one-off container of SERVICE (for jobs and migrations), its dependencies first."""
-    from stackup.cli.common import connect_engine, global_options
+    from stackup.cli.common import connect_engine, global_options, refuse_swarm
     from stackup.cli.options import check_services
     from stackup.oneoff import run_oneoff
 
     loaded = global_options().load()
+    refuse_swarm(loaded, "run")
     check_services(loaded, (service,))
     engine = connect_engine()
     code = run_oneoff(
