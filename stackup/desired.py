@@ -316,6 +316,13 @@ def _volumes_from(stack: Stack, service: Service) -> list[str]:
 
 def _mounts(stack: Stack, service: Service, carried: Mapping[str, str]) -> tuple[MountSpec, ...]:
     out = []
+    declared = {vol.target for vol in service.volumes}
+    # Anonymous volumes of the container being replaced that only its image declares
+    # (`VOLUME /var/lib/postgresql/data`): mounted by name, or the new container would start
+    # with an empty data directory.
+    for target, name in sorted(carried.items()):
+        if target not in declared:
+            out.append(MountSpec(type="volume", target=target, source=name))
     for vol in service.volumes:
         source = vol.source
         if vol.type == "volume":

@@ -9,6 +9,7 @@ what. The executor only carries the steps out.
 from __future__ import annotations
 
 import gc
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -385,7 +386,7 @@ class _Reconciler:
         carried = (
             {}
             if self.options.renew_anon_volumes
-            else {n: _anonymous_volumes(c, service.volumes) for n, c in holders.items()}
+            else {n: _anonymous_volumes(c) for n, c in holders.items()}
         )
         wanted = desired_containers(
             self.stack, name, replicas, self.salt, self.options.file_objects, carried
@@ -742,19 +743,17 @@ def _without_labels(spec: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
     return out
 
 
-def _anonymous_volumes(c: ObservedContainer, volumes: list[object]) -> dict[str, str]:
-    """Anonymous volumes the container has, by mount target, so a recreate keeps them."""
-    from stackup.spec import ServiceVolume
+_ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
 
-    targets = {
-        v.target
-        for v in volumes
-        if isinstance(v, ServiceVolume) and v.type == "volume" and not v.source
-    }
+
+def _anonymous_volumes(c: ObservedContainer) -> dict[str, str]:
+    """Every anonymous volume the container has, by mount target, so a recreate keeps them:
+    those the file declares (`- /data`) and those the image declares (`VOLUME /var/lib/db`),
+    which the file never mentions. Named volumes are mounted by name anyway."""
     return {
         m.destination: m.name
         for m in c.mounts
-        if m.type == "volume" and m.name and m.destination in targets
+        if m.type == "volume" and m.name and _ANONYMOUS.match(m.name)
     }
 
 
