@@ -53,6 +53,9 @@ class ExecuteOptions:
     parallel: int = 8
     wait_timeout: float = 300.0  # for depends_on conditions
     poll_interval: float = 0.1
+    # An operation marked `destroys_data` runs only when the caller says the user agreed
+    # (`up --yes` or its prompt, `down --volumes`); otherwise it fails and nothing of it runs.
+    allow_data_loss: bool = False
 
 
 @dataclass
@@ -207,6 +210,13 @@ class _Executor:
     def _run_op(self, op: Operation, begin: int, end: int) -> bool:
         """Run steps [begin, end); True when that finished the operation."""
         start = self.started.setdefault(op.id, time.monotonic())
+        if op.destroys_data and not self.options.allow_data_loss:
+            message = (
+                f"refused: {op.action.value} of {op.kind.value} {op.name} deletes its data, and "
+                "deleting data was not allowed (stackup up --yes, or down --volumes)"
+            )
+            self.emit(Event(op.id, op.name, "failed", message))
+            raise ApplyError(message)
         if begin == 0:
             self.emit(Event(op.id, op.name, "started", f"{op.action.value}: {op.reason}"))
         try:

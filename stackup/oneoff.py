@@ -15,6 +15,7 @@ from stackup.errors import ApplyError
 from stackup.execute import execute
 from stackup.graph import build_graph, dependencies
 from stackup.loader import LoadedStack
+from stackup.plan import Action
 from stackup.reconcile import ReconcileOptions
 
 
@@ -47,7 +48,12 @@ def run_oneoff(
     net_plan = api.plan(
         loaded, engine, ReconcileOptions(services=(service,), with_dependencies=False), graph
     )
-    network_ops = [op for op in net_plan.operations if op.kind.value in ("network", "volume")]
+    # Only what is missing is created here; changing a network or volume is `up`'s business.
+    network_ops = [
+        op
+        for op in net_plan.operations
+        if op.kind.value in ("network", "volume") and op.action == Action.CREATE
+    ]
     if network_ops:
         execute(dataclasses.replace(net_plan, operations=tuple(network_ops)), engine)
     observed = engine.observe(stack.name)

@@ -57,7 +57,9 @@ def _run(plan: Plan, engine: DockerEngine, progress: str = "auto") -> None:
     with Progress(progress) as show, cancel_on_sigint(threading.Event()) as cancel:
         # Stops mostly wait on the container (its grace period): run them all at once, as
         # Compose does (its parallel limit is 64).
-        outcome = execute(plan, engine, show, ExecuteOptions(parallel=64), cancel=cancel)
+        # Only `down --volumes` plans volume removals: the flag is the user's consent.
+        options = ExecuteOptions(parallel=64, allow_data_loss=True)
+        outcome = execute(plan, engine, show, options, cancel=cancel)
     if outcome.failed:
         for op_id, message in sorted(outcome.failed.items()):
             click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)

@@ -324,7 +324,12 @@ def _apply(
 
     with Progress(progress) as show, cancel_on_sigint(threading.Event()) as cancel:
         outcome = execute(
-            plan, engine, show, ExecuteOptions(parallel=parallel, wait_timeout=wait_timeout), cancel
+            plan,
+            engine,
+            show,
+            # _confirm_data_loss has asked (or --yes said so) before we get here.
+            ExecuteOptions(parallel=parallel, wait_timeout=wait_timeout, allow_data_loss=True),
+            cancel,
         )
     if outcome.interrupted:
         click.echo(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from stackup.desired import read_file_objects
-from stackup.execute import execute
+from stackup.execute import ExecuteOptions, execute
 from stackup.fake_engine import FakeEngine
 from stackup.graph import build_graph
 from stackup.loader import LoadedStack, load_text
@@ -311,7 +311,12 @@ def test_volume_definition_changed(scenario: Scenario) -> None:
     assert "destroys data" in render_markdown(plan)
     assert '"destroys_data": true' in render_json(plan)
     check_golden("volume_changed", golden_text(plan))
-    outcome = execute(plan, scenario.engine)
+    # The executor itself refuses to delete data unless the caller says the user agreed.
+    refused = execute(plan, scenario.engine)
+    assert not refused.ok
+    assert "deletes its data" in refused.failed[f"volume:{plan.operations[0].name}"]
+    assert not refused.done  # the containers that use the volume were left alone too
+    outcome = execute(plan, scenario.engine, options=ExecuteOptions(allow_data_loss=True))
     assert outcome.ok, outcome
     assert not scenario.plan(changed).changes
 
