@@ -47,18 +47,11 @@ _NOT_CONTAINER_CONFIG = {
 }
 
 # What `docker update` changes on a running container: these never need a recreate.
-UPDATABLE = (
-    "restart",
-    "cpus",
-    "cpu_shares",
-    "cpu_quota",
-    "cpu_period",
-    "cpuset",
-    "mem_limit",
-    "mem_reservation",
-    "memswap_limit",
-    "pids_limit",
-)
+# Only those compared with the live container (LiveConfig): `docker update` does not change
+# the applied-spec label, so a field updated in place must be checked against the running
+# container on the next plan, or the same update would be planned forever. Every other
+# resource setting recreates.
+UPDATABLE = ("restart", "cpus", "mem_limit", "pids_limit")
 
 
 @dataclass(frozen=True)

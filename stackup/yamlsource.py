@@ -229,6 +229,8 @@ def parse(text: str, filename: str) -> Node | None:
         raise YamlSyntaxError(
             "invalid YAML: the document is nested too deeply", file=filename
         ) from None
+    except UnicodeError:  # lone surrogates from a reader that decoded with surrogateescape
+        raise YamlSyntaxError("the file is not valid UTF-8 text", file=filename) from None
     if root is None:
         return None
     builder = _Builder(filename)
