@@ -162,6 +162,8 @@ class _Reconciler:
         self.outcome: dict[str, _ServiceOutcome] = defaultdict(_ServiceOutcome)
         self.replaced: set[str] = set()  # container names recreated or removed by this plan
         self.desired: dict[str, DesiredContainer] = {}
+        self.used_temporaries: set[str] = set()
+        self.selected: set[str] = set()
         self._deps: dict[str, list[tuple[str, G.ServiceEdge]]] = {}
         ours = [c for c in observed.containers if c.project == stack.name]
         self.by_service: dict[str, list[ObservedContainer]] = defaultdict(list)
@@ -180,7 +182,7 @@ class _Reconciler:
     # ------------------------------------------------------------------ entry
 
     def plan(self) -> Plan:
-        selected = self._selected()
+        selected = self.selected = self._selected()
         networks = sorted({k for s in selected for k in self.stack.services[s].networks})
         volumes = sorted(
             {
@@ -418,6 +420,8 @@ class _Reconciler:
     ) -> None:
         op_id = f"container:{want.name}"
         temp = self.temporaries.get(temporary_name(want.name))
+        if temp is not None:
+            self.used_temporaries.add(temp.name)
         after = self._after(service)
         waits = self._waits(service)
         start: tuple[Step, ...] = (*waits, StartContainer(want.name))
@@ -660,7 +664,10 @@ class _Reconciler:
                 )
             )
         for name, c in sorted(self.temporaries.items()):
-            if c.service not in self.stack.services:
+            # A leftover no wanted container takes over (its service is gone, or scaled below
+            # its number) is removed; those of services outside this plan are left for theirs.
+            unused = name not in self.used_temporaries
+            if unused and (c.service not in self.stack.services or c.service in self.selected):
                 self._add(
                     Operation(
                         id=f"container:{name}",

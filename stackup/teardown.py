@@ -4,6 +4,7 @@ volumes stackup created. External resources carry no label of ours and are never
 
 from __future__ import annotations
 
+from stackup import labels as L
 from stackup.observed import Observed
 from stackup.plan import (
     Action,
@@ -104,6 +105,8 @@ def plan_lifecycle(
     for c in observed.containers:
         if services is not None and c.service not in services:
             continue
+        if c.is_temporary or c.labels.get(L.ONEOFF):
+            continue  # a leftover replacement or a `run` container is not the service's
         running = c.state in ("running", "restarting", "paused")
         if action == "stop" and running:
             steps: tuple[StopContainer | StartContainer, ...] = (StopContainer(c.name, timeout),)
