@@ -158,7 +158,6 @@ class _Reconciler:
         self.network_op: dict[str, str] = {}  # network key → op id
         self.volume_op: dict[str, str] = {}
         self.recreated_networks: dict[str, str] = {}  # engine name → key
-        self.recreated_volumes: dict[str, str] = {}  # engine name → key
         self.outcome: dict[str, _ServiceOutcome] = defaultdict(_ServiceOutcome)
         self.replaced: set[str] = set()  # container names recreated or removed by this plan
         self.desired: dict[str, DesiredContainer] = {}
@@ -338,17 +337,26 @@ class _Reconciler:
         if want.external or have is None or have.project != self.stack.name:
             return
         if have.spec_hash != want.spec.labels[L.SPEC_HASH]:
-            users = sorted(
-                c.name
+            using = [
+                c
                 for c in self.observed.containers
                 if c.project == self.stack.name and any(m.name == want.name for m in c.mounts)
-            )
+            ]
+            outside = sorted({c.service or c.name for c in using} - self.selected)
+            if outside:
+                # Recreating the volume removes every container using it; those this plan
+                # would not create again must not just disappear.
+                self.blockers.append(
+                    f'volume "{want.name}" changed, and it is used by {", ".join(outside)}, '
+                    "which this plan leaves alone; run `stackup up` for all the services using it"
+                )
+                return
+            users = sorted(c.name for c in using)
             steps: list[Step] = []
             for cname in users:
                 steps += [StopContainer(cname), RemoveContainer(cname)]
                 self.replaced.add(cname)
             steps += [RemoveVolume(want.name), CreateVolume(want.spec)]
-            self.recreated_volumes[want.name] = key
             self.volume_op[key] = op_id
             self._add(
                 Operation(

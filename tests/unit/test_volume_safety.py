@@ -1,0 +1,46 @@
+"""A changed volume is recreated only when every container using it is in the plan."""
+
+from __future__ import annotations
+
+from stackup.execute import ExecuteOptions, execute
+from stackup.fake_engine import FakeEngine
+from stackup.graph import build_graph
+from stackup.loader import LoadedStack, load_text
+from stackup.plan import Plan
+from stackup.reconcile import ReconcileOptions, reconcile
+
+STACK = """
+name: vs
+services:
+  db:
+    image: busybox:latest
+    volumes: [data:/data]
+  web:
+    image: busybox:latest
+    volumes: [data:/srv]
+volumes:
+  data:
+    labels: {{generation: "{gen}"}}
+"""
+
+
+def _plan(engine: FakeEngine, loaded: LoadedStack, services: tuple[str, ...] = ()) -> Plan:
+    graph = build_graph(loaded.stack, loaded.source)
+    options = ReconcileOptions(salt="t", services=services)
+    return reconcile(loaded.stack, graph, engine.observe("vs"), options)
+
+
+def test_volume_used_by_a_service_outside_the_plan_blocks() -> None:
+    engine = FakeEngine({"busybox:latest": "sha256:" + "b0" * 32})
+    assert execute(_plan(engine, load_text(STACK.format(gen=1))), engine).ok
+    changed = load_text(STACK.format(gen=2))
+
+    partial = _plan(engine, changed, services=("web",))
+    assert partial.operations == ()
+    assert partial.blockers and "used by db" in partial.blockers[0]
+
+    whole = _plan(engine, changed)
+    assert not whole.blockers
+    assert [op.name for op in whole.destroys_data] == ["vs_data"]
+    assert execute(whole, engine, options=ExecuteOptions(allow_data_loss=True)).ok
+    assert not _plan(engine, changed).changes
