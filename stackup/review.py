@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import secrets
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from stackup.errors import PlanError
 from stackup.execute import execute
 from stackup.fake_engine import FakeEngine
 from stackup.graph import build_graph
@@ -21,13 +23,17 @@ from stackup.loader import LoadedStack
 from stackup.plan import Plan
 from stackup.reconcile import ReconcileOptions, reconcile
 
-REVIEW_SALT = "review"  # both sides use one salt, so only real changes show
-
 
 def plan_between(
     base: LoadedStack, head: LoadedStack, options: ReconcileOptions | None = None
 ) -> Plan:
-    options = dataclasses.replace(options or ReconcileOptions(), salt=REVIEW_SALT)
+    # Both sides share one salt, so only real changes show; a fresh one each run, because the
+    # Markdown goes into pull-request comments and a known key would let anyone test guesses
+    # of a weak secret against its digest.
+    salt = (
+        options.salt if options is not None and options.salt != "stackup" else secrets.token_hex(8)
+    )
+    options = dataclasses.replace(options or ReconcileOptions(), salt=salt)
     engine = FakeEngine()
     for loaded in (base, head):
         for service in loaded.stack.services.values():
@@ -45,7 +51,7 @@ def plan_between(
     base_plan = reconcile(base_stack, base_graph, engine.observe(head.stack.name), options)
     outcome = execute(base_plan, engine)
     if outcome.failed:
-        raise RuntimeError(f"could not model the base revision: {outcome.failed}")
+        raise PlanError(f"could not model the base revision: {outcome.failed}")
     head_graph = build_graph(head.stack, head.source)
     return reconcile(head.stack, head_graph, engine.observe(head.stack.name), options)
 
