@@ -9,7 +9,7 @@ outcome = stackup.apply(plan, engine)
 from __future__ import annotations
 
 import dataclasses
-import secrets
+import hashlib
 from collections.abc import Callable
 
 import networkx as nx
@@ -38,15 +38,19 @@ def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> O
     return dataclasses.replace(observed, containers=containers)
 
 
-def plan_options(loaded: LoadedStack, options: ReconcileOptions | None = None) -> ReconcileOptions:
+def plan_options(
+    loaded: LoadedStack, engine: Engine, options: ReconcileOptions | None = None
+) -> ReconcileOptions:
     """Options completed with what planning must read first (secret and config contents) and
-    a fresh salt for a project that has none yet."""
+    the salt for a project that has none on the engine yet. That salt is keyed with the
+    engine's ID, which never leaves the host: stable from `diff -o` to `up --plan`, yet not
+    guessable from the project name alone."""
     options = options or ReconcileOptions()
-    return dataclasses.replace(
-        options,
-        file_objects=read_file_objects(loaded.stack),
-        salt=options.salt if options.salt != "stackup" else secrets.token_hex(8),
-    )
+    salt = options.salt
+    if salt == "stackup":
+        key = f"{engine.engine_id()}\0{loaded.stack.name}".encode()
+        salt = hashlib.sha256(key).hexdigest()[:16]
+    return dataclasses.replace(options, file_objects=read_file_objects(loaded.stack), salt=salt)
 
 
 def plan(
@@ -55,7 +59,7 @@ def plan(
     options: ReconcileOptions | None = None,
     graph: nx.DiGraph[str] | None = None,
 ) -> Plan:
-    options = plan_options(loaded, options)
+    options = plan_options(loaded, engine, options)
     graph = graph if graph is not None else build_graph(loaded.stack, loaded.source)
     return reconcile(loaded.stack, graph, observe(loaded, engine, options), options)
 

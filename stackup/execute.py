@@ -70,10 +70,6 @@ class Outcome:
         return not self.failed and not self.skipped and not self.interrupted
 
 
-class Interrupted(StackupError):
-    exit_code = 130
-
-
 def execute(
     plan: Plan,
     engine: Engine,
@@ -82,7 +78,8 @@ def execute(
     cancel: threading.Event | None = None,
 ) -> Outcome:
     """Run every operation of `plan`. Returns what was done, failed and skipped; raises
-    nothing for a failed operation (the outcome says it), `Interrupted` after a Ctrl-C."""
+    nothing for a failed operation: the outcome says what failed, and `interrupted` after
+    `cancel` was set (the CLI sets it on Ctrl-C)."""
     return _Executor(
         plan, engine, on_event, options or ExecuteOptions(), cancel or threading.Event()
     ).run()

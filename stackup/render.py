@@ -11,7 +11,16 @@ from collections.abc import Iterable
 
 from pydantic import JsonValue
 
-from stackup.plan import Action, FieldChange, Operation, Plan
+from stackup.labels import SPEC_HASH
+from stackup.plan import (
+    Action,
+    CreateContainer,
+    CreateNetwork,
+    CreateVolume,
+    FieldChange,
+    Operation,
+    Plan,
+)
 
 PLAN_FORMAT_VERSION = 1
 
@@ -99,7 +108,19 @@ def _operation_json(op: Operation) -> dict[str, JsonValue]:
         "details": list(op.details),
         "after": list(op.after),
         "start_after": list(op.start_after),
+        "spec_hashes": _created_hashes(op),
     }
+
+
+def _created_hashes(op: Operation) -> list[JsonValue]:
+    """The spec hash of everything the operation creates, so a saved plan pins the content
+    of what it will create, not only its name (`up --plan` compares them)."""
+    out: list[JsonValue] = []
+    for step in op.steps:
+        if isinstance(step, CreateContainer | CreateNetwork | CreateVolume):
+            labels = step.spec.labels
+            out.append(labels.get(SPEC_HASH, ""))
+    return out
 
 
 def plan_json(plan: Plan) -> dict[str, JsonValue]:

@@ -207,7 +207,7 @@ def _plan_with_images(
     from stackup.reconcile import ReconcileOptions
 
     assert isinstance(options, ReconcileOptions)
-    options = api.plan_options(loaded, options)
+    options = api.plan_options(loaded, engine, options)
     observed = api.observe(loaded, engine, options)
     selected = options.services or tuple(loaded.stack.services)
     changed = False

@@ -206,6 +206,7 @@ def test_json_shape() -> None:
             "details",
             "after",
             "start_after",
+            "spec_hashes",
         }
     assert volume == {
         "id": "volume:shape_data",
@@ -220,7 +221,9 @@ def test_json_shape() -> None:
         "details": ["removes shape-web-1 first (it uses the volume)"],
         "after": [],
         "start_after": [],
+        "spec_hashes": volume["spec_hashes"],
     }
+    assert len(volume["spec_hashes"]) == 1 and len(volume["spec_hashes"][0]) == 64
     assert web["kind"] == "container" and web["service"] == "web"
     assert web["after"] == ["volume:shape_data"]
     assert web["destroys_data"] is False
