@@ -26,9 +26,11 @@ def plan_down(
     services: frozenset[str] | None = None,
     timeout: float | None = None,
     keep_services: frozenset[str] = frozenset(),
+    keep_volumes: frozenset[str] = frozenset(),
 ) -> Plan:
     """`services=None` removes every container of the project, orphans included;
-    `keep_services` names services whose absence from the file makes them orphans to keep."""
+    `keep_services` names services whose absence from the file makes them orphans to keep;
+    `keep_volumes` names volumes the file now declares external (they are no longer ours)."""
     ops: list[Operation] = []
     warnings: list[str] = []
     containers = [
@@ -77,6 +79,9 @@ def plan_down(
     if volumes:
         for vol in sorted(observed.volumes.values(), key=lambda v: v.name):
             if vol.project != observed.project:
+                continue
+            if vol.name in keep_volumes:
+                warnings.append(f"volume {vol.name} kept: the stack file declares it external")
                 continue
             users = sorted(c.name for c in remaining if any(m.name == vol.name for m in c.mounts))
             if users:  # kept containers still mount it: the engine would refuse anyway

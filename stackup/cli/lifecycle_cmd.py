@@ -13,9 +13,9 @@ if TYPE_CHECKING:
     from stackup.plan import Plan
 
 
-def _project() -> tuple[str, frozenset[str] | None]:
-    """The project name and, when a stack file is at hand, its service names. With `-p NAME`
-    and no file, down works from labels alone."""
+def _project() -> tuple[str, frozenset[str] | None, frozenset[str]]:
+    """The project name and, when a stack file is at hand, its service names and the volumes
+    it declares external. With `-p NAME` and no file, down works from labels alone."""
     from stackup.cli.common import global_options
     from stackup.errors import StackFileError
 
@@ -24,9 +24,10 @@ def _project() -> tuple[str, frozenset[str] | None]:
         loaded = opts.load()
     except StackFileError:
         if opts.project_name and not opts.files:
-            return opts.project_name, None
+            return opts.project_name, None, frozenset()
         raise
-    return loaded.stack.name, frozenset(loaded.stack.services)
+    external = frozenset(v.name or k for k, v in loaded.stack.volumes.items() if v.external)
+    return loaded.stack.name, frozenset(loaded.stack.services), external
 
 
 def _swarm_target() -> bool:
@@ -101,7 +102,7 @@ def down(
     from stackup.lock import project_lock
     from stackup.teardown import plan_down
 
-    project, services = _project()
+    project, services, external = _project()
     if _swarm_target():
         from stackup.cli import swarm_cmd
 
@@ -121,7 +122,13 @@ def down(
             orphans = frozenset(
                 c.service for c in observed.containers if c.service and c.service not in services
             )
-        plan = plan_down(observed, volumes=volumes, timeout=timeout, keep_services=orphans)
+        plan = plan_down(
+            observed,
+            volumes=volumes,
+            timeout=timeout,
+            keep_services=orphans,
+            keep_volumes=external,
+        )
         _run(plan, engine, progress)
 
 

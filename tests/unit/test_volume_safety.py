@@ -44,3 +44,16 @@ def test_volume_used_by_a_service_outside_the_plan_blocks() -> None:
     assert [op.name for op in whole.destroys_data] == ["vs_data"]
     assert execute(whole, engine, options=ExecuteOptions(allow_data_loss=True)).ok
     assert not _plan(engine, changed).changes
+
+
+def test_down_volumes_keeps_a_volume_the_file_now_declares_external() -> None:
+    from stackup.teardown import plan_down
+
+    engine = FakeEngine({"busybox:latest": "sha256:" + "b0" * 32})
+    assert execute(_plan(engine, load_text(STACK.format(gen=1))), engine).ok
+    observed = engine.observe("vs")
+    plan = plan_down(observed, volumes=True, keep_volumes=frozenset({"vs_data"}))
+    assert "volume:vs_data" not in [op.id for op in plan.operations]
+    assert any("declares it external" in w for w in plan.warnings)
+    removed = plan_down(observed, volumes=True)
+    assert "volume:vs_data" in [op.id for op in removed.operations]
