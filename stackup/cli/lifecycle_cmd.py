@@ -140,10 +140,15 @@ def _lifecycle(action: str, services: tuple[str, ...], timeout: float | None) ->
     loaded = global_options().load()
     refuse_swarm(loaded, action)
     check_services(loaded, services)
+    from stackup.lock import project_lock
+
     engine = connect_engine()
-    observed = engine.observe(loaded.stack.name)
-    plan = plan_lifecycle(observed, action, frozenset(services) if services else None, timeout)
-    _run(plan, engine)
+    project = loaded.stack.name
+    # Under the project's lock, like up and down: names must not change under our feet.
+    with project_lock(engine.engine_id(), project, on_wait=lambda m: click.echo(m, err=True)):
+        observed = engine.observe(project)
+        selected = frozenset(services) if services else None
+        _run(plan_lifecycle(observed, action, selected, timeout), engine)
 
 
 @click.command("stop")
