@@ -91,6 +91,12 @@ def container_name(stack: Stack, service: str, number: int) -> str:
     return explicit if explicit else f"{stack.name}-{service}-{number}"
 
 
+def image_ref(stack: Stack, service: str) -> str:
+    """The image a service runs: its `image`, or for a build-only service the name Compose
+    gives the image it builds (`<project>-<service>`)."""
+    return stack.services[service].image or f"{stack.name}-{service}"
+
+
 def image_key(image: str) -> str:
     """The tag an image reference means locally: `nginx` is `nginx:latest`; a digest
     reference stays as it is."""
@@ -182,7 +188,7 @@ def desired_containers(
         )
         spec = ContainerSpec(
             name=name,
-            image=service.image or f"{stack.name}-{service_name}",
+            image=image_ref(stack, service_name),
             service=service,
             labels=labels,
             environment={k: v for k, v in service.environment.items() if v is not None},
@@ -210,7 +216,7 @@ def canonical_service(
         for k, v in sorted(service.environment.items())
         if v is not None
     }
-    data["image"] = service.image or f"{stack.name}-{service_name}"
+    data["image"] = image_ref(stack, service_name)
     data["networks"] = {
         (stack.networks[k].name or k): v for k, v in sorted(data.get("networks", {}).items())
     }

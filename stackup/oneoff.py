@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from stackup import api
@@ -75,8 +76,10 @@ def run_oneoff(
         engine.start_container(cname)
         for line in engine.logs(cname, follow=True):
             on_output(line)
+        # The log stream ends when the process does; the engine may report the exit a moment later.
         state = engine.inspect_container(cname)
         while state.status in ("running", "restarting"):
+            time.sleep(0.05)
             state = engine.inspect_container(cname)
         return state.exit_code
     finally:

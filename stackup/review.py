@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from stackup.desired import image_ref
 from stackup.errors import PlanError
 from stackup.execute import execute
 from stackup.fake_engine import FakeEngine
@@ -36,16 +37,9 @@ def plan_between(
     options = dataclasses.replace(options or ReconcileOptions(), salt=salt)
     engine = FakeEngine()
     for loaded in (base, head):
-        for service in loaded.stack.services.values():
-            image = service.image or ""
-            if image:
-                engine.set_image(image, "sha256:" + hashlib.sha256(image.encode()).hexdigest())
-    # Build-only services get an image named after the project and service.
-    for loaded in (base, head):
-        for name, service in loaded.stack.services.items():
-            if service.image is None:
-                ref = f"{loaded.stack.name}-{name}"
-                engine.set_image(ref, "sha256:" + hashlib.sha256(ref.encode()).hexdigest())
+        for name in loaded.stack.services:
+            ref = image_ref(loaded.stack, name)
+            engine.set_image(ref, "sha256:" + hashlib.sha256(ref.encode()).hexdigest())
     base_stack = base.stack.model_copy(update={"name": head.stack.name})
     base_graph = build_graph(base_stack, base.source)
     base_plan = reconcile(base_stack, base_graph, engine.observe(head.stack.name), options)

@@ -33,7 +33,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import JsonValue
 
 from stackup import labels as L
-from stackup.desired import desired_network
+from stackup.desired import desired_network, image_ref
 from stackup.errors import ApplyError
 from stackup.fielddiff import diff_fields
 from stackup.plan import Action, CreateNetwork, FieldChange, Kind, Operation, Plan, RemoveNetwork
@@ -189,7 +189,7 @@ class SwarmOptions:
 def deployed_image(stack: Stack, service: str, registry: str | None = None) -> str:
     """The image the service's tasks pull: with `x-stackup.registry`, an image named without
     a registry host is deployed from that registry (`up` pushes it there first)."""
-    image = stack.services[service].image or f"{stack.name}-{service}"
+    image = image_ref(stack, service)
     registry = registry if registry is not None else stack.stackup.registry
     if registry and not has_registry_host(image):
         return f"{registry}/{image}"

@@ -37,7 +37,7 @@ import watchfiles
 from stackup import api
 from stackup import labels as L
 from stackup import reload as R
-from stackup.desired import desired_containers, read_file_objects
+from stackup.desired import desired_containers, image_ref, read_file_objects
 from stackup.docker_engine import DockerEngine
 from stackup.engine import ContainerSpec, ExecResult, NetworkAttachment
 from stackup.errors import EngineUnavailableError, StackupError
@@ -438,7 +438,7 @@ class Watcher:
         if spec.build is None:
             self._say("error", f"{service}: develop.watch rebuild needs a build section", service)
             return
-        tag = spec.image or f"{self.loaded.stack.name}-{service}"
+        tag = image_ref(self.loaded.stack, service)
         self._say("rebuild", f"{service}: building {tag}", service)
         last = ""
         for line in self.engine.build_image(spec.build, tag):

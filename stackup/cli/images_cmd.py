@@ -50,12 +50,14 @@ def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = 
 
 def build_services(loaded: LoadedStack, engine: DockerEngine, services: Sequence[str]) -> list[str]:
     """Build the image of each service that has a `build:` section, streaming its output."""
+    from stackup.desired import image_ref
+
     built = []
     for name in services:
         service = loaded.stack.services[name]
         if service.build is None:
             continue
-        tag = service.image or f"{loaded.stack.name}-{name}"
+        tag = image_ref(loaded.stack, name)
         click.echo(f"building {name} → {tag}")
         for line in engine.build_image(service.build, tag):
             click.echo(f"  {name} | {line}")

@@ -126,6 +126,7 @@ def push_images(
 
     Only with `x-stackup.registry`: a multi-node swarm pulls every image by name on the node
     that runs the task, so an image that exists only here must reach a registry first."""
+    from stackup.desired import image_ref
     from stackup.swarm import deployed_image
 
     registry = loaded.stack.stackup.registry
@@ -133,7 +134,7 @@ def push_images(
         return {}
     digests: dict[str, str] = {}
     for name in sorted(services):
-        local = loaded.stack.services[name].image or f"{loaded.stack.name}-{name}"
+        local = image_ref(loaded.stack, name)
         target = deployed_image(loaded.stack, name, registry)
         if target in digests:
             continue
