@@ -125,9 +125,14 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # `stackup` alone: the help, which is not an error
+        sys.exit(0)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        # A mistyped flag is an error like any other: 1, never 2 (`diff --exit-code` says
+        # "changes pending" with 2, and a CI job must not read a typo as that).
+        sys.exit(1 if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -28,6 +28,9 @@ def config(fmt: str, quiet: bool, show_sensitive: bool, list_services: bool) -> 
     from stackup.cli.common import global_options
 
     loaded = global_options().load()
+    from stackup.graph import build_graph
+
+    build_graph(loaded.stack, loaded.source)  # a dependency cycle is a mistake in the file too
     if quiet:
         return
     if list_services:

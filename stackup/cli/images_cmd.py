@@ -50,13 +50,26 @@ def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = 
 
 def build_services(loaded: LoadedStack, engine: DockerEngine, services: Sequence[str]) -> list[str]:
     """Build the image of each service that has a `build:` section, streaming its output."""
+    import os
+
     from stackup.desired import image_ref
+    from stackup.errors import UsageError
 
     built = []
     for name in services:
         service = loaded.stack.services[name]
         if service.build is None:
             continue
+        context = service.build.context
+        if "://" not in context and not os.path.isdir(context):
+            mark = loaded.source.value(("services", name, "build"))
+            raise UsageError(
+                f"the build context {context} of service {name} is not a directory",
+                file=mark.file if mark else None,
+                line=mark.line if mark else None,
+                column=mark.column if mark else None,
+                path=f"services.{name}.build.context",
+            )
         tag = image_ref(loaded.stack, name)
         click.echo(f"building {name} → {tag}")
         for line in engine.build_image(service.build, tag):

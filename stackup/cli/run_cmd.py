@@ -35,6 +35,11 @@ def _container_of(engine: DockerEngine, project: str, service: str, index: int) 
     is_flag=True,
     help="Do not allocate a TTY (default when stdin is not a terminal).",
 )
+@click.option(
+    "-i", "--interactive", "_interactive", is_flag=True, hidden=True,
+    help="Accepted for `docker exec -it` habits: a TTY is used when stdin is a terminal.",
+)  # fmt: skip
+@click.option("-t", "--tty", "_tty", is_flag=True, hidden=True)
 @click.option("--index", type=int, default=1, show_default=True, help="Which replica.")
 @click.option("-u", "--user", default=None)
 @click.option("-w", "--workdir", default=None)
@@ -43,6 +48,8 @@ def _container_of(engine: DockerEngine, project: str, service: str, index: int) 
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_(
     no_tty: bool,
+    _interactive: bool,
+    _tty: bool,
     index: int,
     user: str | None,
     workdir: str | None,
@@ -51,6 +58,8 @@ def exec_(
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND in a running container of SERVICE; its exit code becomes stackup's."""
+    if command[:1] == ("--",):  # `stackup exec web -- ls -l`
+        command = command[1:]
     from stackup.cli.common import connect_engine, global_options, refuse_swarm
     from stackup.cli.options import check_services
 

@@ -211,13 +211,20 @@ def _plan_with_images(
     observed = api.observe(loaded, engine, options)
     selected = options.services or tuple(loaded.stack.services)
     changed = False
-    if build:
+    from stackup.desired import image_key, image_ref
+
+    # With --build every `build:` service is built; without it, as Compose does, only those
+    # whose image does not exist yet.
+    to_build = [
+        s
+        for s in sorted(selected)
+        if loaded.stack.services[s].build is not None
+        and (build or image_key(image_ref(loaded.stack, s)) not in observed.images)
+    ]
+    if to_build:
         from stackup.cli.images_cmd import build_services
 
-        built = build_services(
-            loaded, engine, [s for s in selected if loaded.stack.services[s].build]
-        )
-        changed = changed or bool(built)
+        changed = bool(build_services(loaded, engine, to_build)) or changed
     images = _images_to_pull(loaded, selected, observed.images, pull)
     if images:
         from stackup.cli.images_cmd import pull_images
