@@ -161,8 +161,9 @@ RULES: dict[str, Rule] = _rules(
         Severity.HIGH,
         "A password, token or key written in the stack file is in the repository, its history "
         "and every copy of it, and in `docker inspect` output.",
-        "Interpolate it from the environment (`${DB_PASSWORD}`, set outside the repository or in "
-        "an untracked `.env`), or better, use a `secrets:` file and the image's `*_FILE` variable.",
+        "Interpolate it from the environment (`NAME: ${NAME}` with the variable set outside the "
+        "repository or in an untracked `.env`), or better, use a `secrets:` file and the image's "
+        "`*_FILE` variable.",
     ),
     Rule(
         "SU011",
@@ -173,8 +174,8 @@ RULES: dict[str, Rule] = _rules(
         "A port with no host IP is published on every interface of the host, so a database "
         "meant for local use is reachable from the network, past most host firewalls (Docker "
         "writes its own iptables rules).",
-        "Bind the port to one address: `127.0.0.1:8080:80` for local use, or the interface the "
-        "service must serve.",
+        "Bind the port to one address: prefix it with `127.0.0.1:` for local use (as in "
+        "`127.0.0.1:HOST:CONTAINER`), or with the address of the interface the service must serve.",
     ),
     Rule(
         "SU012",
