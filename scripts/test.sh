@@ -96,6 +96,9 @@ leftovers() {
     sort
 }
 leftovers_before="$(leftovers)"
+# Anonymous volumes carry no label; unused ones that appear during the run were left by it.
+dangling() { docker volume ls -q --filter dangling=true | { grep -E '^[0-9a-f]{64}$' || true; } | sort; }
+dangling_before="$(dangling)"
 if [ -n "$leftovers_before" ]; then
   warn "resources of earlier test runs are still there (not counted against this run):"
   printf '  %s\n' "$leftovers_before" >&2
@@ -140,6 +143,14 @@ if [ -n "$new_leftovers" ]; then
   failures+=("$n resources left behind by tests")
 else
   say "no test resources left behind"
+fi
+new_dangling="$(comm -13 <(printf '%s\n' "$dangling_before") <(dangling) | sed '/^$/d')"
+if [ -n "$new_dangling" ]; then
+  n="$(printf '%s\n' "$new_dangling" | wc -l)"
+  warn "$n anonymous volumes were left behind unused by the tests"
+  failures+=("$n anonymous volumes left behind by tests")
+else
+  say "no anonymous volume left behind"
 fi
 
 stop_daemons

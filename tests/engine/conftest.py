@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -65,8 +66,25 @@ def docker_client() -> Iterator[docker.DockerClient]:
 @pytest.fixture
 def project_name(docker_client: docker.DockerClient) -> Iterator[str]:
     name = f"sut-{secrets.token_hex(4)}"
+    before = _anonymous_volumes(docker_client, dangling_only=False)
     yield name
     remove_project_resources(docker_client, name)
+    # Anonymous volumes carry no label: those the test's containers left behind (`up -V`,
+    # `down` without -v, as Compose leaves them too) are the ones that appeared during the
+    # test and are no longer used. CI runs tests one at a time, so nothing else made them.
+    for volume in _anonymous_volumes(docker_client, dangling_only=True) - before:
+        # One still in use by something that is not ours is left alone.
+        with contextlib.suppress(docker.errors.APIError):
+            docker_client.volumes.get(volume).remove()
+
+
+def _anonymous_volumes(client: docker.DockerClient, *, dangling_only: bool) -> set[str]:
+    filters = {"dangling": True} if dangling_only else {}
+    return {
+        v.name
+        for v in client.volumes.list(filters=filters)
+        if v.name and len(v.name) == 64 and not (v.attrs.get("Labels") or {})
+    }
 
 
 @pytest.fixture
