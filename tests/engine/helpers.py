@@ -171,9 +171,11 @@ def remove_project_resources(client: docker.DockerClient, project: str) -> list[
                 removed.append(f"service {service.name}")
         except docker.errors.APIError:
             pass
-        for container in client.containers.list(all=True, filters=filters):
+        # sparse: no inspect per container, which would race with Swarm removing its tasks
+        for container in client.containers.list(all=True, sparse=True, filters=filters):
             _quietly(functools.partial(container.remove, force=True, v=True))
-            removed.append(f"container {container.name}")
+            names = container.attrs.get("Names") or [container.id]
+            removed.append(f"container {str(names[0]).lstrip('/')}")
         for network in client.networks.list(filters=filters):
             _quietly(network.remove)
             removed.append(f"network {network.name}")

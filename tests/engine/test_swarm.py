@@ -73,8 +73,11 @@ def swarm_project(
 
     def tasks_gone() -> bool:
         return not any(
+            # sparse: no inspect per container, which races with Swarm removing them
             docker_client.containers.list(
-                all=True, filters={"label": f"com.docker.swarm.service.name={name}"}
+                all=True,
+                sparse=True,
+                filters={"label": f"com.docker.swarm.service.name={name}"},
             )
             for name in names
         )
@@ -314,7 +317,7 @@ def test_changed_config_and_secret_get_new_versions_and_the_old_are_removed(
     assert http_get(f"http://127.0.0.1:{port}/healthz", retry_for=30).body == "ok v2\n"
     # the tasks read the new value ...
     container = docker_client.containers.list(
-        filters={"label": f"com.docker.swarm.service.name={swarm_project}_app"}
+        sparse=True, filters={"label": f"com.docker.swarm.service.name={swarm_project}_app"}
     )[0]
     assert container.exec_run(["cat", "/run/secrets/db_password"]).output.decode() == second_secret
 
