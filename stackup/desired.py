@@ -37,6 +37,7 @@ _NOT_CONTAINER_CONFIG = {
     "deploy",
     "develop",
     "env_file",
+    "label_file",  # its labels are in `labels`
     "profiles",
     "pull_policy",
     "scale",

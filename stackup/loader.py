@@ -174,6 +174,7 @@ class _Loader:
 
         self.apply_profiles(doc, lookup)
         self.apply_env_files(doc, lookup)
+        self.apply_label_files(doc)
         name = self.project_name(doc, project_dir, lookup)
         doc.mapping()["name"] = name
         doc.mapping().pop("include", None)
@@ -497,6 +498,38 @@ class _Loader:
                         node.value = found
             if env_map and "environment" not in service.mapping():
                 service.mapping()["environment"] = environment
+
+    def apply_label_files(self, doc: Node) -> None:
+        """`label_file` entries (`KEY=VALUE` lines, as in an env file) merged under `labels`;
+        a key the service's `labels` sets itself wins, as in Compose."""
+        services = doc.get("services")
+        if services is None or not services.is_map:
+            return
+        for name, service in services.mapping().items():
+            files = service.get("label_file") if service.is_map else None
+            if files is None or not files.is_seq:
+                continue
+            labels = service.get("labels")
+            if labels is None or labels.value is None:
+                labels = Node({}, files.mark, files.mark)
+            elif not labels.is_map:
+                continue  # the model reports it
+            label_map = labels.mapping()
+            for i, entry in enumerate(files.sequence()):
+                if not isinstance(entry.value, str):
+                    continue  # the model reports it
+                path = Path(entry.value)
+                if not self._exists(path):
+                    raise located_error(
+                        entry,
+                        ("services", name, "label_file", i),
+                        f"label file not found: {self.display(path)}",
+                    )
+                text = self.read(path, self.display(path), "label file not found")
+                for key, value in parse_env_text(text, self.display(path)).items():
+                    label_map.setdefault(key, Node(value, entry.mark, entry.mark))
+            if label_map and "labels" not in service.mapping():
+                service.mapping()["labels"] = labels
 
     def project_name(
         self, doc: Node, project_dir: Path, lookup: Callable[[str], str | None]

@@ -12,7 +12,7 @@ from stackup.shortsyntax import parse_port, parse_volume
 from stackup.yamlsource import Node, node_from_plain
 
 _KEY_VALUE_FIELDS = ("environment", "labels", "annotations", "sysctls", "storage_opt")
-_LIST_FIELDS = ("dns", "dns_search", "tmpfs", "profiles", "cap_add", "cap_drop")
+_LIST_FIELDS = ("dns", "dns_search", "tmpfs", "profiles", "cap_add", "cap_drop", "label_file")
 
 
 def located_error(
@@ -182,6 +182,10 @@ def _service_paths(service: Node, base: str) -> None:
         for item in env_file.sequence():
             if item.is_map:
                 _set_abs(item.get("path"), base)
+    label_file = service.get("label_file")
+    if label_file is not None and label_file.is_seq:
+        for item in label_file.sequence():
+            _set_abs(item, base)
     develop = service.get("develop")
     watch = develop.get("watch") if develop is not None else None
     if watch is not None and watch.is_seq:

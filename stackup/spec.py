@@ -31,6 +31,36 @@ from stackup.shortsyntax import parse_port, parse_volume
 # --------------------------------------------------------------------------- build
 
 
+class Ulimit(Model):
+    soft: int
+    hard: int
+
+
+def _ulimits(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: ({"soft": v, "hard": v} if isinstance(v, int) and not isinstance(v, bool) else v)
+            for k, v in value.items()
+        }
+    return value
+
+
+class FileRef(Model):
+    """A service's use of a top-level secret or config."""
+
+    source: str
+    target: str | None = None
+    uid: str | None = None
+    gid: str | None = None
+    mode: int | None = None
+
+
+def _file_refs(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{"source": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
 class Build(Model):
     context: str = "."
     dockerfile: str | None = None
@@ -50,10 +80,19 @@ class Build(Model):
     platforms: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     ssh: list[str] = Field(default_factory=list)
-    secrets: list[str] = Field(default_factory=list)
+    secrets: Annotated[
+        list[FileRef], BeforeValidator(_file_refs, json_schema_input_type=list[str | FileRef])
+    ] = Field(default_factory=list)
     additional_contexts: TextMapping = Field(default_factory=dict)
     isolation: str | None = None
     privileged: bool = False
+    entitlements: list[str] = Field(default_factory=list)
+    ulimits: Annotated[
+        dict[str, Ulimit], BeforeValidator(_ulimits, json_schema_input_type=dict[str, int | Ulimit])
+    ] = Field(default_factory=dict)
+    provenance: str | bool | None = None
+    sbom: str | bool | None = None
+    no_cache_filter: StrList = Field(default_factory=list)
 
 
 def _env_like(value: Any, what: str) -> Any:
@@ -95,10 +134,17 @@ class BindOptions(Model):
     propagation: str | None = None
     create_host_path: bool = True
     selinux: Literal["z", "Z"] | None = None
+    recursive: Literal["enabled", "disabled", "writable", "readonly"] | None = None
 
 
 class VolumeOptions(Model):
     nocopy: bool = False
+    subpath: str | None = None
+    # None, not {}: an unset key must not change the canonical spec of existing containers.
+    labels: LabelMapping | None = None
+
+
+class ImageOptions(Model):
     subpath: str | None = None
 
 
@@ -116,11 +162,14 @@ class ServiceVolume(Model):
     bind: BindOptions | None = None
     volume: VolumeOptions | None = None
     tmpfs: TmpfsOptions | None = None
+    image: ImageOptions | None = None
 
     @model_validator(mode="after")
     def _source_required(self) -> ServiceVolume:
         if self.type == "bind" and not self.source:
             raise ValueError("a bind mount needs a source path")
+        if self.type == "image" and not self.source:
+            raise ValueError("an image mount needs a source image")
         return self
 
 
@@ -159,6 +208,7 @@ class ServiceNetwork(Model):
     priority: int | None = None
     gw_priority: int | None = None
     driver_opts: TextMapping = Field(default_factory=dict)
+    interface_name: str | None = None
 
 
 def _service_networks(value: Any) -> Any:
@@ -198,11 +248,43 @@ class Healthcheck(Model):
         return self
 
 
+class DeviceRequest(Model):
+    """A device the engine's device drivers provide (`gpus`, `deploy.resources.reservations
+    .devices`): by capability, driver, count or IDs."""
+
+    capabilities: list[str] = Field(default_factory=list)
+    count: int | Literal["all"] | None = None
+    device_ids: list[str] = Field(default_factory=list)
+    driver: str | None = None
+    options: TextMapping = Field(default_factory=dict)
+
+    @field_validator("count", mode="before")
+    @classmethod
+    def _count_text(cls, value: Any) -> Any:
+        # `count: "2"` (a string, as interpolation gives) is a number.
+        return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def _gpus(value: Any) -> Any:
+    """`gpus: all` is every GPU: one request for the `gpu` capability with no count limit."""
+    return [{"capabilities": ["gpu"], "count": "all"}] if value == "all" else value
+
+
+class DiscreteResource(Model):
+    kind: str
+    value: int
+
+
+class GenericResource(Model):
+    discrete_resource_spec: DiscreteResource | None = None
+
+
 class ResourceSpec(Model):
     cpus: NumberText | None = None
     memory: ByteSize | None = None
     pids: int | None = None
-    devices: list[dict[str, JsonValue]] = Field(default_factory=list)
+    devices: list[DeviceRequest] = Field(default_factory=list)
+    generic_resources: list[GenericResource] = Field(default_factory=list)
 
 
 class Resources(Model):
@@ -247,18 +329,109 @@ class Deploy(Model):
 # --------------------------------------------------------------------------- misc service parts
 
 
-class Ulimit(Model):
-    soft: int
-    hard: int
+class BlkioLimit(Model):
+    path: str
+    rate: ByteSize
 
 
-def _ulimits(value: Any) -> Any:
+class BlkioWeight(Model):
+    path: str
+    weight: int = Field(ge=10, le=1000)
+
+
+class BlkioConfig(Model):
+    weight: int | None = Field(default=None, ge=10, le=1000)
+    weight_device: list[BlkioWeight] = Field(default_factory=list)
+    device_read_bps: list[BlkioLimit] = Field(default_factory=list)
+    device_read_iops: list[BlkioLimit] = Field(default_factory=list)
+    device_write_bps: list[BlkioLimit] = Field(default_factory=list)
+    device_write_iops: list[BlkioLimit] = Field(default_factory=list)
+
+
+class CredentialSpec(Model):
+    config: str | None = None
+    file: str | None = None
+    registry: str | None = None
+
+
+class ServiceHook(Model):
+    """A `post_start` / `pre_stop` command, run in the container as `docker exec` would."""
+
+    command: Command
+    user: str | None = None
+    privileged: bool = False
+    working_dir: str | None = None
+    environment: EnvMapping = Field(default_factory=dict)
+
+
+class Provider(Model):
+    """A service another tool manages (`docker model`, a cloud provider plugin)."""
+
+    type: str
+    options: dict[str, str | int | float | bool | list[str | int | float | bool]] = Field(
+        default_factory=dict
+    )
+
+
+class ServiceModel(Model):
+    """A service's use of a top-level model: the variables that receive its endpoint and name."""
+
+    endpoint_var: str | None = None
+    model_var: str | None = None
+
+
+def _service_models(value: Any) -> Any:
+    if isinstance(value, list):
+        if not all(isinstance(name, str) for name in value):
+            raise ValueError("models list entries must be model names")
+        return {name: {} for name in value}
     if isinstance(value, dict):
-        return {
-            k: ({"soft": v, "hard": v} if isinstance(v, int) and not isinstance(v, bool) else v)
-            for k, v in value.items()
-        }
+        return {k: ({} if v is None else v) for k, v in value.items()}
     return value
+
+
+class DeviceMapping(Model):
+    """The long syntax of a `devices` entry (input only: stored as `source:target:perms`)."""
+
+    source: str
+    target: str | None = None
+    permissions: str | None = None
+
+
+def _devices(value: Any) -> Any:
+    """The long syntax (`{source, target, permissions}`) as the short one, `src:dst:perms`:
+    one shape downstream, and the canonical spec of existing containers unchanged."""
+    if not isinstance(value, list):
+        return value
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, dict) and set(item) <= {"source", "target", "permissions"}:
+            source = item.get("source")
+            if not isinstance(source, str) or not source:
+                raise ValueError("a device needs a `source` path on the host")
+            target = item.get("target") or source
+            perms = item.get("permissions")
+            out.append(f"{source}:{target}:{perms}" if perms else f"{source}:{target}")
+        else:
+            out.append(item)
+    return out
+
+
+def _microseconds(value: Any) -> Any:
+    """`cpu_rt_runtime: 950ms` or `950000`: the engine wants microseconds."""
+    if isinstance(value, str) and not value.lstrip("-").isdigit():
+        from datetime import timedelta
+
+        from stackup.units import parse_duration
+
+        parsed = parse_duration(value)
+        return int(parsed.total_seconds() * 1_000_000) if isinstance(parsed, timedelta) else parsed
+    return value
+
+
+Microseconds = Annotated[
+    int, BeforeValidator(_microseconds, json_schema_input_type=int | str)
+]
 
 
 class Logging(Model):
@@ -280,22 +453,6 @@ class WatchRule(Model):
 
 class Develop(Model):
     watch: list[WatchRule] = Field(default_factory=list)
-
-
-class FileRef(Model):
-    """A service's use of a top-level secret or config."""
-
-    source: str
-    target: str | None = None
-    uid: str | None = None
-    gid: str | None = None
-    mode: int | None = None
-
-
-def _file_refs(value: Any) -> Any:
-    if isinstance(value, list):
-        return [{"source": item} if isinstance(item, str) else item for item in value]
-    return value
 
 
 class EnvFile(Model):
@@ -378,6 +535,8 @@ class Service(Model):
         str | None, BeforeValidator(_restart, json_schema_input_type=str | bool | None)
     ] = Field(default=None, pattern=RESTART_PATTERN)
     labels: LabelMapping = Field(default_factory=dict)
+    # Read into `labels` by the loader (a key in `labels` wins), so containers carry them.
+    label_file: StrList | None = None
     annotations: LabelMapping = Field(default_factory=dict)
     container_name: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
     hostname: str | None = None
@@ -406,7 +565,13 @@ class Service(Model):
     dns: StrList = Field(default_factory=list)
     dns_search: StrList = Field(default_factory=list)
     dns_opt: list[str] = Field(default_factory=list)
-    devices: list[str] = Field(default_factory=list)
+    devices: Annotated[
+        list[str], BeforeValidator(_devices, json_schema_input_type=list[str | DeviceMapping])
+    ] = Field(default_factory=list)
+    gpus: Annotated[
+        list[DeviceRequest] | None,
+        BeforeValidator(_gpus, json_schema_input_type=Literal["all"] | list[DeviceRequest]),
+    ] = None
     device_cgroup_rules: list[str] = Field(default_factory=list)
     pid: str | None = None
     ipc: str | None = None
@@ -434,6 +599,22 @@ class Service(Model):
     cpu_quota: int | None = None
     cpu_period: int | None = None
     cpuset: str | None = None
+    cpu_count: int | None = Field(default=None, ge=0)
+    cpu_percent: int | None = Field(default=None, ge=0, le=100)
+    cpu_rt_runtime: Microseconds | None = None
+    cpu_rt_period: Microseconds | None = None
+    blkio_config: BlkioConfig | None = None
+    credential_spec: CredentialSpec | None = None
+    use_api_socket: bool | None = None
+    post_start: list[ServiceHook] | None = None
+    pre_stop: list[ServiceHook] | None = None
+    provider: Provider | None = None
+    models: Annotated[
+        dict[str, ServiceModel] | None,
+        BeforeValidator(
+            _service_models, json_schema_input_type=list[str] | dict[str, ServiceModel | None]
+        ),
+    ] = None
     pids_limit: int | None = None
     storage_opt: TextMapping = Field(default_factory=dict)
     scale: PositiveInt | None = None
@@ -451,19 +632,24 @@ class Service(Model):
     attach: bool = True
     pull_policy: str | None = Field(
         default=None,
-        pattern=r"^(always|never|missing|build|if_not_present|daily|weekly|every_\d+[smhdw])$",
+        pattern=r"^(always|never|missing|build|if_not_present|refresh|daily|weekly"
+        r"|every_(\d+[smhdw])+)$",
     )
+    pull_refresh_after: str | None = None
     stackup: ServiceSettings = Field(default_factory=ServiceSettings, alias="x-stackup")
 
     @model_validator(mode="after")
     def _image_or_build(self) -> Service:
-        if self.image is None and self.build is None:
+        if self.image is None and self.build is None and self.provider is None:
             raise ValueError("a service needs an `image` or a `build` section")
         return self
 
     @property
     def replicas(self) -> int:
-        """How many containers the service wants: `deploy.replicas`, else `scale`, else 1."""
+        """How many containers the service wants: `deploy.replicas`, else `scale`, else 1;
+        none for a service a `provider` manages (stackup runs no container for it)."""
+        if self.provider is not None:
+            return 0
         if self.deploy is not None and self.deploy.replicas is not None:
             return self.deploy.replicas
         return 1 if self.scale is None else self.scale
@@ -505,6 +691,7 @@ class Network(Model):
     internal: bool = False
     external: bool = False
     attachable: bool = False
+    enable_ipv4: bool | None = None
     enable_ipv6: bool | None = None
     labels: LabelMapping = Field(default_factory=dict)
 
@@ -532,6 +719,7 @@ class FileObject(Model):
     external: bool = False
     labels: LabelMapping = Field(default_factory=dict)
     driver: str | None = None
+    driver_opts: TextMapping = Field(default_factory=dict)
     template_driver: str | None = None
 
     _legacy = model_validator(mode="before")(_external)
@@ -544,6 +732,15 @@ class FileObject(Model):
                 "needs exactly one of `file`, `environment` or `content` (or `external: true`)"
             )
         return self
+
+
+class LanguageModel(Model):
+    """A top-level `models` entry: an AI model Docker Model Runner serves to services."""
+
+    name: str | None = None
+    model: str
+    context_size: int | None = None
+    runtime_flags: list[str] = Field(default_factory=list)
 
 
 class IncludeEntry(Model):
@@ -590,6 +787,7 @@ class Stack(Model):
     volumes: _nullable_mapping(Volume) = Field(default_factory=dict)  # type: ignore[valid-type]
     secrets: dict[str, FileObject] = Field(default_factory=dict)
     configs: dict[str, FileObject] = Field(default_factory=dict)
+    models: dict[str, LanguageModel] = Field(default_factory=dict)
     stackup: StackSettings = Field(default_factory=StackSettings, alias="x-stackup")
 
     @model_validator(mode="after")
