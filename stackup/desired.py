@@ -39,6 +39,11 @@ _NOT_CONTAINER_CONFIG = {
     "env_file",
     "label_file",  # its labels are in `labels`
     "profiles",
+    "pull_refresh_after",
+    "provider",  # a provider service has no container
+    "models",
+    "post_start",
+    "pre_stop",
     "pull_policy",
     "scale",
     "attach",
@@ -53,6 +58,39 @@ _NOT_CONTAINER_CONFIG = {
 # container on the next plan, or the same update would be planned forever. Every other
 # resource setting recreates.
 UPDATABLE = ("restart", "cpus", "mem_limit", "pids_limit")
+
+# Keys added after containers and networks were first labelled with their canonical spec: left
+# out while unset, so upgrading stackup does not change the spec hash of what is running (a
+# changed network hash recreates the network).
+_LATER_KEYS = frozenset(
+    {
+        "gpus",
+        "cpu_count",
+        "cpu_percent",
+        "cpu_rt_runtime",
+        "cpu_rt_period",
+        "blkio_config",
+        "credential_spec",
+        "use_api_socket",
+        "interface_name",
+        "recursive",
+        "labels",  # of a volume mount (`volume.labels`); service labels are never None
+        "image",  # of an image mount's options; a service's image is always set
+        "enable_ipv4",
+    }
+)
+
+
+def _drop_unset_later_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _drop_unset_later_keys(v)
+            for k, v in value.items()
+            if not (k in _LATER_KEYS and v is None)
+        }
+    if isinstance(value, list):
+        return [_drop_unset_later_keys(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -135,7 +173,9 @@ def read_file_objects(stack: Stack, environ: Mapping[str, str] | None = None) ->
 def desired_network(stack: Stack, key: str, salt: str) -> DesiredNetwork:
     net = stack.networks[key]
     assert net.name is not None
-    canonical: dict[str, JsonValue] = net.model_dump(mode="json", by_alias=True, exclude={"labels"})
+    canonical: dict[str, JsonValue] = _drop_unset_later_keys(
+        net.model_dump(mode="json", by_alias=True, exclude={"labels"})
+    )
     canonical["labels"] = dict(sorted(net.labels.items()))
     text = L.canonical_json(canonical)
     labels = L.resource_labels(stack.name, text, salt=salt, extra={**net.labels, L.NETWORK: key})
@@ -148,6 +188,7 @@ def desired_network(stack: Stack, key: str, salt: str) -> DesiredNetwork:
         internal=net.internal,
         attachable=net.attachable,
         enable_ipv6=net.enable_ipv6,
+        enable_ipv4=net.enable_ipv4,
         ipam_driver=ipam.driver if ipam else None,
         ipam_pools=tuple(
             {k: v for k, v in pool.model_dump(exclude_none=True).items() if isinstance(v, str)}
@@ -208,8 +249,8 @@ def canonical_service(
     stack: Stack, service_name: str, salt: str, file_objects: Mapping[str, bytes]
 ) -> dict[str, JsonValue]:
     service = stack.services[service_name]
-    data: dict[str, Any] = service.model_dump(
-        mode="json", by_alias=True, exclude=_NOT_CONTAINER_CONFIG
+    data: dict[str, Any] = _drop_unset_later_keys(
+        service.model_dump(mode="json", by_alias=True, exclude=_NOT_CONTAINER_CONFIG)
     )
     sensitive = [*stack.stackup.sensitive, *service.stackup.sensitive]
     data["environment"] = {
@@ -289,6 +330,7 @@ def _attachments(stack: Stack, service_name: str, name: str) -> tuple[NetworkAtt
                 ipv4_address=net.ipv4_address,
                 ipv6_address=net.ipv6_address,
                 mac_address=net.mac_address,
+                interface_name=net.interface_name,
             )
         )
     return tuple(out)
@@ -342,6 +384,11 @@ def _mounts(stack: Stack, service: Service, carried: Mapping[str, str]) -> tuple
                 subpath=vol.volume.subpath if vol.volume else None,
                 tmpfs_size=vol.tmpfs.size if vol.tmpfs else None,
                 tmpfs_mode=vol.tmpfs.mode if vol.tmpfs else None,
+                recursive=vol.bind.recursive if vol.bind else None,
+                volume_labels=tuple(sorted(vol.volume.labels.items()))
+                if vol.volume and vol.volume.labels
+                else (),
+                image_subpath=vol.image.subpath if vol.image else None,
             )
         )
     # Secrets and configs from files are bind-mounted read-only, as Compose does outside Swarm.

@@ -236,6 +236,8 @@ class DockerEngine:
                 "Config": [_ipam_pool(pool) for pool in spec.ipam_pools],
                 "Options": dict(spec.ipam_options),
             }
+        if spec.enable_ipv4 is False:
+            return self._create_network_raw(spec, ipam)
         with _engine_errors(f"creating network {spec.name}"):
             result = self.api.create_network(
                 spec.name,
@@ -248,6 +250,25 @@ class DockerEngine:
                 enable_ipv6=bool(spec.enable_ipv6),
                 attachable=spec.attachable or None,
             )
+        return str(result["Id"])
+
+    def _create_network_raw(self, spec: NetworkSpec, ipam: dict[str, Any] | None) -> str:
+        """`POST /networks/create` with `EnableIPv4`, which the SDK does not send."""
+        body: dict[str, Any] = {
+            "Name": spec.name,
+            "Driver": spec.driver or "bridge",
+            "Options": dict(spec.driver_opts),
+            "Internal": spec.internal,
+            "Labels": dict(spec.labels),
+            "EnableIPv4": False,
+            "EnableIPv6": bool(spec.enable_ipv6),
+            "Attachable": spec.attachable,
+        }
+        if ipam is not None:
+            body["IPAM"] = ipam
+        api: Any = self.api  # the SDK's request helpers are private, hence untyped
+        with _engine_errors(f"creating network {spec.name}"):
+            result = api._result(api._post_json(api._url("/networks/create"), data=body), json=True)
         return str(result["Id"])
 
     @_mutating
@@ -265,6 +286,11 @@ class DockerEngine:
                     aliases=list(attachment.aliases) or None,
                     ipv4_address=attachment.ipv4_address,
                     ipv6_address=attachment.ipv6_address,
+                    driver_opt=(
+                        {convert.IFNAME_OPTION: attachment.interface_name}
+                        if attachment.interface_name
+                        else None
+                    ),
                 )
         except EngineError as exc:
             # Connecting twice is refused with "endpoint with name … already exists".

@@ -17,7 +17,7 @@ from stackup.spec import Service
 
 @dataclass(frozen=True, slots=True)
 class MountSpec:
-    type: str  # bind, volume, tmpfs
+    type: str  # bind, volume, tmpfs, image
     target: str
     source: str | None = (
         None  # host path, or the engine's volume name (None: a new anonymous volume)
@@ -29,6 +29,9 @@ class MountSpec:
     subpath: str | None = None
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
+    recursive: str | None = None  # bind: enabled (default), disabled, writable, readonly
+    volume_labels: tuple[tuple[str, str], ...] = ()  # for a volume the mount creates
+    image_subpath: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,7 @@ class NetworkAttachment:
     ipv4_address: str | None = None
     ipv6_address: str | None = None
     mac_address: str | None = None
+    interface_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ class NetworkSpec:
     internal: bool = False
     attachable: bool = False
     enable_ipv6: bool | None = None
+    enable_ipv4: bool | None = None  # False: an IPv6-only network (API 1.48+)
     ipam_driver: str | None = None
     ipam_pools: tuple[Mapping[str, str], ...] = ()
     ipam_options: Mapping[str, str] = field(default_factory=dict)

@@ -25,7 +25,7 @@ from stackup.observed import (
     ObservedNetwork,
     ObservedVolume,
 )
-from stackup.spec import ResourceSpec, Service
+from stackup.spec import DeviceRequest, ResourceSpec, Service
 
 Payload = dict[str, Any]
 
@@ -334,22 +334,45 @@ def uses_binds(mount: MountSpec) -> bool:
     creates a missing source directory for `Binds` (as Compose relies on), while the `Mounts`
     form refuses it. `create_host_path: false` therefore uses `Mounts`, and fails clearly when
     the source is missing."""
-    return mount.type == "bind" and mount.create_host_path and mount.subpath is None
+    return (
+        mount.type == "bind"
+        and mount.create_host_path
+        and mount.subpath is None
+        and mount.recursive in (None, "enabled")
+    )
+
+
+# `bind.recursive` → the engine's BindOptions: `disabled` since API 1.40, the read-only
+# variants since 1.44 (`up` refuses them on an older engine first, see `stackup.compat`).
+_RECURSIVE = {
+    "disabled": {"NonRecursive": True},
+    "writable": {"ReadOnlyNonRecursive": True},
+    "readonly": {"ReadOnlyForceRecursive": True},
+}
 
 
 def mount_payload(mount: MountSpec) -> Payload:
     out: Payload = {"Type": mount.type, "Target": mount.target, "ReadOnly": mount.read_only}
     if mount.source is not None and mount.type != "tmpfs":
         out["Source"] = mount.source
-    if mount.type == "bind" and mount.propagation:
-        out["BindOptions"] = {"Propagation": mount.propagation}
-    if mount.type == "volume" and (mount.nocopy or mount.subpath):
+    if mount.type == "bind":
+        bind: Payload = {}
+        if mount.propagation:
+            bind["Propagation"] = mount.propagation
+        bind.update(_RECURSIVE.get(mount.recursive or "", {}))
+        if bind:
+            out["BindOptions"] = bind
+    if mount.type == "volume" and (mount.nocopy or mount.subpath or mount.volume_labels):
         options: Payload = {}
         if mount.nocopy:
             options["NoCopy"] = True
         if mount.subpath:
             options["Subpath"] = mount.subpath  # API 1.45+; older engines ignore it
+        if mount.volume_labels:
+            options["Labels"] = dict(mount.volume_labels)
         out["VolumeOptions"] = options
+    if mount.type == "image" and mount.image_subpath:
+        out["ImageOptions"] = {"Subpath": mount.image_subpath}  # API 1.48+
     if mount.type == "tmpfs":
         tmpfs: Payload = {}
         if mount.tmpfs_size is not None:
@@ -387,6 +410,52 @@ def device(entry: str) -> Payload:
     return {"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms}
 
 
+def device_request(request: DeviceRequest, *, gpu: bool = False) -> Payload:
+    """A `gpus` entry or a reserved device as the engine's DeviceRequest (API 1.40+). A GPU
+    request names the `gpu` capability when it names none; `count: all` is -1."""
+    capabilities = list(request.capabilities) or (["gpu"] if gpu else [])
+    count = request.count
+    if count is None:
+        # Compose: with neither a count nor IDs, every matching device.
+        count = 0 if request.device_ids else "all"
+    return {
+        "Driver": request.driver or "",
+        "Count": -1 if count == "all" else count,
+        "DeviceIDs": list(request.device_ids),
+        "Capabilities": [capabilities] if capabilities else [],
+        "Options": dict(request.options),
+    }
+
+
+def device_requests(service: Service) -> list[Payload]:
+    out = [device_request(g, gpu=True) for g in service.gpus or ()]
+    reservations = _reservations(service)
+    if reservations is not None:
+        out.extend(device_request(d) for d in reservations.devices)
+    return out
+
+
+def blkio(service: Service) -> Payload:
+    """`blkio_config` as HostConfig's Blkio* fields."""
+    cfg = service.blkio_config
+    if cfg is None:
+        return {}
+    out: Payload = {}
+    if cfg.weight is not None:
+        out["BlkioWeight"] = cfg.weight
+    if cfg.weight_device:
+        out["BlkioWeightDevice"] = [{"Path": w.path, "Weight": w.weight} for w in cfg.weight_device]
+    for key, limits in (
+        ("BlkioDeviceReadBps", cfg.device_read_bps),
+        ("BlkioDeviceWriteBps", cfg.device_write_bps),
+        ("BlkioDeviceReadIOps", cfg.device_read_iops),
+        ("BlkioDeviceWriteIOps", cfg.device_write_iops),
+    ):
+        if limits:
+            out[key] = [{"Path": limit.path, "Rate": limit.rate} for limit in limits]
+    return out
+
+
 def links(service: Service, project: str) -> list[str]:
     """`links: [db, db:database]` → engine links `<project>-db-1:db`. Names follow stackup's
     container naming (`<project>-<service>-1`); `external_links` are container names already."""
@@ -413,7 +482,13 @@ def endpoint_config(attachment: NetworkAttachment, *, with_mac: bool) -> Payload
         out["IPAMConfig"] = ipam
     if with_mac and attachment.mac_address:
         out["MacAddress"] = attachment.mac_address  # per-endpoint MAC: API 1.44+
+    if attachment.interface_name:
+        out["DriverOpts"] = {IFNAME_OPTION: attachment.interface_name}  # Engine 28.0+
     return out
+
+
+# The endpoint driver option that names the container's interface on a network.
+IFNAME_OPTION = "com.docker.network.endpoint.ifname"
 
 
 def _set(target: Payload, key: str, value: Any) -> None:
@@ -518,6 +593,12 @@ def container_body(
     _set(host, "CpuQuota", s.cpu_quota)
     _set(host, "CpuPeriod", s.cpu_period)
     _set(host, "CpusetCpus", s.cpuset)
+    _set(host, "CpuCount", s.cpu_count)
+    _set(host, "CpuPercent", s.cpu_percent)
+    _set(host, "CpuRealtimeRuntime", s.cpu_rt_runtime)
+    _set(host, "CpuRealtimePeriod", s.cpu_rt_period)
+    host.update(blkio(s))
+    _set(host, "DeviceRequests", device_requests(s))
     pids = pids_limit(s)
     if pids is not None:
         host["PidsLimit"] = pids

@@ -429,9 +429,7 @@ def _microseconds(value: Any) -> Any:
     return value
 
 
-Microseconds = Annotated[
-    int, BeforeValidator(_microseconds, json_schema_input_type=int | str)
-]
+Microseconds = Annotated[int, BeforeValidator(_microseconds, json_schema_input_type=int | str)]
 
 
 class Logging(Model):

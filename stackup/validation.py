@@ -17,7 +17,8 @@ from stackup.source import Mark, SourceMap
 
 _FRIENDLY_PATTERNS = {
     "restart": "a restart policy: no, always, unless-stopped, on-failure or on-failure:N",
-    "pull_policy": "a pull policy: always, never, missing, build, daily, weekly or every_<N><unit>",
+    "pull_policy": "a pull policy: always, never, missing, build, refresh, daily, weekly or "
+    "every_<N><unit>",
     "container_name": "a container name: letters, digits, _ . - and not starting with a symbol",
     "name": "a project name: lowercase letters, digits, _ and -, starting with a letter or digit",
     "published": "a port or a range of ports such as 8080 or 8080-8090",

@@ -37,9 +37,11 @@ class GlobalOptions:
         )
 
     def load(self) -> LoadedStack:
+        """The stack, after telling the user (on stderr) which of its keys stackup ignores."""
+        from stackup.compat import warnings
         from stackup.loader import LoadOptions, load
 
-        return load(
+        loaded = load(
             LoadOptions(
                 files=self.files,
                 project_name=self.project_name,
@@ -48,6 +50,10 @@ class GlobalOptions:
                 project_directory=self.project_directory,
             )
         )
+        swarm = (self.target or loaded.stack.stackup.target) == "swarm"
+        for warning in warnings(loaded.stack, loaded.source, swarm=swarm):
+            click.echo(f"warning: {warning}", err=True)
+        return loaded
 
 
 def global_options() -> GlobalOptions:

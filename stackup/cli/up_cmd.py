@@ -242,6 +242,7 @@ def _plan_with_images(
 def _images_to_pull(
     loaded: LoadedStack, selected: tuple[str, ...], local: object, policy: str
 ) -> list[str]:
+    from stackup.compat import is_aged_pull_policy
     from stackup.desired import image_key
 
     assert isinstance(local, dict)
@@ -251,6 +252,8 @@ def _images_to_pull(
         if service.image is None:
             continue
         wanted = service.pull_policy or policy
+        if is_aged_pull_policy(wanted):
+            wanted = "missing"  # stackup does not track image age (a load-time warning says so)
         if wanted in ("never", "build") or (wanted == "missing" and service.build is not None):
             continue
         missing = image_key(service.image) not in local and service.image not in local
@@ -297,8 +300,19 @@ def _show(plan: Plan, progress: str) -> None:
 
 def _preflight(plan: Plan, engine: DockerEngine, loaded: LoadedStack) -> None:
     """Refuse before starting anything when something is in the way."""
+    from stackup.compat import engine_errors
+    from stackup.errors import ApplyError
     from stackup.preflight import check
 
+    api_version = getattr(engine, "api_version", None)
+    if api_version is not None:
+        errors = engine_errors(loaded.stack, loaded.source, api_version, plan.services)
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise ApplyError(
+                errors[0] + more,
+                hint="upgrade the engine, or remove the key; nothing was started",
+            )
     check(plan, engine, loaded.stack)
 
 
