@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from stackup.errors import dotted
 from stackup.source import SourceMap
 from stackup.spec import Service, Stack
 
@@ -43,8 +44,7 @@ READ_ONLY_RECURSIVE = ((1, 44), "25.0")
 
 def _where(source: SourceMap, path: Path) -> str:
     mark = source.key(path)
-    dotted = ".".join(str(p) for p in path)
-    return f"{mark}: {dotted}" if mark else dotted
+    return f"{mark}: {dotted(path)}" if mark else dotted(path)
 
 
 def is_aged_pull_policy(policy: str | None) -> bool:

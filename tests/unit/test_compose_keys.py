@@ -1,0 +1,248 @@
+"""The newest Compose Specification keys (issue 11): each loads into its long form, round-trips
+through `stackup config`, reaches the engine's create body where engine API 1.41 has it, and is
+otherwise named in a located warning (load) or a located error naming the engine it needs (up)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackup import engine_convert as convert
+from stackup import labels as L
+from stackup.compat import engine_errors, warnings
+from stackup.desired import canonical_service, desired_containers, desired_network
+from stackup.errors import StackupError
+from stackup.execute import execute
+from stackup.fake_engine import FakeEngine
+from stackup.graph import build_graph
+from stackup.loader import LoadedStack, LoadOptions, load, load_text
+from stackup.reconcile import ReconcileOptions, reconcile
+from stackup.spec import Service
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "good" / "compose_keys.yaml"
+
+
+@pytest.fixture(scope="module")
+def loaded() -> LoadedStack:
+    return load(LoadOptions(files=(FIXTURE,), environ={"NPM_TOKEN": "t"}))
+
+
+def app_body(loaded: LoadedStack) -> dict[str, Any]:
+    want = desired_containers(loaded.stack, "app", 1, "salt", {})
+    body, _ = convert.container_body(want[0].spec)
+    return body
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def test_short_and_long_forms_load_into_one_shape(loaded: LoadedStack) -> None:
+    app = loaded.stack.services["app"]
+    assert app.devices == ["/dev/null:/dev/stackup-null:rwm", "/dev/zero:/dev/stackup-zero:r"]
+    assert app.cpu_rt_runtime == 400_000  # 400ms in microseconds
+    assert app.cpu_rt_period == 1_400_000
+    assert app.blkio_config is not None and app.blkio_config.device_read_bps[0].rate == 12 * 2**20
+    gpus = loaded.stack.services["gpu-all"].gpus
+    assert gpus is not None and gpus[0].count == "all" and gpus[0].capabilities == ["gpu"]
+    models = loaded.stack.services["gpu-all"].models
+    assert models is not None and list(models) == ["llm"] and models["llm"].endpoint_var is None
+    assert app.build is not None and [s.target for s in app.build.secrets] == [None, "token"]
+    assert app.build.ulimits["nofile"].hard == 4096
+    assert loaded.stack.models["llm"].model == "ai/smollm2"
+
+
+def test_label_file_is_read_into_labels_and_a_service_label_wins(loaded: LoadedStack) -> None:
+    labels = loaded.stack.services["app"].labels
+    assert labels["com.example.team"] == "payments"  # only in the file
+    assert labels["com.example.owner"] == "from-labels"  # in both: `labels` wins
+
+
+def test_a_missing_label_file_is_a_located_error(tmp_path: Path) -> None:
+    text = "name: t\nservices:\n  a:\n    image: busybox\n    label_file: nowhere.labels\n"
+    with pytest.raises(StackupError) as info:
+        load_text(text, "stack.yaml", working_dir=tmp_path)
+    assert "stack.yaml:5:17" in str(info.value) and "label file not found" in str(info.value)
+
+
+def test_a_provider_service_runs_no_container_and_its_dependants_start(tmp_path: Path) -> None:
+    text = (
+        "name: prov\nservices:\n  web:\n    image: busybox\n    depends_on: [db]\n"
+        "  db:\n    provider: {type: awesomecloud, options: {size: 256}}\n"
+    )
+    loaded = load_text(text, working_dir=tmp_path)
+    engine = FakeEngine({"busybox:latest": "sha256:b"})
+    graph = build_graph(loaded.stack, loaded.source)
+    plan = reconcile(loaded.stack, graph, engine.observe("prov"), ReconcileOptions(salt="s"))
+    assert {op.service for op in plan.operations if op.service} == {"web"}
+    assert execute(plan, engine).ok
+    assert sorted(c.name for c in engine.observe("prov").containers) == ["prov-web-1"]
+
+
+def test_pull_policy_refresh_and_every_duration_forms(tmp_path: Path) -> None:
+    base = "name: t\nservices:\n  a:\n    image: busybox\n    pull_policy: {}\n"
+    for policy in ("refresh", "every_12h", "every_1h30m", "daily"):
+        assert load_text(base.format(policy), working_dir=tmp_path).stack.services["a"]
+    with pytest.raises(StackupError, match="refresh"):
+        load_text(base.format("every_often"), working_dir=tmp_path)
+
+
+def test_config_output_round_trips(loaded: LoadedStack, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "stackup", "-f", str(FIXTURE), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "NPM_TOKEN": "t"},
+    )
+    again = load_text(result.stdout, "config.yaml", working_dir=tmp_path)
+    assert again.stack == loaded.stack
+
+
+# --------------------------------------------------------------------------- warnings, errors
+
+
+def test_ignored_keys_are_located_warnings_printed_by_the_cli(loaded: LoadedStack) -> None:
+    found = warnings(loaded.stack, loaded.source)
+    joined = "\n".join(found)
+    for key in (
+        "services.cloud-db.provider: provider services are not supported by stackup; "
+        "service skipped",
+        "services.app.post_start: lifecycle hooks are not run",
+        "services.app.use_api_socket:",
+        "services.app.build.secrets: needs BuildKit",
+        "services.app.deploy.resources.reservations.generic_resources: Swarm only",
+        "services.gpu-all.pull_policy:",
+        "models: AI models",
+    ):
+        assert key in joined, key
+    provider = next(w for w in found if "cloud-db.provider" in w)
+    assert ":105:5: services.cloud-db.provider" in provider
+    # Swarm honours generic_resources: not warned about there.
+    assert not any(
+        "generic_resources" in w for w in warnings(loaded.stack, loaded.source, swarm=True)
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "stackup", "-f", str(FIXTURE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "NPM_TOKEN": "t"},
+    )
+    assert "warning: " in result.stderr and "cloud-db.provider" in result.stderr
+    assert "warning" not in result.stdout
+
+
+def test_keys_newer_than_the_engine_are_located_errors_naming_the_version(
+    loaded: LoadedStack,
+) -> None:
+    errors = engine_errors(loaded.stack, loaded.source, (1, 41))
+    assert any(
+        ":71:9: services.app.volumes[2]: an image mount needs Docker Engine 28.0 or later "
+        "(API 1.48); this engine speaks API 1.41" in e
+        for e in errors
+    ), errors
+    assert any(
+        "services.app.networks.back.interface_name: interface_name needs" in e for e in errors
+    )
+    assert engine_errors(loaded.stack, loaded.source, (1, 48)) == []
+    readonly = (
+        "name: t\nservices:\n  a:\n    image: busybox\n    volumes:\n      - type: bind\n"
+        "        source: /tmp\n        target: /t\n        bind: {recursive: readonly}\n"
+    )
+    stack = load_text(readonly, working_dir=Path("/"))
+    [error] = engine_errors(stack.stack, stack.source, (1, 43))
+    assert "recursive: readonly needs Docker Engine 25.0 or later (API 1.44)" in error
+    assert engine_errors(stack.stack, stack.source, (1, 44)) == []
+
+
+# --------------------------------------------------------------------------- engine bodies
+
+
+def test_create_body_carries_the_applied_keys(loaded: LoadedStack) -> None:
+    host = app_body(loaded)["HostConfig"]
+    assert host["BlkioWeight"] == 300
+    assert host["BlkioWeightDevice"] == [{"Path": "/dev/sda", "Weight": 400}]
+    assert host["BlkioDeviceReadBps"] == [{"Path": "/dev/sda", "Rate": 12 * 2**20}]
+    assert host["BlkioDeviceWriteIOps"] == [{"Path": "/dev/sda", "Rate": 120}]
+    assert "BlkioDeviceWriteBps" not in host
+    assert (host["CpuCount"], host["CpuPercent"]) == (2, 50)
+    assert (host["CpuRealtimeRuntime"], host["CpuRealtimePeriod"]) == (400_000, 1_400_000)
+    assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]
+    assert host["Devices"][1] == {
+        "PathOnHost": "/dev/zero",
+        "PathInContainer": "/dev/stackup-zero",
+        "CgroupPermissions": "r",
+    }
+    assert host["DeviceRequests"] == [
+        {
+            "Driver": "nvidia",
+            "Count": 1,
+            "DeviceIDs": [],
+            "Capabilities": [["gpu"]],
+            "Options": {},
+        },
+        {
+            "Driver": "nvidia",
+            "Count": 0,
+            "DeviceIDs": ["0"],
+            "Capabilities": [["gpu"]],
+            "Options": {},
+        },
+    ]
+    assert app_body(loaded)["Labels"]["com.example.team"] == "payments"
+
+
+def test_gpus_all_is_every_gpu() -> None:
+    service = Service.model_validate({"image": "busybox", "gpus": "all"})
+    assert convert.device_requests(service) == [
+        {"Driver": "", "Count": -1, "DeviceIDs": [], "Capabilities": [["gpu"]], "Options": {}}
+    ]
+
+
+def test_mount_options(loaded: LoadedStack) -> None:
+    mounts = app_body(loaded)["HostConfig"]["Mounts"]
+    bind = next(m for m in mounts if m["Type"] == "bind")
+    assert bind["BindOptions"] == {"NonRecursive": True}  # `Mounts`, not `Binds`: API 1.40+
+    volume = next(m for m in mounts if m["Type"] == "volume")
+    assert volume["VolumeOptions"]["Labels"] == {"com.example.purpose": "cache"}
+    image = next(m for m in mounts if m["Type"] == "image")
+    assert image["Source"] == "busybox" and image["ImageOptions"] == {"Subpath": "bin"}
+    assert "Binds" not in app_body(loaded)["HostConfig"]
+
+
+def test_interface_name_is_an_endpoint_driver_option(loaded: LoadedStack) -> None:
+    body = app_body(loaded)
+    endpoint = body["NetworkingConfig"]["EndpointsConfig"]["composekeys_back"]
+    assert endpoint["DriverOpts"] == {"com.docker.network.endpoint.ifname": "eth7"}
+
+
+def test_unset_new_keys_leave_the_canonical_spec_of_running_containers_alone(
+    tmp_path: Path,
+) -> None:
+    """Containers and networks made by an older stackup must not look changed (a changed
+    network hash recreates the network)."""
+    text = (
+        "name: t\nservices:\n  a:\n    image: busybox\n    networks: [n]\n    volumes:\n"
+        "      - type: bind\n        source: /tmp\n        target: /t\n"
+        "      - type: volume\n        target: /v\n        volume: {nocopy: true}\n"
+        "networks:\n  n: {}\n"
+    )
+    stack = load_text(text, working_dir=tmp_path).stack
+    canonical = L.canonical_json(canonical_service(stack, "a", "salt", {}))  # type: ignore[arg-type]
+    for key in (
+        "gpus",
+        "blkio_config",
+        "cpu_rt_runtime",
+        "recursive",
+        "interface_name",
+        '"labels":null',
+    ):
+        assert key not in canonical, key
+    assert "enable_ipv4" not in L.canonical_json(desired_network(stack, "n", "salt").canonical)
