@@ -98,9 +98,8 @@ def _service_warnings(s: Service, base: Path, source: SourceMap) -> list[str]:
         )
     if s.models:
         warn(("models",), "AI models are not supported by stackup; no model variables are set")
-    for hook in ("post_start", "pre_stop"):
-        if getattr(s, hook):
-            warn((hook,), "lifecycle hooks are not run by stackup; ignored")
+    if s.pre_stop:
+        warn(("pre_stop",), "pre_stop hooks are not run by stackup; ignored")
     if s.use_api_socket:
         warn(
             ("use_api_socket",),

@@ -409,9 +409,27 @@ class DockerEngine:
             self.api._result(response, True)  # type: ignore[attr-defined]
 
     @_counted
-    def exec_run(self, container: str, command: Sequence[str]) -> ExecResult:
+    def exec_run(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str | None = None,
+        working_dir: str | None = None,
+        environment: Sequence[str] = (),
+        privileged: bool = False,
+    ) -> ExecResult:
         with _engine_errors(f"running {' '.join(command)!r} in container {container}"):
-            exec_id = self.api.exec_create(container, list(command), stdout=True, stderr=True)["Id"]
+            exec_id = self.api.exec_create(
+                container,
+                list(command),
+                stdout=True,
+                stderr=True,
+                user=user or "",
+                workdir=working_dir,
+                environment=list(environment) or None,
+                privileged=privileged,
+            )["Id"]
             output = self.api.exec_start(exec_id)
             code = self.api.exec_inspect(exec_id).get("ExitCode")
         text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)

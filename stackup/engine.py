@@ -158,7 +158,16 @@ class Engine(Protocol):
 
     def kill_container(self, container: str, signal: str) -> None: ...
 
-    def exec_run(self, container: str, command: Sequence[str]) -> ExecResult: ...
+    def exec_run(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str | None = None,
+        working_dir: str | None = None,
+        environment: Sequence[str] = (),
+        privileged: bool = False,
+    ) -> ExecResult: ...
 
     def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str: ...
 

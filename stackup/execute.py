@@ -263,7 +263,14 @@ class _Executor:
                 e.kill_container(container, signal)
                 self._step_done(op, start, f"sent {signal} to {container}")
             case Exec(container, command, purpose):
-                result = e.exec_run(container, command)
+                result = e.exec_run(
+                    container,
+                    command,
+                    user=step.user,
+                    working_dir=step.working_dir,
+                    environment=step.environment,
+                    privileged=step.privileged,
+                )
                 if result.exit_code != 0:
                     raise ApplyError(
                         f"{purpose} command {' '.join(command)} failed in {container} "

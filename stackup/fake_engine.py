@@ -76,6 +76,7 @@ class FakeEngine:
         self.networks: dict[str, ObservedNetwork] = {}
         self.volumes: dict[str, ObservedVolume] = {}
         self.calls: Counter[str] = Counter()
+        self.execs: list[tuple[str, tuple[str, ...]]] = []  # (container, command), in order
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self.health_on_start: dict[str, str] = {}  # service → health after start
@@ -304,9 +305,19 @@ class FakeEngine:
         self._find(container)
 
     @_locked
-    def exec_run(self, container: str, command: Sequence[str]) -> ExecResult:
+    def exec_run(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str | None = None,
+        working_dir: str | None = None,
+        environment: Sequence[str] = (),
+        privileged: bool = False,
+    ) -> ExecResult:
         self.calls["exec_run"] += 1
         self._find(container)
+        self.execs.append((container, tuple(command)))
         return ExecResult(0, "")
 
     @_locked

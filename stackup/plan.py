@@ -157,7 +157,11 @@ class Signal:
 class Exec:
     container: str
     command: tuple[str, ...]
-    purpose: str  # "validate" or "reload": a failing validate stops the operation
+    purpose: str  # "validate", "reload", "exec" or "post_start": a failure stops the operation
+    user: str | None = None
+    working_dir: str | None = None
+    environment: tuple[str, ...] = ()  # KEY=VALUE
+    privileged: bool = False
 
 
 @runtime_checkable

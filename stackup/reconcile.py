@@ -45,6 +45,7 @@ from stackup.plan import (
     CreateNetwork,
     CreateVolume,
     Disconnect,
+    Exec,
     FieldChange,
     Kind,
     Operation,
@@ -59,7 +60,7 @@ from stackup.plan import (
     UpdateContainer,
     WaitFor,
 )
-from stackup.spec import Stack
+from stackup.spec import Service, Stack
 
 
 @dataclass(frozen=True)
@@ -432,7 +433,11 @@ class _Reconciler:
             self.used_temporaries.add(temp.name)
         after = self._after(service)
         waits = self._waits(service)
-        start: tuple[Step, ...] = (*waits, StartContainer(want.name))
+        start: tuple[Step, ...] = (
+            *waits,
+            StartContainer(want.name),
+            *post_start(self.stack.services[service], want.name),
+        )
         cleanup: tuple[Step, ...] = (RemoveContainer(temp.name),) if temp is not None else ()
         volume_forced = have is not None and have.name in self.replaced
         if have is None or volume_forced:
@@ -747,6 +752,22 @@ class _Reconciler:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def post_start(service: Service, container: str) -> tuple[Exec, ...]:
+    """`post_start` hooks, run in order once the container has started, as `docker exec`."""
+    return tuple(
+        Exec(
+            container,
+            tuple(hook.command),
+            "post_start",
+            user=hook.user,
+            working_dir=hook.working_dir,
+            environment=tuple(f"{k}={v}" for k, v in hook.environment.items() if v is not None),
+            privileged=hook.privileged,
+        )
+        for hook in service.post_start or ()
+    )
 
 
 def _without_labels(spec: Mapping[str, JsonValue]) -> dict[str, JsonValue]:

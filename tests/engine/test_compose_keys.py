@@ -1,6 +1,6 @@
 """Newer Compose keys reach the container on a real engine (API 1.41 here): label_file labels,
-long-syntax devices, ulimits, blkio device rates, a non-recursive bind and a labelled anonymous
-volume; a key the engine is too old for stops `up` before anything starts, at its line."""
+long-syntax devices, ulimits, blkio device rates, a non-recursive bind, a labelled anonymous
+volume and a post_start hook; a key the engine is too old for stops `up` before anything starts, at its line."""
 
 from __future__ import annotations
 
@@ -48,6 +48,10 @@ def _stack(project: str, device: str | None) -> str:
                 permissions: rwm
             ulimits:
               nofile: {{soft: 1024, hard: 2048}}{blkio}
+            post_start:
+              - command: ["sh", "-c", "echo $$GREETING > /tmp/started"]
+                environment:
+                  GREETING: hello
             volumes:
               - type: bind
                 source: ./keys
@@ -87,6 +91,7 @@ def test_applied_keys_reach_the_container(
         bind = next(m for m in host["Mounts"] if m["Type"] == "bind")
         assert bind["BindOptions"] == {"NonRecursive": True}
         assert container.exec_run(["cat", "/keys/hello.txt"]) == (0, b"hi\n")
+        assert container.exec_run(["cat", "/tmp/started"]) == (0, b"hello\n")  # post_start
 
         cache = next(m for m in container.attrs["Mounts"] if m["Destination"] == "/cache")
         volume = docker_client.volumes.get(cache["Name"])

@@ -21,6 +21,7 @@ from stackup.execute import execute
 from stackup.fake_engine import FakeEngine
 from stackup.graph import build_graph
 from stackup.loader import LoadedStack, LoadOptions, load, load_text
+from stackup.plan import Exec
 from stackup.reconcile import ReconcileOptions, reconcile
 from stackup.spec import Service
 
@@ -83,6 +84,30 @@ def test_a_provider_service_runs_no_container_and_its_dependants_start(tmp_path:
     assert sorted(c.name for c in engine.observe("prov").containers) == ["prov-web-1"]
 
 
+def test_post_start_hooks_run_in_order_after_the_start(tmp_path: Path) -> None:
+    text = (
+        "name: hooks\nservices:\n  web:\n    image: busybox\n    post_start:\n"
+        "      - command: touch /tmp/one\n        user: root\n"
+        "        environment: {A: '1'}\n      - command: [touch, /tmp/two]\n"
+    )
+    loaded = load_text(text, working_dir=tmp_path)
+    engine = FakeEngine({"busybox:latest": "sha256:b"})
+    graph = build_graph(loaded.stack, loaded.source)
+    plan = reconcile(loaded.stack, graph, engine.observe("hooks"), ReconcileOptions(salt="s"))
+    [op] = [op for op in plan.operations if op.service == "web"]
+    kinds = [type(step).__name__ for step in op.steps]
+    assert kinds[-3:] == ["StartContainer", "Exec", "Exec"]
+    first = op.steps[-2]
+    assert isinstance(first, Exec) and first.purpose == "post_start"
+    assert (first.user, first.environment) == ("root", ("A=1",))
+    assert execute(plan, engine).ok
+    assert engine.execs == [
+        ("hooks-web-1", ("touch", "/tmp/one")),
+        ("hooks-web-1", ("touch", "/tmp/two")),
+    ]
+    assert not any("post_start" in w for w in warnings(loaded.stack, loaded.source))
+
+
 def test_pull_policy_refresh_and_every_duration_forms(tmp_path: Path) -> None:
     base = "name: t\nservices:\n  a:\n    image: busybox\n    pull_policy: {}\n"
     for policy in ("refresh", "every_12h", "every_1h30m", "daily"):
@@ -113,7 +138,7 @@ def test_ignored_keys_are_located_warnings_printed_by_the_cli(loaded: LoadedStac
     for key in (
         "services.cloud-db.provider: provider services are not supported by stackup; "
         "service skipped",
-        "services.app.post_start: lifecycle hooks are not run",
+        "services.app.pre_stop: pre_stop hooks are not run",
         "services.app.use_api_socket:",
         "services.app.build.secrets: needs BuildKit",
         "services.app.deploy.resources.reservations.generic_resources: Swarm only",
