@@ -7,6 +7,11 @@ so the observed state is what stackup itself would have made: every container la
 its applied spec. Then `reconcile` (pure: no I/O) is timed on the unchanged stack, and on the
 same stack with every service's environment changed (every container recreated, every field
 diff computed). Aim: 1,000 services in <= 0.5 s, 5,000 in <= 5.5x that (linear).
+
+Then the offline review diff (`stackup diff --against BASE`, `review.plan_between`): the base
+stack is applied to the in-memory engine by the executor and the changed stack is planned
+against it, so this times the executor too. Aim: 1,000 services in <= 1.5 s, 5,000 in <= 5.5x
+that (linear).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from stackup.graph import build_graph
 from stackup.loader import load_text
 from stackup.observed import Observed
 from stackup.reconcile import ReconcileOptions, reconcile
+from stackup.review import plan_between
 
 BUSYBOX_ID = "sha256:" + "b0" * 32
 
@@ -53,14 +59,21 @@ def measure(services: int, repeat: int) -> dict[str, float]:
         plan = reconcile(changed.stack, changed_graph, observed, options)
         assert len(plan.operations) == services
 
+    def offline_diff() -> None:
+        plan = plan_between(loaded, changed, ReconcileOptions(salt="bench"))
+        assert len(plan.operations) == services
+
     noop_time, noop_all = median_of(repeat, noop)
     changed_time, changed_all = median_of(repeat, all_changed)
+    offline_time, offline_all = median_of(max(1, repeat // 2), offline_diff)
     # The minimum too: on a busy machine it is the better estimate of the work itself.
     return {
         "noop": noop_time,
         "changed": changed_time,
         "noop_min": min(noop_all),
         "changed_min": min(changed_all),
+        "offline": offline_time,
+        "offline_min": min(offline_all),
     }
 
 
@@ -70,7 +83,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     results = {n: measure(n, args.repeat) for n in args.sizes}
-    rows = [["services", "unchanged: median", "min", "all changed: median", "min"]]
+    rows = [
+        [
+            "services",
+            "unchanged: median",
+            "min",
+            "all changed: median",
+            "min",
+            "offline diff: median",
+            "min",
+        ]
+    ]
     for n, r in results.items():
         rows.append(
             [
@@ -79,6 +102,8 @@ def main() -> None:
                 seconds(r["noop_min"]),
                 seconds(r["changed"]),
                 seconds(r["changed_min"]),
+                seconds(r["offline"]),
+                seconds(r["offline_min"]),
             ]
         )
     print(f"reconcile, median of {args.repeat} runs (Python {sys.version.split()[0]})")
@@ -87,7 +112,7 @@ def main() -> None:
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
         factor = large / small
-        for kind in ("noop", "changed", "noop_min", "changed_min"):
+        for kind in ("noop", "changed", "noop_min", "changed_min", "offline", "offline_min"):
             ratio = results[large][kind] / results[small][kind]
             verdict = "linear" if ratio <= factor * 1.1 else "SUPER-LINEAR"
             print(
@@ -98,6 +123,11 @@ def main() -> None:
         t = results[1000]["noop"]
         print(
             f"1,000 services unchanged: {seconds(t)} (aim <= 0.500 s: {'ok' if t <= 0.5 else 'SLOW'})"
+        )
+        t = results[1000]["offline"]
+        print(
+            f"1,000 services offline diff: {seconds(t)} "
+            f"(aim <= 1.500 s: {'ok' if t <= 1.5 else 'SLOW'})"
         )
 
 

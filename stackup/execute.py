@@ -8,11 +8,13 @@ predecessor failed: independent branches still finish.
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from stackup.engine import Engine
 from stackup.errors import ApplyError, EngineError, StackupError
@@ -56,6 +58,9 @@ class ExecuteOptions:
     # An operation marked `destroys_data` runs only when the caller says the user agreed
     # (`up --yes` or its prompt, `down --volumes`); otherwise it fails and nothing of it runs.
     allow_data_loss: bool = False
+    # Run each operation in the calling thread, one at a time. For the in-memory engine (the
+    # offline review), where an operation takes microseconds and threads only add overhead.
+    inline: bool = False
 
 
 @dataclass
@@ -100,25 +105,51 @@ class _Executor:
         self.options = options
         self.cancel = cancel
         self.outcome = Outcome()
-        known = {op.id for op in plan.operations}
+        self.ops: dict[str, Operation] = {op.id: op for op in plan.operations}
         # An `after` naming an operation outside the plan is already satisfied.
-        self.pending: dict[str, Operation] = {op.id: op for op in plan.operations}
+        self.pending: dict[str, Operation] = dict(self.ops)
         self.waiting_on: dict[str, set[str]] = {
-            op.id: {a for a in op.after if a in known and a != op.id} for op in plan.operations
+            op.id: {a for a in op.after if a in self.ops and a != op.id} for op in plan.operations
         }
         # `start_after` gates only the steps from `op.gate` on: a container is created as soon
         # as its networks exist and started once its dependencies are. A parked operation
         # holds no worker while it waits.
         self.gated_on: dict[str, set[str]] = {
-            op.id: {a for a in op.start_after if a in known and a != op.id}
+            op.id: {a for a in op.start_after if a in self.ops and a != op.id}
             for op in plan.operations
         }
+        # Reverse edges, so that finishing or failing an operation touches only the operations
+        # that name it: the executor stays linear in the plan's size (5,000 services).
+        self.dependents: dict[str, list[str]] = {op_id: [] for op_id in self.ops}
+        for op_id in self.ops:
+            for before in self.waiting_on[op_id] | self.gated_on[op_id]:
+                self.dependents[before].append(op_id)
         self.resume_at: dict[str, int] = {}
         self.started: dict[str, float] = {}
+        # Candidates to run, smallest id first (the order is deterministic, as the plan is);
+        # an entry is checked again when popped, so a stale one costs nothing.
+        self.ready: list[str] = [op_id for op_id in self.ops if self._runnable(op_id)]
+        heapq.heapify(self.ready)
+
+    def _runnable(self, op_id: str) -> bool:
+        """Whether the pending operation `op_id` can run its next stretch of steps now."""
+        if op_id not in self.pending:
+            return False
+        begin = self.resume_at.get(op_id, 0)
+        if begin == 0 and self.waiting_on[op_id]:
+            return False
+        if self.gated_on[op_id]:
+            return begin == 0 and self.ops[op_id].gate > 0
+        return True
 
     def run(self) -> Outcome:
         running: dict[Future[bool], str] = {}
-        with ThreadPoolExecutor(max_workers=max(1, self.options.parallel)) as pool:
+        pool: ThreadPoolExecutor | _InlinePool = (
+            _InlinePool()
+            if self.options.inline
+            else ThreadPoolExecutor(max(1, self.options.parallel))
+        )
+        with pool:
             try:
                 while self.pending or running:
                     if not self.cancel.is_set():
@@ -142,47 +173,52 @@ class _Executor:
             self.outcome.interrupted = True
         return self.outcome
 
-    def _schedule(self, pool: ThreadPoolExecutor, running: dict[Future[bool], str]) -> None:
-        for op_id in sorted(self.pending):
-            if len(running) >= max(1, self.options.parallel):
-                return
-            op = self.pending[op_id]
-            begin = self.resume_at.get(op_id, 0)
-            if begin == 0 and self.waiting_on[op_id]:
+    def _schedule(
+        self, pool: ThreadPoolExecutor | _InlinePool, running: dict[Future[bool], str]
+    ) -> None:
+        while self.ready and len(running) < max(1, self.options.parallel):
+            op_id = heapq.heappop(self.ready)
+            if not self._runnable(op_id):
                 continue
-            end = len(op.steps)
-            if self.gated_on[op_id]:
-                if begin > 0 or op.gate == 0:
-                    continue
-                end = op.gate
-            del self.pending[op_id]
+            op = self.pending.pop(op_id)
+            begin = self.resume_at.get(op_id, 0)
+            end = op.gate if self.gated_on[op_id] else len(op.steps)
             running[pool.submit(self._run_op, op, begin, end)] = op_id
 
     def _finish(self, op_id: str, fut: Future[bool]) -> None:
         error = fut.exception()
         if error is None:
             if not fut.result():  # parked at its gate until `start_after` is done
-                op = next(o for o in self.plan.operations if o.id == op_id)
+                op = self.ops[op_id]
                 self.pending[op_id] = op
                 self.resume_at[op_id] = op.gate
+                if self._runnable(op_id):  # its gate opened while it ran
+                    heapq.heappush(self.ready, op_id)
                 return
             self.outcome.done.append(op_id)
-            for waits in (*self.waiting_on.values(), *self.gated_on.values()):
-                waits.discard(op_id)
+            for dependent in self.dependents[op_id]:
+                self.waiting_on[dependent].discard(op_id)
+                self.gated_on[dependent].discard(op_id)
+                if self._runnable(dependent):
+                    heapq.heappush(self.ready, dependent)
             return
         self.outcome.failed[op_id] = str(error)
         self._fail_dependents(op_id)
 
     def _fail_dependents(self, failed: str) -> None:
-        for op_id in list(self.waiting_on):
-            waits = self.waiting_on[op_id] | self.gated_on[op_id]
-            if failed in waits and op_id in self.pending:
+        # Iterative, not recursive: a failure at the head of a long chain skips all of it.
+        stack = [failed]
+        while stack:
+            cause = stack.pop()
+            for op_id in self.dependents[cause]:
+                if op_id not in self.pending:
+                    continue
                 op = self.pending.pop(op_id)
                 self._abandon(op)
-                why = f"not started: {failed.split(':', 1)[-1]} failed"
+                why = f"not started: {cause.split(':', 1)[-1]} failed"
                 self.outcome.skipped[op_id] = why
                 self.emit(Event(op_id, op.name, "skipped", why))
-                self._fail_dependents(op_id)
+                stack.append(op_id)
 
     def _abandon(self, op: Operation) -> None:
         """An operation parked at its gate will not go on: run its declared clean-up."""
@@ -301,6 +337,24 @@ class _Executor:
     def _step_done(self, op: Operation, start: float, message: str) -> None:
         # Reload steps are reported one by one: watch mode shows (and times) each stage.
         self.emit(Event(op.id, op.name, "step", message, time.monotonic() - start))
+
+
+class _InlinePool:
+    """The part of ThreadPoolExecutor the executor uses, running each call at once."""
+
+    def __enter__(self) -> _InlinePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[[Operation, int, int], bool], *args: Any) -> Future[bool]:
+        future: Future[bool] = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # handed on as from a worker; Ctrl-C goes up to run()
+            future.set_exception(exc)
+        return future
 
 
 def wait_for_condition(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from stackup.desired import image_ref
 from stackup.errors import PlanError
-from stackup.execute import execute
+from stackup.execute import ExecuteOptions, execute
 from stackup.fake_engine import FakeEngine
 from stackup.graph import build_graph
 from stackup.loader import LoadedStack
@@ -43,7 +43,7 @@ def plan_between(
     base_stack = base.stack.model_copy(update={"name": head.stack.name})
     base_graph = build_graph(base_stack, base.source)
     base_plan = reconcile(base_stack, base_graph, engine.observe(head.stack.name), options)
-    outcome = execute(base_plan, engine)
+    outcome = execute(base_plan, engine, options=ExecuteOptions(inline=True))
     if outcome.failed:
         raise PlanError(f"could not model the base revision: {outcome.failed}")
     head_graph = build_graph(head.stack, head.source)

@@ -293,3 +293,39 @@ def test_a_required_dependency_that_does_not_exist_fails() -> None:
     )
     outcome = execute(plan, engine, options=ExecuteOptions(poll_interval=0.01))
     assert "container cache does not exist" in outcome.failed["container:app"]
+
+
+def _chain(n: int) -> Plan:
+    """op 0 <- op 1 <- ... <- op n-1, each starting one container."""
+    ops = [
+        Operation(
+            id=f"container:c{i:05d}",
+            action=Action.START,
+            kind=Kind.CONTAINER,
+            name=f"c{i:05d}",
+            reason="test",
+            steps=(StartContainer(f"c{i:05d}"),),
+            after=(f"container:c{i - 1:05d}",) if i else (),
+        )
+        for i in range(n)
+    ]
+    return Plan(project="chain", operations=tuple(reversed(ops)))
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_long_chain_runs_in_order_and_a_failed_head_skips_all_of_it(inline: bool) -> None:
+    # 3,000 links: deeper than Python's recursion limit, so skipping dependents one by one
+    # through recursion would crash here.
+    n = 3000
+    engine = ProbeEngine()
+    outcome = execute(_chain(n), engine, options=ExecuteOptions(inline=inline))
+    assert outcome.ok
+    assert engine.started == [f"c{i:05d}" for i in range(n)]
+
+    engine = ProbeEngine()
+    engine.fail = {"c00000"}
+    outcome = execute(_chain(n), engine, options=ExecuteOptions(inline=inline))
+    assert list(outcome.failed) == ["container:c00000"]
+    assert len(outcome.skipped) == n - 1
+    assert outcome.skipped["container:c02999"] == "not started: c02998 failed"
+    assert engine.started == ["c00000"]
