@@ -6,6 +6,7 @@ never shows a traceback for it.
     ├── StackFileError          the stack file is wrong (YAML, schema, interpolation, include)
     │   ├── YamlSyntaxError
     │   ├── SpecValidationError  a value the models refuse; carries the dotted path
+    │   │   └── StackFileProblems  several of them, found in one pass, all reported
     │   ├── InterpolationError   ${VAR:?msg} unset, bad ${...} syntax
     │   └── ReferenceCycleError  extends / include cycles
     ├── DependencyCycleError    depends_on / network_mode / volumes_from cycle (graph)
@@ -17,7 +18,8 @@ never shows a traceback for it.
     └── ApplyError              an operation failed while applying a plan
 
 Location fields (`file`, `line`, `column`, 1-based) and `path` (dotted, as in
-`services.web.ports[0]`) are filled in wherever they are known.
+`services.web.ports[0]`) are filled in wherever they are known. `reports()` gives the lines a
+user reads: one for most errors, one per problem for `StackFileProblems`.
 """
 
 from __future__ import annotations
@@ -80,6 +82,10 @@ class StackupError(Exception):
             head += f"\n  hint: {self.hint}"
         return head
 
+    def reports(self) -> list[str]:
+        """What the CLI prints, one entry per problem (each may carry a hint line)."""
+        return [str(self)]
+
 
 class StackFileError(StackupError):
     """The stack file cannot be read as a valid stack."""
@@ -91,6 +97,38 @@ class YamlSyntaxError(StackFileError):
 
 class SpecValidationError(StackFileError):
     pass
+
+
+MAX_REPORTED = 50
+
+
+class StackFileProblems(SpecValidationError):
+    """Every problem one validation pass found, in file order. The error's own location,
+    path and message are the first problem's, so code that reads a single error still works;
+    a user fixing the file sees them all at once instead of one per run."""
+
+    def __init__(self, problems: Sequence[StackupError]) -> None:
+        first = problems[0]
+        super().__init__(
+            first.message,
+            file=first.file,
+            line=first.line,
+            column=first.column,
+            path=first.path,
+            hint=first.hint,
+        )
+        self.problems = tuple(problems)
+
+    def reports(self) -> list[str]:
+        shown = [str(p) for p in self.problems[:MAX_REPORTED]]
+        hidden = len(self.problems) - len(shown)
+        if hidden:
+            # A cap keeps a wholly wrong file (a config of another tool) readable.
+            shown.append(f"and {hidden} more problem{'s' if hidden > 1 else ''} in the stack file")
+        return shown
+
+    def __str__(self) -> str:
+        return "\n".join(self.reports())
 
 
 class InterpolationError(StackFileError):

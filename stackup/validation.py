@@ -1,6 +1,6 @@
-"""pydantic's `ValidationError` turned into one located, readable `SpecValidationError`:
-the first problem in document order, at the offending value (or at the key, for an unknown
-key), with a dotted path and a "did you mean" hint for misspelt keys."""
+"""pydantic's `ValidationError` turned into located, readable errors: every problem, in
+document order, each at the offending value (or at the key, for an unknown key), with a dotted
+path and a "did you mean" hint for misspelt keys."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from stackup.errors import PathElement, SpecValidationError
+from stackup.errors import PathElement, SpecValidationError, StackFileProblems, StackupError
 from stackup.source import Mark, SourceMap
 
 _FRIENDLY_PATTERNS = {
@@ -33,7 +33,37 @@ def translate(
     root: type[BaseModel],
     file_order: Sequence[str] = (),
 ) -> SpecValidationError:
-    """The first error of `exc` (by file, line and column) as a `SpecValidationError`."""
+    """Every problem in `exc` as one error: the problem itself when there is one, else a
+    `StackFileProblems` listing them in file order."""
+    return combine(problems(exc, data, source, root, file_order), file_order)
+
+
+def combine(found: Sequence[StackupError], file_order: Sequence[str] = ()) -> SpecValidationError:
+    """Located errors sorted by file, line and column, one per dotted path, as one error."""
+    order = {name: i for i, name in enumerate(file_order)}
+
+    def key(error: StackupError) -> tuple[int, int, int]:
+        if error.file is None:
+            return (len(order) + 1, 0, 0)
+        return (order.get(error.file, len(order)), error.line or 0, error.column or 0)
+
+    unique: dict[tuple[str | None, str | None, str], StackupError] = {}
+    for error in sorted(found, key=key):  # stable: equal marks keep the finder's order
+        unique.setdefault((error.path, error.file, error.message), error)
+    kept = list(unique.values())
+    if len(kept) == 1 and isinstance(kept[0], SpecValidationError):
+        return kept[0]
+    return StackFileProblems(kept)
+
+
+def problems(
+    exc: ValidationError,
+    data: Any,
+    source: SourceMap,
+    root: type[BaseModel],
+    file_order: Sequence[str] = (),
+) -> list[SpecValidationError]:
+    """The errors of `exc`, one per place (by file, line and column), each located."""
     candidates = []
     order = {name: i for i, name in enumerate(file_order)}
     for number, error in enumerate(exc.errors(include_url=False)):
@@ -57,9 +87,16 @@ def translate(
         )
         ranked.append((key, path, mark, error))
     ranked.sort(key=lambda c: c[0])
-    _, path, mark, error = ranked[0]
-    message, hint = _describe(error, path, root)
-    return _located(message, path, mark, hint)
+    out: list[SpecValidationError] = []
+    seen: set[tuple[PathElement, ...]] = set()
+    for _, path, mark, error in ranked:
+        # Union members failing at one place are one mistake: the first-ranked says it.
+        if path in seen:
+            continue
+        seen.add(path)
+        message, hint = _describe(error, path, root)
+        out.append(_located(message, path, mark, hint))
+    return out
 
 
 def _located(

@@ -117,7 +117,7 @@ def cli(ctx: click.Context, /, **options: Any) -> None:
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning every `StackupError` into one line and exit 1."""
+    """Entry point: run the CLI, turning every `StackupError` into its located lines and exit 1."""
     try:
         # Without standalone mode, click returns (not raises) the code of `ctx.exit(n)`.
         code = cli.main(prog_name="stackup", standalone_mode=False)
@@ -142,7 +142,8 @@ def main() -> None:
         from stackup.errors import StackupError
 
         if isinstance(exc, StackupError):
-            click.echo(f"error: {exc}", err=True)
+            for report in exc.reports():
+                click.echo(f"error: {report}", err=True)
             sys.exit(exc.exit_code)
         if os.environ.get("STACKUP_DEBUG"):
             raise
