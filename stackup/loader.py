@@ -19,7 +19,9 @@ from stackup.errors import (
     InterpolationError,
     PathElement,
     ReferenceCycleError,
+    SpecValidationError,
     StackFileError,
+    StackFileProblems,
     UsageError,
 )
 from stackup.interpolate import TemplateError, interpolate
@@ -27,6 +29,7 @@ from stackup.merge import merge, strip_tags
 from stackup.normalize import absolute, located_error, normalize_document, resolve_paths
 from stackup.source import SourceMap
 from stackup.spec import PROJECT_NAME_PATTERN, Stack
+from stackup.validation import combine
 from stackup.yamlsource import Node, parse, to_plain
 
 DISCOVERY = (
@@ -92,12 +95,15 @@ class _Loader:
     options: LoadOptions
     read_files: list[Path] = field(default_factory=list)
     raw_cache: dict[Path, Node] = field(default_factory=dict)
+    # Short forms that could not be read: reported with the models' problems, all at once.
+    deferred: list[SpecValidationError] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.working_dir = Path(os.path.abspath(self.options.working_dir or Path.cwd()))
         self.environ: Mapping[str, str] = (
             os.environ if self.options.environ is None else self.options.environ
         )
+        self._file_order: list[str] = []
 
     # ----------------------------------------------------------------- files
 
@@ -152,12 +158,22 @@ class _Loader:
     # ----------------------------------------------------------------- the pipeline
 
     def run(self) -> LoadedStack:
+        try:
+            return self._run()
+        except StackFileError as exc:
+            if not self.deferred or isinstance(exc, StackFileProblems):
+                raise  # no short form was bad, or the problems already include them
+            # A later step (include, extends, profiles) stopped: say that and the short forms.
+            raise combine([*self.deferred, exc], self._file_order) from None
+
+    def _run(self) -> LoadedStack:
         if self.options.files:
             files = [
                 (Path(os.path.normpath(self.working_dir / f)), str(f)) for f in self.options.files
             ]
         else:
             files = self.discover()
+        self._file_order = [d for _, d in files]
         if self.options.project_directory is not None:
             project_dir = Path(os.path.normpath(self.working_dir / self.options.project_directory))
         else:
@@ -181,7 +197,7 @@ class _Loader:
 
         source = SourceMap()
         data = to_plain(doc, source)
-        stack = _validate(data, source, [d for _, d in files])
+        stack = _validate(data, source, self._file_order, self.deferred)
         from stackup.references import check_references
 
         check_references(stack, source)
@@ -225,7 +241,7 @@ class _Loader:
                 column=mark.column if mark else None,
             )
         _interpolate_tree(root, lookup)
-        normalize_document(root)
+        normalize_document(root, self.deferred)
         return root
 
     def document(
@@ -640,12 +656,28 @@ def _extends_entry(ext: Node, path: tuple[PathElement, ...]) -> tuple[str, str |
     return service.value, file.value if file is not None else None
 
 
-def _validate(data: Any, source: SourceMap, file_order: list[str]) -> Stack:
+def _validate(
+    data: Any, source: SourceMap, file_order: list[str], deferred: list[SpecValidationError]
+) -> Stack:
     from pydantic import ValidationError
 
-    try:
-        return Stack.model_validate(data)
-    except ValidationError as exc:
-        from stackup.validation import translate
+    from stackup.validation import problems
 
-        raise translate(exc, data, source, Stack, file_order) from None
+    try:
+        stack = Stack.model_validate(data)
+    except ValidationError as exc:
+        found = problems(exc, data, source, Stack, file_order)
+        # A short form left as written fails the models again, at its list or at itself:
+        # the reading of the short form already said why.
+        found = [e for e in found if not any(_covers(e.path, d.path) for d in deferred)]
+        raise combine([*deferred, *found], file_order) from None
+    if deferred:  # a bad short form that a later file removed (!reset) still was bad
+        raise combine(deferred, file_order)
+    return stack
+
+
+def _covers(outer: str | None, inner: str | None) -> bool:
+    """`services.web.ports` covers itself and `services.web.ports[1]`, not `...ports_x`."""
+    if outer is None or inner is None:
+        return False
+    return inner == outer or inner.startswith((outer + ".", outer + "["))

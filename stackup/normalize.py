@@ -29,15 +29,23 @@ def located_error(
     )
 
 
-def normalize_document(doc: Node) -> None:
+def normalize_document(doc: Node, problems: list[SpecValidationError] | None = None) -> None:
+    """Short forms made long in every service. A short form that cannot be read is added to
+    `problems` and left as written (so the rest of the file is still checked), or raised at
+    once when no list is given."""
+    found: list[SpecValidationError] = [] if problems is None else problems
     services = doc.get("services")
     if services is not None and services.is_map:
         for name, service in services.mapping().items():
             if service.is_map:
-                normalize_service(service, ("services", name))
+                normalize_service(service, ("services", name), found)
+    if problems is None and found:
+        raise found[0]
 
 
-def normalize_service(service: Node, path: tuple[PathElement, ...]) -> None:
+def normalize_service(
+    service: Node, path: tuple[PathElement, ...], problems: list[SpecValidationError]
+) -> None:
     fields = service.mapping()
     ports = fields.get("ports")
     if ports is not None and ports.is_seq:
@@ -47,7 +55,9 @@ def normalize_service(service: Node, path: tuple[PathElement, ...]) -> None:
                 try:
                     entries = parse_port(item.value)
                 except ValueError as exc:
-                    raise located_error(item, (*path, "ports", i), str(exc)) from None
+                    problems.append(located_error(item, (*path, "ports", i), str(exc)))
+                    out.append(item)
+                    continue
                 out.extend(node_from_plain(e, item.mark) for e in entries)
             else:
                 out.append(item)
@@ -59,19 +69,20 @@ def normalize_service(service: Node, path: tuple[PathElement, ...]) -> None:
                 try:
                     entry = parse_volume(item.value)
                 except ValueError as exc:
-                    raise located_error(item, (*path, "volumes", i), str(exc)) from None
+                    problems.append(located_error(item, (*path, "volumes", i), str(exc)))
+                    continue
                 item.value = node_from_plain(entry, item.mark).value
     for key in _KEY_VALUE_FIELDS:
-        _key_value(fields.get(key), (*path, key))
+        _key_value(fields.get(key), (*path, key), problems)
     build = fields.get("build")
     if build is not None and isinstance(build.value, str):
         build.value = {"context": Node(build.value, build.mark, build.mark)}
     if build is not None and build.is_map:
-        _key_value(build.get("args"), (*path, "build", "args"))
-        _key_value(build.get("labels"), (*path, "build", "labels"))
+        _key_value(build.get("args"), (*path, "build", "args"), problems)
+        _key_value(build.get("labels"), (*path, "build", "labels"), problems)
     deploy = fields.get("deploy")
     if deploy is not None and deploy.is_map:
-        _key_value(deploy.get("labels"), (*path, "deploy", "labels"))
+        _key_value(deploy.get("labels"), (*path, "deploy", "labels"), problems)
     for key in ("depends_on", "networks"):
         node = fields.get(key)
         if node is not None and node.is_seq:
@@ -106,30 +117,42 @@ def normalize_service(service: Node, path: tuple[PathElement, ...]) -> None:
             node.value = [Node(node.value, node.mark)]
 
 
-def _key_value(node: Node | None, path: tuple[PathElement, ...]) -> None:
+def _key_value(
+    node: Node | None, path: tuple[PathElement, ...], problems: list[SpecValidationError]
+) -> None:
     """`["A=1", "B"]` → `{A: "1", B: null}`, each value keeping its item's mark."""
     if node is not None and node.is_map:
         for key, child in node.mapping().items():
             if child.is_map or child.is_seq:
-                raise located_error(
-                    child,
-                    (*path, key),
-                    "must be a string, number or boolean, not a list or mapping",
+                problems.append(
+                    located_error(
+                        child,
+                        (*path, key),
+                        "must be a string, number or boolean, not a list or mapping",
+                    )
                 )
         return
     if node is None or not node.is_seq:
         return
     mapping: dict[str, Node] = {}
+    bad = False
     for i, item in enumerate(node.sequence()):
         if not isinstance(item.value, str):
-            raise located_error(item, (*path, i), "each entry must be a string like KEY=VALUE")
+            problems.append(
+                located_error(item, (*path, i), "each entry must be a string like KEY=VALUE")
+            )
+            bad = True
+            continue
         key, sep, value = item.value.partition("=")
         if not key:
-            raise located_error(
-                item, (*path, i), f'invalid entry "{item.value}" (expected KEY=VALUE)'
+            problems.append(
+                located_error(item, (*path, i), f'invalid entry "{item.value}" (expected KEY=VALUE)')
             )
+            bad = True
+            continue
         mapping[key] = Node(value if sep else None, item.mark, item.mark)
-    node.value = mapping
+    if not bad:
+        node.value = mapping
 
 
 # --------------------------------------------------------------------------- paths
