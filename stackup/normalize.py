@@ -146,7 +146,9 @@ def _key_value(
         key, sep, value = item.value.partition("=")
         if not key:
             problems.append(
-                located_error(item, (*path, i), f'invalid entry "{item.value}" (expected KEY=VALUE)')
+                located_error(
+                    item, (*path, i), f'invalid entry "{item.value}" (expected KEY=VALUE)'
+                )
             )
             bad = True
             continue

@@ -20,13 +20,51 @@ _PORT = re.compile(
 )
 
 
-def _port_range(text: str) -> tuple[int, int]:
+_PORT_FORM = "expected [[IP:]HOST:]CONTAINER[/PROTOCOL]"
+
+
+def _port_range(text: str, which: str) -> tuple[int, int]:
     first, _, last = text.partition("-")
     lo = int(first)
     hi = int(last) if last else lo
-    if not (0 < lo <= hi <= 65535) and not (lo == 0 and hi == 0):
-        raise ValueError(f"port range {text} is out of 1-65535 or reversed")
+    if lo == 0 and hi == 0:
+        return lo, hi  # "0" asks the engine for any free port
+    if not last and not 0 < lo <= 65535:
+        raise ValueError(f"invalid port: the {which} is out of range (1-65535)")
+    if not (0 < lo <= 65535 and 0 < hi <= 65535):
+        raise ValueError(f"invalid port: the {which} range goes outside 1-65535")
+    if lo > hi:
+        raise ValueError(
+            f"invalid port: the {which} range is reversed (its start is above its end)"
+        )
     return lo, hi
+
+
+def _port_diagnosis(text: str) -> str:
+    """Why `text` is not a port: the part that is wrong, named, without repeating it."""
+    body, slash, protocol = text.partition("/")
+    if slash and not protocol:
+        return f"invalid port: the protocol after / is empty ({_PORT_FORM})"
+    parts = body.rsplit(":", 2)
+    if len(parts) == 3 and parts[0]:
+        ip = parts[0].strip("[]")
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            return (
+                "invalid port: the host IP must be an IP address such as 127.0.0.1 "
+                f"(a host name is not accepted; {_PORT_FORM})"
+            )
+    named = [("container port", parts[-1])]
+    if len(parts) > 1 and parts[-2]:  # an empty host port lets the engine choose
+        named.insert(0, ("host port", parts[-2]))
+    for which, part in named:
+        if not re.fullmatch(r"\d+(?:-\d+)?", part):
+            return (
+                f"invalid port: the {which} must be a number or a range such as 8000-8010 "
+                f"({_PORT_FORM})"
+            )
+    return f"invalid port ({_PORT_FORM})"
 
 
 def parse_port(value: str | int) -> list[dict[str, Any]]:
@@ -34,27 +72,26 @@ def parse_port(value: str | int) -> list[dict[str, Any]]:
     text = str(value).strip()
     match = _PORT.match(text)
     if not match:
-        raise ValueError(f'invalid port "{text}" (expected [[IP:]HOST:]CONTAINER[/PROTOCOL])')
+        raise ValueError(_port_diagnosis(text))
     ip = match.group("ip")
     if ip:
         ip = ip.strip("[]")
         try:
             ipaddress.ip_address(ip)
         except ValueError:
-            raise ValueError(
-                f'invalid port "{text}": "{ip}" is not an IP address '
-                "(expected [[IP:]HOST:]CONTAINER[/PROTOCOL])"
-            ) from None
+            raise ValueError(_port_diagnosis(text)) from None
     published = match.group("published") or None
     protocol = (match.group("protocol") or "tcp").lower()
     if protocol not in ("tcp", "udp", "sctp"):
-        raise ValueError(f'invalid protocol "{protocol}" in port "{text}" (tcp, udp or sctp)')
-    lo, hi = _port_range(match.group("target"))
+        raise ValueError("invalid port: the protocol must be tcp, udp or sctp")
+    lo, hi = _port_range(match.group("target"), "container port")
     entries: list[dict[str, Any]] = []
     if published is not None:
-        plo, phi = _port_range(published)
+        plo, phi = _port_range(published, "host port")
         if hi != lo and (phi - plo) != (hi - lo):
-            raise ValueError(f'port ranges in "{text}" have different lengths')
+            raise ValueError(
+                "invalid port: the host and container port ranges have different lengths"
+            )
         for offset, target in enumerate(range(lo, hi + 1)):
             pub = published if hi == lo else str(plo + offset)
             entries.append(_port_entry(target, pub, ip, protocol))
