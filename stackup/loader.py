@@ -198,9 +198,12 @@ class _Loader:
         source = SourceMap()
         data = to_plain(doc, source)
         stack = _validate(data, source, self._file_order, self.deferred)
-        from stackup.references import check_references
+        from stackup.consistency import consistency_problems
+        from stackup.references import reference_problems
 
-        check_references(stack, source)
+        found = [*reference_problems(stack, source), *consistency_problems(stack, source)]
+        if found:
+            raise combine(found, self._file_order)
         return LoadedStack(
             stack=stack,
             source=source,

@@ -9,7 +9,17 @@ from stackup.spec import Stack
 
 
 def check_references(stack: Stack, source: SourceMap) -> None:
-    """Raise a located `SpecValidationError` for the first dangling reference (by name order)."""
+    """Raise a located error listing every dangling reference."""
+    found = reference_problems(stack, source)
+    if found:
+        from stackup.validation import combine
+
+        raise combine(found)
+
+
+def reference_problems(stack: Stack, source: SourceMap) -> list[SpecValidationError]:
+    """Every dangling reference, each located at the reference (by service name order)."""
+    out: list[SpecValidationError] = []
     for sname in sorted(stack.services):
         service = stack.services[sname]
         problems: list[tuple[tuple[PathElement, ...], str, str]] = []
@@ -72,18 +82,24 @@ def check_references(stack: Stack, source: SourceMap) -> None:
                     _known(stack, mode[8:]),
                 )
             )
-        if problems:
-            sub, message, hint = problems[0]
-            path = ("services", sname, *sub)
-            mark = source.value(path)
-            raise SpecValidationError(
-                message,
-                file=mark.file if mark else None,
-                line=mark.line if mark else None,
-                column=mark.column if mark else None,
-                path=path,
-                hint=hint,
-            )
+        for sub, message, hint in problems:
+            out.append(located(source, ("services", sname, *sub), message, hint))
+    return out
+
+
+def located(
+    source: SourceMap, path: tuple[PathElement, ...], message: str, hint: str | None = None
+) -> SpecValidationError:
+    """An error at the value `path` names, as the source map recorded it."""
+    mark = source.value(path)
+    return SpecValidationError(
+        message,
+        file=mark.file if mark else None,
+        line=mark.line if mark else None,
+        column=mark.column if mark else None,
+        path=path,
+        hint=hint,
+    )
 
 
 def _known(stack: Stack, wanted: str) -> str:

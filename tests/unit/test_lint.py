@@ -172,7 +172,7 @@ PASSES: list[tuple[str, str, tuple[str, ...]]] = [
     ("SU004", "cap_add: [NET_BIND_SERVICE, CHOWN]\ncap_drop: [ALL]", ()),
     ("SU005", "cap_add: [NET_BIND_SERVICE]\ncap_drop: [all]", ()),
     ("SU006", "network_mode: bridge", ()),
-    ("SU007", "pid: service:other\nipc: shareable", ()),
+    ("SU007", "pid: container:other\nipc: shareable", ()),
     ("SU008", 'security_opt: ["no-new-privileges:true", "seccomp:./profile.json"]', ()),
     ("SU009", 'security_opt: ["no-new-privileges:true", "apparmor:docker-default"]', ()),
     (
