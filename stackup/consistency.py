@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 
 from stackup.errors import PathElement, SpecValidationError
 from stackup.references import located
@@ -21,17 +22,26 @@ _EXPOSE = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?$", re.IGNORECASE)
 def consistency_problems(stack: Stack, source: SourceMap) -> list[SpecValidationError]:
     out: list[SpecValidationError] = []
     for name in sorted(stack.services):
-        service = stack.services[name]
-        here: tuple[PathElement, ...] = ("services", name)
-        for sub, message, hint in _service_problems(stack, service):
-            out.append(located(source, (*here, *sub), message, hint))
+        out.extend(service_problems(name, stack.services[name], stack.services, source))
     return out
+
+
+def service_problems(
+    name: str, service: Service, defined: Collection[str], source: SourceMap
+) -> list[SpecValidationError]:
+    """The problems of one service; `defined` are the names of every service in the stack.
+    The loader also calls this for the services that validated when others did not."""
+    here: tuple[PathElement, ...] = ("services", name)
+    return [
+        located(source, (*here, *sub), message, hint)
+        for sub, message, hint in _service_problems(defined, service)
+    ]
 
 
 _Problem = tuple[tuple[PathElement, ...], str, str | None]
 
 
-def _service_problems(stack: Stack, service: Service) -> list[_Problem]:
+def _service_problems(defined: Collection[str], service: Service) -> list[_Problem]:
     out: list[_Problem] = []
     if service.network_mode and service.networks:
         # The container shares another network stack; it has none of its own to attach.
@@ -45,7 +55,7 @@ def _service_problems(stack: Stack, service: Service) -> list[_Problem]:
     out.extend(_scale_problems(service))
     for key in ("ipc", "pid"):
         mode = getattr(service, key) or ""
-        if mode.startswith("service:") and mode[len("service:") :] not in stack.services:
+        if mode.startswith("service:") and mode[len("service:") :] not in defined:
             out.append(
                 (
                     (key,),

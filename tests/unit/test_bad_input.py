@@ -5,6 +5,9 @@
 FILE (relative to the fixture's directory) is given when the error is in another file (an
 include or an extends target); PATH is the dotted path, or `-` when the error has none. The
 test compares the error with that mark, not with recorded output.
+
+A fixture with several problems has one `# expect:` line for each, in file order, at the top:
+the first is the error's own mark, and every one must be reported, with nothing else.
 """
 
 from __future__ import annotations
@@ -23,9 +26,25 @@ BAD = Path(__file__).resolve().parent.parent / "fixtures" / "bad"
 FIXTURES = sorted(BAD.glob("*.yaml"))
 
 
-def _expectation(path: Path) -> tuple[str, int | None, int | None, str | None, str]:
-    first = path.read_text(encoding="utf-8").splitlines()[0]
-    assert first.startswith("# expect: "), f"{path.name} has no `# expect:` line"
+Expectation = tuple[str, int | None, int | None, str | None, str]
+
+
+def _expectation(path: Path) -> Expectation:
+    return _expectations(path)[0]
+
+
+def _expectations(path: Path) -> list[Expectation]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("# expect: "), f"{path.name} has no `# expect:` line"
+    out = []
+    for line in lines:
+        if not line.startswith("# expect: "):
+            break
+        out.append(_parse_expectation(path, line))
+    return out
+
+
+def _parse_expectation(path: Path, first: str) -> Expectation:
     location, err_path, message = first[len("# expect: ") :].split(" ", 2)
     parts = location.split(":")
     file = path.name
@@ -59,14 +78,24 @@ def test_error_points_at_the_mark(fixture: Path) -> None:
     assert error.path == err_path, str(error)
     assert message in str(error), str(error)
     assert "pydantic" not in str(error) and "errors.pydantic.dev" not in str(error)
+    reports = error.reports()
+    expected = _expectations(fixture)
+    assert len(reports) == len(expected), str(error)
+    for report, (file, line, column, err_path, message) in zip(reports, expected, strict=True):
+        where = _where_text(file, line, column)
+        assert report.startswith(f"{where}:"), report
+        if err_path:
+            assert f" {err_path}: " in report, report
+        assert message in report, report
+
+
+def _where_text(file: str, line: int | None, column: int | None) -> str:
+    return file if line is None else f"{file}:{line}" + (f":{column}" if column is not None else "")
 
 
 def _where(fixture: Path) -> tuple[str, str]:
     file, line, column, _, message = _expectation(fixture)
-    where = (
-        file if line is None else f"{file}:{line}" + (f":{column}" if column is not None else "")
-    )
-    return where, message
+    return _where_text(file, line, column), message
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[f.stem for f in FIXTURES])
@@ -86,9 +115,9 @@ def test_cli_reports_located_error(
     err = capsys.readouterr().err
     assert info.value.code == 1, err
     assert "Traceback" not in err
-    where, message = _where(fixture)
-    assert f"error: {where}" in err
-    assert message in err
+    for file, line, column, _, message in _expectations(fixture):
+        assert f"error: {_where_text(file, line, column)}" in err, err
+        assert message in err, err
 
 
 SUBPROCESS_SAMPLE = [
