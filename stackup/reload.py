@@ -115,21 +115,25 @@ class WatchTargets:
     policies: Mapping[str, ReloadPolicy | None]
 
     def roots(self) -> list[Path]:
-        """Directories to watch (a file is watched through its directory, so that a rename
-        over it is seen), outermost only, existing only."""
+        """Directories to watch, each one on its own (not recursively): the parent of each
+        watched file (so that a rename over it is seen) and every directory under a directory
+        mount or a develop.watch path. Never the whole project root: a `node_modules` or a
+        build output beside the stack file costs no watches and no events. A directory created
+        later changes this list, and the loop watches again (a sync sends a new directory
+        whole, so what was written in it meanwhile is not lost)."""
         wanted: set[Path] = set()
         for f in self.stack_files:
             wanted.add(f.parent)
+        trees: set[Path] = set()
         for m in self.mounts:
-            wanted.add(m.source.parent if m.is_file else m.source)
+            (trees if not m.is_file else wanted).add(m.source if not m.is_file else m.source.parent)
         for r in self.rules:
-            wanted.add(r.path if r.path.is_dir() else r.path.parent)
-        existing = sorted(p for p in wanted if p.is_dir())
-        out: list[Path] = []
-        for p in existing:
-            if not any(p.is_relative_to(o) for o in out):
-                out.append(p)
-        return out
+            (trees if r.path.is_dir() else wanted).add(r.path if r.path.is_dir() else r.path.parent)
+        for top in trees:
+            for root, dirs, _ in os.walk(top):
+                dirs[:] = [d for d in dirs if d not in _NOISE_DIRS]
+                wanted.add(Path(root))
+        return sorted(p for p in wanted if p.is_dir())
 
     def interesting(self, path: Path) -> bool:
         if is_noise(path):

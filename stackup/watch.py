@@ -113,6 +113,7 @@ class Watcher:
                 stop_event=stop,
                 rust_timeout=int(self.config.idle_check_s * 1000),
                 yield_on_timeout=True,
+                recursive=False,  # roots() lists every directory watched (see there)
             ):
                 seen = time.monotonic()
                 if changes:

@@ -94,8 +94,12 @@ def test_targets_roles_and_roots(tmp_path: Path) -> None:
     assert by_target[("web", "/usr/share/nginx/html")].role == "content"
     # busybox has no reload policy: everything it mounts is content
     assert by_target[("app", "/srv")].role == "content"
-    # the project directory holds everything: one root
-    assert targets.roots() == [tmp_path]
+    # each directory on its own, and only those that hold something watched: never the
+    # project root's other subdirectories
+    (tmp_path / "node_modules" / "x").mkdir(parents=True)
+    roots = targets.roots()
+    assert tmp_path in roots  # stack.yaml and single-file mounts' parents
+    assert not any(p.is_relative_to(tmp_path / "node_modules") for p in roots)
     assert tmp_path / "stack.yaml" in targets.stack_files
 
 
