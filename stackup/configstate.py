@@ -248,7 +248,9 @@ def shown(sources: Iterable[str], snap: ConfigSnapshot | None) -> str:
 
 def current_states(stack: Stack, service: str, snap: ConfigSnapshot) -> dict[str, FileState]:
     return {
-        m.target: snap.host[m.source] for m in config_mounts(stack, service) if m.source in snap.host
+        m.target: snap.host[m.source]
+        for m in config_mounts(stack, service)
+        if m.source in snap.host
     }
 
 

@@ -620,8 +620,7 @@ class _Reconciler:
             service,
             [have.name],
             policy,
-            f"{self._shown(drift.edited)} changed since it was last applied; "
-            f"{_reload_how(policy)}",
+            f"{self._shown(drift.edited)} changed since it was last applied; {_reload_how(policy)}",
             {have.name: record},
         )
         self._add_service_op(service, replace(op, after=after), recreated=False)
