@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import networkx as nx
 
+from stackup import configstate
 from stackup.desired import read_file_objects
 from stackup.engine import Engine
 from stackup.execute import Event, ExecuteOptions, Outcome, execute
@@ -50,7 +51,11 @@ def plan_options(
     if salt == "stackup":
         key = f"{engine.engine_id()}\0{loaded.stack.name}".encode()
         salt = hashlib.sha256(key).hexdigest()[:16]
-    return dataclasses.replace(options, file_objects=read_file_objects(loaded.stack), salt=salt)
+    # The config files reloads apply (stackup.configstate): read here, so reconcile stays pure.
+    configs = configstate.snapshot(loaded.stack, loaded.stack.services, loaded.project_directory)
+    return dataclasses.replace(
+        options, file_objects=read_file_objects(loaded.stack), salt=salt, configs=configs
+    )
 
 
 def plan(

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 from pydantic import JsonValue
 
+from stackup import configstate as CS
 from stackup import graph as G
 from stackup import labels as L
+from stackup import reload as R
 from stackup.desired import (
     UPDATABLE,
     DesiredContainer,
@@ -60,6 +62,7 @@ from stackup.plan import (
     UpdateContainer,
     WaitFor,
 )
+from stackup.settings import ReloadPolicy
 from stackup.spec import Service, Stack
 
 
@@ -74,6 +77,9 @@ class ReconcileOptions:
     salt: str = "stackup"  # for a project that has no resource carrying a salt yet
     file_objects: Mapping[str, bytes] = field(default_factory=dict)
     with_dependencies: bool = True
+    # Config files on the host and what each container last applied (stackup.configstate);
+    # None: not read (a plan from the stack alone), so no config reloads are planned.
+    configs: CS.ConfigSnapshot | None = None
 
 
 def reconcile(
@@ -428,6 +434,12 @@ class _Reconciler:
         self, service: str, want: DesiredContainer, have: ObservedContainer | None
     ) -> None:
         op_id = f"container:{want.name}"
+        want = self._with_config_label(service, want)
+        drift = (
+            CS.drift(self.stack, service, have.id, have.labels, self.options.configs)
+            if have is not None
+            else CS.Drift()
+        )
         temp = self.temporaries.get(temporary_name(want.name))
         if temp is not None:
             self.used_temporaries.add(temp.name)
@@ -496,6 +508,11 @@ class _Reconciler:
         if updatable and have.live is not None:
             updatable = _against_live(updatable, have.live)
         reasons = self._recreate_reasons(service, want, have, structural)
+        if drift.renamed:
+            reasons.append(
+                f"{self._shown(drift.renamed)} was saved by rename; a single-file bind mount "
+                "shows the new file only to a new container"
+            )
         if reasons and self.options.no_recreate:
             self.warnings.append(f"{want.name} is not recreated (--no-recreate): {reasons[0]}")
             reasons = []
@@ -581,6 +598,44 @@ class _Reconciler:
                 ),
                 recreated=False,
             )
+        if drift.edited and have.state == "running":
+            self._reload(service, have, drift, after=(op_id,) if action is not None else after)
+
+    def _reload(
+        self, service: str, have: ObservedContainer, drift: CS.Drift, after: tuple[str, ...]
+    ) -> None:
+        """An in-place edit of a config the running container sees through its bind mount:
+        validate it in the container, then reload, then record it (the same ↻ operation
+        `watch` runs). A failing validation sends nothing: the old config keeps serving."""
+        policy = R.reload_policy(self.stack.services[service])
+        snap = self.options.configs
+        if policy is None or snap is None:
+            return
+        record = CS.RecordApplied(
+            snap.store,
+            have.id,
+            tuple(sorted(CS.current_states(self.stack, service, snap).items())),
+        )
+        (op,) = R.reload_operations(
+            service,
+            [have.name],
+            policy,
+            f"{self._shown(drift.edited)} changed since it was last applied; {_reload_how(policy)}",
+            {have.name: record},
+        )
+        self._add_service_op(service, replace(op, after=after), recreated=False)
+
+    def _with_config_label(self, service: str, want: DesiredContainer) -> DesiredContainer:
+        """A new container records the config files it is created with (stackup.configstate);
+        the label is outside the spec hash: a config edit alone is not a new definition."""
+        value = CS.label_value(self.stack, service, self.options.configs)
+        if value is None:
+            return want
+        spec = replace(want.spec, labels={**want.spec.labels, CS.LABEL: value})
+        return replace(want, spec=spec)
+
+    def _shown(self, sources: tuple[str, ...]) -> str:
+        return CS.shown(sources, self.options.configs)
 
     def _recreate_reasons(
         self,
@@ -812,6 +867,13 @@ def _stopped_reason(c: ObservedContainer) -> str:
 def _stop_timeout(stack: Stack, service: str) -> float | None:
     grace = stack.services[service].stop_grace_period
     return grace.total_seconds() if grace is not None else None
+
+
+def _reload_how(policy: ReloadPolicy) -> str:
+    how = " ".join(policy.validate_) + ", then " if policy.validate_ else ""
+    if policy.signal:
+        return how + f"send {policy.signal}"
+    return how + " ".join(policy.exec_ or ())
 
 
 def _describe(changes: list[FieldChange]) -> str:

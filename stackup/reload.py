@@ -16,12 +16,24 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from stackup.loader import LoadedStack
-from stackup.plan import Action, Exec, Kind, Operation, Plan, Signal, StartContainer, StopContainer
+from stackup.nginx_errors import Mount, explain
+from stackup.plan import (
+    Action,
+    Exec,
+    Kind,
+    Operation,
+    Plan,
+    RunnableStep,
+    Signal,
+    StartContainer,
+    StopContainer,
+)
 from stackup.settings import ReloadPolicy
 from stackup.spec import Service, WatchRule
 
@@ -29,6 +41,9 @@ NGINX_POLICY = ReloadPolicy.model_validate({"validate": ["nginx", "-t"], "signal
 
 # Files editors and tools write next to the real ones; never a reason to act.
 _NOISE = ("*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913", "*.tmp", ".*.tmp", "*.kate-swp")
+# `sed -i` writes its output to `sedXXXXXX` (mkstemp's six random characters) beside the file,
+# then renames it over the file: only the rename matters. Not `sed*`: `sedona.conf` is real.
+_SED_TEMP = re.compile(r"^sed[A-Za-z0-9]{6}$")
 _NOISE_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache"})
 
 
@@ -55,6 +70,11 @@ def reload_policy(service: Service) -> ReloadPolicy | None:
     if service.command and PurePosixPath(service.command[0]).name == "nginx":
         return NGINX_POLICY
     return None
+
+
+def is_config_mount(policy: ReloadPolicy | None, target: str) -> bool:
+    """A mount its service's reload policy reloads: a target under /etc/ or ending in .conf."""
+    return policy is not None and (target.startswith("/etc/") or target.endswith(".conf"))
 
 
 # ----------------------------------------------------------------------------- targets
@@ -95,21 +115,25 @@ class WatchTargets:
     policies: Mapping[str, ReloadPolicy | None]
 
     def roots(self) -> list[Path]:
-        """Directories to watch (a file is watched through its directory, so that a rename
-        over it is seen), outermost only, existing only."""
+        """Directories to watch, each one on its own (not recursively): the parent of each
+        watched file (so that a rename over it is seen) and every directory under a directory
+        mount or a develop.watch path. Never the whole project root: a `node_modules` or a
+        build output beside the stack file costs no watches and no events. A directory created
+        later changes this list, and the loop watches again (a sync sends a new directory
+        whole, so what was written in it meanwhile is not lost)."""
         wanted: set[Path] = set()
         for f in self.stack_files:
             wanted.add(f.parent)
+        trees: set[Path] = set()
         for m in self.mounts:
-            wanted.add(m.source.parent if m.is_file else m.source)
+            (trees if not m.is_file else wanted).add(m.source if not m.is_file else m.source.parent)
         for r in self.rules:
-            wanted.add(r.path if r.path.is_dir() else r.path.parent)
-        existing = sorted(p for p in wanted if p.is_dir())
-        out: list[Path] = []
-        for p in existing:
-            if not any(p.is_relative_to(o) for o in out):
-                out.append(p)
-        return out
+            (trees if r.path.is_dir() else wanted).add(r.path if r.path.is_dir() else r.path.parent)
+        for top in trees:
+            for root, dirs, _ in os.walk(top):
+                dirs[:] = [d for d in dirs if d not in _NOISE_DIRS]
+                wanted.add(Path(root))
+        return sorted(p for p in wanted if p.is_dir())
 
     def interesting(self, path: Path) -> bool:
         if is_noise(path):
@@ -136,9 +160,7 @@ def watch_targets(loaded: LoadedStack, services: Sequence[str] = ()) -> WatchTar
                 continue
             source = Path(os.path.normpath(vol.source))
             is_file = source.is_file()
-            config = policy is not None and (
-                vol.target.startswith("/etc/") or vol.target.endswith(".conf")
-            )
+            config = policy is not None and is_config_mount(policy, vol.target)
             mounts.append(
                 BindMount(name, source, vol.target, is_file, "config" if config else "content")
             )
@@ -155,6 +177,8 @@ def watch_targets(loaded: LoadedStack, services: Sequence[str] = ()) -> WatchTar
 
 def is_noise(path: Path) -> bool:
     if any(part in _NOISE_DIRS for part in path.parts):
+        return True
+    if _SED_TEMP.match(path.name):
         return True
     return any(fnmatch.fnmatch(path.name, pattern) for pattern in _NOISE)
 
@@ -264,6 +288,19 @@ def replaced_by_rename(host_inode: int, container_inode: int | None) -> bool:
     return container_inode is not None and host_inode != container_inode
 
 
+# ----------------------------------------------------------------------------- failures
+
+
+def failure_lines(targets: WatchTargets, service: str, output: str, base: Path) -> list[str]:
+    """A failed validation's output at the host files and lines it points to, through the
+    service's bind mounts (`nginx/default.conf:9: unknown directive ...`). `output` may be
+    the executor's message, `validate command ... failed in ... (exit 1): <output>`."""
+    if output.startswith("validate command "):
+        output = output.split("): ", 1)[-1]
+    mounts = [Mount(m.source, m.target, m.is_file) for m in targets.mounts if m.service == service]
+    return explain(output, mounts, base)
+
+
 # ----------------------------------------------------------------------------- plans
 
 
@@ -280,19 +317,27 @@ def _rel(path: Path, base: Path | None) -> str:
 
 
 def reload_operations(
-    service: str, containers: Sequence[str], policy: ReloadPolicy, reason: str
+    service: str,
+    containers: Sequence[str],
+    policy: ReloadPolicy,
+    reason: str,
+    records: Mapping[str, RunnableStep] | None = None,
 ) -> tuple[Operation, ...]:
-    """One ↻ operation per container: validate (if the policy says how), then signal or exec.
-    The executor stops an operation at a failing validate, so nothing is sent then."""
+    """One ↻ operation per container: validate (if the policy says how), then signal or exec,
+    then `records[container]` (what it now runs: `configstate.RecordApplied`). The executor
+    stops an operation at a failing validate, so nothing is sent or recorded then."""
     ops = []
     for name in sorted(containers):
-        steps: list[Exec | Signal] = []
+        steps: list[Exec | Signal | RunnableStep] = []
         if policy.validate_:
             steps.append(Exec(name, tuple(policy.validate_), "validate"))
         if policy.signal:
             steps.append(Signal(name, policy.signal))
         elif policy.exec_:
             steps.append(Exec(name, tuple(policy.exec_), "reload"))
+        record = (records or {}).get(name)
+        if record is not None:
+            steps.append(record)
         ops.append(
             Operation(
                 id=f"reload:{name}",

@@ -35,6 +35,7 @@ from typing import Protocol
 import watchfiles
 
 from stackup import api
+from stackup import configstate as CS
 from stackup import labels as L
 from stackup import reload as R
 from stackup.desired import desired_containers, image_ref, read_file_objects
@@ -44,7 +45,6 @@ from stackup.errors import EngineUnavailableError, StackupError
 from stackup.execute import Event, Outcome, execute
 from stackup.loader import LoadedStack
 from stackup.lock import project_lock
-from stackup.nginx_errors import Mount, explain
 from stackup.observed import ObservedContainer
 from stackup.plan import Action, Operation, Plan
 from stackup.reconcile import ReconcileOptions
@@ -113,6 +113,7 @@ class Watcher:
                 stop_event=stop,
                 rust_timeout=int(self.config.idle_check_s * 1000),
                 yield_on_timeout=True,
+                recursive=False,  # roots() lists every directory watched (see there)
             ):
                 seen = time.monotonic()
                 if changes:
@@ -205,7 +206,11 @@ class Watcher:
         replaced = self._replaced_files(changes, containers)
         if replaced:
             return self._recreate_for(service, replaced, policy)
-        ops = R.reload_operations(service, [c.name for c in containers], policy, f"{shown} changed")
+        # Each reload records what the container now runs, so `diff` and `up` agree with it.
+        records = CS.records_for(self.loaded.stack, service, ((c.name, c.id) for c in containers))
+        ops = R.reload_operations(
+            service, [c.name for c in containers], policy, f"{shown} changed", records
+        )
         outcome = self._run_quiet(R.watch_plan(self.loaded.stack.name, ops, (service,)), service)
         if outcome.failed:
             for message in outcome.failed.values():
@@ -340,14 +345,7 @@ class Watcher:
     def _invalid(
         self, service: str, output: str, consequence: str, *, throwaway: bool = False
     ) -> None:
-        mounts = [
-            Mount(m.source, m.target, m.is_file)
-            for m in self.targets.mounts
-            if m.service == service
-        ]
-        lines = explain(
-            output.split("): ", 1)[-1] if not throwaway else output, mounts, self._base()
-        )
+        lines = R.failure_lines(self.targets, service, output, self._base())
         where = " (in a throwaway container)" if throwaway else ""
         self._say(
             "invalid",

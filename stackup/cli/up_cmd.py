@@ -150,7 +150,7 @@ def up(services: tuple[str, ...], **kw: object) -> None:
             float(str(kw["wait_timeout"])),
         )
     if not outcome.ok:
-        _report_failure(outcome)
+        _report_failure(outcome, plan, loaded)
     if kw["wait"]:
         from stackup.waits import wait_until_healthy
 
@@ -362,9 +362,20 @@ def _apply(
     return outcome
 
 
-def _report_failure(outcome: Outcome) -> None:
+def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
+    from stackup import reload as R
+    from stackup.plan import Action
+
+    services = {op.id: op.service for op in plan.operations if op.action == Action.RELOAD}
     for op_id, message in sorted(outcome.failed.items()):
         click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)
+        service = services.get(op_id)
+        if service is not None and message.startswith("validate command "):
+            # The same words watch uses: the host file and line, and what still serves.
+            targets = R.watch_targets(loaded, (service,))
+            for line in R.failure_lines(targets, service, message, Path.cwd()):
+                click.echo(f"    {line}", err=True)
+            click.echo("  nothing was sent; the old config keeps serving", err=True)
     for op_id, message in sorted(outcome.skipped.items()):
         click.echo(f"  {op_id.split(':', 1)[1]}: {message}", err=True)
     sys.exit(1)

@@ -94,8 +94,12 @@ def test_targets_roles_and_roots(tmp_path: Path) -> None:
     assert by_target[("web", "/usr/share/nginx/html")].role == "content"
     # busybox has no reload policy: everything it mounts is content
     assert by_target[("app", "/srv")].role == "content"
-    # the project directory holds everything: one root
-    assert targets.roots() == [tmp_path]
+    # each directory on its own, and only those that hold something watched: never the
+    # project root's other subdirectories
+    (tmp_path / "node_modules" / "x").mkdir(parents=True)
+    roots = targets.roots()
+    assert tmp_path in roots  # stack.yaml and single-file mounts' parents
+    assert not any(p.is_relative_to(tmp_path / "node_modules") for p in roots)
     assert tmp_path / "stack.yaml" in targets.stack_files
 
 
@@ -229,3 +233,37 @@ def test_sync_archive(tmp_path: Path) -> None:
         names = tar.getnames()
     assert names == ["app/a.py"] and count == 1
     assert deleted == ["/app/gone.py"]
+
+
+@pytest.mark.parametrize(
+    ("name", "noise"),
+    [
+        ("sedAb12Xy", True),  # GNU sed -i's temporary file
+        (".default.conf.swp", True),
+        ("default.conf~", True),
+        ("4913", True),
+        (".#default.conf", True),
+        ("default.conf", False),
+        ("sedona.conf", False),  # a real file whose name starts with "sed"
+        ("sed", False),
+    ],
+)
+def test_editor_temp_files_are_noise(tmp_path: Path, name: str, noise: bool) -> None:
+    assert R.is_noise(tmp_path / "nginx" / name) is noise
+
+
+def test_targets_ignore_editor_temp_files_beside_a_mounted_config(tmp_path: Path) -> None:
+    (tmp_path / "nginx").mkdir()
+    conf = tmp_path / "nginx" / "default.conf"
+    conf.write_text("server {}\n")
+    loaded = load_text(
+        "services:\n  web:\n    image: nginx\n    volumes:\n"
+        "      - ./nginx/default.conf:/etc/nginx/conf.d/default.conf\n",
+        working_dir=str(tmp_path),
+    )
+    targets = R.watch_targets(loaded)
+    assert targets.interesting(conf)
+    assert not targets.interesting(tmp_path / "nginx" / "sedQ3zR9a")
+    assert not targets.interesting(tmp_path / "nginx" / "other.conf")
+    batch = R.classify(targets, [tmp_path / "nginx" / "sedQ3zR9a", conf])
+    assert [p for _, p in batch.services["web"].config] == [conf]

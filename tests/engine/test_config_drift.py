@@ -1,0 +1,101 @@
+"""`diff` and `up` see a bind-mounted nginx config edited without watch (stackup.configstate):
+an in-place edit is reloaded in the same container, a save by rename recreates it, and a
+broken edit is refused at the host file and line while the old config keeps serving."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import docker
+import pytest
+
+from tests.engine.helpers import StackDir, free_port, http_get, stackup
+from tests.engine.watchproc import NGINX_CONF, server_conf
+
+
+def _stack(d: StackDir, project: str, port: int) -> None:
+    (d.path / "site").mkdir()
+    d.write("<html><body>hi</body></html>\n", "site/index.html")
+    d.write(NGINX_CONF, "nginx/nginx.conf")
+    d.write(server_conf("one"), "nginx/default.conf")
+    d.write(
+        f"""
+        name: {project}
+        services:
+          web:
+            image: nginx:stable
+            ports: ["127.0.0.1:{port}:80"]
+            volumes:
+              - ./site:/usr/share/nginx/html:ro
+              - ./nginx/nginx.conf:/etc/nginx/nginx.conf:ro
+              - ./nginx/default.conf:/etc/nginx/conf.d/default.conf:ro
+        """
+    )
+
+
+@pytest.fixture
+def running(
+    tmp_stack_dir: StackDir, project_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[StackDir, str, str, dict[str, str]]:
+    port = free_port()
+    _stack(tmp_stack_dir, project_name, port)
+    # Reload records go to a state directory of this test's own.
+    env = {"XDG_STATE_HOME": str(tmp_path_factory.mktemp("state"))}
+    stackup("up", cwd=tmp_stack_dir.path, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    assert http_get(url).headers.get("X-Version") == "one"
+    return tmp_stack_dir, url, f"{project_name}-web-1", env
+
+
+def test_in_place_edit_is_reloaded_in_the_same_container(
+    running: tuple[StackDir, str, str, dict[str, str]], docker_client: docker.DockerClient
+) -> None:
+    d, url, name, env = running
+    before = docker_client.containers.get(name).id
+    conf = d.path / "nginx/default.conf"
+    inode = conf.stat().st_ino
+    with conf.open("r+") as f:  # in place: same inode
+        f.truncate(0)
+        f.write(server_conf("two"))
+    assert conf.stat().st_ino == inode
+    diff = stackup("diff", cwd=d.path, env=env)
+    assert "↻ container " + name in diff.stdout
+    assert "nginx/default.conf changed" in diff.stdout
+    stackup("up", cwd=d.path, env=env)
+    assert http_get(url).headers.get("X-Version") == "two"
+    assert docker_client.containers.get(name).id == before
+    assert "No changes" in stackup("diff", cwd=d.path, env=env).stdout
+
+
+def test_broken_edit_is_refused_and_old_config_serves(
+    running: tuple[StackDir, str, str, dict[str, str]],
+) -> None:
+    d, url, _, env = running
+    conf = d.path / "nginx/default.conf"
+    with conf.open("r+") as f:
+        f.truncate(0)
+        f.write(server_conf("two", broken=True))
+    up = stackup("up", cwd=d.path, env=env, check=False)
+    assert up.returncode == 1
+    assert "nginx/default.conf:4:" in up.stderr
+    assert http_get(url).headers.get("X-Version") == "one"
+
+
+def test_sed_rename_recreates_the_container(
+    running: tuple[StackDir, str, str, dict[str, str]], docker_client: docker.DockerClient
+) -> None:
+    d, url, name, env = running
+    before = docker_client.containers.get(name).id
+    conf = d.path / "nginx/default.conf"
+    inode = conf.stat().st_ino
+    subprocess.run(["sed", "-i", "s/X-Version one/X-Version three/", str(conf)], check=True)
+    assert conf.stat().st_ino != inode
+    diff = stackup("diff", cwd=d.path, env=env)
+    assert "-/+ container " + name in diff.stdout
+    assert "nginx/default.conf was saved by rename" in diff.stdout
+    stackup("up", cwd=d.path, env=env)
+    assert http_get(url).headers.get("X-Version") == "three"
+    assert docker_client.containers.get(name).id != before
+    assert "No changes" in stackup("diff", cwd=d.path, env=env).stdout
+    assert os.path.exists(conf)

@@ -1,0 +1,66 @@
+"""Config edits made without watch, planned from the host files and the reload records
+(stackup.configstate), over the in-memory engine: text, JSON and Markdown name the file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from stackup import api
+from stackup.fake_engine import FakeEngine
+from stackup.loader import load_text
+from stackup.plan import Action
+from stackup.render import render_json, render_markdown, render_text
+
+STACK = """
+name: cfg
+services:
+  web:
+    image: nginx
+    volumes:
+      - ./nginx/default.conf:/etc/nginx/conf.d/default.conf:ro
+"""
+
+
+def _up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FakeEngine, Path]:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    conf = tmp_path / "nginx" / "default.conf"
+    conf.parent.mkdir()
+    conf.write_text("server { listen 80; }\n")
+    engine = FakeEngine({"nginx:latest": "sha256:" + "a" * 64})
+    loaded = load_text(STACK, working_dir=str(tmp_path))
+    assert api.apply(api.plan(loaded, engine), engine).ok
+    assert not api.plan(loaded, engine).operations
+    return engine, conf
+
+
+def test_in_place_edit_plans_a_reload_that_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, conf = _up(tmp_path, monkeypatch)
+    loaded = load_text(STACK, working_dir=str(tmp_path))
+    with conf.open("r+") as f:
+        f.write("server { listen 81; }\n")
+    plan = api.plan(loaded, engine)
+    (op,) = plan.operations
+    assert op.action == Action.RELOAD and op.name == "cfg-web-1"
+    assert "nginx/default.conf changed" in op.reason
+    assert "↻ container cfg-web-1" in render_text(plan)
+    assert json.loads(render_json(plan))["operations"][0]["symbol"] == "↻"
+    assert "nginx/default.conf changed" in render_markdown(plan)
+    assert api.apply(plan, engine).ok
+    assert not api.plan(loaded, engine).operations  # the reload recorded what it applied
+
+
+def test_rename_plans_a_recreate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, conf = _up(tmp_path, monkeypatch)
+    loaded = load_text(STACK, working_dir=str(tmp_path))
+    new = conf.with_name("new")
+    new.write_text("server { listen 82; }\n")
+    os.replace(new, conf)
+    (op,) = api.plan(loaded, engine).operations
+    assert op.action == Action.RECREATE
+    assert "nginx/default.conf was saved by rename" in op.reason
