@@ -8,6 +8,10 @@
 
 Defaults, messages and alternatives may themselves contain `${...}` and are only evaluated
 when used. Keys are not interpolated, as in Compose.
+
+As in compose-go, a `$` that starts none of these forms (`$(date)`, `^REGEX$`, `5$`, `$1`) is
+kept as it is, and any `{` inside a `${...}` opens a brace that its `}` closes, so a default
+may be JSON: `${LIMITS:-{"commits":1}}`.
 """
 
 from __future__ import annotations
@@ -77,10 +81,7 @@ class _Template:
                 value, i = self.braced(i + 1)
                 out.append(value)
             else:
-                raise TemplateError(
-                    f'invalid interpolation format in "{text}": a "$" must start a variable '
-                    '($VAR or ${VAR}); write "$$" for a literal "$"'
-                )
+                out.append("$")
         return "".join(out)
 
     def braced(self, start: int) -> tuple[str, int]:
@@ -130,7 +131,7 @@ class _Template:
         return result, word_end + 1
 
     def closing(self, start: int) -> int:
-        """Index of the `}` closing a `${`, skipping nested `${...}` and `$$`."""
+        """Index of the `}` closing a `${`, skipping `$$` and nested braces (`${...}`, `{...}`)."""
         text = self.text
         depth = 0
         i = start
@@ -140,11 +141,9 @@ class _Template:
             if c == "$" and i + 1 < n and text[i + 1] == "$":
                 i += 2
                 continue
-            if c == "$" and i + 1 < n and text[i + 1] == "{":
+            if c == "{":
                 depth += 1
-                i += 2
-                continue
-            if c == "}":
+            elif c == "}":
                 if depth == 0:
                     return i
                 depth -= 1

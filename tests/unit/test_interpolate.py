@@ -71,7 +71,7 @@ def test_required(text: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["${", "${SET", "${}", "${1X}", "${SET%x}", "$", "5$", "$ x", "${SET:-${B}"]
+    "text", ["${", "${SET", "${}", "${1X}", "${SET%x}", "${ SET}", "${SET:-${B}"]
 )
 def test_bad_format(text: str) -> None:
     with pytest.raises(TemplateError) as info:
@@ -126,3 +126,16 @@ def test_env_file_errors_have_lines(text: str, line: int) -> None:
     with pytest.raises(StackFileError) as info:
         parse_env_text(text, "x.env")
     assert info.value.file == "x.env" and info.value.line == line
+
+
+@pytest.mark.parametrize(
+    "text", ["$", "5$", "$ x", "^REGEX$", "sh -c 'echo $(date)'", "$1 a head", "$}"]
+)
+def test_a_dollar_that_starts_no_variable_is_kept(text: str) -> None:
+    assert sub(text) == text
+
+
+def test_braces_in_a_default_balance() -> None:
+    assert sub('${UNSET:-{"json":1}}') == '{"json":1}'
+    assert sub('${SET:-{"json":1}}') == "value"
+    assert sub('${SET:+{"a":{"b":"${B}"}}}') == '{"a":{"b":"bee"}}'
