@@ -1,6 +1,10 @@
-"""Compose's `.env` format: `KEY=VALUE` lines, `export ` prefixes, `#` comments, single quotes
-(literal), double quotes (escapes, may span lines), and `${VAR}` inside unquoted and
-double-quoted values (resolved against the environment, then earlier lines of the file)."""
+"""Compose's `.env` format, read as compose-go reads it: `KEY=VALUE` or `KEY: VALUE` lines,
+`export ` prefixes, `#` comments, single quotes (literal but for `\\'`), double quotes (shell
+escapes, may span lines), and `${VAR}` inside unquoted and double-quoted values (resolved
+against the environment, then earlier lines of the file). A UTF-8 byte order mark is skipped.
+
+`format: raw` (an `env_file` entry's long syntax) is `docker run --env-file`'s format instead:
+`KEY=VALUE` taken as written, no quotes, no escapes, no interpolation."""
 
 from __future__ import annotations
 
@@ -10,16 +14,36 @@ from collections.abc import Callable, Mapping
 from stackup.errors import InterpolationError, StackFileError
 from stackup.interpolate import TemplateError, interpolate
 
-_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$$"}
+# compose-go accepts any letter or digit (a leading one too), and `_ . - [ ]`, in a name.
+_KEY = re.compile(r"[\w.\-\[\]]+")
+# The escapes compose-go expands in double quotes; `\$` stays an escaped `$` for interpolation.
+_ESCAPE = re.compile(r"\\(?:([abfnrtv\\$])|0([0-7]{1,3}))")
+_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "$": "$$",
+}
+_BOM = "\ufeff"
 
 
 def parse_env_text(
     text: str,
     filename: str,
     lookup: Callable[[str], str | None] | None = None,
+    *,
+    raw: bool = False,
 ) -> dict[str, str]:
     """The variables an env file sets, in order. Raises `StackFileError` with the line."""
+    if text.startswith(_BOM):
+        text = text[len(_BOM) :]
+    if raw:
+        return _parse_raw(text, filename, lookup)
     env: dict[str, str] = {}
 
     def resolve(name: str) -> str | None:
@@ -34,12 +58,14 @@ def parse_env_text(
         i += 1
         if not line or line.startswith("#"):
             continue
-        if line.startswith("export ") or line.startswith("export\t"):
+        if re.match(r"export\s", line):
             line = line[7:].lstrip()
         match = _KEY.match(line)
         if not match:
             raise StackFileError(
-                f'invalid line "{line}" (expected KEY=VALUE)', file=filename, line=number
+                "invalid line (expected KEY=VALUE; a name has letters, digits and _ . - [ ])",
+                file=filename,
+                line=number,
             )
         key = match.group(0)
         rest = line[match.end() :].lstrip(" \t")
@@ -49,14 +75,16 @@ def parse_env_text(
             if outer is not None:
                 env[key] = outer
             continue
-        if rest[0] != "=":
+        if rest[0] not in "=:":
             raise StackFileError(
-                f'invalid line "{line}" (expected KEY=VALUE)', file=filename, line=number
+                "invalid line (expected KEY=VALUE; a name has letters, digits and _ . - [ ])",
+                file=filename,
+                line=number,
             )
-        raw = rest[1:].lstrip(" \t")
-        if raw[:1] in ("'", '"'):
-            quote = raw[0]
-            body = raw[1:]
+        value_text = rest[1:].lstrip(" \t")
+        if value_text[:1] in ("'", '"'):
+            quote = value_text[0]
+            body = value_text[1:]
             while True:
                 close = _closing_quote(body, quote)
                 if close >= 0:
@@ -70,18 +98,16 @@ def parse_env_text(
             trailing = body[close + 1 :].strip()
             if trailing and not trailing.startswith("#"):
                 raise StackFileError(
-                    f'unexpected text after the closing quote: "{trailing}"',
-                    file=filename,
-                    line=number,
+                    "unexpected text after the closing quote", file=filename, line=number
                 )
-            body = body[:close]
+            body = _unescape_quote(body[:close], quote)
             if quote == "'":
                 env[key] = body
                 continue
-            value = _unescape(body)
+            value = _ESCAPE.sub(_expand_escape, body)
         else:
-            comment = re.search(r"\s#", raw)
-            value = (raw[: comment.start()] if comment else raw).rstrip()
+            comment = re.search(r"\s#", value_text)
+            value = (value_text[: comment.start()] if comment else value_text).rstrip()
         try:
             env[key] = interpolate(value, resolve)
         except TemplateError as exc:
@@ -89,11 +115,36 @@ def parse_env_text(
     return env
 
 
+def _parse_raw(
+    text: str, filename: str, lookup: Callable[[str], str | None] | None
+) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        if not key or any(c.isspace() for c in key):
+            raise StackFileError(
+                "invalid line (expected KEY=VALUE with no space in the name)",
+                file=filename,
+                line=number,
+            )
+        if sep:
+            env[key] = value
+        else:
+            outer = lookup(key) if lookup else None
+            if outer is not None:
+                env[key] = outer
+    return env
+
+
 def _closing_quote(body: str, quote: str) -> int:
+    """Index of the closing quote; a backslash escapes the next character in both quotes."""
     i = 0
     while i < len(body):
         c = body[i]
-        if c == "\\" and quote == '"':
+        if c == "\\":
             i += 2
             continue
         if c == quote:
@@ -102,19 +153,15 @@ def _closing_quote(body: str, quote: str) -> int:
     return -1
 
 
-def _unescape(body: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            out.append(_ESCAPES.get(nxt, "\\" + nxt))
-            i += 2
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
+def _unescape_quote(body: str, quote: str) -> str:
+    """An escaped quote loses its backslash; every other escape is kept for later."""
+    return body.replace("\\" + quote, quote) if "\\" + quote in body else body
+
+
+def _expand_escape(match: re.Match[str]) -> str:
+    if match.group(1) is not None:
+        return _ESCAPES[match.group(1)]
+    return chr(int(match.group(2), 8))
 
 
 def chain(*layers: Mapping[str, str]) -> Callable[[str], str | None]:

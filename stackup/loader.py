@@ -501,7 +501,13 @@ class _Loader:
                             f"env file not found: {self.display(env_path)}",
                         )
                     text = self.read(env_path, self.display(env_path), "env file not found")
-                    values = parse_env_text(text, self.display(env_path), lookup)
+                    fmt = entry.get("format")
+                    values = parse_env_text(
+                        text,
+                        self.display(env_path),
+                        lookup,
+                        raw=fmt is not None and fmt.value == "raw",
+                    )
                     for key, value in values.items():
                         from_files[key] = (value, path_node)
             for key, (value, origin) in from_files.items():

@@ -232,8 +232,10 @@ MERGE: list[tuple[str, str, str, Any]] = [
         "additional_contexts list and map merged",
         _svc("build:\n  context: ./app\n  additional_contexts: [a=docker-image://a]"),
         _svc("build:\n  additional_contexts: {b: docker-image://b}"),
-        lambda s, d: s.services["web"].build.additional_contexts
-        == {"a": "docker-image://a", "b": "docker-image://b"},
+        lambda s, d: (
+            s.services["web"].build.additional_contexts
+            == {"a": "docker-image://a", "b": "docker-image://b"}
+        ),
     ),
     (
         "build args list and map merged",
@@ -251,15 +253,16 @@ MERGE: list[tuple[str, str, str, Any]] = [
         "logging: changed driver drops old options",
         _svc("image: a\nlogging: {driver: json-file, options: {max-size: 1m}}"),
         _svc("logging: {driver: syslog, options: {syslog-address: 'udp://1.2.3.4:514'}}"),
-        lambda s, d: s.services["web"].logging.options
-        == {"syslog-address": "udp://1.2.3.4:514"},
+        lambda s, d: s.services["web"].logging.options == {"syslog-address": "udp://1.2.3.4:514"},
     ),
     (
         "logging: no driver in override merges options",
         _svc("image: a\nlogging: {driver: json-file, options: {max-size: 1m}}"),
         _svc("logging: {options: {max-file: '3'}}"),
-        lambda s, d: s.services["web"].logging.driver == "json-file"
-        and s.services["web"].logging.options == {"max-size": "1m", "max-file": "3"},
+        lambda s, d: (
+            s.services["web"].logging.driver == "json-file"
+            and s.services["web"].logging.options == {"max-size": "1m", "max-file": "3"}
+        ),
     ),
     (
         "ipam pools merged by subnet",
@@ -268,8 +271,10 @@ MERGE: list[tuple[str, str, str, Any]] = [
         "networks:\n  n:\n    ipam:\n      config:\n"
         "        - {subnet: 10.1.0.0/16, gateway: 10.1.0.254}\n"
         "        - {subnet: 10.2.0.0/16}\n",
-        lambda s, d: [(p.subnet, p.gateway) for p in s.networks["n"].ipam.config]
-        == [("10.1.0.0/16", "10.1.0.254"), ("10.2.0.0/16", None)],
+        lambda s, d: (
+            [(p.subnet, p.gateway) for p in s.networks["n"].ipam.config]
+            == [("10.1.0.0/16", "10.1.0.254"), ("10.2.0.0/16", None)]
+        ),
     ),
     (
         "devices de-duplicated by target",
@@ -282,13 +287,14 @@ MERGE: list[tuple[str, str, str, Any]] = [
         _svc("image: a\nsecrets: [{source: one, target: /run/secrets/app}]")
         + "secrets:\n  one: {file: ./one}\n  two: {file: ./two}\n",
         _svc("secrets: [{source: two, target: /run/secrets/app}]"),
-        lambda s, d: [(r.source, r.target) for r in s.services["web"].secrets]
-        == [("two", "/run/secrets/app")],
+        lambda s, d: (
+            [(r.source, r.target) for r in s.services["web"].secrets]
+            == [("two", "/run/secrets/app")]
+        ),
     ),
     (
         "secrets with the same source and different targets both kept",
-        _svc("image: a\nsecrets: [{source: one, target: /a}]")
-        + "secrets:\n  one: {file: ./one}\n",
+        _svc("image: a\nsecrets: [{source: one, target: /a}]") + "secrets:\n  one: {file: ./one}\n",
         _svc("secrets: [{source: one, target: /b}]"),
         lambda s, d: [r.target for r in s.services["web"].secrets] == ["/a", "/b"],
     ),
@@ -320,8 +326,10 @@ MERGE: list[tuple[str, str, str, Any]] = [
         "ulimits merged",
         _svc("image: a\nulimits: {nofile: {soft: 1, hard: 2}, nproc: 5}"),
         _svc("ulimits: {nofile: {soft: 3, hard: 4}}"),
-        lambda s, d: (s.services["web"].ulimits["nofile"].soft, s.services["web"].ulimits["nproc"].soft)
-        == (3, 5),
+        lambda s, d: (
+            (s.services["web"].ulimits["nofile"].soft, s.services["web"].ulimits["nproc"].soft)
+            == (3, 5)
+        ),
     ),
 ]
 

@@ -139,3 +139,15 @@ def test_braces_in_a_default_balance() -> None:
     assert sub('${UNSET:-{"json":1}}') == '{"json":1}'
     assert sub('${SET:-{"json":1}}') == "value"
     assert sub('${SET:+{"a":{"b":"${B}"}}}') == '{"a":{"b":"bee"}}'
+
+
+def test_raw_format_takes_values_as_written() -> None:
+    text = "\ufeffA='quoted' # not a comment\n# comment\n  B=$HOME ${X}\nSET\nNOPE\nC=\\n\n"
+    assert parse_env_text(text, "raw.env", ENV.get, raw=True) == {
+        "A": "'quoted' # not a comment",
+        "B": "$HOME ${X}",
+        "SET": "value",
+        "C": "\\n",
+    }
+    with pytest.raises(StackFileError):
+        parse_env_text("BAD KEY=1", "raw.env", raw=True)

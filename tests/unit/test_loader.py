@@ -309,3 +309,14 @@ def test_real_world_files_load_with_exit_0(
     out, err = capsys.readouterr()
     assert info.value.code == 0, err
     assert '"services"' in out
+
+
+def test_env_file_raw_format(tmp_path: Path) -> None:
+    write(tmp_path / "app.env", 'JSON={"a": "$HOST_VAR"}\nQ=\'kept\'\n')
+    write(
+        tmp_path / "stack.yaml",
+        "services:\n  web:\n    image: nginx\n    env_file:\n"
+        "      - {path: app.env, format: raw}\n",
+    )
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={"HOST_VAR": "h"}))
+    assert loaded.stack.services["web"].environment == {"JSON": '{"a": "$HOST_VAR"}', "Q": "'kept'"}
