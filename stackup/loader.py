@@ -26,7 +26,13 @@ from stackup.errors import (
 )
 from stackup.interpolate import TemplateError, interpolate
 from stackup.merge import merge, strip_tags
-from stackup.normalize import absolute, located_error, normalize_document, resolve_paths
+from stackup.normalize import (
+    absolute,
+    default_build_contexts,
+    located_error,
+    normalize_document,
+    resolve_paths,
+)
 from stackup.source import SourceMap
 from stackup.spec import PROJECT_NAME_PATTERN, Stack
 from stackup.validation import combine
@@ -187,6 +193,7 @@ class _Loader:
             merged = doc if merged is None else merge(merged, doc)
         assert merged is not None
         doc = strip_tags(merged) or Node({})
+        default_build_contexts(doc, str(project_dir))
 
         self.apply_profiles(doc, lookup)
         self.apply_env_files(doc, lookup)
@@ -321,6 +328,7 @@ class _Loader:
                 sub = self.document(
                     inc, self.display(inc), sub_lookup, str(project_dir), (*include_chain, inc)
                 )
+                default_build_contexts(sub, str(project_dir))
                 included = sub if included is None else merge(included, sub)
             if included is None:
                 continue
@@ -397,6 +405,7 @@ class _Loader:
             if other_doc is None:
                 other_doc = self.raw_document(other, self.display(other), lookup, str(other.parent))
                 resolve_paths(other_doc, str(other.parent))
+                default_build_contexts(other_doc, str(other.parent))
                 self.raw_cache[other] = other_doc
             other_services = other_doc.get("services")
             other_table = (

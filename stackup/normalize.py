@@ -39,6 +39,13 @@ def normalize_document(doc: Node, problems: list[SpecValidationError] | None = N
         for name, service in services.mapping().items():
             if service.is_map:
                 normalize_service(service, ("services", name), found)
+    # Labels of top-level objects too, so a list in one file and a mapping in another merge.
+    for kind in ("networks", "volumes", "secrets", "configs"):
+        table = doc.get(kind)
+        if table is not None and table.is_map:
+            for key, obj in table.mapping().items():
+                if obj.is_map:
+                    _key_value(obj.get("labels"), (kind, key, "labels"), found)
     if problems is None and found:
         raise found[0]
 
@@ -80,6 +87,9 @@ def normalize_service(
     if build is not None and build.is_map:
         _key_value(build.get("args"), (*path, "build", "args"), problems)
         _key_value(build.get("labels"), (*path, "build", "labels"), problems)
+        _key_value(
+            build.get("additional_contexts"), (*path, "build", "additional_contexts"), problems
+        )
     deploy = fields.get("deploy")
     if deploy is not None and deploy.is_map:
         _key_value(deploy.get("labels"), (*path, "deploy", "labels"), problems)
@@ -189,14 +199,35 @@ def resolve_paths(doc: Node, base: str) -> None:
                     _set_abs(obj.get("file"), base)
 
 
+def default_build_contexts(doc: Node, base: str) -> None:
+    """Give every `build:` without a `context` the project directory `base`. Runs after the
+    files are merged (not per file), so an override that sets only `dockerfile` keeps the
+    context the first file gave, as in Compose."""
+    services = doc.get("services")
+    if services is None or not services.is_map:
+        return
+    for service in services.mapping().values():
+        build = service.get("build") if service.is_map else None
+        if build is not None and build.is_map and build.get("context") is None:
+            build.mapping()["context"] = Node(base, build.mark, build.mark)
+
+
 def _service_paths(service: Node, base: str) -> None:
     build = service.get("build")
     if build is not None and build.is_map:
         context = build.get("context")
-        if context is None:
-            build.mapping()["context"] = Node(base, build.mark, build.mark)
-        elif isinstance(context.value, str) and not is_remote_context(context.value):
+        if context is not None and not is_remote_context(str(context.value)):
             _set_abs(context, base)
+        contexts = build.get("additional_contexts")
+        if contexts is not None and contexts.is_map:
+            for child in contexts.mapping().values():
+                # A named context is a path unless it is a URL (`docker-image://`, `https://`, ...)
+                # or another service's image (`service:name`).
+                value = child.value
+                if isinstance(value, str) and not (
+                    is_remote_context(value) or value.startswith("service:")
+                ):
+                    _set_abs(child, base)
     volumes = service.get("volumes")
     if volumes is not None and volumes.is_seq:
         for item in volumes.sequence():

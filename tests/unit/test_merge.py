@@ -104,10 +104,19 @@ def test_volumes_unique_by_target(tmp_path: Path) -> None:
     assert vols["/srv/a"].source == str(tmp_path / "b") and vols["/srv/a"].read_only
 
 
-def test_secrets_unique_by_source(tmp_path: Path) -> None:
-    over = "services:\n  web:\n    secrets:\n      - source: one\n        target: /run/one\n      - two\n"
+def test_secrets_unique_by_target(tmp_path: Path) -> None:
+    # As compose-go: an entry is known by where it is mounted (`/run/secrets/<source>` when it
+    # names no target), so the same secret at a second path is a second mount.
+    over = (
+        "services:\n  web:\n    secrets:\n      - source: one\n        target: /run/one\n"
+        "      - two\n      - source: two\n        target: /run/secrets/one\n"
+    )
     s = web(merged(tmp_path, BASE, over))
-    assert [(r.source, r.target) for r in s.secrets] == [("one", "/run/one"), ("two", None)]
+    assert [(r.source, r.target) for r in s.secrets] == [
+        ("two", "/run/secrets/one"),
+        ("one", "/run/one"),
+        ("two", None),
+    ]
 
 
 def test_depends_on_list_and_mapping_merge(tmp_path: Path) -> None:
@@ -154,3 +163,37 @@ def test_override_paths_resolve_against_the_project_directory(tmp_path: Path) ->
         )
     )
     assert web(loaded).volumes[0].source == str(tmp_path / "x")
+
+
+def test_build_override_without_context_keeps_the_context(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "base.yaml").write_text(
+        "services:\n  api:\n    build: {dockerfile: Api.Dockerfile}\n"
+    )
+    base = (
+        "services:\n  web:\n    build: ./app\n"
+        "  worker:\n    extends: web\n    build: {target: worker}\n"
+        "  api:\n    extends: {file: lib/base.yaml, service: api}\n    build: {target: prod}\n"
+        "  plain:\n    build: {dockerfile: Plain.Dockerfile}\n"
+    )
+    over = "services:\n  web:\n    build:\n      dockerfile: Other.Dockerfile\n"
+    s = merged(tmp_path, base, over).stack.services
+    assert s["web"].build.context == str(tmp_path / "app")
+    assert s["web"].build.dockerfile == "Other.Dockerfile"
+    assert s["worker"].build.context == str(tmp_path / "app")
+    assert s["api"].build.context == str(tmp_path / "lib")
+    assert s["plain"].build.context == str(tmp_path)
+
+
+def test_additional_contexts_paths_become_absolute(tmp_path: Path) -> None:
+    base = (
+        "services:\n  web:\n    build:\n      context: .\n      additional_contexts:\n"
+        "        - shared=../shared\n        - img=docker-image://alpine\n"
+        "        - svc=service:base\n"
+    )
+    s = web(merged(tmp_path, base, "services: {}\n"))
+    assert s.build.additional_contexts == {
+        "shared": str(tmp_path.parent / "shared"),
+        "img": "docker-image://alpine",
+        "svc": "service:base",
+    }
