@@ -146,7 +146,7 @@ def _merge_pools(base: list[Node], over: list[Node], path: Path) -> list[Node]:
         for i, existing in enumerate(out):
             mine = existing.get("subnet") if existing.is_map else None
             if subnet is not None and mine is not None and mine.value == subnet.value:
-                out[i] = merge(existing, item, (*path, i)) or clean
+                out[i] = merge(existing, item, (*path, str(i))) or clean
                 break
         else:
             out.append(clean)
