@@ -173,10 +173,9 @@ class _Loader:
             raise combine([*self.deferred, exc], self._file_order) from None
 
     def _run(self) -> LoadedStack:
-        if self.options.files:
-            files = [
-                (Path(os.path.normpath(self.working_dir / f)), str(f)) for f in self.options.files
-            ]
+        given = self.options.files or self._compose_file_variable()
+        if given:
+            files = [(Path(os.path.normpath(self.working_dir / f)), str(f)) for f in given]
         else:
             files = self.discover()
         self._file_order = [d for _, d in files]
@@ -185,7 +184,11 @@ class _Loader:
         else:
             project_dir = files[0][0].parent
         dotenv = self.project_env(project_dir)
-        lookup = chain(self.environ, dotenv)
+        project_name = self._project_name_variable(project_dir, dotenv)
+        if self.options.project_name:  # -p wins over the environment
+            lookup = chain(project_name, self.environ, dotenv)
+        else:
+            lookup = chain(self.environ, dotenv, project_name)
 
         merged: Node | None = None
         for path, display in files:
@@ -198,7 +201,7 @@ class _Loader:
         self.apply_profiles(doc, lookup)
         self.apply_env_files(doc, lookup)
         self.apply_label_files(doc)
-        name = self.project_name(doc, project_dir, lookup)
+        name = self.project_name(doc, project_dir, chain(self.environ, dotenv))
         doc.mapping()["name"] = name
         doc.mapping().pop("include", None)
 
@@ -217,6 +220,28 @@ class _Loader:
             files=tuple(self.read_files),
             project_directory=project_dir,
         )
+
+    def _compose_file_variable(self) -> tuple[Path, ...]:
+        """`COMPOSE_FILE` from the shell, as Compose reads it when no -f is given; the list
+        separator is `COMPOSE_PATH_SEPARATOR`, else the OS path separator."""
+        value = self.environ.get("COMPOSE_FILE")
+        if not value:
+            return ()
+        separator = self.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        return tuple(Path(p) for p in value.split(separator) if p)
+
+    def _project_name_variable(
+        self, project_dir: Path, dotenv: Mapping[str, str]
+    ) -> dict[str, str]:
+        """`${COMPOSE_PROJECT_NAME}` in the file is the project name given by -p or the
+        environment, else the one derived from the directory (Compose sets it the same way)."""
+        name = (
+            self.options.project_name
+            or self.environ.get("COMPOSE_PROJECT_NAME")
+            or dotenv.get("COMPOSE_PROJECT_NAME")
+            or normalize_project_name(project_dir.name)
+        )
+        return {"COMPOSE_PROJECT_NAME": name} if name else {}
 
     def project_env(self, project_dir: Path) -> dict[str, str]:
         env: dict[str, str] = {}

@@ -320,3 +320,28 @@ def test_env_file_raw_format(tmp_path: Path) -> None:
     )
     loaded = load(LoadOptions(working_dir=tmp_path, environ={"HOST_VAR": "h"}))
     assert loaded.stack.services["web"].environment == {"JSON": '{"a": "$HOST_VAR"}', "Q": "'kept'"}
+
+
+def test_compose_project_name_interpolates(tmp_path: Path) -> None:
+    app = tmp_path / "My_App"
+    app.mkdir()
+    write(
+        app / "stack.yaml",
+        "services:\n  web:\n    image: nginx\n    hostname: ${COMPOSE_PROJECT_NAME}\n",
+    )
+    assert load(LoadOptions(working_dir=app, environ={})).stack.services["web"].hostname == "my_app"
+    env = {"COMPOSE_PROJECT_NAME": "fromenv"}
+    assert (
+        load(LoadOptions(working_dir=app, environ=env)).stack.services["web"].hostname == "fromenv"
+    )
+    named = load(LoadOptions(working_dir=app, environ=env, project_name="given"))
+    assert named.stack.services["web"].hostname == "given"
+
+
+def test_compose_file_variable_lists_the_files(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", "services:\n  web:\n    image: nginx:1\n")
+    write(tmp_path / "b.yaml", "services:\n  web:\n    image: nginx:2\n")
+    env = {"COMPOSE_FILE": "a.yaml;b.yaml", "COMPOSE_PATH_SEPARATOR": ";"}
+    loaded = load(LoadOptions(working_dir=tmp_path, environ=env, project_name="t"))
+    assert loaded.stack.services["web"].image == "nginx:2"
+    assert loaded.files == (tmp_path / "a.yaml", tmp_path / "b.yaml")
