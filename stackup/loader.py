@@ -555,6 +555,13 @@ class _Loader:
                     found = lookup(key)
                     if found is not None:
                         node.value = found
+            build = service.get("build")
+            args = build.get("args") if build is not None and build.is_map else None
+            if args is not None and args.is_map:
+                # `args: [VERSION]` takes the value from the environment, as `environment` does.
+                for key, node in args.mapping().items():
+                    if node.value is None and (found := lookup(key)) is not None:
+                        node.value = found
             if env_map and "environment" not in service.mapping():
                 service.mapping()["environment"] = environment
 

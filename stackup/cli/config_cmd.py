@@ -46,12 +46,24 @@ def config(fmt: str, quiet: bool, show_sensitive: bool, list_services: bool) -> 
         click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000), nl=False)
 
 
+_PULL_POLICY_ALIASES = {"if_not_present": "missing"}
+
+
 def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, Any]:
     """The stack as plain data, with secret-looking environment values masked."""
     from stackup.sensitive import is_sensitive_name
 
     data: dict[str, Any] = stack.model_dump(mode="json", by_alias=True, exclude_none=True)
     data.pop("include", None)  # already resolved into the document
+    for service in data.get("services", {}).values():
+        # Written as `docker compose config` writes them: the canonical pull policy name and
+        # the Dockerfile a build uses when it names none.
+        policy = service.get("pull_policy")
+        if policy in _PULL_POLICY_ALIASES:
+            service["pull_policy"] = _PULL_POLICY_ALIASES[policy]
+        build = service.get("build")
+        if build is not None and "dockerfile" not in build and "dockerfile_inline" not in build:
+            build["dockerfile"] = "Dockerfile"
     if show_sensitive:
         return data
     for name, service in data.get("services", {}).items():

@@ -345,3 +345,18 @@ def test_compose_file_variable_lists_the_files(tmp_path: Path) -> None:
     loaded = load(LoadOptions(working_dir=tmp_path, environ=env, project_name="t"))
     assert loaded.stack.services["web"].image == "nginx:2"
     assert loaded.files == (tmp_path / "a.yaml", tmp_path / "b.yaml")
+
+
+def test_config_output_as_compose_writes_it(tmp_path: Path) -> None:
+    from stackup.cli.config_cmd import resolved_document
+
+    write(
+        tmp_path / "stack.yaml",
+        "services:\n  web:\n    build:\n      context: .\n      args: [VERSION, UNSET]\n"
+        "    pull_policy: if_not_present\n",
+    )
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={"VERSION": "1.2"}, project_name="t"))
+    web = resolved_document(loaded.stack)["services"]["web"]
+    assert web["pull_policy"] == "missing"
+    assert web["build"]["dockerfile"] == "Dockerfile"
+    assert web["build"]["args"] == {"VERSION": "1.2", "UNSET": None}
