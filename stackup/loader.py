@@ -137,15 +137,17 @@ class _Loader:
         return str(path) if rel.startswith("..") else rel
 
     def discover(self) -> list[tuple[Path, str]]:
-        for main, overrides in DISCOVERY:
-            candidate = self.working_dir / main
-            if self._exists(candidate):
-                found = [(candidate, main)]
-                for name in overrides:
-                    if self._exists(self.working_dir / name):
-                        found.append((self.working_dir / name, name))
-                        break
-                return found
+        # As Compose: the working directory first, then each parent up to the root.
+        for directory in (self.working_dir, *self.working_dir.parents):
+            for main, overrides in DISCOVERY:
+                candidate = directory / main
+                if self._exists(candidate):
+                    found = [(candidate, self.display(candidate))]
+                    for name in overrides:
+                        if self._exists(directory / name):
+                            found.append((directory / name, self.display(directory / name)))
+                            break
+                    return found
         names = ", ".join(main for main, _ in DISCOVERY)
         raise StackFileError(
             f"no stack file found in {self.working_dir} (looked for {names})",
@@ -224,10 +226,15 @@ class _Loader:
     def _compose_file_variable(self) -> tuple[Path, ...]:
         """`COMPOSE_FILE` from the shell, as Compose reads it when no -f is given; the list
         separator is `COMPOSE_PATH_SEPARATOR`, else the OS path separator."""
-        value = self.environ.get("COMPOSE_FILE")
+        settings: Mapping[str, str] = self.environ
+        if "COMPOSE_FILE" not in settings and self._exists(self.working_dir / ".env"):
+            # Compose also reads it from the working directory's `.env`.
+            path = self.working_dir / ".env"
+            settings = parse_env_text(self.read(path, ".env"), ".env", chain(self.environ))
+        value = settings.get("COMPOSE_FILE")
         if not value:
             return ()
-        separator = self.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        separator = settings.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
         return tuple(Path(p) for p in value.split(separator) if p)
 
     def _project_name_variable(

@@ -360,3 +360,18 @@ def test_config_output_as_compose_writes_it(tmp_path: Path) -> None:
     assert web["pull_policy"] == "missing"
     assert web["build"]["dockerfile"] == "Dockerfile"
     assert web["build"]["args"] == {"VERSION": "1.2", "UNSET": None}
+
+
+def test_discovery_searches_parent_directories(tmp_path: Path) -> None:
+    write(tmp_path / "compose.yaml", "services:\n  web:\n    image: nginx\n")
+    (tmp_path / "src" / "deep").mkdir(parents=True)
+    loaded = load(LoadOptions(working_dir=tmp_path / "src" / "deep", environ={}))
+    assert loaded.files == (tmp_path / "compose.yaml",)
+    assert loaded.project_directory == tmp_path
+
+
+def test_compose_file_from_dotenv(tmp_path: Path) -> None:
+    write(tmp_path / "one.yaml", "services:\n  web:\n    image: nginx:1\n")
+    write(tmp_path / ".env", "COMPOSE_FILE=one.yaml\n")
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={}, project_name="t"))
+    assert loaded.stack.services["web"].image == "nginx:1"
