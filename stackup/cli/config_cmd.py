@@ -49,6 +49,23 @@ def config(fmt: str, quiet: bool, show_sensitive: bool, list_services: bool) -> 
 _PULL_POLICY_ALIASES = {"if_not_present": "missing"}
 
 
+def _implicit_depends_on(service: dict[str, Any]) -> None:
+    """Services named by `links`, `network_mode: service:X` and `volumes_from` are
+    dependencies; Compose's `config` lists them under `depends_on`."""
+    names = [link.split(":", 1)[0] for link in service.get("links") or []]
+    mode = service.get("network_mode") or ""
+    if mode.startswith("service:"):
+        names.append(mode[len("service:") :])
+    for source in service.get("volumes_from") or []:
+        if not source.startswith("container:"):
+            names.append(source.split(":", 1)[0])
+    if not names:
+        return
+    deps = service.setdefault("depends_on", {})
+    for name in names:
+        deps.setdefault(name, {"condition": "service_started", "restart": False, "required": True})
+
+
 def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, Any]:
     """The stack as plain data, with secret-looking environment values masked."""
     from stackup.sensitive import is_sensitive_name
@@ -64,6 +81,7 @@ def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, 
         build = service.get("build")
         if build is not None and "dockerfile" not in build and "dockerfile_inline" not in build:
             build["dockerfile"] = "Dockerfile"
+        _implicit_depends_on(service)
     if show_sensitive:
         return data
     for name, service in data.get("services", {}).items():

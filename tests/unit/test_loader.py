@@ -375,3 +375,19 @@ def test_compose_file_from_dotenv(tmp_path: Path) -> None:
     write(tmp_path / ".env", "COMPOSE_FILE=one.yaml\n")
     loaded = load(LoadOptions(working_dir=tmp_path, environ={}, project_name="t"))
     assert loaded.stack.services["web"].image == "nginx:1"
+
+
+def test_config_output_lists_implicit_dependencies(tmp_path: Path) -> None:
+    from stackup.cli.config_cmd import resolved_document
+
+    write(
+        tmp_path / "stack.yaml",
+        "services:\n  db: {image: pg}\n  cache: {image: redis}\n  files: {image: busybox}\n"
+        "  web:\n    image: nginx\n    links: ['db:database']\n"
+        "    volumes_from: ['files:ro']\n"
+        "  side:\n    image: busybox\n    network_mode: service:cache\n",
+    )
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={}, project_name="t"))
+    services = resolved_document(loaded.stack)["services"]
+    assert sorted(services["web"]["depends_on"]) == ["db", "files"]
+    assert list(services["side"]["depends_on"]) == ["cache"]
