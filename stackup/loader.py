@@ -67,6 +67,8 @@ class LoadedStack:
     source: SourceMap
     files: tuple[Path, ...]
     project_directory: Path
+    # `x-*` keys the models do not hold, by the path of the mapping they sit in (for `config`).
+    extensions: Mapping[tuple[PathElement, ...], Mapping[str, Any]] = field(default_factory=dict)
 
 
 def load(options: LoadOptions) -> LoadedStack:
@@ -221,6 +223,7 @@ class _Loader:
             source=source,
             files=tuple(self.read_files),
             project_directory=project_dir,
+            extensions=_extensions(data),
         )
 
     def _compose_file_variable(self) -> tuple[Path, ...]:
@@ -648,6 +651,22 @@ def _interpolate_tree(root: Node, lookup: Callable[[str], str | None]) -> None:
                     column=mark.column if mark else None,
                     path=path,
                 ) from None
+
+
+def _extensions(data: Any) -> dict[tuple[PathElement, ...], dict[str, Any]]:
+    found: dict[tuple[PathElement, ...], dict[str, Any]] = {}
+    stack: list[tuple[Any, tuple[PathElement, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if isinstance(key, str) and key.startswith("x-") and key != "x-stackup":
+                    found.setdefault(path, {})[key] = child
+                else:
+                    stack.append((child, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((child, (*path, i)) for i, child in enumerate(value))
+    return found
 
 
 def _strings(node: Node, path: tuple[PathElement, ...], what: str) -> list[str]:

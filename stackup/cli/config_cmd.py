@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -38,6 +39,7 @@ def config(fmt: str, quiet: bool, show_sensitive: bool, list_services: bool) -> 
             click.echo(name)
         return
     data = resolved_document(loaded.stack, show_sensitive=show_sensitive)
+    restore_extensions(data, loaded.extensions)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
     else:
@@ -47,6 +49,21 @@ def config(fmt: str, quiet: bool, show_sensitive: bool, list_services: bool) -> 
 
 
 _PULL_POLICY_ALIASES = {"if_not_present": "missing"}
+
+
+def restore_extensions(data: dict[str, Any], extensions: Mapping[Any, Mapping[str, Any]]) -> None:
+    """Put the file's `x-*` keys back where they were, as `docker compose config` keeps them;
+    the models drop them (they are not part of what stackup applies)."""
+    for path, values in extensions.items():
+        target: Any = data
+        for key in path:
+            try:
+                target = target[key]
+            except (KeyError, IndexError, TypeError):
+                target = None
+                break
+        if isinstance(target, dict):
+            target.update(values)
 
 
 def _implicit_depends_on(service: dict[str, Any]) -> None:

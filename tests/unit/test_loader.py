@@ -391,3 +391,21 @@ def test_config_output_lists_implicit_dependencies(tmp_path: Path) -> None:
     services = resolved_document(loaded.stack)["services"]
     assert sorted(services["web"]["depends_on"]) == ["db", "files"]
     assert list(services["side"]["depends_on"]) == ["cache"]
+
+
+def test_config_output_keeps_extensions(tmp_path: Path) -> None:
+    from stackup.cli.config_cmd import resolved_document, restore_extensions
+
+    write(
+        tmp_path / "stack.yaml",
+        "x-common: &c {team: a}\nservices:\n  web:\n    image: nginx\n    x-owner: b\n"
+        "    ports:\n      - {target: 80, x-note: web}\n"
+        "networks:\n  front: {x-tier: edge}\n",
+    )
+    loaded = load(LoadOptions(working_dir=tmp_path, environ={}, project_name="t"))
+    data = resolved_document(loaded.stack)
+    restore_extensions(data, loaded.extensions)
+    assert data["x-common"] == {"team": "a"}
+    assert data["services"]["web"]["x-owner"] == "b"
+    assert data["services"]["web"]["ports"][0]["x-note"] == "web"
+    assert data["networks"]["front"]["x-tier"] == "edge"
