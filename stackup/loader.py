@@ -140,7 +140,11 @@ class _Loader:
 
     def discover(self) -> list[tuple[Path, str]]:
         # As Compose: the working directory first, then each parent up to the root.
-        for directory in (self.working_dir, *self.working_dir.parents):
+        start = self.working_dir
+        if self.options.project_directory is not None:
+            # --project-directory without -f: the files are looked for there.
+            start = Path(os.path.normpath(self.working_dir / self.options.project_directory))
+        for directory in (start, *start.parents):
             for main, overrides in DISCOVERY:
                 candidate = directory / main
                 if self._exists(candidate):
@@ -255,8 +259,14 @@ class _Loader:
 
     def project_env(self, project_dir: Path) -> dict[str, str]:
         env: dict[str, str] = {}
-        if self.options.env_files:
-            for env_file in self.options.env_files:
+        env_files = self.options.env_files or tuple(
+            # Compose's COMPOSE_ENV_FILES: a comma-separated list standing in for --env-file.
+            Path(p.strip())
+            for p in self.environ.get("COMPOSE_ENV_FILES", "").split(",")
+            if p.strip()
+        )
+        if env_files:
+            for env_file in env_files:
                 path = Path(os.path.normpath(self.working_dir / env_file))
                 text = self.read(path, str(env_file), "env file not found")
                 env.update(parse_env_text(text, str(env_file), chain(self.environ, env)))

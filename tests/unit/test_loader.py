@@ -409,3 +409,12 @@ def test_config_output_keeps_extensions(tmp_path: Path) -> None:
     assert data["services"]["web"]["x-owner"] == "b"
     assert data["services"]["web"]["ports"][0]["x-note"] == "web"
     assert data["networks"]["front"]["x-tier"] == "edge"
+
+
+def test_project_directory_without_files_is_searched(tmp_path: Path) -> None:
+    write(tmp_path / "proj" / "compose.yaml", "services:\n  web:\n    image: ${TAG}\n")
+    write(tmp_path / "proj" / "one.env", "TAG=nginx:1\n")
+    env = {"COMPOSE_ENV_FILES": "proj/one.env"}
+    loaded = load(LoadOptions(working_dir=tmp_path, environ=env, project_directory=Path("proj")))
+    assert tmp_path / "proj" / "compose.yaml" in loaded.files
+    assert loaded.stack.services["web"].image == "nginx:1"
