@@ -358,7 +358,6 @@ def test_config_output_as_compose_writes_it(tmp_path: Path) -> None:
     loaded = load(LoadOptions(working_dir=tmp_path, environ={"VERSION": "1.2"}, project_name="t"))
     web = resolved_document(loaded.stack)["services"]["web"]
     assert web["pull_policy"] == "missing"
-    assert web["build"]["dockerfile"] == "Dockerfile"
     assert web["build"]["args"] == {"VERSION": "1.2", "UNSET": None}
 
 
