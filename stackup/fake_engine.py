@@ -165,7 +165,9 @@ class FakeEngine:
     @_locked
     def published_ports(self) -> Mapping[str, tuple[str, ...]]:
         self.calls["published_ports"] += 1
-        return {c.name: c.ports for c in self.containers.values() if c.state == "running" and c.ports}
+        return {
+            c.name: c.ports for c in self.containers.values() if c.state == "running" and c.ports
+        }
 
     @_locked
     def create_network(self, spec: NetworkSpec) -> str:

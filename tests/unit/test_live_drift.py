@@ -83,9 +83,7 @@ def test_docker_update_by_hand_is_drift(tmp_path: Path) -> None:
     loaded = _load(tmp_path, "128m")
     _up(engine, loaded)
     (c,) = engine.containers.values()
-    c.live = dataclasses.replace(
-        c.live, memory=192 * MIB, restart="always", pids_limit=50
-    )
+    c.live = dataclasses.replace(c.live, memory=192 * MIB, restart="always", pids_limit=50)
 
     action, fields = _only(_plan(engine, loaded))
     assert action is Action.UPDATE
