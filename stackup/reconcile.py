@@ -493,6 +493,19 @@ class _Reconciler:
             new_spec = replace(
                 want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: have.id}
             )
+            # The old container is only stopped until the new one has started (under its
+            # temporary name): when the start fails, the old one is started again as it was.
+            # Removed first, as before, a taken port left the service down.
+            stop_at = len(cleanup) + 1
+            recreate_steps = (
+                *cleanup,
+                CreateContainer(new_spec),
+                StopContainer(have.name, _stop_timeout(self.stack, service)),
+                *waits,
+                StartContainer(tmp),
+                RemoveContainer(have.name),
+                RenameContainer(tmp, want.name),
+            )
             self._add_service_op(
                 service,
                 Operation(
@@ -503,15 +516,14 @@ class _Reconciler:
                     service=service,
                     reason="; ".join(reasons),
                     fields=tuple(fields),  # a recreate applies every change, in-place ones too
-                    steps=(
-                        *cleanup,
-                        CreateContainer(new_spec),
-                        StopContainer(have.name, _stop_timeout(self.stack, service)),
-                        RemoveContainer(have.name),
-                        RenameContainer(tmp, want.name),
-                        *start,
-                    ),
+                    steps=recreate_steps,
                     after=after,
+                    restore=(
+                        RemoveContainer(tmp),
+                        *((StartContainer(have.name),) if _converged_state(have, False) else ()),
+                    ),
+                    restore_from=stop_at,
+                    restore_to=stop_at + len(waits) + 2,
                 ),
                 recreated=True,
             )
