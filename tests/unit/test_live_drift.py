@@ -7,11 +7,17 @@ import dataclasses
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import stackup.api as api
+from stackup.engine import ContainerSpec
+from stackup.errors import ApplyError
 from stackup.fake_engine import FakeEngine
 from stackup.loader import LoadedStack, load_text
 from stackup.plan import Action, FieldChange, Plan, UpdateContainer
+from stackup.preflight import check
 from stackup.reconcile import ReconcileOptions
+from stackup.spec import Service
 
 BUSYBOX = "sha256:" + "b0" * 32
 MIB = 1 << 20
@@ -134,3 +140,41 @@ def test_live_settings_are_read_in_one_engine_call(tmp_path: Path) -> None:
     assert engine.calls["observe"] == 1
     assert engine.calls["live_configs"] == 1
     assert engine.calls["live_config"] == 0
+
+
+WEB = """
+name: ports
+services:
+  web:
+    image: busybox:latest
+    ports: ["127.0.0.1:{port}:80"]
+"""
+
+
+def test_recreate_onto_a_taken_port_restores_the_old_container(tmp_path: Path) -> None:
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    first = load_text(textwrap.dedent(WEB.format(port=18080)), working_dir=tmp_path)
+    _up(engine, first)
+    (old_id,) = engine.containers
+    holder = Service.model_validate({"image": "busybox:latest", "ports": ["127.0.0.1:18081:80"]})
+    engine.start_container(
+        engine.create_container(
+            ContainerSpec("holder", "busybox:latest", holder, labels={}, environment={})
+        )
+    )
+
+    moved = load_text(textwrap.dedent(WEB.format(port=18081)), working_dir=tmp_path)
+    plan = _plan(engine, moved)
+    with pytest.raises(ApplyError, match="127.0.0.1:18081/tcp .* in use by container holder"):
+        check(plan, engine, moved.stack)
+
+    outcome = api.apply(plan, engine)  # as if the check had not seen it
+    assert not outcome.ok
+    [message] = outcome.failed.values()
+    assert "18081" in message and "ports-web-1 was left as it was" in message
+    assert engine.containers[old_id].state == "running"
+    assert sorted(c.name for c in engine.containers.values()) == ["holder", "ports-web-1"]
+
+    engine.remove_container("holder")
+    _up(engine, moved)
+    assert not _plan(engine, moved).changes
