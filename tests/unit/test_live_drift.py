@@ -165,7 +165,7 @@ def test_recreate_onto_a_taken_port_restores_the_old_container(tmp_path: Path) -
 
     moved = load_text(textwrap.dedent(WEB.format(port=18081)), working_dir=tmp_path)
     plan = _plan(engine, moved)
-    with pytest.raises(ApplyError, match="127.0.0.1:18081/tcp .* in use by container holder"):
+    with pytest.raises(ApplyError, match=r"127\.0\.0\.1:18081/tcp .* in use by container holder"):
         check(plan, engine, moved.stack)
 
     outcome = api.apply(plan, engine)  # as if the check had not seen it
