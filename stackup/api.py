@@ -26,13 +26,14 @@ from stackup.reconcile import ReconcileOptions, containers_needing_live_config, 
 
 
 def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> Observed:
-    """One snapshot of the project, plus a live look at only those containers whose
-    in-place-updatable settings differ from the file."""
+    """One snapshot of the project, plus the live in-place-updatable settings of each of its
+    service containers: `docker update` (ours, or one by hand) leaves the applied-spec label
+    as it was, so only the container itself says what it runs with."""
     observed = engine.observe(loaded.stack.name)
     need = containers_needing_live_config(loaded.stack, observed, options)
     if not need:
         return observed
-    live = {cid: engine.live_config(cid) for cid in need}
+    live = engine.live_configs(need)
     containers = tuple(
         dataclasses.replace(c, live=live[c.id]) if c.id in live else c for c in observed.containers
     )

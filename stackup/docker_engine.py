@@ -28,6 +28,7 @@ import os
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -212,6 +213,43 @@ class DockerEngine:
         with _engine_errors(f"inspecting container {container_id}"):
             raw = self.api.inspect_container(container_id)
         return convert.live_config_from_inspect(raw)
+
+    @_counted
+    def live_configs(self, container_ids: Sequence[str]) -> Mapping[str, LiveConfig]:
+        """The in-place-updatable settings of many containers, inspected concurrently.
+
+        The list call `observe` makes cannot answer this: its `HostConfig` holds only
+        `NetworkMode` (API 1.41 and later alike), and the applied-spec label keeps the
+        creation values, not what `docker update` (ours or by hand) set since. So each
+        container costs one inspect; sent in parallel over the client's connection pool, a
+        no-op plan waits about one round trip for them, not one per container.
+        """
+        ids = list(dict.fromkeys(container_ids))
+        if not ids:
+            return {}
+        if len(ids) == 1:
+            found = self._live_or_none(ids[0])
+            return {ids[0]: found} if found is not None else {}
+        with ThreadPoolExecutor(max_workers=min(16, len(ids))) as pool:
+            results = list(pool.map(self._live_or_none, ids))
+        return {cid: live for cid, live in zip(ids, results, strict=True) if live is not None}
+
+    def _live_or_none(self, container_id: str) -> LiveConfig | None:
+        # Removed between the list and the inspect: it is simply not there any more.
+        with _engine_errors(f"inspecting container {container_id}", missing_ok=True):
+            return convert.live_config_from_inspect(self.api.inspect_container(container_id))
+        return None
+
+    @_counted
+    def published_ports(self) -> Mapping[str, tuple[str, ...]]:
+        with _engine_errors("listing running containers"):
+            raw = self.api.containers()
+        out: dict[str, tuple[str, ...]] = {}
+        for payload in raw:
+            c = convert.container_from_payload(payload)
+            if c.ports:
+                out[c.name] = c.ports
+        return out
 
     @_counted
     def inspect_container(self, container: str) -> ContainerState:

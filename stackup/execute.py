@@ -252,11 +252,17 @@ class _Executor:
             raise ApplyError(message)
         if begin == 0:
             self.emit(Event(op.id, op.name, "started", f"{op.action.value}: {op.reason}"))
+        index = begin
         try:
-            for step in op.steps[begin:end]:
-                self._step(op, step, start)
+            for index in range(begin, end):
+                self._step(op, op.steps[index], start)
         except (StackupError, OSError) as exc:
-            self.emit(Event(op.id, op.name, "failed", str(exc), time.monotonic() - start))
+            message = str(exc)
+            if op.restore and op.restore_from <= index < op.restore_to:
+                message += self._restore(op, start)
+            self.emit(Event(op.id, op.name, "failed", message, time.monotonic() - start))
+            if message != str(exc):
+                raise ApplyError(message) from exc
             raise
         if end < len(op.steps):
             self.emit(
@@ -267,6 +273,16 @@ class _Executor:
             return False
         self.emit(Event(op.id, op.name, "done", op.action.value, time.monotonic() - start))
         return True
+
+    def _restore(self, op: Operation, start: float) -> str:
+        """Run the operation's declared restore steps after a failure; say how it went."""
+        try:
+            for step in op.restore:
+                self._step(op, step, start)
+        except (StackupError, OSError) as exc:
+            return f"; putting the old container back failed too: {exc}"
+        self._step_done(op, start, "restored the container it was replacing")
+        return f"; {op.name} was left as it was before this change"
 
     def _step(self, op: Operation, step: Step, start: float) -> None:
         e = self.engine

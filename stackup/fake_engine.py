@@ -11,9 +11,10 @@ import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+from stackup import engine_convert as convert
 from stackup import labels as L
 from stackup.engine import (
     ContainerSpec,
@@ -65,6 +66,7 @@ class _Container:
     live: LiveConfig = field(default_factory=lambda: LiveConfig("no", 0, 0, None))
     created: int = 0
     has_healthcheck: bool = False
+    ports: tuple[str, ...] = ()  # "127.0.0.1:8080->80/tcp", as the engine lists them
 
 
 class FakeEngine:
@@ -126,6 +128,7 @@ class FakeEngine:
                 networks=frozenset(c.networks),
                 mounts=tuple(c.mounts),
                 created=c.created,
+                ports=c.ports if c.state == "running" else (),
             )
             if c.labels.get(L.PROJECT) == project:
                 ours.append(oc)
@@ -153,6 +156,18 @@ class FakeEngine:
     def live_config(self, container_id: str) -> LiveConfig:
         self.calls["live_config"] += 1
         return self._find(container_id).live
+
+    @_locked
+    def live_configs(self, container_ids: Sequence[str]) -> Mapping[str, LiveConfig]:
+        self.calls["live_configs"] += 1
+        return {cid: self.containers[cid].live for cid in container_ids if cid in self.containers}
+
+    @_locked
+    def published_ports(self) -> Mapping[str, tuple[str, ...]]:
+        self.calls["published_ports"] += 1
+        return {
+            c.name: c.ports for c in self.containers.values() if c.state == "running" and c.ports
+        }
 
     @_locked
     def create_network(self, spec: NetworkSpec) -> str:
@@ -228,14 +243,14 @@ class FakeEngine:
             labels=dict(spec.labels),
             networks={a.network for a in spec.networks},
             mounts=mounts,
-            live=LiveConfig(
-                spec.service.restart or "no",
-                int(float(spec.service.cpus) * 1e9) if spec.service.cpus else 0,
-                spec.service.mem_limit or 0,
-                spec.service.pids_limit,
-            ),
+            live=_live(spec.service),
             created=next(self._ids),
             has_healthcheck=hc is not None and not hc.disable and bool(hc.test),
+            ports=tuple(
+                f"{p.host_ip or '0.0.0.0'}:{p.published}->{p.target}/{p.protocol}"
+                for p in spec.service.ports
+                if p.published
+            ),
         )
         self._names[spec.name] = cid
         return cid
@@ -248,6 +263,14 @@ class FakeEngine:
         if service in self.exit_on_start:
             c.state, c.exit_code = "exited", self.exit_on_start[service]
             return
+        for other in self.containers.values():
+            taken = set(other.ports) & set(c.ports) if other.state == "running" else set()
+            if other is not c and taken:
+                host = min(taken).split("->", 1)[0]
+                raise EngineError(
+                    f"driver failed programming external connectivity on endpoint {c.name}: "
+                    f"Bind for {host} failed: port is already allocated"
+                )
         c.state = "running"
         # A container with a healthcheck passes it at once, unless a test says otherwise.
         c.health = self.health_on_start.get(service, "healthy" if c.has_healthcheck else None)
@@ -287,13 +310,7 @@ class FakeEngine:
     def update_container(self, container: str, service: Service) -> None:
         self.calls["update_container"] += 1
         c = self._find(container)
-        c.live = replace(
-            c.live,
-            restart=service.restart or "no",
-            nano_cpus=int(float(service.cpus) * 1e9) if service.cpus else 0,
-            memory=service.mem_limit or 0,
-            pids_limit=service.pids_limit,
-        )
+        c.live = _live(service)
 
     @_locked
     def inspect_container(self, container: str) -> ContainerState:
@@ -361,3 +378,13 @@ class FakeEngine:
     @_locked
     def remove_by_hand(self, name: str) -> None:
         self._forget(self._find(name))
+
+
+def _live(service: Service) -> LiveConfig:
+    """What the engine would report for a container created or updated with `service`."""
+    return LiveConfig(
+        restart=convert.restart_text(convert.restart_policy(service)),
+        nano_cpus=convert.nano_cpus(service),
+        memory=convert.memory_limit(service),
+        pids_limit=convert.pids_limit(service),
+    )

@@ -217,6 +217,13 @@ class Operation:
     # Steps run instead of the rest when a parked operation is abandoned (its dependency
     # failed, or Ctrl-C): e.g. removing a replacement container created under a temporary name.
     abandon: tuple[Step, ...] = ()
+    # Steps run when one of steps[restore_from:restore_to] fails, before the operation is
+    # reported failed: a recreate whose new container cannot start (its port is taken, a
+    # dependency never got ready) removes it and starts the old one again, which it only
+    # stopped so far. Empty: a failure leaves things as they are.
+    restore: tuple[Step, ...] = ()
+    restore_from: int = 0
+    restore_to: int = 0
     details: tuple[str, ...] = ()  # extra lines shown under the operation
 
 

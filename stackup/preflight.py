@@ -8,7 +8,7 @@ import socket
 
 from stackup.engine import Engine
 from stackup.errors import ApplyError
-from stackup.plan import Action, CreateContainer, Plan
+from stackup.plan import CreateContainer, Operation, Plan, RemoveContainer, StopContainer
 from stackup.spec import Stack
 
 
@@ -19,29 +19,74 @@ def check(plan: Plan, engine: Engine, stack: Stack) -> None:
 
 
 def _ports_free(plan: Plan, engine: Engine, stack: Stack) -> None:
-    """Host ports the plan's new containers publish must be free, except those our own
-    containers hold now (a recreate stops the old one first)."""
-    if not _engine_is_local(engine):
+    """Host ports the plan's new containers publish must be free, or held by a container the
+    same change stops first (the one a recreate replaces). Anything else holding one is named:
+    another container, or a process on this host."""
+    wanted = [
+        (op, port)
+        for op in plan.operations
+        for step in op.steps
+        if isinstance(step, CreateContainer)
+        for port in step.spec.service.ports
+        if port.published and "-" not in port.published
+    ]
+    if not wanted:
         return
-    for op in plan.operations:
-        if op.action == Action.RECREATE:
-            continue  # the container it replaces holds the port until it is stopped
-        for step in op.steps:
-            if not isinstance(step, CreateContainer):
-                continue
-            for port in step.spec.service.ports:
-                if not port.published or "-" in port.published:
-                    continue
-                host = port.host_ip or "0.0.0.0"
-                if not _can_bind(host, int(port.published), port.protocol):
-                    raise ApplyError(
-                        f"port {host}:{port.published}/{port.protocol} of service {op.service} is already "
-                        "in use on this machine; nothing was started",
-                        hint=f"stop what listens there (`ss -ltnp 'sport = :{port.published}'`, "
-                        "`docker ps --filter publish="
-                        + port.published
-                        + "`) or publish another port",
-                    )
+    # One list call, made only when the plan publishes ports: a no-op `up` never pays it.
+    holders = engine.published_ports()
+    local = _engine_is_local(engine)
+    for op, port in wanted:
+        host = port.host_ip or "0.0.0.0"
+        number = int(port.published or 0)
+        released = _released_before(plan, op)
+        holding = sorted(
+            name
+            for name, published in holders.items()
+            if any(_overlaps(text, host, number, port.protocol) for text in published)
+        )
+        others = [name for name in holding if name not in released]
+        if others:
+            by = f"container {others[0]}"
+        elif holding or not local or _can_bind(host, number, port.protocol):
+            continue  # free, or held by a container this change stops before it starts
+        else:
+            by = "a process on this host"
+        raise ApplyError(
+            f"port {host}:{port.published}/{port.protocol} of service {op.service} is already "
+            f"in use by {by}; nothing was changed",
+            hint=f"stop what listens there (`ss -ltnp 'sport = :{port.published}'`, "
+            f"`docker ps --filter publish={port.published}`) or publish another port",
+        )
+
+
+def _released_before(plan: Plan, op: Operation) -> set[str]:
+    """Containers stopped or removed by `op` or by the operations it runs after."""
+    by_id = {o.id: o for o in plan.operations}
+    seen: set[str] = set()
+    todo = [op.id]
+    names: set[str] = set()
+    while todo:
+        current = by_id.get(todo.pop())
+        if current is None or current.id in seen:
+            continue
+        seen.add(current.id)
+        names.update(
+            s.name for s in current.steps if isinstance(s, StopContainer | RemoveContainer)
+        )
+        todo.extend((*current.after, *current.start_after))
+    return names
+
+
+def _overlaps(published: str, host: str, port: int, protocol: str) -> bool:
+    """Whether a published port as the engine lists it ("0.0.0.0:8080->80/tcp") takes
+    `host:port/protocol`: the same port and protocol, on the same or an unspecified address."""
+    binding, _, target = published.partition("->")  # "127.0.0.1:8080", "80/tcp"
+    address, _, their_port = binding.rpartition(":")
+    their_protocol = target.rpartition("/")[2] or "tcp"
+    if their_port != str(port) or their_protocol != protocol:
+        return False
+    unspecified = ("", "0.0.0.0", "::", "[::]")
+    return address == host or address in unspecified or host in unspecified
 
 
 def _engine_is_local(engine: Engine) -> bool:

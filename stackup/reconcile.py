@@ -18,6 +18,7 @@ import networkx as nx
 from pydantic import JsonValue
 
 from stackup import configstate as CS
+from stackup import engine_convert as convert
 from stackup import graph as G
 from stackup import labels as L
 from stackup import reload as R
@@ -105,36 +106,21 @@ def reconcile(
 def containers_needing_live_config(
     stack: Stack, observed: Observed, options: ReconcileOptions | None = None
 ) -> list[str]:
-    """IDs of containers whose applied spec differs from the file only on settings `docker
-    update` can change: only these need an inspect to compare with the live values."""
+    """IDs of the containers whose live settings reconcile compares with the file: every
+    container of a service this plan is for. Neither the label's hash nor its spec can
+    rule one out, since a `docker update` changes neither."""
     options = options or ReconcileOptions()
-    salt = _project_salt(observed, options.salt)
-    out = []
-    canonical: dict[str, dict[str, object]] = {}  # per service: replicas share one spec
-    for c in observed.containers:
-        if c.service is None or c.service not in stack.services or c.is_temporary:
-            continue
-        if c.service not in canonical:
-            canonical[c.service] = _desired_canonical(stack, c.service, salt, options)
-        wanted = canonical[c.service]
-        # The common case, nothing changed: the label's hash says so without parsing it.
-        if c.spec_hash == L.spec_hash(L.canonical_json(wanted)):  # type: ignore[arg-type]
-            continue
-        if _updatable_view(wanted) != _updatable_view(c.spec):
-            out.append(c.id)
-    return sorted(out)
-
-
-def _desired_canonical(
-    stack: Stack, service: str, salt: str, options: ReconcileOptions
-) -> dict[str, object]:
-    from stackup.desired import canonical_service
-
-    return dict(canonical_service(stack, service, salt, options.file_objects))
-
-
-def _updatable_view(spec: Mapping[str, object]) -> dict[str, object]:
-    return {k: spec.get(k) for k in UPDATABLE}
+    wanted = set(options.services) if options.services and not options.with_dependencies else None
+    return sorted(
+        c.id
+        for c in observed.containers
+        if c.service is not None
+        and c.service in stack.services
+        and (wanted is None or c.service in wanted)
+        and c.project == stack.name
+        and not c.is_temporary
+        and not c.labels.get(L.ONEOFF)
+    )
 
 
 def _project_salt(observed: Observed, fallback: str) -> str:
@@ -497,16 +483,18 @@ class _Reconciler:
 
         # Equal hashes mean equal specs: skip parsing the label (most containers, most plans).
         fields = [] if have.spec_hash == want.spec_hash else diff_fields(have.spec, want.canonical)
-        # `docker update` can change a limit but not take one away: removing it recreates.
-        updatable = [
-            f
-            for f in fields
-            if f.path.split(".")[0].split("[")[0] in UPDATABLE
-            and (f.after is not None or f.path == "restart")
-        ]
-        structural = [f for f in fields if f not in updatable]
-        if updatable and have.live is not None:
-            updatable = _against_live(updatable, have.live)
+        if have.live is not None:
+            # The label keeps the values the container was created with; an in-place update
+            # (ours, or `docker update` by hand) changes only the container. So these four
+            # are compared with what it runs with now, whatever the label says.
+            structural = [f for f in fields if _top(f.path) not in UPDATABLE]
+            live_drift = _live_drift(want.spec.service, have.live)
+            updatable = [f for f in live_drift if _in_place(f)]
+            structural += [f for f in live_drift if not _in_place(f)]
+            fields = [*(f for f in fields if _top(f.path) not in UPDATABLE), *live_drift]
+        else:  # a snapshot without live settings (a review against a fake): the label only
+            updatable = [f for f in fields if _top(f.path) in UPDATABLE and _in_place(f)]
+            structural = [f for f in fields if f not in updatable]
         reasons = self._recreate_reasons(service, want, have, structural)
         if drift.renamed:
             reasons.append(
@@ -522,6 +510,19 @@ class _Reconciler:
             new_spec = replace(
                 want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: have.id}
             )
+            # The old container is only stopped until the new one has started (under its
+            # temporary name): when the start fails, the old one is started again as it was.
+            # Removed first, as before, a taken port left the service down.
+            stop_at = len(cleanup) + 1
+            recreate_steps = (
+                *cleanup,
+                CreateContainer(new_spec),
+                StopContainer(have.name, _stop_timeout(self.stack, service)),
+                *waits,
+                StartContainer(tmp),
+                RemoveContainer(have.name),
+                RenameContainer(tmp, want.name),
+            )
             self._add_service_op(
                 service,
                 Operation(
@@ -532,15 +533,14 @@ class _Reconciler:
                     service=service,
                     reason="; ".join(reasons),
                     fields=tuple(fields),  # a recreate applies every change, in-place ones too
-                    steps=(
-                        *cleanup,
-                        CreateContainer(new_spec),
-                        StopContainer(have.name, _stop_timeout(self.stack, service)),
-                        RemoveContainer(have.name),
-                        RenameContainer(tmp, want.name),
-                        *start,
-                    ),
+                    steps=recreate_steps,
                     after=after,
+                    restore=(
+                        RemoveContainer(tmp),
+                        *((StartContainer(have.name),) if _converged_state(have, False) else ()),
+                    ),
+                    restore_from=stop_at,
+                    restore_to=stop_at + len(waits) + 2,
                 ),
                 recreated=True,
             )
@@ -892,33 +892,36 @@ def _short(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
 
 
-def _against_live(changes: list[FieldChange], live: LiveConfig) -> list[FieldChange]:
-    """Keep only the updatable changes the live container does not already have."""
+def _top(path: str) -> str:
+    return path.split(".")[0].split("[")[0]
+
+
+def _in_place(change: FieldChange) -> bool:
+    """`docker update` sets a restart policy or a pids limit to anything, but cannot take a
+    memory or CPU limit away (zero means "leave as is"): removing one recreates."""
+    return change.after is not None or change.path in ("restart", "pids_limit")
+
+
+def _live_drift(service: Service, live: LiveConfig) -> list[FieldChange]:
+    """The in-place-updatable settings on which the running container differs from the file,
+    before (live) → after (file), in the canonical spec's units (bytes, CPUs, a count)."""
+    wanted = LiveConfig(
+        restart=convert.restart_text(convert.restart_policy(service)),
+        nano_cpus=convert.nano_cpus(service),
+        memory=convert.memory_limit(service),
+        pids_limit=convert.pids_limit(service) or None,
+    )
     out = []
-    for change in changes:
-        key = change.path.split(".")[0]
-        current: object
-        if key == "restart":
-            current = live.restart
-            wanted: object = change.after or "no"
-        elif key == "cpus":
-            current = live.nano_cpus
-            wanted = int(float(str(change.after)) * 1e9) if change.after else 0
-        elif key == "mem_limit":
-            current = live.memory
-            wanted = change.after or 0
-        elif key == "pids_limit":
-            current = live.pids_limit
-            wanted = change.after
-            if current in (0, -1):
-                current = None
-        else:
-            out.append(change)
-            continue
-        if current != wanted:
-            out.append(FieldChange(change.path, _live_json(current), change.after))
+    if live.restart != wanted.restart:
+        out.append(FieldChange("restart", live.restart, wanted.restart))
+    if live.nano_cpus != wanted.nano_cpus:
+        out.append(FieldChange("cpus", _cpus(live.nano_cpus), _cpus(wanted.nano_cpus)))
+    if live.memory != wanted.memory:
+        out.append(FieldChange("mem_limit", live.memory or None, wanted.memory or None))
+    if (live.pids_limit or None) != wanted.pids_limit:
+        out.append(FieldChange("pids_limit", live.pids_limit or None, wanted.pids_limit))
     return out
 
 
-def _live_json(value: object) -> str | int | None:
-    return value if isinstance(value, str | int) or value is None else str(value)
+def _cpus(nano: int) -> str | None:
+    return f"{nano / 1e9:g}" if nano else None

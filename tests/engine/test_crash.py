@@ -158,12 +158,14 @@ def test_up_that_recreates_converges_after_a_kill_at_every_call(
     code, out = _up(project_name, tmp_stack_dir, {"STACKUP_TEST_CALL_LOG": str(log)})
     assert code == 0, out
     calls = _calls(log)
+    # The old container is removed only once the new one has started (a failed start can
+    # still put the old one back).
     per_container = [
         "create_container",
         "stop_container",
+        "start_container",
         "remove_container",
         "rename_container",
-        "start_container",
     ]
     assert calls == per_container * 2, calls  # a first, then b (it depends on a)
     _assert_converged(docker_client, project_name, tmp_stack_dir, "2", True, "clean recreate")
@@ -204,8 +206,8 @@ def test_recreate_killed_after_removing_the_old_then_file_changed_keeps_anonymou
     for path, text in (("/named/sentinel", "named-data"), ("/anon/sentinel", "anon-data")):
         assert a.exec_run(["sh", "-c", f"echo {text} > {path}"])[0] == 0
     _write_stack(tmp_stack_dir, "2")
-    # create temp, stop old, remove old: killed there
-    code, out = _up(project_name, tmp_stack_dir, {"STACKUP_TEST_KILL_AFTER_CALLS": "3"})
+    # create temp, stop old, start temp, remove old: killed there
+    code, out = _up(project_name, tmp_stack_dir, {"STACKUP_TEST_KILL_AFTER_CALLS": "4"})
     assert code == -9, out
     names = [
         c.name

@@ -123,6 +123,10 @@ def golden_text(plan: Plan, directory: Path | None = None) -> str:
             lines.append(f"    steps from {op.gate} after: {', '.join(op.start_after)}")
         if op.abandon:
             lines.append(f"    if abandoned: {op.abandon}")
+        if op.restore:
+            restore = ", ".join(_step(step) for step in op.restore)
+            span = f"{op.restore_from}-{op.restore_to - 1}"
+            lines.append(f"    if steps {span} fail: {restore}")
         lines.extend(f"    {_step(step)}" for step in op.steps)
     text = "\n".join(lines) + "\n"
     if directory is not None:
