@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from stackup.engine import (
     NetworkSpec,
     VolumeSpec,
 )
-from stackup.sensitive import is_sensitive_name
+from stackup.files import read_bytes
+from stackup.sensitive import ServiceMasker
 from stackup.spec import FileObject, FileRef, Service, Stack
 
 # Settings that do not change what a container is: they order, scale or watch it.
@@ -150,8 +151,13 @@ def temporary_name(name: str) -> str:
     return name + L.TEMPORARY_SUFFIX
 
 
-def read_file_objects(stack: Stack, environ: Mapping[str, str] | None = None) -> dict[str, bytes]:
-    """The content of every secret and config the stack defines (`secret:x`, `config:y`).
+def read_file_objects(
+    stack: Stack,
+    environ: Mapping[str, str] | None = None,
+    read: Callable[[Path], bytes] | None = None,
+) -> dict[str, bytes]:
+    """The content of every secret and config the stack defines (`secret:x`, `config:y`),
+    read with `read` when given (a review reads the base revision's files from git).
 
     Done once, before planning, so that reconcile itself reads no file."""
     env = os.environ if environ is None else environ
@@ -160,7 +166,10 @@ def read_file_objects(stack: Stack, environ: Mapping[str, str] | None = None) ->
         for key, obj in table.items():
             if obj.file is not None:
                 try:
-                    out[f"{kind}:{key}"] = Path(obj.file).read_bytes()
+                    path = Path(obj.file)
+                    out[f"{kind}:{key}"] = (
+                        read(path) if read is not None else read_bytes(path, f"{kind}s.{key}.file")
+                    )
                 except OSError:
                     out[f"{kind}:{key}"] = b""
             elif obj.content is not None:
@@ -252,12 +261,12 @@ def canonical_service(
     data: dict[str, Any] = _drop_unset_later_keys(
         service.model_dump(mode="json", by_alias=True, exclude=_NOT_CONTAINER_CONFIG)
     )
+    data["environment"] = {k: v for k, v in sorted(service.environment.items()) if v is not None}
     sensitive = [*stack.stackup.sensitive, *service.stackup.sensitive]
-    data["environment"] = {
-        k: (L.sensitive_digest(v, salt) if is_sensitive_name(k, sensitive) else v)
-        for k, v in sorted(service.environment.items())
-        if v is not None
-    }
+    masker = ServiceMasker(
+        service_name, lambda v: L.sensitive_digest(v, salt), sensitive, stack.tainted
+    )
+    masker.service(data)
     data["image"] = image_ref(stack, service_name)
     data["networks"] = {
         (stack.networks[k].name or k): v for k, v in sorted(data.get("networks", {}).items())

@@ -30,6 +30,8 @@ _ESCAPES = {
     "$": "$$",
 }
 _BOM = "\ufeff"
+# A value longer than this is refused: `B=${A}${A}`, `C=${B}${B}`, ... doubles on each line.
+MAX_VALUE_LENGTH = 1 << 20
 
 
 def parse_env_text(
@@ -50,6 +52,14 @@ def parse_env_text(
         outer = lookup(name) if lookup else None
         return outer if outer is not None else env.get(name)
 
+    if "\0" in text:
+        # /proc/self/environ and binary files; the line is named, never its content.
+        number = text.count("\n", 0, text.index("\0")) + 1
+        raise StackFileError(
+            "a NUL byte is not allowed in an env file (is this a text file of KEY=VALUE lines?)",
+            file=filename,
+            line=number,
+        )
     lines = text.replace("\r\n", "\n").split("\n")
     i = 0
     while i < len(lines):
@@ -62,6 +72,7 @@ def parse_env_text(
             line = line[7:].lstrip()
         match = _KEY.match(line)
         if not match:
+            # The line is not quoted back: it may hold a secret (`env_file: /etc/shadow`).
             raise StackFileError(
                 "invalid line (expected KEY=VALUE; a name has letters, digits and _ . - [ ])",
                 file=filename,
@@ -85,8 +96,10 @@ def parse_env_text(
         if value_text[:1] in ("'", '"'):
             quote = value_text[0]
             body = value_text[1:]
+            scan = 0
             while True:
-                close = _closing_quote(body, quote)
+                # Scans only what each added line brings, so a quote left open is linear.
+                close, scan = _closing_quote(body, quote, scan)
                 if close >= 0:
                     break
                 if i >= len(lines):
@@ -111,7 +124,13 @@ def parse_env_text(
         try:
             env[key] = interpolate(value, resolve)
         except TemplateError as exc:
-            raise InterpolationError(exc.message, file=filename, line=number) from None
+            raise InterpolationError(f"{key}: {exc.message}", file=filename, line=number) from None
+        if len(env[key]) > MAX_VALUE_LENGTH:
+            raise StackFileError(
+                f"the value of {key} is longer than {MAX_VALUE_LENGTH} characters",
+                file=filename,
+                line=number,
+            )
     return env
 
 
@@ -139,18 +158,19 @@ def _parse_raw(
     return env
 
 
-def _closing_quote(body: str, quote: str) -> int:
-    """Index of the closing quote; a backslash escapes the next character in both quotes."""
-    i = 0
-    while i < len(body):
+def _closing_quote(body: str, quote: str, start: int = 0) -> tuple[int, int]:
+    """(index of the closing quote or -1, where to resume when more text is appended)."""
+    i = start
+    n = len(body)
+    while i < n:
         c = body[i]
         if c == "\\":
             i += 2
             continue
         if c == quote:
-            return i
+            return i, i
         i += 1
-    return -1
+    return -1, i
 
 
 def _unescape_quote(body: str, quote: str) -> str:

@@ -194,6 +194,12 @@ def with_dependencies(g: nx.DiGraph[str], selected: Iterable[str]) -> set[str]:
     return out
 
 
+def _dot(text: str) -> str:
+    """Text safe inside a DOT double-quoted string."""
+    cleaned = "".join(c if c.isprintable() else " " for c in text)
+    return cleaned.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def to_dot(g: nx.DiGraph[str], project: str) -> str:
     """Graphviz DOT: services as boxes, networks as ellipses, volumes as cylinders."""
     shapes = {
@@ -203,10 +209,10 @@ def to_dot(g: nx.DiGraph[str], project: str) -> str:
         "secret": "note",
         "config": "note",
     }
-    lines = [f'digraph "{project}" {{', "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    lines = [f'digraph "{_dot(project)}" {{', "  rankdir=LR;", '  node [fontname="Helvetica"];']
     for n in sorted(g.nodes):
         kind, name = split(n)
-        lines.append(f'  "{n}" [label="{name}", shape={shapes.get(kind, "box")}];')
+        lines.append(f'  "{_dot(n)}" [label="{_dot(name)}", shape={shapes.get(kind, "box")}];')
     for u, v in sorted(g.edges):
         data = g.edges[u, v]
         edge = data.get("edge")
@@ -216,7 +222,7 @@ def to_dot(g: nx.DiGraph[str], project: str) -> str:
             attrs = f' [label="{label}"{", style=dashed" if not edge.required else ""}]'
         else:
             attrs = " [style=dotted, arrowhead=none]"
-        lines.append(f'  "{u}" -> "{v}"{attrs};')
+        lines.append(f'  "{_dot(u)}" -> "{_dot(v)}"{attrs};')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -234,7 +240,8 @@ def to_mermaid(g: nx.DiGraph[str]) -> str:
     for n in sorted(g.nodes):
         kind, name = split(n)
         left, right = shape.get(kind, ("[", "]"))
-        lines.append(f'  {ids[n]}{left}"{kind}: {name}"{right}')
+        safe = "".join(c if c.isprintable() and c not in '"`<>' else "_" for c in name)
+        lines.append(f'  {ids[n]}{left}"{kind}: {safe}"{right}')
     for u, v in sorted(g.edges):
         edge = g.edges[u, v].get("edge")
         if isinstance(edge, ServiceEdge):

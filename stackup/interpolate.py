@@ -45,9 +45,14 @@ def interpolate(text: str, lookup: Lookup) -> str:
     try:
         return _Template(text, lookup).render()
     except RecursionError:
-        raise TemplateError(
-            f'invalid interpolation format in "{text[:60]}...": nested too deeply'
-        ) from None
+        raise TemplateError("invalid interpolation format: nested too deeply") from None
+
+
+def _unclosed(body_start: int) -> TemplateError:
+    # Messages name the place and the problem, never the text: the value may be a secret.
+    return TemplateError(
+        f'invalid interpolation format at character {body_start - 1}: "${{" is never closed'
+    )
 
 
 class _Template:
@@ -94,22 +99,24 @@ class _Template:
         name = text[start:end]
         if not name or not _is_name_start(name[0]):
             raise TemplateError(
-                f'invalid interpolation format in "{text}": expected a variable name after "${{"'
+                f"invalid interpolation format at character {start - 1}: "
+                'expected a variable name after "${"'
             )
         if end >= n:
-            raise TemplateError(f'invalid interpolation format in "{text}": "${{" is never closed')
+            raise _unclosed(start)
         if text[end] == "}":
             return self.lookup(name) or "", end + 1
         for op in (":-", ":?", ":+", "-", "?", "+"):
             if text.startswith(op, end):
                 break
         else:
+            # The offending character is not shown: it may be part of a secret.
             raise TemplateError(
-                f'invalid interpolation format in "{text}": '
-                f'unexpected "{text[end]}" after "${{{name}"'
+                f"invalid interpolation format at character {end + 1}: "
+                f'expected "}}", ":-", "-", ":?", "?", ":+" or "+" after "${{{name}"'
             )
         word_start = end + len(op)
-        word_end = self.closing(word_start)
+        word_end = self.closing(word_start, start)
         word = text[word_start:word_end]
         value = self.lookup(name)
         empty = not value
@@ -130,7 +137,7 @@ class _Template:
             result = self.sub(word) if present else ""
         return result, word_end + 1
 
-    def closing(self, start: int) -> int:
+    def closing(self, start: int, body_start: int) -> int:
         """Index of the `}` closing a `${`, skipping `$$` and nested braces (`${...}`, `{...}`)."""
         text = self.text
         depth = 0
@@ -148,7 +155,7 @@ class _Template:
                     return i
                 depth -= 1
             i += 1
-        raise TemplateError(f'invalid interpolation format in "{text}": "${{" is never closed')
+        raise _unclosed(body_start)
 
     def sub(self, word: str) -> str:
         return interpolate(word, self.lookup)

@@ -24,6 +24,7 @@ from stackup.errors import (
     StackFileProblems,
     UsageError,
 )
+from stackup.files import read_text
 from stackup.interpolate import TemplateError, interpolate
 from stackup.merge import merge, strip_tags
 from stackup.normalize import (
@@ -33,7 +34,8 @@ from stackup.normalize import (
     normalize_document,
     resolve_paths,
 )
-from stackup.source import SourceMap
+from stackup.sensitive import is_sensitive_name
+from stackup.source import Mark, SourceMap
 from stackup.spec import PROJECT_NAME_PATTERN, Stack
 from stackup.validation import combine
 from stackup.yamlsource import Node, parse, to_plain
@@ -105,6 +107,11 @@ class _Loader:
     raw_cache: dict[Path, Node] = field(default_factory=dict)
     # Short forms that could not be read: reported with the models' problems, all at once.
     deferred: list[SpecValidationError] = field(default_factory=list)
+    # Where a value was built from a secret-looking variable (`postgres://u:${DB_PASSWORD}@db`):
+    # marks survive normalising, extends and merging, and become paths once the tree is flat.
+    tainted_marks: set[Mark] = field(default_factory=set)
+    # Services with their extends resolved, by (file, name): each base is merged once.
+    resolved: dict[tuple[Path, str], Node] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.working_dir = Path(os.path.abspath(self.options.working_dir or Path.cwd()))
@@ -118,7 +125,7 @@ class _Loader:
     def read(self, path: Path, display: str, missing: str = "stack file not found") -> str:
         reader = self.options.read_text
         try:
-            text = reader(path) if reader is not None else path.read_text(encoding="utf-8")
+            text = reader(path) if reader is not None else read_text(path, display)
         except FileNotFoundError:
             raise StackFileError(f"{missing}: {display}") from None
         except IsADirectoryError:
@@ -167,7 +174,9 @@ class _Loader:
             except (OSError, KeyError, ValueError):
                 return False
             return True
-        return path.is_file()
+        # A FIFO, device or directory "exists": `read` then says what it is instead of
+        # "not found".
+        return path.exists()
 
     # ----------------------------------------------------------------- the pipeline
 
@@ -206,6 +215,7 @@ class _Loader:
         doc = strip_tags(merged) or Node({})
         default_build_contexts(doc, str(project_dir))
 
+        _check_service_names(doc)
         self.apply_profiles(doc, lookup)
         self.apply_env_files(doc, lookup)
         self.apply_label_files(doc)
@@ -218,6 +228,9 @@ class _Loader:
         stack = _validate(data, source, self._file_order, self.deferred)
         from stackup.consistency import consistency_problems
         from stackup.references import reference_problems
+
+        tainted = frozenset(p for p, m in source.values.items() if m in self.tainted_marks)
+        stack.mark_tainted(tainted)
 
         found = [*reference_problems(stack, source), *consistency_problems(stack, source)]
         if found:
@@ -295,7 +308,7 @@ class _Loader:
                 line=mark.line if mark else None,
                 column=mark.column if mark else None,
             )
-        _interpolate_tree(root, lookup)
+        _interpolate_tree(root, lookup, self.tainted_marks)
         normalize_document(root, self.deferred)
         return root
 
@@ -415,7 +428,53 @@ class _Loader:
             return
         table = services.mapping()
         for name in list(table):
-            table[name] = self.resolve_service(table, path, name, lookup, ())
+            table[name] = self.resolve_chain(table, path, name, lookup)
+
+    def resolve_chain(
+        self, table: dict[str, Node], path: Path, name: str, lookup: Callable[[str], str | None]
+    ) -> Node:
+        """`resolve_service` without recursion over a long chain: the bases are resolved
+        first, from the root down, and remembered, so a chain of n services costs n merges
+        (a recursive walk cost n² and ran out of stack at ~1,000)."""
+        done: dict[tuple[Path, str], Node] = self.resolved
+        todo: list[tuple[dict[str, Node], Path, str]] = []
+        current: tuple[dict[str, Node], Path, str] | None = (table, path, name)
+        seen: set[tuple[Path, str]] = set()
+        while current is not None and (current[1], current[2]) not in done:
+            ctable, cpath, cname = current
+            if (cpath, cname) in seen or cname not in ctable:
+                # A cycle or a missing service: reported by resolve_service, from `name`.
+                return self.resolve_service(table, path, name, lookup, ())
+            seen.add((cpath, cname))
+            todo.append(current)
+            current = self.base_of(ctable, cpath, cname, lookup)
+        for ctable, cpath, cname in reversed(todo):
+            done[(cpath, cname)] = self.resolve_service(ctable, cpath, cname, lookup, ())
+        return done.get((path, name)) or self.resolve_service(table, path, name, lookup, ())
+
+    def base_of(
+        self, table: dict[str, Node], path: Path, name: str, lookup: Callable[[str], str | None]
+    ) -> tuple[dict[str, Node], Path, str] | None:
+        """The (table, file, name) that a service extends, or None; errors are left to
+        `resolve_service`, which locates them."""
+        service = table[name]
+        ext = service.get("extends") if service.is_map else None
+        if ext is None:
+            return None
+        try:
+            target_name, target_file = _extends_entry(ext, ("services", name, "extends"))
+        except StackFileError:
+            return None
+        if target_file is None:
+            return table, path, target_name
+        other = Path(absolute(target_file, str(path.parent)))
+        other_doc = self.raw_cache.get(other)
+        if other_doc is None:
+            return None
+        other_services = other_doc.get("services")
+        if other_services is None or not other_services.is_map:
+            return None
+        return other_services.mapping(), other, target_name
 
     def resolve_service(
         self,
@@ -425,12 +484,14 @@ class _Loader:
         lookup: Callable[[str], str | None],
         seen: tuple[tuple[Path, str], ...],
     ) -> Node:
+        key = (path, name)
+        if key in self.resolved:
+            return self.resolved[key]
         service = table[name]
         ext = service.get("extends")
         if ext is None:
             return service
         epath: tuple[PathElement, ...] = ("services", name, "extends")
-        key = (path, name)
         if key in seen:
             cycle = " → ".join(f"{self.display(p)}:{s}" for p, s in (*seen, key))
             mark = ext.mark
@@ -640,7 +701,9 @@ class _Loader:
         return Node(derived)
 
 
-def _interpolate_tree(root: Node, lookup: Callable[[str], str | None]) -> None:
+def _interpolate_tree(root: Node, lookup: Callable[[str], str | None], tainted: set[Mark]) -> None:
+    """Interpolate every string in place; the marks of values that used a secret-looking
+    variable go into `tainted`."""
     stack: list[tuple[Node, tuple[PathElement, ...]]] = [(root, ())]
     while stack:
         node, path = stack.pop()
@@ -650,8 +713,11 @@ def _interpolate_tree(root: Node, lookup: Callable[[str], str | None]) -> None:
         elif isinstance(value, list):
             stack.extend((child, (*path, i)) for i, child in enumerate(value))
         elif isinstance(value, str) and "$" in value:
+            used: list[str] = []
             try:
-                node.value = interpolate(value, lookup)
+                node.value = interpolate(value, _watching(lookup, used))
+                if used and node.mark is not None:
+                    tainted.add(node.mark)
             except TemplateError as exc:
                 mark = node.mark
                 raise InterpolationError(
@@ -677,6 +743,36 @@ def _extensions(data: Any) -> dict[tuple[PathElement, ...], dict[str, Any]]:
         elif isinstance(value, list):
             stack.extend((child, (*path, i)) for i, child in enumerate(value))
     return found
+
+
+_SERVICE_NAME = re.compile(r"[a-zA-Z0-9._-]+")
+
+
+def _check_service_names(doc: Node) -> None:
+    """Compose's rule for service names. A name reaches plan lines, Markdown, DOT and
+    terminals; a newline or an escape in it would forge output there."""
+    services = doc.get("services")
+    if services is None or not services.is_map:
+        return
+    for name, service in services.mapping().items():
+        if not _SERVICE_NAME.fullmatch(name):
+            raise located_error(
+                Node(None, service.key_mark or service.mark),
+                ("services",),
+                "invalid service name: use only letters, digits, '.', '_' and '-'",
+            )
+
+
+def _watching(lookup: Callable[[str], str | None], used: list[str]) -> Callable[[str], str | None]:
+    """`lookup`, noting in `used` the secret-looking variables that had a value."""
+
+    def watching(name: str) -> str | None:
+        found = lookup(name)
+        if found and is_sensitive_name(name):
+            used.append(name)
+        return found
+
+    return watching
 
 
 def _strings(node: Node, path: tuple[PathElement, ...], what: str) -> list[str]:

@@ -50,9 +50,15 @@ def _str_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+MAX_COMMAND = 128 * 1024  # MAX_ARG_STRLEN of Linux: the longest single argument
+
+
 def _command(value: Any) -> Any:
     """`command: nginx -g "daemon off;"` is split as a POSIX shell would, like Compose."""
     if isinstance(value, str):
+        if len(value) > MAX_COMMAND:
+            # shlex is quadratic on long words, and the kernel would refuse the command anyway.
+            raise ValueError(f"a command is limited to {MAX_COMMAND} characters")
         try:
             return shlex.split(value)
         except ValueError as exc:

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from stackup.errors import PathElement, SpecValidationError
-from stackup.shortsyntax import parse_port, parse_volume
+from stackup.shortsyntax import MAX_PORTS, parse_port, parse_volume
 from stackup.yamlsource import Node, node_from_plain
 
 _KEY_VALUE_FIELDS = ("environment", "labels", "annotations", "sysctls", "storage_opt")
@@ -60,7 +60,7 @@ def normalize_service(
         for i, item in enumerate(ports.sequence()):
             if isinstance(item.value, str | int) and not isinstance(item.value, bool):
                 try:
-                    entries = parse_port(item.value)
+                    entries = parse_port(item.value, MAX_PORTS - len(out))
                 except ValueError as exc:
                     problems.append(located_error(item, (*path, "ports", i), str(exc)))
                     out.append(item)

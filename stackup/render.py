@@ -45,6 +45,11 @@ def _value(value: JsonValue) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def _printable(text: str) -> str:
+    """No newline or terminal escape from a name can forge a plan line or recolour one."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def summary_line(plan: Plan) -> str:
     s = plan.summary()
     parts = [
@@ -77,8 +82,8 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
     lines.append("")
     for op in plan.operations:
         symbol = op.action.symbol
-        head = f"  {symbol:>3} {op.kind.value} {op.name}"
-        lines.append(paint(_COLOURS[op.action], head) + f"  ({op.reason})")
+        head = f"  {symbol:>3} {op.kind.value} {_printable(op.name)}"
+        lines.append(paint(_COLOURS[op.action], head) + f"  ({_printable(op.reason)})")
         if op.destroys_data:
             lines.append(paint("31;1", "        !! destroys data: the volume's content is deleted"))
         for change in op.fields:
@@ -144,11 +149,20 @@ def render_json(plan: Plan) -> str:
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text safe in a Markdown table cell: no control characters, no HTML, no table breaks."""
+    text = "".join(c if c.isprintable() else " " for c in text)
+    for c in "`<>|":
+        text = text.replace(c, "\\" + c)
+    return text
+
+
+def _md_code(text: str) -> str:
+    """A name as inline code, which cannot be closed early by a backtick in the name."""
+    return "`" + "".join(c if c.isprintable() and c != "`" else "?" for c in text) + "`"
 
 
 def render_markdown(plan: Plan, title: str | None = None) -> str:
-    lines = [f"### {title or f'stackup plan for `{plan.project}`'}", ""]
+    lines = [f"### {title or f'stackup plan for {_md_code(plan.project)}'}", ""]
     if not plan.operations:
         lines.append("No changes.")
     else:
@@ -159,7 +173,8 @@ def render_markdown(plan: Plan, title: str | None = None) -> str:
         for op in plan.operations:
             flag = " ⚠️ **destroys data**" if op.destroys_data else ""
             lines.append(
-                f"| `{op.action.symbol}` | {op.kind.value} | `{op.name}` | {_md_escape(op.reason)}{flag} |"
+                f"| `{op.action.symbol}` | {op.kind.value} | {_md_code(op.name)} | "
+                f"{_md_escape(op.reason)}{flag} |"
             )
         changed = [op for op in plan.operations if op.fields]
         if changed:
@@ -167,7 +182,7 @@ def render_markdown(plan: Plan, title: str | None = None) -> str:
             lines.append("<details><summary>Changed fields</summary>")
             lines.append("")
             for op in changed:
-                lines.append(f"**{op.name}**")
+                lines.append(f"**{_md_escape(op.name)}**")
                 lines.append("")
                 lines.append("```diff")
                 for change in op.fields:

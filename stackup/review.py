@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from stackup.desired import image_ref
+from stackup.desired import image_ref, read_file_objects
 from stackup.errors import PlanError
 from stackup.execute import ExecuteOptions, execute
 from stackup.fake_engine import FakeEngine
@@ -26,8 +26,13 @@ from stackup.reconcile import ReconcileOptions, reconcile
 
 
 def plan_between(
-    base: LoadedStack, head: LoadedStack, options: ReconcileOptions | None = None
+    base: LoadedStack,
+    head: LoadedStack,
+    options: ReconcileOptions | None = None,
+    base_reader: Callable[[Path], str] | None = None,
 ) -> Plan:
+    """The plan from `base` to `head`; `base_reader` reads the base's secret and config files
+    (from git for `--base`), so a change of their content shows as it would on an engine."""
     # Both sides share one salt, so only real changes show; a fresh one each run, because the
     # Markdown goes into pull-request comments and a known key would let anyone test guesses
     # of a weak secret against its digest.
@@ -42,12 +47,17 @@ def plan_between(
             engine.set_image(ref, "sha256:" + hashlib.sha256(ref.encode()).hexdigest())
     base_stack = base.stack.model_copy(update={"name": head.stack.name})
     base_graph = build_graph(base_stack, base.source)
-    base_plan = reconcile(base_stack, base_graph, engine.observe(head.stack.name), options)
+    read = (lambda path: base_reader(path).encode()) if base_reader is not None else None
+    base_options = dataclasses.replace(
+        options, file_objects=read_file_objects(base.stack, read=read)
+    )
+    base_plan = reconcile(base_stack, base_graph, engine.observe(head.stack.name), base_options)
     outcome = execute(base_plan, engine, options=ExecuteOptions(inline=True))
     if outcome.failed:
         raise PlanError(f"could not model the base revision: {outcome.failed}")
     head_graph = build_graph(head.stack, head.source)
-    return reconcile(head.stack, head_graph, engine.observe(head.stack.name), options)
+    head_options = dataclasses.replace(options, file_objects=read_file_objects(head.stack))
+    return reconcile(head.stack, head_graph, engine.observe(head.stack.name), head_options)
 
 
 def git_reader(rev: str, cwd: Path) -> Callable[[Path], str]:
@@ -76,7 +86,13 @@ def git_reader(rev: str, cwd: Path) -> Callable[[Path], str]:
     root = Path(top)
 
     def read(path: Path) -> str:
-        rel = Path(path).resolve().relative_to(root.resolve())
+        try:
+            rel = Path(path).resolve().relative_to(root.resolve())
+        except ValueError:
+            raise UsageError(
+                f"{path} is outside the git repository {root}, so it has no revision {rev!r}",
+                hint="--base reads the stack files from git; pass files inside the repository",
+            ) from None
         result = subprocess.run(
             ["git", "show", f"{rev}:{rel.as_posix()}"], cwd=root, capture_output=True, check=False
         )

@@ -67,8 +67,14 @@ def _port_diagnosis(text: str) -> str:
     return f"invalid port ({_PORT_FORM})"
 
 
-def parse_port(value: str | int) -> list[dict[str, Any]]:
-    """`127.0.0.1:8080:80/tcp` → one long-syntax mapping; ranges give one per port."""
+# Ranges expand to one entry per port; past this many per service (every TCP and UDP port) a
+# file is a mistake or an attack (20 x "1-65535" is 1.3 million entries).
+MAX_PORTS = 2 * 65536
+
+
+def parse_port(value: str | int, limit: int = MAX_PORTS) -> list[dict[str, Any]]:
+    """`127.0.0.1:8080:80/tcp` → one long-syntax mapping; ranges give one per port, at most
+    `limit` of them."""
     text = str(value).strip()
     match = _PORT.match(text)
     if not match:
@@ -85,6 +91,10 @@ def parse_port(value: str | int) -> list[dict[str, Any]]:
     if protocol not in ("tcp", "udp", "sctp"):
         raise ValueError("invalid port: the protocol must be tcp, udp or sctp")
     lo, hi = _port_range(match.group("target"), "container port")
+    if hi - lo + 1 > limit:
+        raise ValueError(
+            f"port range {lo}-{hi} makes the service publish more than {MAX_PORTS} ports"
+        )
     entries: list[dict[str, Any]] = []
     if published is not None:
         plo, phi = _port_range(published, "host port")

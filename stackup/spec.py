@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, JsonValue, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from stackup.modelbase import (
     ByteSize,
@@ -26,7 +33,7 @@ from stackup.modelbase import (
     TextMapping,
 )
 from stackup.settings import ServiceSettings, StackSettings
-from stackup.shortsyntax import parse_port, parse_volume
+from stackup.shortsyntax import MAX_PORTS, parse_port, parse_volume
 
 # --------------------------------------------------------------------------- build
 
@@ -118,13 +125,16 @@ class Port(Model):
     app_protocol: str | None = None
 
 
+MAX_REPLICAS = 10_000
+
+
 def _ports(value: Any) -> Any:
     if not isinstance(value, list):
         return value
     out: list[Any] = []
     for item in value:
         if isinstance(item, str | int) and not isinstance(item, bool):
-            out.extend(parse_port(item))
+            out.extend(parse_port(item, MAX_PORTS - len(out)))
         else:
             out.append(item)
     return out
@@ -316,7 +326,8 @@ class Placement(Model):
 
 class Deploy(Model):
     mode: Literal["replicated", "global", "replicated-job", "global-job"] = "replicated"
-    replicas: PositiveInt | None = None
+    # A cap: each replica is a container planned in memory (1e9 would never finish).
+    replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] | None = None
     endpoint_mode: Literal["vip", "dnsrr"] | None = None
     labels: LabelMapping = Field(default_factory=dict)
     resources: Resources | None = None
@@ -615,7 +626,7 @@ class Service(Model):
     ] = None
     pids_limit: int | None = None
     storage_opt: TextMapping = Field(default_factory=dict)
-    scale: PositiveInt | None = None
+    scale: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] | None = None
     profiles: list[str] = Field(default_factory=list)
     develop: Develop | None = None
     secrets: Annotated[
@@ -787,6 +798,16 @@ class Stack(Model):
     configs: dict[str, FileObject] = Field(default_factory=dict)
     models: dict[str, LanguageModel] = Field(default_factory=dict)
     stackup: StackSettings = Field(default_factory=StackSettings, alias="x-stackup")
+    # Paths of values built from secret-looking variables (see stackup.sensitive); set by the
+    # loader, not part of the file.
+    _tainted: frozenset[tuple[str | int, ...]] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def tainted(self) -> frozenset[tuple[str | int, ...]]:
+        return self._tainted
+
+    def mark_tainted(self, paths: frozenset[tuple[str | int, ...]]) -> None:
+        self._tainted = paths
 
     @model_validator(mode="after")
     def _resolve(self) -> Stack:

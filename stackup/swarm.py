@@ -37,7 +37,7 @@ from stackup.desired import desired_network, image_ref
 from stackup.errors import ApplyError
 from stackup.fielddiff import diff_fields
 from stackup.plan import Action, CreateNetwork, FieldChange, Kind, Operation, Plan, RemoveNetwork
-from stackup.sensitive import is_sensitive_name
+from stackup.sensitive import ServiceMasker
 from stackup.source import SourceMap
 from stackup.spec import FileRef, Service, Stack
 
@@ -284,12 +284,11 @@ def desired_service(
     replicas = None if global_mode else service.replicas
 
     data: dict[str, Any] = service.model_dump(mode="json", by_alias=True, include=_SERVICE_FIELDS)
+    data["environment"] = {k: v for k, v in sorted(service.environment.items()) if v is not None}
     sensitive = [*stack.stackup.sensitive, *service.stackup.sensitive]
-    data["environment"] = {
-        k: (L.sensitive_digest(v, salt) if is_sensitive_name(k, sensitive) else v)
-        for k, v in sorted(service.environment.items())
-        if v is not None
-    }
+    ServiceMasker(name, lambda v: L.sensitive_digest(v, salt), sensitive, stack.tainted).service(
+        data
+    )
     data["image"] = image
     data.setdefault("deploy", None)
     data["deploy"] = dict(data["deploy"] or {})

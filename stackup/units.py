@@ -76,6 +76,7 @@ def format_duration(value: timedelta) -> str:
     return out
 
 
+MAX_SIZE = 1 << 63  # what the engine stores in an int64
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
 _SIZE_FACTOR = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*([kKmMgGtTpP]?)([iI]?[bB]?)\s*$"
@@ -89,5 +90,10 @@ def parse_size(value: object) -> object:
         match = _SIZE.match(value)
         if not match:
             raise ValueError(f'invalid size "{value}" (expected a form like 512m, 1g, 1024)')
-        return int(float(match.group(1)) * _SIZE_FACTOR[match.group(2).lower()])
+        size = float(match.group(1)) * _SIZE_FACTOR[match.group(2).lower()]
+        if not size < MAX_SIZE:
+            raise ValueError("size is out of range (at most 8 EiB)")
+        return int(size)
+    if isinstance(value, int) and not value < MAX_SIZE:
+        raise ValueError("size is out of range (at most 8 EiB)")
     return value

@@ -84,8 +84,8 @@ def _implicit_depends_on(service: dict[str, Any]) -> None:
 
 
 def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, Any]:
-    """The stack as plain data, with secret-looking environment values masked."""
-    from stackup.sensitive import is_sensitive_name
+    """The stack as plain data, with secret values masked (see stackup.sensitive)."""
+    from stackup.sensitive import ServiceMasker
 
     data: dict[str, Any] = stack.model_dump(mode="json", by_alias=True, exclude_none=True)
     data.pop("include", None)  # already resolved into the document
@@ -99,14 +99,7 @@ def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, 
         return data
     for name, service in data.get("services", {}).items():
         extra = [*stack.stackup.sensitive, *stack.services[name].stackup.sensitive]
-        env = service.get("environment") or {}
-        for key in env:
-            if env[key] is not None and is_sensitive_name(key, extra):
-                env[key] = "(sensitive)"
-        args = (service.get("build") or {}).get("args") or {}
-        for key in args:
-            if args[key] is not None and is_sensitive_name(key, extra):
-                args[key] = "(sensitive)"
+        ServiceMasker(name, lambda _: "(sensitive)", extra, stack.tainted).service(service)
     for kind in ("secrets", "configs"):
         for obj in (data.get(kind) or {}).values():
             if kind == "secrets" and obj.get("content") is not None:

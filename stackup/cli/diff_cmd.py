@@ -12,6 +12,8 @@ import click
 from stackup.cli.options import reconcile_flags
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pydantic import JsonValue
 
     from stackup.cli.common import GlobalOptions
@@ -59,8 +61,15 @@ def diff(
     opts = global_options()
     loaded = opts.load()
     check_services(loaded, services)
+    review = against is not None or base_rev is not None
+    if base_rev is not None and not base_rev.strip():
+        from stackup.errors import UsageError
+
+        raise UsageError(
+            "--base needs a git revision (a branch, tag or commit), not an empty string"
+        )
     if target(loaded) == "swarm":
-        if against or base_rev:
+        if review:
             from stackup.errors import UsageError
 
             raise UsageError("--against and --base compare single-engine plans, not --target swarm")
@@ -69,10 +78,11 @@ def diff(
         swarm_cmd.diff(loaded, services, fmt=fmt, exit_code=exit_code, output=output, flags=flags)
         return
     options = reconcile_options(loaded, services, flags)
-    if against or base_rev:
+    if review:
         from stackup.review import plan_between
 
-        plan = plan_between(_base(opts, loaded, against, base_rev), loaded, options)
+        base, reader = _base(opts, loaded, against, base_rev)
+        plan = plan_between(base, loaded, options, base_reader=reader)
     else:
         from stackup.api import plan as make_plan
         from stackup.cli.common import connect_engine
@@ -89,7 +99,12 @@ def diff(
     if output:
         saved = plan_json(plan)
         saved["options"] = {"services": list(services), **{k: _plain(v) for k, v in flags.items()}}
-        Path(output).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+        try:
+            Path(output).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            from stackup.errors import UsageError
+
+            raise UsageError(f"cannot write the plan to {output}: {exc.strerror or exc}") from None
         click.echo(
             f"saved the plan to {output}; apply it with `stackup up --plan {output}`", err=True
         )
@@ -105,8 +120,9 @@ def _plain(value: object) -> JsonValue:
 
 def _base(
     opts: GlobalOptions, loaded: LoadedStack, against: str | None, base_rev: str | None
-) -> LoadedStack:
-    """The stack to compare with, loaded under the same project name."""
+) -> tuple[LoadedStack, Callable[[Path], str] | None]:
+    """The stack to compare with, loaded under the same project name, and the reader of its
+    files when they come from git."""
     from stackup.loader import LoadOptions, load
 
     common = {
@@ -115,12 +131,12 @@ def _base(
         "env_files": opts.env_files,
     }
     if against:
-        return load(LoadOptions(files=(Path(against),), **common))  # type: ignore[arg-type]
+        return load(LoadOptions(files=(Path(against),), **common)), None  # type: ignore[arg-type]
     from stackup.review import git_reader
 
     assert base_rev is not None
     reader = git_reader(base_rev, Path.cwd())
-    return load(
+    base = load(
         LoadOptions(
             files=opts.files,
             project_directory=opts.project_directory,
@@ -128,3 +144,4 @@ def _base(
             **common,  # type: ignore[arg-type]
         )
     )
+    return base, reader
