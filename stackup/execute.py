@@ -19,6 +19,7 @@ from typing import Any
 from stackup.engine import Engine
 from stackup.errors import ApplyError, EngineError, StackupError
 from stackup.plan import (
+    CheckInThrowaway,
     Connect,
     CreateContainer,
     CreateNetwork,
@@ -39,6 +40,7 @@ from stackup.plan import (
     UpdateContainer,
     WaitFor,
 )
+from stackup.throwaway import run_check
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +331,15 @@ class _Executor:
                         f"(exit {result.exit_code}): {result.output.strip()}"
                     )
                 self._step_done(op, start, f"{purpose} passed: {' '.join(command)}")
+            case CheckInThrowaway(spec, purpose):
+                shown = " ".join(spec.service.command or ())
+                result = run_check(e, spec, self.cancel)
+                if result.exit_code != 0:
+                    raise ApplyError(
+                        f"{purpose} command {shown} failed in a throwaway container "
+                        f"(exit {result.exit_code}): {result.output.strip()}"
+                    )
+                self._step_done(op, start, f"{purpose} passed in a throwaway container: {shown}")
             case WaitFor():
                 self.emit(
                     Event(

@@ -164,6 +164,15 @@ class Exec:
     privileged: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInThrowaway:
+    """Run `spec` (its command: a validation such as `nginx -t`) in a throwaway container and
+    fail the operation when it exits non-zero; nothing else has been touched by then."""
+
+    spec: ContainerSpec
+    purpose: str = "validate"
+
+
 @runtime_checkable
 class RunnableStep(Protocol):
     """A step that carries itself out over the engine it is given: the swarm target's steps
@@ -191,6 +200,7 @@ Step = (
     | WaitFor
     | Signal
     | Exec
+    | CheckInThrowaway
     | RunnableStep
 )
 

@@ -43,6 +43,7 @@ from stackup.observed import (
 )
 from stackup.plan import (
     Action,
+    CheckInThrowaway,
     Connect,
     CreateContainer,
     CreateNetwork,
@@ -65,6 +66,7 @@ from stackup.plan import (
 )
 from stackup.settings import ReloadPolicy
 from stackup.spec import Service, Stack
+from stackup.throwaway import check_spec
 
 
 @dataclass(frozen=True)
@@ -501,6 +503,10 @@ class _Reconciler:
                 f"{self._shown(drift.renamed)} was saved by rename; a single-file bind mount "
                 "shows the new file only to a new container"
             )
+        check = self._check_renamed(service, want, drift)
+        if check and reasons:
+            command = " ".join(check[0].spec.service.command or ())
+            reasons[-1] += f" ({command} checks it first, in a throwaway container)"
         if reasons and self.options.no_recreate:
             self.warnings.append(f"{want.name} is not recreated (--no-recreate): {reasons[0]}")
             reasons = []
@@ -513,8 +519,9 @@ class _Reconciler:
             # The old container is only stopped until the new one has started (under its
             # temporary name): when the start fails, the old one is started again as it was.
             # Removed first, as before, a taken port left the service down.
-            stop_at = len(cleanup) + 1
+            stop_at = len(check) + len(cleanup) + 1
             recreate_steps = (
+                *check,
                 *cleanup,
                 CreateContainer(new_spec),
                 StopContainer(have.name, _stop_timeout(self.stack, service)),
@@ -624,6 +631,19 @@ class _Reconciler:
             {have.name: record},
         )
         self._add_service_op(service, replace(op, after=after), recreated=False)
+
+    def _check_renamed(
+        self, service: str, want: DesiredContainer, drift: CS.Drift
+    ) -> tuple[CheckInThrowaway, ...]:
+        """A config saved by rename reaches the service only through a new container: check
+        it first in a throwaway one (`nginx -t`), so a broken file stops the recreate before
+        the running container is touched."""
+        policy = R.reload_policy(self.stack.services[service])
+        if not drift.renamed or policy is None or not policy.validate_:
+            return ()
+        return (
+            CheckInThrowaway(check_spec(want.spec, self.stack.name, service, policy.validate_)),
+        )
 
     def _with_config_label(self, service: str, want: DesiredContainer) -> DesiredContainer:
         """A new container records the config files it is created with (stackup.configstate);

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import secrets
 import tarfile
 import threading
 import time
@@ -36,11 +35,10 @@ import watchfiles
 
 from stackup import api
 from stackup import configstate as CS
-from stackup import labels as L
 from stackup import reload as R
 from stackup.desired import desired_containers, image_ref, read_file_objects
 from stackup.docker_engine import DockerEngine
-from stackup.engine import ContainerSpec, ExecResult, NetworkAttachment
+from stackup.engine import ExecResult
 from stackup.errors import EngineUnavailableError, StackupError
 from stackup.execute import Event, Outcome, execute
 from stackup.loader import LoadedStack
@@ -50,8 +48,7 @@ from stackup.plan import Action, Operation, Plan
 from stackup.reconcile import ReconcileOptions
 from stackup.settings import ReloadPolicy
 from stackup.spec import WatchRule
-
-CHECK_LABEL = "io.stackup.watch-check"
+from stackup.throwaway import CHECK_LABEL, check_spec, run_check
 
 
 @dataclass(frozen=True)
@@ -299,48 +296,10 @@ class Watcher:
         return outcome.ok
 
     def _validate_in_throwaway(self, service: str, command: Sequence[str]) -> ExecResult:
-        """Run `command` in a new container of the service's image with the same mounts and
-        networks (no ports, no aliases, no healthcheck), wait for it, and remove it."""
+        """Run `command` in a throwaway twin of the service's container (stackup.throwaway)."""
         stack = self.loaded.stack
         (want,) = desired_containers(stack, service, 1, "check", read_file_objects(stack))
-        spec = want.spec
-        svc = spec.service.model_copy(
-            update={
-                "command": list(command),
-                "ports": [],
-                "healthcheck": None,
-                "restart": None,
-                "deploy": None,
-                "container_name": None,
-            }
-        )
-        name = f"{want.name}_stackup-check-{secrets.token_hex(3)}"
-        check = ContainerSpec(
-            name=name,
-            image=spec.image,
-            service=svc,
-            labels={L.PROJECT: stack.name, CHECK_LABEL: service},
-            environment=spec.environment,
-            networks=tuple(NetworkAttachment(a.network) for a in spec.networks),
-            network_mode=spec.network_mode,
-            volumes_from=spec.volumes_from,
-            mounts=spec.mounts,
-            files=spec.files,
-        )
-        self.engine.create_container(check)
-        try:
-            self.engine.start_container(name)
-            deadline = time.monotonic() + 60
-            while True:
-                state = self.engine.inspect_container(name)
-                if state.status in ("exited", "dead") or time.monotonic() > deadline:
-                    break
-                time.sleep(0.02)
-            output = b"".join(self.engine.logs(name)).decode(errors="replace")
-            code = state.exit_code if state.status in ("exited", "dead") else -1
-            return ExecResult(code, output)
-        finally:
-            self.engine.remove_container(name, volumes=True)
+        return run_check(self.engine, check_spec(want.spec, stack.name, service, command))
 
     def _invalid(
         self, service: str, output: str, consequence: str, *, throwaway: bool = False

@@ -366,7 +366,11 @@ def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
     from stackup import reload as R
     from stackup.plan import Action
 
-    services = {op.id: op.service for op in plan.operations if op.action == Action.RELOAD}
+    # A validation fails in a reload (in the container) or at the head of a recreate (in a
+    # throwaway container, for a config saved by rename): either way nothing was touched.
+    services = {
+        op.id: op.service for op in plan.operations if op.action in (Action.RELOAD, Action.RECREATE)
+    }
     for op_id, message in sorted(outcome.failed.items()):
         click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)
         service = services.get(op_id)
@@ -375,7 +379,7 @@ def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
             targets = R.watch_targets(loaded, (service,))
             for line in R.failure_lines(targets, service, message, Path.cwd()):
                 click.echo(f"    {line}", err=True)
-            click.echo("  nothing was sent; the old config keeps serving", err=True)
+            click.echo("  nothing was changed; the old config keeps serving", err=True)
     for op_id, message in sorted(outcome.skipped.items()):
         click.echo(f"  {op_id.split(':', 1)[1]}: {message}", err=True)
     sys.exit(1)

@@ -101,3 +101,31 @@ def test_sed_rename_recreates_the_container(
     assert docker_client.containers.get(name).id != before
     assert "No changes" in stackup("diff", cwd=d.path, env=env).stdout
     assert os.path.exists(conf)
+
+
+def test_broken_rename_is_refused_before_the_container_is_touched(
+    running: tuple[StackDir, str, str, dict[str, str]], docker_client: docker.DockerClient
+) -> None:
+    d, url, name, env = running
+    before = docker_client.containers.get(name).id
+    conf = d.path / "nginx/default.conf"
+    subprocess.run(["sed", "-i", "s/add_header/add_headr/", str(conf)], check=True)
+    diff = stackup("diff", cwd=d.path, env=env)
+    assert "nginx -t checks it first, in a throwaway container" in diff.stdout
+    up = stackup("up", cwd=d.path, env=env, check=False)
+    assert up.returncode == 1, up.stdout + up.stderr
+    assert "nginx/default.conf:4:" in up.stderr
+    assert "the old config keeps serving" in up.stderr
+    # The running container was never stopped: same ID, still running, still serving.
+    c = docker_client.containers.get(name)
+    assert c.id == before and c.status == "running"
+    assert http_get(url).headers.get("X-Version") == "one"
+    checks = docker_client.containers.list(all=True, filters={"label": "io.stackup.watch-check"})
+    assert checks == []
+    # Fixed (by rename again), up recreates and serves the new file.
+    subprocess.run(
+        ["sed", "-i", "s/add_headr X-Version one/add_header X-Version four/", str(conf)], check=True
+    )
+    stackup("up", cwd=d.path, env=env)
+    assert http_get(url).headers.get("X-Version") == "four"
+    assert docker_client.containers.get(name).id != before

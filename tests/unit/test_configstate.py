@@ -12,7 +12,7 @@ import pytest
 from stackup import api
 from stackup.fake_engine import FakeEngine
 from stackup.loader import load_text
-from stackup.plan import Action
+from stackup.plan import Action, CheckInThrowaway
 from stackup.render import render_json, render_markdown, render_text
 
 STACK = """
@@ -64,3 +64,9 @@ def test_rename_plans_a_recreate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     (op,) = api.plan(loaded, engine).operations
     assert op.action == Action.RECREATE
     assert "nginx/default.conf was saved by rename" in op.reason
+    # The new file is checked in a throwaway container before anything is touched.
+    first = op.steps[0]
+    assert isinstance(first, CheckInThrowaway)
+    assert first.spec.service.command == ["nginx", "-t"]
+    assert first.spec.service.ports == [] and first.spec.name != op.name
+    assert "nginx -t checks it first" in op.reason
