@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from stackup.envfile import chain, parse_env_text
 from stackup.errors import (
@@ -93,6 +95,10 @@ def load_text(text: str, filename: str = "stack.yaml", **kwargs: Any) -> LoadedS
 
     files = (Path(filename), *kwargs.pop("files", ()))
     return load(LoadOptions(files=files, read_text=read, working_dir=working, **kwargs))
+
+
+# A top-level `name:` line of a stack file (block style, as every Compose file writes it).
+_TOP_NAME = re.compile(r"^name[ \t]*:[^\n]*", re.MULTILINE)
 
 
 def normalize_project_name(name: str) -> str:
@@ -202,6 +208,11 @@ class _Loader:
             project_dir = files[0][0].parent
         dotenv = self.project_env(project_dir)
         project_name = self._project_name_variable(project_dir, dotenv)
+        declared = self._declared_name(files, chain(self.environ, dotenv))
+        if declared and not self._name_given(dotenv):
+            # As compose-go: the files' top-level `name:` is the project name, and so also
+            # what `${COMPOSE_PROJECT_NAME}` stands for in the rest of them.
+            project_name = {"COMPOSE_PROJECT_NAME": declared}
         if self.options.project_name:  # -p wins over the environment
             lookup = chain(project_name, self.environ, dotenv)
         else:
@@ -256,6 +267,34 @@ class _Loader:
             return ()
         separator = settings.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
         return tuple(Path(p) for p in value.split(separator) if p)
+
+    def _name_given(self, dotenv: Mapping[str, str]) -> bool:
+        return bool(
+            self.options.project_name
+            or self.environ.get("COMPOSE_PROJECT_NAME")
+            or dotenv.get("COMPOSE_PROJECT_NAME")
+        )
+
+    def _declared_name(
+        self, files: Sequence[tuple[Path, str]], lookup: Callable[[str], str | None]
+    ) -> str | None:
+        """The last top-level `name:` of the stack files, interpolated (without
+        `${COMPOSE_PROJECT_NAME}`, which it defines). Read from each file's text before the
+        files are interpolated: a line scan, since the files are parsed only afterwards."""
+        declared: str | None = None
+        for path, display in files:
+            for match in _TOP_NAME.finditer(self.read(path, display)):
+                try:
+                    value = yaml.safe_load(match.group(0))
+                except yaml.YAMLError:
+                    continue  # reported, located, when the file itself is parsed
+                raw = value.get("name") if isinstance(value, dict) else None
+                if isinstance(raw, str):
+                    try:
+                        declared = interpolate(raw, lookup) or declared
+                    except TemplateError:
+                        continue  # reported, located, when the file is interpolated
+        return declared
 
     def _project_name_variable(
         self, project_dir: Path, dotenv: Mapping[str, str]

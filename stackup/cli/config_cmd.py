@@ -90,10 +90,14 @@ def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, 
     data: dict[str, Any] = stack.model_dump(mode="json", by_alias=True, exclude_none=True)
     data.pop("include", None)  # already resolved into the document
     for service in data.get("services", {}).values():
-        # Written as `docker compose config` writes it: the canonical pull policy name.
+        # Written as `docker compose config` writes them: the canonical pull policy name and
+        # the Dockerfile a build uses when it names none.
         policy = service.get("pull_policy")
         if policy in _PULL_POLICY_ALIASES:
             service["pull_policy"] = _PULL_POLICY_ALIASES[policy]
+        build = service.get("build")
+        if build is not None and "dockerfile" not in build and "dockerfile_inline" not in build:
+            build["dockerfile"] = "Dockerfile"
         _implicit_depends_on(service)
     if show_sensitive:
         return data

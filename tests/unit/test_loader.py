@@ -338,6 +338,35 @@ def test_compose_project_name_interpolates(tmp_path: Path) -> None:
     assert named.stack.services["web"].hostname == "given"
 
 
+def test_top_level_name_is_what_compose_project_name_stands_for(tmp_path: Path) -> None:
+    app = tmp_path / "dir"
+    app.mkdir()
+    write(
+        app / "stack.yaml",
+        'name: "shop-${TIER:-dev}"\nservices:\n  web:\n    image: nginx\n'
+        "    hostname: ${COMPOSE_PROJECT_NAME}\n",
+    )
+    write(app / "override.yaml", "name: shop-${TIER}\n")
+    loaded = load(LoadOptions(working_dir=app, environ={}))
+    assert loaded.stack.name == "shop-dev"
+    assert loaded.stack.services["web"].hostname == "shop-dev"
+    # The last file naming the project wins, for both, as in compose-go.
+    two = load(
+        LoadOptions(
+            working_dir=app,
+            files=(Path("stack.yaml"), Path("override.yaml")),
+            environ={"TIER": "prod"},
+        )
+    )
+    assert two.stack.name == "shop-prod"
+    assert two.stack.services["web"].hostname == "shop-prod"
+    # -p and COMPOSE_PROJECT_NAME still win over `name:`.
+    given = load(LoadOptions(working_dir=app, environ={"COMPOSE_PROJECT_NAME": "env"}))
+    assert given.stack.name == given.stack.services["web"].hostname == "env"
+    flagged = load(LoadOptions(working_dir=app, environ={}, project_name="flag"))
+    assert flagged.stack.name == flagged.stack.services["web"].hostname == "flag"
+
+
 def test_compose_file_variable_lists_the_files(tmp_path: Path) -> None:
     write(tmp_path / "a.yaml", "services:\n  web:\n    image: nginx:1\n")
     write(tmp_path / "b.yaml", "services:\n  web:\n    image: nginx:2\n")
@@ -358,6 +387,7 @@ def test_config_output_as_compose_writes_it(tmp_path: Path) -> None:
     loaded = load(LoadOptions(working_dir=tmp_path, environ={"VERSION": "1.2"}, project_name="t"))
     web = resolved_document(loaded.stack)["services"]["web"]
     assert web["pull_policy"] == "missing"
+    assert web["build"]["dockerfile"] == "Dockerfile"
     assert web["build"]["args"] == {"VERSION": "1.2", "UNSET": None}
 
 
