@@ -263,7 +263,9 @@ class FakeEngine:
         if service in self.exit_on_start:
             c.state, c.exit_code = "exited", self.exit_on_start[service]
             return
-        for other in self.containers.values():
+        # Only a container that publishes ports can collide (and most publish none: a scan of
+        # every container per start made applying a large stack quadratic).
+        for other in self.containers.values() if c.ports else ():
             taken = set(other.ports) & set(c.ports) if other.state == "running" else set()
             if other is not c and taken:
                 host = min(taken).split("->", 1)[0]

@@ -8,7 +8,6 @@ what. The executor only carries the steps out.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from stackup.desired import (
 )
 from stackup.engine import NetworkAttachment
 from stackup.fielddiff import diff_fields
+from stackup.gcpause import collector_paused
 from stackup.observed import (
     LiveConfig,
     Observed,
@@ -91,18 +91,8 @@ def reconcile(
     observed: Observed,
     options: ReconcileOptions | None = None,
 ) -> Plan:
-    # Planning allocates many short-lived, acyclic values. With the cyclic collector on, a
-    # full collection in the middle walks the whole heap (loaded stack, snapshot), which made
-    # planning 5,000 services take 30% longer than 5 x 1,000. Reference counting still frees
-    # everything; the collector resumes when the plan is made.
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
+    with collector_paused():  # stackup.gcpause: planning allocates many acyclic values
         return _Reconciler(stack, graph, observed, options or ReconcileOptions()).plan()
-    finally:
-        if paused:
-            gc.enable()
 
 
 def containers_needing_live_config(

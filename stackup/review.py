@@ -19,6 +19,7 @@ from stackup.desired import image_ref, read_file_objects
 from stackup.errors import PlanError
 from stackup.execute import ExecuteOptions, execute
 from stackup.fake_engine import FakeEngine
+from stackup.gcpause import collector_paused
 from stackup.graph import build_graph
 from stackup.loader import LoadedStack
 from stackup.plan import Plan
@@ -40,6 +41,16 @@ def plan_between(
         options.salt if options is not None and options.salt != "stackup" else secrets.token_hex(8)
     )
     options = dataclasses.replace(options or ReconcileOptions(), salt=salt)
+    with collector_paused():  # stackup.gcpause: linear in the stacks' size
+        return _plan_between(base, head, options, base_reader)
+
+
+def _plan_between(
+    base: LoadedStack,
+    head: LoadedStack,
+    options: ReconcileOptions,
+    base_reader: Callable[[Path], str] | None,
+) -> Plan:
     engine = FakeEngine()
     for loaded in (base, head):
         for name in loaded.stack.services:
