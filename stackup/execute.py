@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackup.engine import Engine
+from stackup.engine import ContainerState, Engine
 from stackup.errors import ApplyError, EngineError, StackupError
 from stackup.plan import (
     CheckInThrowaway,
@@ -40,6 +40,7 @@ from stackup.plan import (
     UpdateContainer,
     WaitFor,
 )
+from stackup.poll import poll_until
 from stackup.throwaway import run_check
 
 
@@ -388,20 +389,22 @@ def wait_for_condition(
     engine: Engine, step: WaitFor, container: str, options: ExecuteOptions, cancel: threading.Event
 ) -> None:
     """Block until `container` meets a depends_on condition, or raise with the reason."""
-    deadline = time.monotonic() + options.wait_timeout
-    while True:
+    last: list[ContainerState] = []
+
+    def met() -> bool | None:
         try:
             state = engine.inspect_container(container)
         except EngineError:
             if not step.required:
-                return
+                return True
             raise ApplyError(f"{step.service}: container {container} does not exist") from None
+        last[:] = [state]
         if step.condition == "service_started":
             if state.status in ("running", "exited", "restarting"):
-                return
+                return True
         elif step.condition == "service_healthy":
             if state.health == "healthy":
-                return
+                return True
             if state.health is None:
                 raise ApplyError(
                     f"{step.service} has no healthcheck, so it can never be healthy",
@@ -415,18 +418,21 @@ def wait_for_condition(
             "dead",
         ):
             if state.exit_code == 0:
-                return
+                return True
             tail = b"".join(engine.logs(container, tail=10)).decode(errors="replace").strip()
             raise ApplyError(
                 f"{step.service} exited with code {state.exit_code}"
                 + (f"; last log lines:\n{tail}" if tail else "")
             )
-        if cancel.is_set():
-            raise ApplyError(f"interrupted while waiting for {step.service}")
-        if time.monotonic() > deadline:
-            raise ApplyError(
-                f"timed out after {options.wait_timeout:g}s waiting for {step.service} "
-                f"({step.condition}); last state: {state.status}"
-                + (f", health {state.health}: {state.health_log}" if state.health else "")
-            )
-        time.sleep(options.poll_interval)
+        return None
+
+    if poll_until(met, interval=options.poll_interval, timeout=options.wait_timeout, cancel=cancel):
+        return
+    if cancel.is_set():
+        raise ApplyError(f"interrupted while waiting for {step.service}")
+    (state,) = last
+    raise ApplyError(
+        f"timed out after {options.wait_timeout:g}s waiting for {step.service} "
+        f"({step.condition}); last state: {state.status}"
+        + (f", health {state.health}: {state.health_log}" if state.health else "")
+    )

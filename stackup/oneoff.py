@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 from stackup import api
@@ -17,6 +16,7 @@ from stackup.execute import execute
 from stackup.graph import build_graph, dependencies
 from stackup.loader import LoadedStack
 from stackup.plan import Action
+from stackup.poll import poll_until
 from stackup.reconcile import ReconcileOptions
 
 
@@ -76,12 +76,15 @@ def run_oneoff(
         engine.start_container(cname)
         for line in engine.logs(cname, follow=True):
             on_output(line)
+
         # The log stream ends when the process does; the engine may report the exit a moment later.
-        state = engine.inspect_container(cname)
-        while state.status in ("running", "restarting"):
-            time.sleep(0.05)
+        def exited() -> int | None:
             state = engine.inspect_container(cname)
-        return state.exit_code
+            return None if state.status in ("running", "restarting") else state.exit_code
+
+        code = poll_until(exited, interval=0.05, timeout=None)
+        assert code is not None  # no timeout, no cancel: only an exit ends the wait
+        return code
     finally:
         if remove:
             engine.remove_container(cname, volumes=True)

@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -37,6 +36,7 @@ from stackup.desired import desired_network, image_ref
 from stackup.errors import ApplyError
 from stackup.fielddiff import diff_fields
 from stackup.plan import Action, CreateNetwork, FieldChange, Kind, Operation, Plan, RemoveNetwork
+from stackup.poll import poll_until
 from stackup.sensitive import ServiceMasker
 from stackup.source import SourceMap
 from stackup.spec import FileRef, Service, Stack
@@ -848,16 +848,18 @@ class WaitServiceGone:
 
     def run(self, engine: object, report: Report, cancel: threading.Event) -> None:
         swarm = _swarm(engine)
-        deadline = time.monotonic() + self.timeout
         report(f"waiting for the tasks of {self.name} to stop")
-        while not swarm.service_gone(self.name):
-            if cancel.is_set():
-                raise ApplyError(f"interrupted while waiting for {self.name} to stop")
-            if time.monotonic() > deadline:
-                raise ApplyError(
-                    f"timed out after {self.timeout:g}s waiting for {self.name}'s tasks to stop"
-                )
-            time.sleep(self.poll)
+
+        def gone() -> bool | None:
+            return True if swarm.service_gone(self.name) else None
+
+        if poll_until(gone, interval=self.poll, timeout=self.timeout, cancel=cancel):
+            return
+        if cancel.is_set():
+            raise ApplyError(f"interrupted while waiting for {self.name} to stop")
+        raise ApplyError(
+            f"timed out after {self.timeout:g}s waiting for {self.name}'s tasks to stop"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -892,24 +894,26 @@ class WaitConverged:
 
     def run(self, engine: object, report: Report, cancel: threading.Event) -> None:
         swarm = _swarm(engine)
-        deadline = time.monotonic() + self.timeout
-        last = ""
-        while True:
+        shown = [""]  # the progress last reported, and so the last seen
+
+        def converged() -> bool | None:
             state = swarm.convergence(self)
             if state.failed:
                 raise ApplyError(f"service {self.service}: {state.failed}")
             if state.done:
-                return
-            if state.progress and state.progress != last:
+                return True
+            if state.progress and state.progress != shown[0]:
                 report(f"{self.service}: {state.progress}")
-                last = state.progress
-            if cancel.is_set():
-                raise ApplyError(f"interrupted while waiting for service {self.service}")
-            if time.monotonic() > deadline:
-                raise ApplyError(
-                    f"service {self.service} did not converge in {self.timeout:g}s: {state.progress}"
-                )
-            time.sleep(self.poll)
+                shown[0] = state.progress
+            return None
+
+        if poll_until(converged, interval=self.poll, timeout=self.timeout, cancel=cancel):
+            return
+        if cancel.is_set():
+            raise ApplyError(f"interrupted while waiting for service {self.service}")
+        raise ApplyError(
+            f"service {self.service} did not converge in {self.timeout:g}s: {shown[0]}"
+        )
 
 
 # --------------------------------------------------------------------------- down

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Sequence
 
 from stackup import labels as L
-from stackup.engine import ContainerSpec, Engine, ExecResult, NetworkAttachment
+from stackup.engine import ContainerSpec, ContainerState, Engine, ExecResult, NetworkAttachment
+from stackup.poll import poll_until
 
 CHECK_LABEL = "io.stackup.watch-check"  # its value: the service checked
 _DEADLINE_S = 60.0
@@ -55,15 +55,13 @@ def run_check(
     engine.create_container(spec)
     try:
         engine.start_container(spec.name)
-        deadline = time.monotonic() + _DEADLINE_S
-        state = engine.inspect_container(spec.name)
-        while state.status not in ("exited", "dead"):
-            if time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
-                break
-            time.sleep(0.02)
+
+        def exited() -> ContainerState | None:
             state = engine.inspect_container(spec.name)
+            return state if state.status in ("exited", "dead") else None
+
+        state = poll_until(exited, interval=0.02, timeout=_DEADLINE_S, cancel=cancel)
         output = b"".join(engine.logs(spec.name)).decode(errors="replace")
-        code = state.exit_code if state.status in ("exited", "dead") else -1
-        return ExecResult(code, output)
+        return ExecResult(state.exit_code if state is not None else -1, output)
     finally:
         engine.remove_container(spec.name, volumes=True)

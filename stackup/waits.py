@@ -3,18 +3,17 @@ healthcheck, is healthy; fail naming the service and its last health output."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from stackup.engine import Engine
 from stackup.errors import ApplyError
+from stackup.poll import poll_until
 from stackup.spec import Stack
 
 
 def wait_until_healthy(
     engine: Engine, stack: Stack, services: Iterable[str], *, timeout: float, poll: float = 0.25
 ) -> None:
-    deadline = time.monotonic() + timeout
     observed = engine.observe(stack.name)
     pending = {
         c.name: c.service or ""
@@ -22,7 +21,8 @@ def wait_until_healthy(
         if c.service in set(services) and not c.is_temporary
     }
     one_shot = _one_shot_services(stack)
-    while pending:
+
+    def all_ready() -> bool | None:
         for name, service in sorted(pending.items()):
             state = engine.inspect_container(name)
             if state.status == "exited" and service in one_shot and state.exit_code == 0:
@@ -38,16 +38,15 @@ def wait_until_healthy(
                 )
             elif state.status == "running" and state.health in (None, "healthy"):
                 del pending[name]
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            name, service = sorted(pending.items())[0]
-            state = engine.inspect_container(name)
-            raise ApplyError(
-                f"service {service} is not healthy after {timeout:g}s (state {state.status}, "
-                f"health {state.health}): {state.health_log or 'no health output'}"
-            )
-        time.sleep(poll)
+        return True if not pending else None
+
+    if poll_until(all_ready, interval=poll, timeout=timeout) is None:
+        name, service = sorted(pending.items())[0]
+        state = engine.inspect_container(name)
+        raise ApplyError(
+            f"service {service} is not healthy after {timeout:g}s (state {state.status}, "
+            f"health {state.health}): {state.health_log or 'no health output'}"
+        )
 
 
 def _one_shot_services(stack: Stack) -> set[str]:
