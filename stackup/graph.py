@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import networkx as nx
 
 from stackup.errors import DependencyCycleError
+from stackup.gcpause import collector_paused
 from stackup.source import SourceMap
 from stackup.spec import Stack
 
@@ -55,6 +56,11 @@ def _share(g: nx.DiGraph[str], dependency: str, dependent: str, via: str) -> Non
 
 def build_graph(stack: Stack, source: SourceMap | None = None) -> nx.DiGraph[str]:
     """Every resource of the stack and every edge between them; a service cycle is an error."""
+    with collector_paused():  # stackup.gcpause: linear in the stack's size
+        return _build_graph(stack, source)
+
+
+def _build_graph(stack: Stack, source: SourceMap | None) -> nx.DiGraph[str]:
     g: nx.DiGraph[str] = nx.DiGraph()
     for kind, names in (
         ("network", stack.networks),

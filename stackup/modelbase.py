@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shlex
 from datetime import timedelta
 from typing import Annotated, Any
@@ -36,13 +37,19 @@ class Model(BaseModel):
     @classmethod
     def _drop_extensions(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            declared = {f.alias or name for name, f in cls.model_fields.items()}
+            declared = _declared_keys(cls)
             return {
                 k: v
                 for k, v in data.items()
                 if not (isinstance(k, str) and k.startswith("x-") and k not in declared)
             }
         return data
+
+
+@functools.cache
+def _declared_keys(cls: type[BaseModel]) -> frozenset[str]:
+    """The keys a model declares (aliases first); once per class, not once per value."""
+    return frozenset(f.alias or name for name, f in cls.model_fields.items())
 
 
 def _str_list(value: Any) -> Any:
