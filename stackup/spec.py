@@ -9,6 +9,7 @@ and every service names its networks (`default` when it names none).
 
 from __future__ import annotations
 
+import posixpath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -52,11 +53,23 @@ def _ulimits(value: Any) -> Any:
     return value
 
 
+def clean_target(value: Any) -> Any:
+    """A container path cleaned as Compose (Go's path.Clean) cleans it: `/var/lib//data/` is
+    `/var/lib/data`, so one mount point is one target. Windows paths (npipe) are left alone."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        return value
+    cleaned = posixpath.normpath(value)
+    return "/" + cleaned.lstrip("/")
+
+
+CleanTarget = Annotated[str, BeforeValidator(clean_target)]
+
+
 class FileRef(Model):
     """A service's use of a top-level secret or config."""
 
     source: str
-    target: str | None = None
+    target: CleanTarget | None = None
     uid: str | None = None
     gid: str | None = None
     mode: int | None = None
@@ -166,7 +179,7 @@ class TmpfsOptions(Model):
 class ServiceVolume(Model):
     type: Literal["bind", "volume", "tmpfs", "npipe", "cluster", "image"]
     source: str | None = None
-    target: str
+    target: CleanTarget
     read_only: bool = False
     consistency: str | None = None
     bind: BindOptions | None = None

@@ -447,3 +447,19 @@ def test_project_directory_without_files_is_searched(tmp_path: Path) -> None:
     loaded = load(LoadOptions(working_dir=tmp_path, environ=env, project_directory=Path("proj")))
     assert tmp_path / "proj" / "compose.yaml" in loaded.files
     assert loaded.stack.services["web"].image == "nginx:1"
+
+
+def test_container_paths_are_cleaned_as_compose_cleans_them(tmp_path: Path) -> None:
+    write(
+        tmp_path / "stack.yaml",
+        "services:\n  web:\n    image: nginx\n    volumes:\n      - ./d:/var/lib//data/\n"
+        "      - {type: volume, source: v, target: /srv/./x/}\n"
+        "      - {type: npipe, source: '\\\\.\\pipe\\a', target: '\\\\.\\pipe\\a'}\n"
+        "    secrets:\n      - {source: s, target: /run/secrets//s/}\n"
+        "volumes:\n  v: {}\nsecrets:\n  s:\n    file: ./s.txt\n",
+    )
+    web = load(LoadOptions(working_dir=tmp_path, environ={}, project_name="t")).stack.services[
+        "web"
+    ]
+    assert [v.target for v in web.volumes] == ["/var/lib/data", "/srv/x", "\\\\.\\pipe\\a"]
+    assert web.secrets[0].target == "/run/secrets/s"
