@@ -1,6 +1,8 @@
 """stackup: Compose files, planned and applied.
 
-The public API is small: `load` a stack file, `plan` it against an engine, `apply` the plan.
+The public API is small: `load` a stack file, `plan` it against an engine, `apply` the plan;
+or `up`, the whole use case (`UpRequest`: build, pull, plan, refuse what is in the way, apply)
+with the caller's `UpUI` showing progress and answering the data-loss question.
 Heavy modules are imported where they are used, so `stackup --version` starts fast.
 """
 
@@ -10,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["StackupError", "__version__", "apply", "load", "plan"]
+__all__ = ["StackupError", "UpRequest", "__version__", "apply", "load", "plan", "up"]
 
 if TYPE_CHECKING:
     from stackup.errors import StackupError
@@ -34,4 +36,12 @@ def __getattr__(name: str) -> Any:
         from stackup.api import apply
 
         return apply
+    if name == "up":
+        from stackup.api import up
+
+        return up
+    if name == "UpRequest":
+        from stackup.api import UpRequest
+
+        return UpRequest
     raise AttributeError(name)

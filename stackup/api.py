@@ -10,19 +10,35 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import networkx as nx
 
 from stackup import configstate
+from stackup.compat import engine_errors
 from stackup.desired import read_file_objects
-from stackup.engine import Engine
+from stackup.engine import Engine, PullEvent
+from stackup.errors import ApplyError, PlanError
 from stackup.execute import Event, ExecuteOptions, Outcome, execute
 from stackup.graph import build_graph
+from stackup.images import (
+    ImageBuilder,
+    build_images,
+    images_to_build,
+    images_to_pull,
+    pull_images,
+)
 from stackup.loader import LoadedStack
+from stackup.lock import project_lock
 from stackup.observed import Observed
 from stackup.plan import Plan
+from stackup.preflight import check as preflight_check
 from stackup.reconcile import ReconcileOptions, containers_needing_live_config, reconcile
+from stackup.render import plan_json
 
 
 def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> Observed:
@@ -77,3 +93,143 @@ def apply(
     options: ExecuteOptions | None = None,
 ) -> Outcome:
     return execute(plan, engine, on_event, options)
+
+
+# ----------------------------------------------------------------------------- use cases
+
+
+@dataclass(frozen=True)
+class UpRequest:
+    """What `stackup up` is asked to do, without the CLI's words for it."""
+
+    options: ReconcileOptions = field(default_factory=ReconcileOptions)
+    pull: str = "missing"  # always | missing | never
+    build: bool = False  # build every `build:` service, not only those without an image
+    saved_plan: Mapping[str, object] | None = None  # `diff -o`'s JSON: apply only if current
+    saved_plan_file: str = "the saved file"  # named in the refusal
+    dry_run: bool = False
+    parallel: int = 32
+    wait_timeout: float = 300.0
+    wait_lock: bool = True
+
+
+class UpUI(Protocol):
+    """The caller's side of `up`: shows what happens and answers the one question asked."""
+
+    def lock_wait(self, message: str) -> None: ...
+
+    def building(self, service: str, tag: str) -> None: ...
+
+    def build_output(self, service: str, line: str) -> None: ...
+
+    def pulling(self, image: str) -> None: ...
+
+    def pull_progress(self, image: str, event: PullEvent) -> None: ...
+
+    def pulled(self, image: str, image_id: str) -> None: ...
+
+    def planned(self, plan: Plan) -> None: ...
+
+    def confirm_data_loss(self, plan: Plan) -> bool: ...
+
+    def applying(self, plan: Plan) -> AbstractContextManager[Callable[[Event], None]]:
+        """Entered around the apply; gives the sink of the executor's progress events."""
+        ...
+
+
+@dataclass(frozen=True)
+class UpResult:
+    plan: Plan
+    outcome: Outcome
+
+
+def up(
+    loaded: LoadedStack,
+    engine: Engine,
+    request: UpRequest,
+    ui: UpUI,
+    cancel: threading.Event | None = None,
+) -> UpResult:
+    """Converge the engine to the stack, under the project's lock: build and pull what is
+    needed, plan against the images the containers will really get, refuse what is in the
+    way (a saved plan no longer current, a taken port, unconfirmed data loss), then apply.
+    Raises `PlanError`/`ApplyError` before anything is applied; a failure while applying is
+    in the outcome."""
+    with project_lock(
+        engine.engine_id(), loaded.stack.name, wait=request.wait_lock, on_wait=ui.lock_wait
+    ):
+        plan = _plan_with_images(loaded, engine, request, ui)
+        if request.saved_plan is not None:
+            check_saved_plan(request.saved_plan, plan, request.saved_plan_file)
+        ui.planned(plan)
+        if request.dry_run:
+            return UpResult(plan, Outcome())
+        preflight(plan, engine, loaded)
+        if plan.destroys_data and not ui.confirm_data_loss(plan):
+            names = ", ".join(op.name for op in plan.destroys_data)
+            raise PlanError(
+                f"the plan deletes the data in {names}; nothing was applied",
+                hint="review `stackup diff`, then run `stackup up --yes` to accept",
+            )
+        if not plan.operations:
+            return UpResult(plan, Outcome())
+        options = ExecuteOptions(
+            parallel=request.parallel,
+            wait_timeout=request.wait_timeout,
+            allow_data_loss=True,  # confirmed above
+        )
+        with ui.applying(plan) as on_event:
+            outcome = execute(plan, engine, on_event, options, cancel or threading.Event())
+    return UpResult(plan, outcome)
+
+
+def _plan_with_images(loaded: LoadedStack, engine: Engine, request: UpRequest, ui: UpUI) -> Plan:
+    """Plan after building and pulling what is needed (observing again if images changed),
+    so the plan compares the image IDs the containers will really get."""
+    options = plan_options(loaded, engine, request.options)
+    observed = observe(loaded, engine, options)
+    selected = options.services or tuple(loaded.stack.services)
+    to_build = images_to_build(loaded, selected, observed.images, always=request.build)
+    changed = False
+    if to_build:
+        if not isinstance(engine, ImageBuilder):
+            raise ApplyError(f"this engine cannot build images (needed by {', '.join(to_build)})")
+        changed = bool(build_images(loaded, engine, to_build, ui.build_output, ui.building))
+    to_pull = images_to_pull(loaded, selected, observed.images, request.pull)
+    if to_pull:
+        pull_images(engine, to_pull, ui.pull_progress, ui.pulling, ui.pulled)
+        changed = True
+    if changed:
+        observed = observe(loaded, engine, options)
+    return reconcile(loaded.stack, build_graph(loaded.stack, loaded.source), observed, options)
+
+
+def check_saved_plan(saved: Mapping[str, object], plan: Plan, file: str) -> None:
+    """`up --plan`: apply only if planning now gives exactly the saved plan, from the same
+    engine state."""
+    now = plan_json(plan)
+    if saved.get("fingerprint") != now["fingerprint"]:
+        raise PlanError(
+            f"the engine's state changed since the plan in {file} was made; nothing was applied",
+            hint="run `stackup diff -o` again and review the new plan",
+        )
+    if saved.get("operations") != now["operations"] or saved.get("project") != now["project"]:
+        raise PlanError(
+            f"the stack file changed since the plan in {file} was made; nothing was applied",
+            hint="run `stackup diff -o` again and review the new plan",
+        )
+
+
+def preflight(plan: Plan, engine: Engine, loaded: LoadedStack) -> None:
+    """Refuse before starting anything when something is in the way: keys newer than the
+    engine, a blocker in the plan, a host port another process holds."""
+    api_version = getattr(engine, "api_version", None)
+    if isinstance(api_version, tuple):
+        errors = engine_errors(loaded.stack, loaded.source, api_version, plan.services)
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise ApplyError(
+                errors[0] + more,
+                hint="upgrade the engine, or remove the key; nothing was started",
+            )
+    preflight_check(plan, engine, loaded.stack)

@@ -17,65 +17,50 @@ def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = 
     """Pull each image, showing per-layer progress (JSON lines with `as_json`)."""
     import json
 
-    for image in images:
+    from stackup import images as image_ops
+
+    seen: dict[tuple[str, str], str] = {}
+
+    def start(image: str) -> None:
         if not as_json:
             click.echo(f"pulling {image} ...")
-        seen: dict[str, str] = {}
 
-        def show(event: PullEvent, image: str = image, seen: dict[str, str] = seen) -> None:
-            if as_json:
-                click.echo(
-                    json.dumps(
-                        {
-                            "image": image,
-                            "layer": event.layer,
-                            "status": event.status,
-                            "current": event.current,
-                            "total": event.total,
-                        }
-                    )
-                )
-                return
-            # One line per layer state change, not per byte, so logs stay readable.
-            if event.layer and seen.get(event.layer) != event.status:
-                seen[event.layer] = event.status
-                click.echo(f"  {event.layer}: {event.status}")
+    def show(image: str, event: PullEvent) -> None:
+        if as_json:
+            record = {
+                "image": image,
+                "layer": event.layer,
+                "status": event.status,
+                "current": event.current,
+                "total": event.total,
+            }
+            click.echo(json.dumps(record))
+            return
+        # One line per layer state change, not per byte, so logs stay readable.
+        if event.layer and seen.get((image, event.layer)) != event.status:
+            seen[(image, event.layer)] = event.status
+            click.echo(f"  {event.layer}: {event.status}")
 
-        image_id = engine.pull(image, show)
+    def done(image: str, image_id: str) -> None:
         if as_json:  # JSON lines only: the result is one more event
             click.echo(json.dumps({"image": image, "status": "pulled", "id": image_id}))
         else:
             click.echo(f"pulled {image} ({image_id.removeprefix('sha256:')[:12]})")
 
+    image_ops.pull_images(engine, images, show, start, done)
+
 
 def build_services(loaded: LoadedStack, engine: DockerEngine, services: Sequence[str]) -> list[str]:
     """Build the image of each service that has a `build:` section, streaming its output."""
-    import os
+    from stackup import images as image_ops
 
-    from stackup.desired import image_ref
-    from stackup.errors import UsageError
-
-    built = []
-    for name in services:
-        service = loaded.stack.services[name]
-        if service.build is None:
-            continue
-        context = service.build.context
-        if "://" not in context and not os.path.isdir(context):
-            mark = loaded.source.value(("services", name, "build"))
-            raise UsageError(
-                f"the build context {context} of service {name} is not a directory",
-                file=mark.file if mark else None,
-                line=mark.line if mark else None,
-                column=mark.column if mark else None,
-                path=f"services.{name}.build.context",
-            )
-        tag = image_ref(loaded.stack, name)
-        click.echo(f"building {name} → {tag}")
-        for line in engine.build_image(service.build, tag):
-            click.echo(f"  {name} | {line}")
-        built.append(tag)
-    return built
+    return image_ops.build_images(
+        loaded,
+        engine,
+        services,
+        on_line=lambda name, line: click.echo(f"  {name} | {line}"),
+        on_start=lambda name, tag: click.echo(f"building {name} → {tag}"),
+    )
 
 
 @click.command("pull")

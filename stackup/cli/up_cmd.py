@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,8 +14,11 @@ import click
 from stackup.cli.options import reconcile_flags
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from stackup.docker_engine import DockerEngine
-    from stackup.execute import Outcome
+    from stackup.engine import PullEvent
+    from stackup.execute import Event, Outcome
     from stackup.loader import LoadedStack
     from stackup.plan import Plan
 
@@ -123,32 +127,34 @@ def up(services: tuple[str, ...], **kw: object) -> None:
     _lint_gate(loaded, services, strict=bool(kw["strict"]), severity=str(kw["severity"]))
     options = reconcile_options(loaded, services, kw)
 
+    from stackup import api
     from stackup.cli.common import connect_engine
-    from stackup.lock import project_lock
 
     engine: DockerEngine = connect_engine()
-    project = loaded.stack.name
-    with project_lock(
-        engine.engine_id(),
-        project,
-        wait=not kw["no_wait_lock"],
-        on_wait=lambda message: click.echo(message, err=True),
-    ):
-        plan = _plan_with_images(loaded, engine, options, str(kw["pull"]), bool(kw["do_build"]))
-        if kw["plan_file"]:
-            _check_saved_plan(Path(str(kw["plan_file"])), plan)
-        _show(plan, str(kw["progress"]))
-        if kw["dry_run"]:
-            return
-        _preflight(plan, engine, loaded)
-        _confirm_data_loss(plan, bool(kw["yes"]))
-        outcome = _apply(
-            plan,
-            engine,
-            str(kw["progress"]),
-            int(str(kw["parallel"])),
-            float(str(kw["wait_timeout"])),
+    request = api.UpRequest(
+        options=options,
+        pull=str(kw["pull"]),
+        build=bool(kw["do_build"]),
+        saved_plan=_read_saved_plan(Path(str(kw["plan_file"]))) if kw["plan_file"] else None,
+        saved_plan_file=str(kw["plan_file"] or ""),
+        dry_run=bool(kw["dry_run"]),
+        parallel=int(str(kw["parallel"])),
+        wait_timeout=float(str(kw["wait_timeout"])),
+        wait_lock=not kw["no_wait_lock"],
+    )
+    cancel = threading.Event()
+    ui = ClickUpUI(str(kw["progress"]), bool(kw["yes"]), cancel)
+    result = api.up(loaded, engine, request, ui, cancel)
+    if kw["dry_run"]:
+        return
+    plan, outcome = result.plan, result.outcome
+    if outcome.interrupted:
+        click.echo(
+            f"interrupted: {len(outcome.done)} operation(s) done, {len(outcome.skipped)} not started; "
+            "run `stackup up` again to converge",
+            err=True,
         )
+        sys.exit(130)
     if not outcome.ok:
         _report_failure(outcome, plan, loaded)
     if kw["wait"]:
@@ -198,91 +204,68 @@ def _lint_gate(
             sys.exit(3)
 
 
-def _plan_with_images(
-    loaded: LoadedStack, engine: DockerEngine, options: object, pull: str, build: bool
-) -> Plan:
-    """Plan; pull or build what is needed; plan again if images changed, so the plan
-    reflects the image IDs the containers will really get."""
-    from stackup import api
-    from stackup.reconcile import ReconcileOptions
-
-    assert isinstance(options, ReconcileOptions)
-    options = api.plan_options(loaded, engine, options)
-    observed = api.observe(loaded, engine, options)
-    selected = options.services or tuple(loaded.stack.services)
-    changed = False
-    from stackup.desired import image_key, image_ref
-
-    # With --build every `build:` service is built; without it, as Compose does, only those
-    # whose image does not exist yet.
-    to_build = [
-        s
-        for s in sorted(selected)
-        if loaded.stack.services[s].build is not None
-        and (build or image_key(image_ref(loaded.stack, s)) not in observed.images)
-    ]
-    if to_build:
-        from stackup.cli.images_cmd import build_services
-
-        changed = bool(build_services(loaded, engine, to_build)) or changed
-    images = _images_to_pull(loaded, selected, observed.images, pull)
-    if images:
-        from stackup.cli.images_cmd import pull_images
-
-        pull_images(engine, images)
-        changed = True
-    if changed:
-        observed = api.observe(loaded, engine, options)
-    from stackup.graph import build_graph
-    from stackup.reconcile import reconcile
-
-    return reconcile(loaded.stack, build_graph(loaded.stack, loaded.source), observed, options)
-
-
-def _images_to_pull(
-    loaded: LoadedStack, selected: tuple[str, ...], local: object, policy: str
-) -> list[str]:
-    from stackup.compat import is_aged_pull_policy
-    from stackup.desired import image_key
-
-    assert isinstance(local, dict)
-    out: list[str] = []
-    for name in sorted(selected):
-        service = loaded.stack.services[name]
-        if service.image is None:
-            continue
-        wanted = service.pull_policy or policy
-        if is_aged_pull_policy(wanted):
-            wanted = "missing"  # stackup does not track image age (a load-time warning says so)
-        if wanted in ("never", "build") or (wanted == "missing" and service.build is not None):
-            continue
-        missing = image_key(service.image) not in local and service.image not in local
-        if wanted == "always" or (wanted in ("missing", "if_not_present") and missing):
-            out.append(service.image)
-    return sorted(set(out))
-
-
-def _check_saved_plan(path: Path, plan: Plan) -> None:
-    """`up --plan`: apply only if planning now gives exactly the saved plan from the same
-    engine state."""
+def _read_saved_plan(path: Path) -> dict[str, object]:
     from stackup.errors import PlanError
-    from stackup.render import plan_json
 
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise PlanError(f"cannot read the saved plan {path}: {exc}") from None
-    now = plan_json(plan)
-    if saved.get("fingerprint") != now["fingerprint"]:
-        raise PlanError(
-            f"the engine's state changed since the plan in {path} was made; nothing was applied",
-            hint="run `stackup diff -o` again and review the new plan",
-        )
-    if saved.get("operations") != now["operations"] or saved.get("project") != now["project"]:
-        raise PlanError(
-            f"the stack file changed since the plan in {path} was made; nothing was applied",
-            hint="run `stackup diff -o` again and review the new plan",
-        )
+    if not isinstance(saved, dict):
+        raise PlanError(f"{path} is not a plan saved by `stackup diff -o`")
+    return saved
+
+
+class ClickUpUI:
+    """`up`'s terminal: build and pull output, the plan, the data-loss question, progress."""
+
+    def __init__(self, progress: str, yes: bool, cancel: threading.Event) -> None:
+        self.progress, self.yes, self.cancel = progress, yes, cancel
+        self._layers: dict[tuple[str, str], str] = {}
+
+    def lock_wait(self, message: str) -> None:
+        click.echo(message, err=True)
+
+    def building(self, service: str, tag: str) -> None:
+        click.echo(f"building {service} → {tag}")
+
+    def build_output(self, service: str, line: str) -> None:
+        click.echo(f"  {service} | {line}")
+
+    def pulling(self, image: str) -> None:
+        click.echo(f"pulling {image} ...")
+
+    def pull_progress(self, image: str, event: PullEvent) -> None:
+        # One line per layer state change, not per byte, so logs stay readable.
+        if event.layer and self._layers.get((image, event.layer)) != event.status:
+            self._layers[(image, event.layer)] = event.status
+            click.echo(f"  {event.layer}: {event.status}")
+
+    def pulled(self, image: str, image_id: str) -> None:
+        click.echo(f"pulled {image} ({image_id.removeprefix('sha256:')[:12]})")
+
+    def planned(self, plan: Plan) -> None:
+        _show(plan, self.progress)
+
+    def confirm_data_loss(self, plan: Plan) -> bool:
+        if self.yes:
+            return True
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            names = ", ".join(op.name for op in plan.destroys_data)
+            if click.confirm(f"This deletes the data in {names}. Continue?", default=False):
+                return True
+            from stackup.errors import PlanError
+
+            raise PlanError("nothing was applied")
+        return False
+
+    @contextmanager
+    def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
+        from stackup.cli.interrupt import cancel_on_sigint
+        from stackup.cli.progress import Progress
+
+        with Progress(self.progress) as show, cancel_on_sigint(self.cancel):
+            yield show
 
 
 def _show(plan: Plan, progress: str) -> None:
@@ -296,70 +279,6 @@ def _show(plan: Plan, progress: str) -> None:
         return
     if progress != "quiet" or plan.warnings:
         click.echo(render_text(plan, colour=use_colour()), nl=False)
-
-
-def _preflight(plan: Plan, engine: DockerEngine, loaded: LoadedStack) -> None:
-    """Refuse before starting anything when something is in the way."""
-    from stackup.compat import engine_errors
-    from stackup.errors import ApplyError
-    from stackup.preflight import check
-
-    api_version = getattr(engine, "api_version", None)
-    if api_version is not None:
-        errors = engine_errors(loaded.stack, loaded.source, api_version, plan.services)
-        if errors:
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise ApplyError(
-                errors[0] + more,
-                hint="upgrade the engine, or remove the key; nothing was started",
-            )
-    check(plan, engine, loaded.stack)
-
-
-def _confirm_data_loss(plan: Plan, yes: bool) -> None:
-    from stackup.errors import PlanError
-
-    risky = plan.destroys_data
-    if not risky or yes:
-        return
-    names = ", ".join(op.name for op in risky)
-    if sys.stdin.isatty() and sys.stdout.isatty():
-        if click.confirm(f"This deletes the data in {names}. Continue?", default=False):
-            return
-        raise PlanError("nothing was applied")
-    raise PlanError(
-        f"the plan deletes the data in {names}; nothing was applied",
-        hint="review `stackup diff`, then run `stackup up --yes` to accept",
-    )
-
-
-def _apply(
-    plan: Plan, engine: DockerEngine, progress: str, parallel: int, wait_timeout: float
-) -> Outcome:
-    from stackup.cli.progress import Progress
-    from stackup.execute import ExecuteOptions, Outcome, execute
-
-    if not plan.operations:
-        return Outcome()
-    from stackup.cli.interrupt import cancel_on_sigint
-
-    with Progress(progress) as show, cancel_on_sigint(threading.Event()) as cancel:
-        outcome = execute(
-            plan,
-            engine,
-            show,
-            # _confirm_data_loss has asked (or --yes said so) before we get here.
-            ExecuteOptions(parallel=parallel, wait_timeout=wait_timeout, allow_data_loss=True),
-            cancel,
-        )
-    if outcome.interrupted:
-        click.echo(
-            f"interrupted: {len(outcome.done)} operation(s) done, {len(outcome.skipped)} not started; "
-            "run `stackup up` again to converge",
-            err=True,
-        )
-        sys.exit(130)
-    return outcome
 
 
 def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:

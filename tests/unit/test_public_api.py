@@ -10,7 +10,15 @@ import stackup
 
 
 def test_all_names_resolve() -> None:
-    assert sorted(stackup.__all__) == ["StackupError", "__version__", "apply", "load", "plan"]
+    assert sorted(stackup.__all__) == [
+        "StackupError",
+        "UpRequest",
+        "__version__",
+        "apply",
+        "load",
+        "plan",
+        "up",
+    ]
     for name in stackup.__all__:
         assert getattr(stackup, name) is not None
 

@@ -1,0 +1,126 @@
+"""`stackup.up`, the use case behind `stackup up`, called as a library (no click) over the
+in-memory engine: it plans, reports through the caller's UI, refuses what it must, applies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+import stackup
+from stackup.api import UpRequest, up
+from stackup.engine import PullEvent
+from stackup.errors import PlanError
+from stackup.execute import Event
+from stackup.fake_engine import FakeEngine
+from stackup.loader import load_text
+from stackup.plan import Action, Plan
+from stackup.reconcile import ReconcileOptions
+from stackup.render import plan_json
+
+BUSYBOX = "sha256:" + "b0" * 32
+STACK = """
+name: lib
+services:
+  db:
+    image: busybox:latest
+    volumes: [data:/data]
+  web:
+    image: busybox:latest
+    depends_on: [db]
+volumes:
+  data:
+    labels: {{generation: "{gen}"}}
+"""
+
+
+class RecordingUI:
+    def __init__(self, *, confirm: bool = False) -> None:
+        self.confirm = confirm
+        self.seen: list[str] = []
+        self.plans: list[Plan] = []
+        self.events: list[Event] = []
+
+    def lock_wait(self, message: str) -> None:
+        self.seen.append(f"lock: {message}")
+
+    def building(self, service: str, tag: str) -> None:
+        self.seen.append(f"build {service}")
+
+    def build_output(self, service: str, line: str) -> None:
+        pass
+
+    def pulling(self, image: str) -> None:
+        self.seen.append(f"pull {image}")
+
+    def pull_progress(self, image: str, event: PullEvent) -> None:
+        pass
+
+    def pulled(self, image: str, image_id: str) -> None:
+        self.seen.append(f"pulled {image} {image_id}")
+
+    def planned(self, plan: Plan) -> None:
+        self.plans.append(plan)
+
+    def confirm_data_loss(self, plan: Plan) -> bool:
+        self.seen.append("asked")
+        return self.confirm
+
+    @contextmanager
+    def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
+        yield self.events.append
+
+
+@pytest.fixture(autouse=True)
+def _state(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir()
+
+
+def test_up_applies_and_a_second_up_has_nothing_to_do() -> None:
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    ui = RecordingUI()
+    result = stackup.up(load_text(STACK.format(gen=1)), engine, stackup.UpRequest(), ui)
+    assert result.outcome.ok
+    assert {c.name: c.state for c in engine.observe("lib").containers} == {
+        "lib-db-1": "running",
+        "lib-web-1": "running",
+    }
+    assert ui.plans == [result.plan] and ui.events  # shown, then progress reported
+    again = up(load_text(STACK.format(gen=1)), engine, UpRequest(), RecordingUI())
+    assert again.plan.operations == () and again.outcome.done == []
+
+
+def test_pull_always_pulls_each_image_once_and_says_so() -> None:
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    ui = RecordingUI()
+    assert up(load_text(STACK.format(gen=1)), engine, UpRequest(pull="always"), ui).outcome.ok
+    assert engine.calls["pull"] == 1
+    assert ui.seen[:2] == ["pull busybox:latest", f"pulled busybox:latest {BUSYBOX}"]
+
+
+def test_data_loss_is_refused_unless_the_ui_confirms() -> None:
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    assert up(load_text(STACK.format(gen=1)), engine, UpRequest(), RecordingUI()).outcome.ok
+    before = {c.name: c.id for c in engine.observe("lib").containers}
+    changed = load_text(STACK.format(gen=2))  # a changed volume is recreated: its data goes
+    ui = RecordingUI(confirm=False)
+    with pytest.raises(PlanError, match="deletes the data in lib_data"):
+        up(changed, engine, UpRequest(), ui)
+    assert "asked" in ui.seen
+    assert {c.name: c.id for c in engine.observe("lib").containers} == before
+    result = up(changed, engine, UpRequest(), RecordingUI(confirm=True))
+    assert result.outcome.ok
+    assert [op.action for op in result.plan.destroys_data] == [Action.RECREATE]
+
+
+def test_a_saved_plan_that_is_no_longer_current_is_refused() -> None:
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    loaded = load_text(STACK.format(gen=1))
+    saved = plan_json(up(loaded, engine, UpRequest(dry_run=True), RecordingUI()).plan)
+    assert engine.observe("lib").containers == ()  # a dry run applies nothing
+    up(loaded, engine, UpRequest(options=ReconcileOptions(services=("db",))), RecordingUI())
+    with pytest.raises(PlanError, match=r"since the plan in plan\.json was made"):
+        up(loaded, engine, UpRequest(saved_plan=saved, saved_plan_file="plan.json"), RecordingUI())
