@@ -1,8 +1,9 @@
 """stackup: Compose files, planned and applied.
 
 The public API is small: `load` a stack file, `plan` it against an engine, `apply` the plan;
-or `up`, the whole use case (`UpRequest`: build, pull, plan, refuse what is in the way, apply)
-with the caller's `UpUI` showing progress and answering the data-loss question.
+or the use cases whole: `up` (`UpRequest`: build, pull, plan, refuse what is in the way,
+apply) and `down` (`DownRequest`), with the caller's UI (`api.UpUI`, `api.ApplyUI`) showing
+progress and answering the data-loss question.
 Heavy modules are imported where they are used, so `stackup --version` starts fast.
 """
 
@@ -12,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["StackupError", "UpRequest", "__version__", "apply", "load", "plan", "up"]
+__all__ = [
+    "DownRequest",
+    "StackupError",
+    "UpRequest",
+    "__version__",
+    "apply",
+    "down",
+    "load",
+    "plan",
+    "up",
+]
 
 if TYPE_CHECKING:
     from stackup.errors import StackupError
@@ -36,12 +47,8 @@ def __getattr__(name: str) -> Any:
         from stackup.api import apply
 
         return apply
-    if name == "up":
-        from stackup.api import up
+    if name in ("up", "UpRequest", "down", "DownRequest"):
+        from stackup import api
 
-        return up
-    if name == "UpRequest":
-        from stackup.api import UpRequest
-
-        return UpRequest
+        return getattr(api, name)
     raise AttributeError(name)

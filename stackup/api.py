@@ -39,6 +39,7 @@ from stackup.plan import Plan
 from stackup.preflight import check as preflight_check
 from stackup.reconcile import ReconcileOptions, containers_needing_live_config, reconcile
 from stackup.render import plan_json
+from stackup.teardown import plan_down
 
 
 def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> Observed:
@@ -113,10 +114,20 @@ class UpRequest:
     wait_lock: bool = True
 
 
-class UpUI(Protocol):
-    """The caller's side of `up`: shows what happens and answers the one question asked."""
+class ApplyUI(Protocol):
+    """The caller's side of a use case that applies a plan: shows the plan and the progress."""
 
     def lock_wait(self, message: str) -> None: ...
+
+    def planned(self, plan: Plan) -> None: ...
+
+    def applying(self, plan: Plan) -> AbstractContextManager[Callable[[Event], None]]:
+        """Entered around the apply; gives the sink of the executor's progress events."""
+        ...
+
+
+class UpUI(ApplyUI, Protocol):
+    """`up`'s side besides: build and pull output, and the one question it asks."""
 
     def building(self, service: str, tag: str) -> None: ...
 
@@ -128,17 +139,11 @@ class UpUI(Protocol):
 
     def pulled(self, image: str, image_id: str) -> None: ...
 
-    def planned(self, plan: Plan) -> None: ...
-
     def confirm_data_loss(self, plan: Plan) -> bool: ...
-
-    def applying(self, plan: Plan) -> AbstractContextManager[Callable[[Event], None]]:
-        """Entered around the apply; gives the sink of the executor's progress events."""
-        ...
 
 
 @dataclass(frozen=True)
-class UpResult:
+class Applied:
     plan: Plan
     outcome: Outcome
 
@@ -149,7 +154,7 @@ def up(
     request: UpRequest,
     ui: UpUI,
     cancel: threading.Event | None = None,
-) -> UpResult:
+) -> Applied:
     """Converge the engine to the stack, under the project's lock: build and pull what is
     needed, plan against the images the containers will really get, refuse what is in the
     way (a saved plan no longer current, a taken port, unconfirmed data loss), then apply.
@@ -163,7 +168,7 @@ def up(
             check_saved_plan(request.saved_plan, plan, request.saved_plan_file)
         ui.planned(plan)
         if request.dry_run:
-            return UpResult(plan, Outcome())
+            return Applied(plan, Outcome())
         preflight(plan, engine, loaded)
         if plan.destroys_data and not ui.confirm_data_loss(plan):
             names = ", ".join(op.name for op in plan.destroys_data)
@@ -172,7 +177,7 @@ def up(
                 hint="review `stackup diff`, then run `stackup up --yes` to accept",
             )
         if not plan.operations:
-            return UpResult(plan, Outcome())
+            return Applied(plan, Outcome())
         options = ExecuteOptions(
             parallel=request.parallel,
             wait_timeout=request.wait_timeout,
@@ -180,7 +185,7 @@ def up(
         )
         with ui.applying(plan) as on_event:
             outcome = execute(plan, engine, on_event, options, cancel or threading.Event())
-    return UpResult(plan, outcome)
+    return Applied(plan, outcome)
 
 
 def _plan_with_images(loaded: LoadedStack, engine: Engine, request: UpRequest, ui: UpUI) -> Plan:
@@ -233,3 +238,52 @@ def preflight(plan: Plan, engine: Engine, loaded: LoadedStack) -> None:
                 hint="upgrade the engine, or remove the key; nothing was started",
             )
     preflight_check(plan, engine, loaded.stack)
+
+
+@dataclass(frozen=True)
+class DownRequest:
+    """`stackup down`: the project's containers and networks, and with `volumes` its named
+    volumes (never external ones). `services` are the file's services when a file is at hand
+    (containers of other services are orphans, kept unless `remove_orphans`); None works from
+    labels alone."""
+
+    services: frozenset[str] | None = None
+    external_volumes: frozenset[str] = frozenset()
+    volumes: bool = False
+    remove_orphans: bool = False
+    timeout: float | None = None
+    wait_lock: bool = True
+
+
+def down(
+    project: str,
+    engine: Engine,
+    request: DownRequest,
+    ui: ApplyUI,
+    cancel: threading.Event | None = None,
+) -> Applied:
+    with project_lock(engine.engine_id(), project, wait=request.wait_lock, on_wait=ui.lock_wait):
+        observed = engine.observe(project)
+        orphans: frozenset[str] = frozenset()
+        if request.services is not None and not request.remove_orphans:
+            orphans = frozenset(
+                c.service
+                for c in observed.containers
+                if c.service and c.service not in request.services
+            )
+        plan = plan_down(
+            observed,
+            volumes=request.volumes,
+            timeout=request.timeout,
+            keep_services=orphans,
+            keep_volumes=request.external_volumes,
+        )
+        ui.planned(plan)
+        if not plan.operations:
+            return Applied(plan, Outcome())
+        # Stops mostly wait on the container (its grace period): all at once, as Compose does
+        # (its limit is 64). Only `volumes` plans volume removals: the request is the consent.
+        options = ExecuteOptions(parallel=64, allow_data_loss=True)
+        with ui.applying(plan) as on_event:
+            outcome = execute(plan, engine, on_event, options, cancel or threading.Event())
+    return Applied(plan, outcome)

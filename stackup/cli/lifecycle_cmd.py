@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 import threading
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from stackup.docker_engine import DockerEngine
+    from stackup.execute import Event, Outcome
     from stackup.plan import Plan
 
 
@@ -45,28 +49,18 @@ def _swarm_target() -> bool:
 
 
 def _run(plan: Plan, engine: DockerEngine, progress: str = "auto") -> None:
-    from stackup.cli.progress import Progress
-    from stackup.execute import ExecuteOptions, execute
+    from stackup.execute import ExecuteOptions, Outcome, execute
 
-    for warning in plan.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if not plan.operations:
-        click.echo(f"nothing to do for project {plan.project}")
-        return
-    from stackup.cli.interrupt import cancel_on_sigint
-
-    with Progress(progress) as show, cancel_on_sigint(threading.Event()) as cancel:
-        # Stops mostly wait on the container (its grace period): run them all at once, as
-        # Compose does (its parallel limit is 64).
-        # Only `down --volumes` plans volume removals: the flag is the user's consent.
-        options = ExecuteOptions(parallel=64, allow_data_loss=True)
-        outcome = execute(plan, engine, show, options, cancel=cancel)
-    if outcome.failed:
-        for op_id, message in sorted(outcome.failed.items()):
-            click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)
-        sys.exit(1)
-    if outcome.interrupted:
-        sys.exit(130)
+    cancel = threading.Event()
+    ui = ClickApplyUI(progress, cancel)
+    ui.planned(plan)
+    outcome = Outcome()
+    if plan.operations:
+        with ui.applying(plan) as show:
+            # Stops mostly wait on the container (its grace period): run them all at once.
+            options = ExecuteOptions(parallel=64, allow_data_loss=True)
+            outcome = execute(plan, engine, show, options, cancel=cancel)
+    _report(outcome)
 
 
 @click.command("down")
@@ -99,8 +93,6 @@ def down(
 ) -> None:
     """Stop and remove the stack's containers and networks (and, with -v, its volumes)."""
     from stackup.cli.common import connect_engine
-    from stackup.lock import project_lock
-    from stackup.teardown import plan_down
 
     project, services, external = _project()
     if _swarm_target():
@@ -109,27 +101,53 @@ def down(
         # Named volumes stay on a swarm: they live on the nodes that ran the tasks.
         swarm_cmd.down(project, progress)
         return
+    from stackup import api
+
     engine = connect_engine()
-    with project_lock(
-        engine.engine_id(),
-        project,
-        wait=not no_wait_lock,
-        on_wait=lambda m: click.echo(m, err=True),
-    ):
-        observed = engine.observe(project)
-        orphans: frozenset[str] = frozenset()
-        if services is not None and not remove_orphans:
-            orphans = frozenset(
-                c.service for c in observed.containers if c.service and c.service not in services
-            )
-        plan = plan_down(
-            observed,
-            volumes=volumes,
-            timeout=timeout,
-            keep_services=orphans,
-            keep_volumes=external,
-        )
-        _run(plan, engine, progress)
+    request = api.DownRequest(
+        services=services,
+        external_volumes=external,
+        volumes=volumes,
+        remove_orphans=remove_orphans,
+        timeout=timeout,
+        wait_lock=not no_wait_lock,
+    )
+    cancel = threading.Event()
+    outcome = api.down(project, engine, request, ClickApplyUI(progress, cancel), cancel).outcome
+    _report(outcome)
+
+
+class ClickApplyUI:
+    """A plan's warnings, or that there is nothing to do, then live progress."""
+
+    def __init__(self, progress: str, cancel: threading.Event) -> None:
+        self.progress, self.cancel = progress, cancel
+
+    def lock_wait(self, message: str) -> None:
+        click.echo(message, err=True)
+
+    def planned(self, plan: Plan) -> None:
+        for warning in plan.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if not plan.operations:
+            click.echo(f"nothing to do for project {plan.project}")
+
+    @contextmanager
+    def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
+        from stackup.cli.interrupt import cancel_on_sigint
+        from stackup.cli.progress import Progress
+
+        with Progress(self.progress) as show, cancel_on_sigint(self.cancel):
+            yield show
+
+
+def _report(outcome: Outcome) -> None:
+    if outcome.failed:
+        for op_id, message in sorted(outcome.failed.items()):
+            click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)
+        sys.exit(1)
+    if outcome.interrupted:
+        sys.exit(130)
 
 
 def _lifecycle(action: str, services: tuple[str, ...], timeout: float | None) -> None:

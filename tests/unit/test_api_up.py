@@ -124,3 +124,18 @@ def test_a_saved_plan_that_is_no_longer_current_is_refused() -> None:
     up(loaded, engine, UpRequest(options=ReconcileOptions(services=("db",))), RecordingUI())
     with pytest.raises(PlanError, match=r"since the plan in plan\.json was made"):
         up(loaded, engine, UpRequest(saved_plan=saved, saved_plan_file="plan.json"), RecordingUI())
+
+
+def test_down_removes_containers_and_networks_and_keeps_volumes_unless_asked() -> None:
+    from stackup.api import DownRequest, down
+
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    assert up(load_text(STACK.format(gen=1)), engine, UpRequest(), RecordingUI()).outcome.ok
+    ui = RecordingUI()
+    result = down("lib", engine, DownRequest(services=frozenset({"db", "web"})), ui)
+    assert result.outcome.ok and ui.plans == [result.plan]
+    observed = engine.observe("lib")
+    assert observed.containers == () and not observed.networks
+    assert list(observed.volumes) == ["lib_data"]  # named volumes survive down
+    down("lib", engine, DownRequest(volumes=True), RecordingUI())
+    assert not engine.observe("lib").volumes

@@ -11,10 +11,12 @@ import stackup
 
 def test_all_names_resolve() -> None:
     assert sorted(stackup.__all__) == [
+        "DownRequest",
         "StackupError",
         "UpRequest",
         "__version__",
         "apply",
+        "down",
         "load",
         "plan",
         "up",
