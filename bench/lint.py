@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from stackup.lint import lint
-from stackup.loader import LoadOptions, load
+from stackup.lint.linter import lint
+from stackup.loading.loader import LoadOptions, load
 
 
 def stack_text(services: int) -> str:

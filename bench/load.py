@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
-    from stackup.loader import LoadOptions, load
+    from stackup.loading.loader import LoadOptions, load
 
     with tempfile.TemporaryDirectory() as tmp:
         path = write_stack(Path(tmp))

@@ -23,13 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import median_of, seconds, synthetic_stack, table
-from stackup.execute import ExecuteOptions, execute
-from stackup.fake_engine import FakeEngine
-from stackup.graph import build_graph
-from stackup.loader import load_text
-from stackup.observed import Observed
-from stackup.reconcile import ReconcileOptions, reconcile
-from stackup.review import plan_between
+from stackup.engine.fake import FakeEngine
+from stackup.engine.observed import Observed
+from stackup.loading.loader import load_text
+from stackup.planning.graph import build_graph
+from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.review import plan_between
+from stackup.targets.engine.execute import ExecuteOptions, execute
 
 BUSYBOX_ID = "sha256:" + "b0" * 32
 

@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from stackup import api  # noqa: E402
-from stackup.docker_engine import DockerEngine, connect_engine  # noqa: E402
-from stackup.execute import Event, execute  # noqa: E402
-from stackup.loader import LoadOptions, load  # noqa: E402
-from stackup.plan import Plan  # noqa: E402
-from stackup.watch import WatchConfig, Watcher, WatchEvent  # noqa: E402
+from stackup.engine.docker.engine import DockerEngine, connect_engine  # noqa: E402
+from stackup.loading.loader import LoadOptions, load  # noqa: E402
+from stackup.planning.plan import Plan  # noqa: E402
+from stackup.targets.engine.execute import Event, execute  # noqa: E402
+from stackup.watch.loop import WatchConfig, Watcher, WatchEvent  # noqa: E402
 
 CONF = """server {{
     listen 80;

@@ -36,7 +36,7 @@ def __getattr__(name: str) -> Any:
 
         return StackupError
     if name == "load":
-        from stackup.loader import load
+        from stackup.loading.loader import load
 
         return load
     if name == "plan":

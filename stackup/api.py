@@ -18,28 +18,28 @@ from typing import Protocol
 
 import networkx as nx
 
-from stackup import configstate
-from stackup.compat import engine_errors
-from stackup.desired import read_file_objects
-from stackup.engine import Engine, PullEvent
+from stackup.engine.interface import Engine, PullEvent
+from stackup.engine.observed import Observed
 from stackup.errors import ApplyError, PlanError
-from stackup.execute import Event, ExecuteOptions, Outcome, execute
-from stackup.graph import build_graph
-from stackup.images import (
+from stackup.loading.compat import engine_errors
+from stackup.loading.loader import LoadedStack
+from stackup.planning import configstate
+from stackup.planning.desired import read_file_objects
+from stackup.planning.graph import build_graph
+from stackup.planning.plan import Plan
+from stackup.planning.reconcile import ReconcileOptions, containers_needing_live_config, reconcile
+from stackup.planning.render import plan_json
+from stackup.planning.teardown import plan_down
+from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
+from stackup.targets.engine.images import (
     ImageBuilder,
     build_images,
     images_to_build,
     images_to_pull,
     pull_images,
 )
-from stackup.loader import LoadedStack
-from stackup.lock import project_lock
-from stackup.observed import Observed
-from stackup.plan import Plan
-from stackup.preflight import check as preflight_check
-from stackup.reconcile import ReconcileOptions, containers_needing_live_config, reconcile
-from stackup.render import plan_json
-from stackup.teardown import plan_down
+from stackup.targets.engine.lock import project_lock
+from stackup.targets.engine.preflight import check as preflight_check
 
 
 def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> Observed:
@@ -69,7 +69,7 @@ def plan_options(
     if salt == "stackup":
         key = f"{engine.engine_id()}\0{loaded.stack.name}".encode()
         salt = hashlib.sha256(key).hexdigest()[:16]
-    # The config files reloads apply (stackup.configstate): read here, so reconcile stays pure.
+    # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
     configs = configstate.snapshot(loaded.stack, loaded.stack.services, loaded.project_directory)
     return dataclasses.replace(
         options, file_objects=read_file_objects(loaded.stack), salt=salt, configs=configs

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 import click
 
 from stackup.cli.common import LOG_COLOURS
-from stackup.engine import Engine
-from stackup.spec import Stack
+from stackup.engine.interface import Engine
+from stackup.model.spec import Stack
 
 
 def attach(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from stackup.loader import LoadedStack
+    from stackup.loading.loader import LoadedStack
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class GlobalOptions:
 
     def load(self) -> LoadedStack:
         """The stack, after telling the user (on stderr) which of its keys stackup ignores."""
-        from stackup.compat import warnings
-        from stackup.loader import LoadOptions, load
+        from stackup.loading.compat import warnings
+        from stackup.loading.loader import LoadOptions, load
 
         loaded = load(
             LoadOptions(
@@ -85,7 +85,7 @@ def refuse_swarm(loaded: LoadedStack | None = None, command: str = "this command
 
 def connect_engine() -> Any:
     """The Docker engine, found as the docker CLI finds it (DOCKER_HOST, --context, ...)."""
-    from stackup.docker_engine import connect_engine as connect
+    from stackup.engine.docker.engine import connect_engine as connect
 
     return connect(global_options().docker_context)
 

@@ -29,7 +29,7 @@ def config(fmt: str, quiet: bool, show_sensitive: bool, list_services: bool) -> 
     from stackup.cli.common import global_options
 
     loaded = global_options().load()
-    from stackup.graph import build_graph
+    from stackup.planning.graph import build_graph
 
     build_graph(loaded.stack, loaded.source)  # a dependency cycle is a mistake in the file too
     if quiet:
@@ -84,8 +84,8 @@ def _implicit_depends_on(service: dict[str, Any]) -> None:
 
 
 def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, Any]:
-    """The stack as plain data, with secret values masked (see stackup.sensitive)."""
-    from stackup.sensitive import ServiceMasker
+    """The stack as plain data, with secret values masked (see stackup.model.sensitive)."""
+    from stackup.model.sensitive import ServiceMasker
 
     data: dict[str, Any] = stack.model_dump(mode="json", by_alias=True, exclude_none=True)
     data.pop("include", None)  # already resolved into the document

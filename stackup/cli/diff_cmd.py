@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pydantic import JsonValue
 
     from stackup.cli.common import GlobalOptions
-    from stackup.loader import LoadedStack
+    from stackup.loading.loader import LoadedStack
 
 
 @click.command("diff")
@@ -56,7 +56,7 @@ def diff(
     """Show the plan: every operation `up` would perform, its reason and changed fields."""
     from stackup.cli.common import global_options, target
     from stackup.cli.options import check_services, reconcile_options
-    from stackup.render import plan_json, render_json, render_markdown, render_text
+    from stackup.planning.render import plan_json, render_json, render_markdown, render_text
 
     opts = global_options()
     loaded = opts.load()
@@ -79,7 +79,7 @@ def diff(
         return
     options = reconcile_options(loaded, services, flags)
     if review:
-        from stackup.review import plan_between
+        from stackup.planning.review import plan_between
 
         base, reader = _base(opts, loaded, against, base_rev)
         plan = plan_between(base, loaded, options, base_reader=reader)
@@ -123,7 +123,7 @@ def _base(
 ) -> tuple[LoadedStack, Callable[[Path], str] | None]:
     """The stack to compare with, loaded under the same project name, and the reader of its
     files when they come from git."""
-    from stackup.loader import LoadOptions, load
+    from stackup.loading.loader import LoadOptions, load
 
     common = {
         "project_name": loaded.stack.name,
@@ -132,7 +132,7 @@ def _base(
     }
     if against:
         return load(LoadOptions(files=(Path(against),), **common)), None  # type: ignore[arg-type]
-    from stackup.review import git_reader
+    from stackup.planning.review import git_reader
 
     assert base_rev is not None
     reader = git_reader(base_rev, Path.cwd())

@@ -25,9 +25,9 @@ import click
 )
 def graph(fmt: str, output: str | None) -> None:
     """Show the start order in waves, or the graph as DOT / Mermaid (-o graph.svg draws it)."""
-    from stackup import graph as G
     from stackup.cli.common import global_options
     from stackup.errors import UsageError
+    from stackup.planning import graph as G
 
     loaded = global_options().load()
     g = G.build_graph(loaded.stack, loaded.source)
@@ -64,7 +64,7 @@ def graph(fmt: str, output: str | None) -> None:
 
 
 def _waves_text(g: object) -> str:
-    from stackup import graph as G
+    from stackup.planning import graph as G
 
     lines = []
     assert hasattr(g, "nodes")
@@ -81,7 +81,7 @@ def _waves_text(g: object) -> str:
 
 
 def _dep(name: str, edge: object) -> str:
-    from stackup.graph import ServiceEdge
+    from stackup.planning.graph import ServiceEdge
 
     assert isinstance(edge, ServiceEdge)
     if edge.via == "depends_on" and edge.condition != "service_started":

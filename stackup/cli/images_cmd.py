@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from stackup.docker_engine import DockerEngine
-    from stackup.engine import PullEvent
-    from stackup.loader import LoadedStack
+    from stackup.engine.docker.engine import DockerEngine
+    from stackup.engine.interface import PullEvent
+    from stackup.loading.loader import LoadedStack
 
 
 def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = False) -> None:
     """Pull each image, showing per-layer progress (JSON lines with `as_json`)."""
     import json
 
-    from stackup import images as image_ops
+    from stackup.targets.engine import images as image_ops
 
     seen: dict[tuple[str, str], str] = {}
 
@@ -52,7 +52,7 @@ def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = 
 
 def build_services(loaded: LoadedStack, engine: DockerEngine, services: Sequence[str]) -> list[str]:
     """Build the image of each service that has a `build:` section, streaming its output."""
-    from stackup import images as image_ops
+    from stackup.targets.engine import images as image_ops
 
     return image_ops.build_images(
         loaded,

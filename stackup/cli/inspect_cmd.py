@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from stackup.observed import ObservedContainer
+    from stackup.engine.observed import ObservedContainer
 
 
 def _swarm_target() -> bool:

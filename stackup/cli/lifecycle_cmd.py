@@ -12,9 +12,9 @@ import click
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from stackup.docker_engine import DockerEngine
-    from stackup.execute import Event, Outcome
-    from stackup.plan import Plan
+    from stackup.engine.docker.engine import DockerEngine
+    from stackup.planning.plan import Plan
+    from stackup.targets.engine.execute import Event, Outcome
 
 
 def _project() -> tuple[str, frozenset[str] | None, frozenset[str]]:
@@ -49,7 +49,7 @@ def _swarm_target() -> bool:
 
 
 def _run(plan: Plan, engine: DockerEngine, progress: str = "auto") -> None:
-    from stackup.execute import ExecuteOptions, Outcome, execute
+    from stackup.targets.engine.execute import ExecuteOptions, Outcome, execute
 
     cancel = threading.Event()
     ui = ClickApplyUI(progress, cancel)
@@ -153,12 +153,12 @@ def _report(outcome: Outcome) -> None:
 def _lifecycle(action: str, services: tuple[str, ...], timeout: float | None) -> None:
     from stackup.cli.common import connect_engine, global_options, refuse_swarm
     from stackup.cli.options import check_services
-    from stackup.teardown import plan_lifecycle
+    from stackup.planning.teardown import plan_lifecycle
 
     loaded = global_options().load()
     refuse_swarm(loaded, action)
     check_services(loaded, services)
-    from stackup.lock import project_lock
+    from stackup.targets.engine.lock import project_lock
 
     engine = connect_engine()
     project = loaded.stack.name

@@ -34,13 +34,13 @@ def lint(fmt: str, severity: str, services: tuple[str, ...]) -> None:
     `x-stackup: {lint: {ignore: [{rule: SU012, reason: "..."}]}}`.
     """
     from stackup.cli.common import global_options
-    from stackup.lint import Severity, at_or_above, lint_report, render_json, render_text
+    from stackup.lint.linter import Severity, at_or_above, lint_report, render_json, render_text
 
     loaded = global_options().load()
     report = lint_report(loaded, services)
     threshold = Severity.parse(severity)
     if fmt == "sarif":
-        from stackup.sarif import render_sarif
+        from stackup.lint.sarif import render_sarif
 
         output = render_sarif(report, threshold)
     elif fmt == "json":

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from stackup.loader import LoadedStack
-    from stackup.reconcile import ReconcileOptions
+    from stackup.loading.loader import LoadedStack
+    from stackup.planning.reconcile import ReconcileOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,7 +77,7 @@ def reconcile_options(
     loaded: LoadedStack, services: tuple[str, ...], flags: Mapping[str, object]
 ) -> ReconcileOptions:
     from stackup.errors import UsageError
-    from stackup.reconcile import ReconcileOptions
+    from stackup.planning.reconcile import ReconcileOptions
 
     if flags.get("force_recreate") and flags.get("no_recreate"):
         raise UsageError("--force-recreate and --no-recreate cannot be used together")

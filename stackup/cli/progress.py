@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from stackup.execute import Event
+from stackup.targets.engine.execute import Event
 
 if TYPE_CHECKING:
     from rich.table import Table

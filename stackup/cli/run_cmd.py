@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from stackup.docker_engine import DockerEngine
+    from stackup.engine.docker.engine import DockerEngine
 
 
 def _container_of(engine: DockerEngine, project: str, service: str, index: int) -> str:
@@ -111,7 +111,7 @@ def run(
     """Run a one-off container of SERVICE (for jobs and migrations), its dependencies first."""
     from stackup.cli.common import connect_engine, global_options, refuse_swarm
     from stackup.cli.options import check_services
-    from stackup.oneoff import run_oneoff
+    from stackup.targets.engine.oneoff import run_oneoff
 
     loaded = global_options().load()
     refuse_swarm(loaded, "run")

@@ -1,8 +1,8 @@
 """The `--target swarm` branches of `diff`, `up`, `down`, `ps` and `logs`.
 
-Same shape as the single-engine commands: observe once, plan (`stackup.swarm`), render with the
+Same shape as the single-engine commands: observe once, plan (`stackup.targets.swarm.plan`), render with the
 same renderers, execute with the same executor. What differs is the engine layer
-(`stackup.docker_swarm`) and, before `up` plans, pushing local images to `x-stackup.registry`.
+(`stackup.engine.docker.swarm`) and, before `up` plans, pushing local images to `x-stackup.registry`.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from stackup.docker_swarm import DockerSwarm
-    from stackup.loader import LoadedStack
-    from stackup.plan import Plan
-    from stackup.swarm import SwarmOptions
+    from stackup.engine.docker.swarm import DockerSwarm
+    from stackup.loading.loader import LoadedStack
+    from stackup.planning.plan import Plan
+    from stackup.targets.swarm.plan import SwarmOptions
 
 
 def connect() -> DockerSwarm:
     from stackup.cli.common import global_options
-    from stackup.docker_swarm import connect_swarm
+    from stackup.engine.docker.swarm import connect_swarm
 
     engine = connect_swarm(global_options().docker_context)
     engine.require_manager()
@@ -39,9 +39,9 @@ def _options(
     flags: Mapping[str, object],
     digests: Mapping[str, str] | None = None,
 ) -> SwarmOptions:
-    from stackup.desired import read_file_objects
     from stackup.errors import UsageError
-    from stackup.swarm import SwarmOptions
+    from stackup.planning.desired import read_file_objects
+    from stackup.targets.swarm.plan import SwarmOptions
 
     for flag in ("force_recreate", "no_recreate", "renew_anon_volumes"):
         if flags.get(flag):
@@ -60,7 +60,7 @@ def _options(
 
 
 def _plan(loaded: LoadedStack, engine: DockerSwarm, options: SwarmOptions) -> Plan:
-    from stackup.swarm import reconcile_swarm
+    from stackup.targets.swarm.plan import reconcile_swarm
 
     return reconcile_swarm(
         loaded.stack, loaded.source, engine.observe_swarm(loaded.stack.name), options
@@ -69,7 +69,7 @@ def _plan(loaded: LoadedStack, engine: DockerSwarm, options: SwarmOptions) -> Pl
 
 def _render(plan: Plan, fmt: str) -> None:
     from stackup.cli.common import use_colour
-    from stackup.render import render_json, render_markdown, render_text
+    from stackup.planning.render import render_json, render_markdown, render_text
 
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
@@ -101,7 +101,7 @@ def diff(
     output: str | None,
     flags: Mapping[str, object],
 ) -> None:
-    from stackup.render import plan_json
+    from stackup.planning.render import plan_json
 
     engine = connect()
     plan = _plan(loaded, engine, _options(loaded, services, flags))
@@ -126,8 +126,8 @@ def push_images(
 
     Only with `x-stackup.registry`: a multi-node swarm pulls every image by name on the node
     that runs the task, so an image that exists only here must reach a registry first."""
-    from stackup.desired import image_ref
-    from stackup.swarm import deployed_image
+    from stackup.planning.desired import image_ref
+    from stackup.targets.swarm.plan import deployed_image
 
     registry = loaded.stack.stackup.registry
     if not registry:
@@ -149,8 +149,8 @@ def push_images(
 
 def up(loaded: LoadedStack, services: tuple[str, ...], kw: Mapping[str, object]) -> None:
     from stackup.cli.progress import Progress
-    from stackup.execute import ExecuteOptions, execute
-    from stackup.lock import project_lock
+    from stackup.targets.engine.execute import ExecuteOptions, execute
+    from stackup.targets.engine.lock import project_lock
 
     engine = connect()
     project = loaded.stack.name
@@ -200,8 +200,8 @@ def up(loaded: LoadedStack, services: tuple[str, ...], kw: Mapping[str, object])
 
 def down(project: str, progress: str = "auto") -> None:
     from stackup.cli.progress import Progress
-    from stackup.execute import ExecuteOptions, execute
-    from stackup.swarm import plan_swarm_down
+    from stackup.targets.engine.execute import ExecuteOptions, execute
+    from stackup.targets.swarm.plan import plan_swarm_down
 
     engine = connect()
     plan = plan_swarm_down(engine.observe_swarm(project))

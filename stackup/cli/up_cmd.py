@@ -16,11 +16,11 @@ from stackup.cli.options import reconcile_flags
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from stackup.docker_engine import DockerEngine
-    from stackup.engine import PullEvent
-    from stackup.execute import Event, Outcome
-    from stackup.loader import LoadedStack
-    from stackup.plan import Plan
+    from stackup.engine.docker.engine import DockerEngine
+    from stackup.engine.interface import PullEvent
+    from stackup.loading.loader import LoadedStack
+    from stackup.planning.plan import Plan
+    from stackup.targets.engine.execute import Event, Outcome
 
 
 @click.command("up")
@@ -158,7 +158,7 @@ def up(services: tuple[str, ...], **kw: object) -> None:
     if not outcome.ok:
         _report_failure(outcome, plan, loaded)
     if kw["wait"]:
-        from stackup.waits import wait_until_healthy
+        from stackup.targets.engine.waits import wait_until_healthy
 
         click.echo("waiting for services to be running and healthy ...")
         wait_until_healthy(
@@ -187,8 +187,8 @@ def up(services: tuple[str, ...], **kw: object) -> None:
 def _lint_gate(
     loaded: LoadedStack, services: tuple[str, ...], *, strict: bool, severity: str
 ) -> None:
-    from stackup.lint import at_or_above, lint
-    from stackup.lint_rules import Severity
+    from stackup.lint.linter import at_or_above, lint
+    from stackup.lint.rules import Severity
 
     findings = lint(loaded, services)
     for f in at_or_above(findings, Severity.HIGH):
@@ -270,10 +270,10 @@ class ClickUpUI:
 
 def _show(plan: Plan, progress: str) -> None:
     from stackup.cli.common import use_colour
-    from stackup.render import render_text
+    from stackup.planning.render import render_text
 
     if progress == "json":
-        from stackup.render import render_json
+        from stackup.planning.render import render_json
 
         click.echo(render_json(plan), nl=False)
         return
@@ -282,8 +282,8 @@ def _show(plan: Plan, progress: str) -> None:
 
 
 def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
-    from stackup import reload as R
-    from stackup.plan import Action
+    from stackup.planning.plan import Action
+    from stackup.watch import reload as R
 
     # A validation fails in a reload (in the container) or at the head of a recreate (in a
     # throwaway container, for a config saved by rename): either way nothing was touched.

@@ -16,12 +16,12 @@ import click
 from stackup.cli.options import reconcile_flags
 
 if TYPE_CHECKING:
-    from stackup.execute import Event
-    from stackup.livereload import LiveReloadServer
-    from stackup.loader import LoadedStack
-    from stackup.plan import Plan
-    from stackup.reconcile import ReconcileOptions
-    from stackup.watch import WatchEvent
+    from stackup.loading.loader import LoadedStack
+    from stackup.planning.plan import Plan
+    from stackup.planning.reconcile import ReconcileOptions
+    from stackup.targets.engine.execute import Event
+    from stackup.watch.livereload import LiveReloadServer
+    from stackup.watch.loop import WatchEvent
 
 _MARKS = {
     "start": "👀",
@@ -99,7 +99,7 @@ def run(
     """The watch loop with its printer and helpers; exits 130 on Ctrl-C (143 on SIGTERM),
     with every helper stopped. `up --watch` calls this after its apply."""
     from stackup.cli.common import connect_engine, global_options
-    from stackup.watch import WatchConfig, Watcher
+    from stackup.watch.loop import WatchConfig, Watcher
 
     opts = global_options()
     server: LiveReloadServer | None = None
@@ -152,7 +152,7 @@ def run(
 
 def _start_proxy(loaded: LoadedStack, services: tuple[str, ...], port: int) -> LiveReloadServer:
     from stackup.errors import UsageError
-    from stackup.livereload import LiveReloadServer
+    from stackup.watch.livereload import LiveReloadServer
 
     for name in sorted(services or loaded.stack.services):
         for p in loaded.stack.services[name].ports:
@@ -191,7 +191,7 @@ class Printer:
 
     def show_plan(self, plan: Plan) -> None:
         from stackup.cli.common import use_colour
-        from stackup.render import render_text
+        from stackup.planning.render import render_text
 
         with self.lock:
             click.echo(render_text(plan, colour=use_colour()), nl=False)

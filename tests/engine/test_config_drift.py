@@ -1,4 +1,4 @@
-"""`diff` and `up` see a bind-mounted nginx config edited without watch (stackup.configstate):
+"""`diff` and `up` see a bind-mounted nginx config edited without watch (stackup.planning.configstate):
 an in-place edit is reloaded in the same container, a save by rename recreates it, and a
 broken edit is refused at the host file and line while the old config keeps serving."""
 

@@ -2,7 +2,7 @@
 converges from in one run — no duplicate containers or networks, no `_stackup-new` names left
 behind, sentinel files in a named and an anonymous volume intact, and nothing left to diff.
 
-The hook is `STACKUP_TEST_KILL_AFTER_CALLS=k` (see stackup.docker_engine): the process kills
+The hook is `STACKUP_TEST_KILL_AFTER_CALLS=k` (see stackup.engine.docker.engine): the process kills
 itself with SIGKILL right after its k-th mutating engine call. Every k of a creating `up` and
 of a recreating one is tried.
 """

@@ -20,9 +20,8 @@ from typing import Any
 import docker
 import pytest
 
-from stackup import labels as L
-from stackup.docker_engine import DockerEngine
-from stackup.engine import (
+from stackup.engine.docker.engine import DockerEngine
+from stackup.engine.interface import (
     ContainerSpec,
     FileCopy,
     MountSpec,
@@ -32,7 +31,8 @@ from stackup.engine import (
     VolumeSpec,
 )
 from stackup.errors import EngineError
-from stackup.spec import Service
+from stackup.model import labels as L
+from stackup.model.spec import Service
 from tests.engine.helpers import free_port, http_get, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -383,8 +383,8 @@ def test_kill_hook_and_call_log(engine: DockerEngine, project_name: str, tmp_pat
     log = tmp_path / "calls.log"
     code = textwrap.dedent(
         f"""
-        from stackup.docker_engine import DockerEngine
-        from stackup.engine import VolumeSpec
+        from stackup.engine.docker.engine import DockerEngine
+        from stackup.engine.interface import VolumeSpec
         engine = DockerEngine.from_env()
         engine.observe({p!r})  # reads are not counted
         for i in range(5):
@@ -465,7 +465,7 @@ def test_exec_stream_list_projects_and_base_url(engine: DockerEngine, project_na
 def test_build_image_with_inline_dockerfile(
     engine: DockerEngine, docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
-    from stackup.spec import Build
+    from stackup.model.spec import Build
 
     tag = f"stackup-engine-test/build:{secrets.token_hex(4)}"
     (tmp_path / "hello.txt").write_text("from the context\n")

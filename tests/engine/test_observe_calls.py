@@ -15,10 +15,10 @@ import docker
 import pytest
 import requests
 
-from stackup import labels as L
-from stackup.docker_engine import DockerEngine
-from stackup.engine import ContainerSpec
-from stackup.spec import Service
+from stackup.engine.docker.engine import DockerEngine
+from stackup.engine.interface import ContainerSpec
+from stackup.model import labels as L
+from stackup.model.spec import Service
 
 SIZES = (1, 10, 50)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import docker
 
 import stackup.api as api
-from stackup.docker_engine import DockerEngine
-from stackup.loader import LoadOptions, load
+from stackup.engine.docker.engine import DockerEngine
+from stackup.loading.loader import LoadOptions, load
 from tests.engine.helpers import StackDir, free_port, http_get, stackup
 
 STACK = """

@@ -448,7 +448,7 @@ services:
 def test_observe_makes_five_requests_whatever_the_stack(
     swarm_project: str, swarm: None, tmp_stack_dir: StackDir
 ) -> None:
-    from stackup.docker_swarm import connect_swarm
+    from stackup.engine.docker.swarm import connect_swarm
 
     engine = connect_swarm()
     requests: list[str] = []

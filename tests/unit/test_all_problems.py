@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from stackup.errors import MAX_REPORTED, StackFileProblems, StackupError
-from stackup.loader import load_text
-from stackup.shortsyntax import parse_port
+from stackup.loading.loader import load_text
+from stackup.model.shortsyntax import parse_port
 
 
 def _problems(text: str) -> list[str]:

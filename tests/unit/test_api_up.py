@@ -10,14 +10,14 @@ import pytest
 
 import stackup
 from stackup.api import UpRequest, up
-from stackup.engine import PullEvent
+from stackup.engine.fake import FakeEngine
+from stackup.engine.interface import PullEvent
 from stackup.errors import PlanError
-from stackup.execute import Event
-from stackup.fake_engine import FakeEngine
-from stackup.loader import load_text
-from stackup.plan import Action, Plan
-from stackup.reconcile import ReconcileOptions
-from stackup.render import plan_json
+from stackup.loading.loader import load_text
+from stackup.planning.plan import Action, Plan
+from stackup.planning.reconcile import ReconcileOptions
+from stackup.planning.render import plan_json
+from stackup.targets.engine.execute import Event
 
 BUSYBOX = "sha256:" + "b0" * 32
 STACK = """

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from stackup.errors import StackupError
-from stackup.loader import LoadOptions, load
+from stackup.loading.loader import LoadOptions, load
 
 BAD = Path(__file__).resolve().parent.parent / "fixtures" / "bad"
 FIXTURES = sorted(BAD.glob("*.yaml"))

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from stackup.envfile import parse_env_text
 from stackup.errors import StackupError
-from stackup.interpolate import TemplateError, interpolate
-from stackup.loader import LoadOptions, load
+from stackup.loading.envfile import parse_env_text
+from stackup.loading.interpolate import TemplateError, interpolate
+from stackup.loading.loader import LoadOptions, load
 
 ERROR = object()
 

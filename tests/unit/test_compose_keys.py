@@ -12,18 +12,18 @@ from typing import Any
 
 import pytest
 
-from stackup import engine_convert as convert
-from stackup import labels as L
-from stackup.compat import engine_errors, warnings
-from stackup.desired import canonical_service, desired_containers, desired_network
+from stackup.engine.docker import convert
+from stackup.engine.fake import FakeEngine
 from stackup.errors import StackupError
-from stackup.execute import execute
-from stackup.fake_engine import FakeEngine
-from stackup.graph import build_graph
-from stackup.loader import LoadedStack, LoadOptions, load, load_text
-from stackup.plan import Exec
-from stackup.reconcile import ReconcileOptions, reconcile
-from stackup.spec import Service
+from stackup.loading.compat import engine_errors, warnings
+from stackup.loading.loader import LoadedStack, LoadOptions, load, load_text
+from stackup.model import labels as L
+from stackup.model.spec import Service
+from stackup.planning.desired import canonical_service, desired_containers, desired_network
+from stackup.planning.graph import build_graph
+from stackup.planning.plan import Exec
+from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.targets.engine.execute import execute
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "good" / "compose_keys.yaml"
 

@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stackup.shortsyntax import parse_port, parse_volume
+from stackup.model.shortsyntax import parse_port, parse_volume
 
 GOOD = Path(__file__).resolve().parent.parent / "fixtures" / "good"
 ORACLE_FIXTURES = sorted(

@@ -1,5 +1,5 @@
 """Config edits made without watch, planned from the host files and the reload records
-(stackup.configstate), over the in-memory engine: text, JSON and Markdown name the file."""
+(stackup.planning.configstate), over the in-memory engine: text, JSON and Markdown name the file."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from stackup import api
-from stackup.fake_engine import FakeEngine
-from stackup.loader import load_text
-from stackup.plan import Action, CheckInThrowaway
-from stackup.render import render_json, render_markdown, render_text
+from stackup.engine.fake import FakeEngine
+from stackup.loading.loader import load_text
+from stackup.planning.plan import Action, CheckInThrowaway
+from stackup.planning.render import render_json, render_markdown, render_text
 
 STACK = """
 name: cfg

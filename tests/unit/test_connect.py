@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stackup import connect
+from stackup.engine.docker import connect
 from stackup.errors import EngineUnavailableError, UsageError
 
 
@@ -140,7 +140,7 @@ def test_docker_engine_from_env_raises_unavailable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No engine on the socket DOCKER_HOST names: one clear error, no traceback from the SDK."""
-    from stackup.docker_engine import DockerEngine
+    from stackup.engine.docker.engine import DockerEngine
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")
     with pytest.raises(EngineUnavailableError) as info:

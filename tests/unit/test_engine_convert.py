@@ -6,10 +6,10 @@ import io
 import tarfile
 from typing import Any
 
-from stackup import engine_convert as convert
-from stackup import labels as L
-from stackup.engine import ContainerSpec, FileCopy, MountSpec, NetworkAttachment
-from stackup.spec import Service
+from stackup.engine.docker import convert
+from stackup.engine.interface import ContainerSpec, FileCopy, MountSpec, NetworkAttachment
+from stackup.model import labels as L
+from stackup.model.spec import Service
 
 
 def svc(**fields: Any) -> Service:

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from stackup.engine import ContainerState
+from stackup.engine.fake import FakeEngine
+from stackup.engine.interface import ContainerState
 from stackup.errors import EngineError
-from stackup.execute import Event, ExecuteOptions, Outcome, execute
-from stackup.fake_engine import FakeEngine
-from stackup.plan import Action, Kind, Operation, Plan, StartContainer, WaitFor
+from stackup.planning.plan import Action, Kind, Operation, Plan, StartContainer, WaitFor
+from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
 
 TIMEOUT = 30.0  # only reached when something is broken
 

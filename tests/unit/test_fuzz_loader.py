@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stackup.errors import StackupError
-from stackup.loader import LoadedStack, load_text
+from stackup.loading.loader import LoadedStack, load_text
 
 GOOD = Path(__file__).resolve().parent.parent / "fixtures" / "good"
 SEEDS = [p.read_text() for p in sorted(GOOD.glob("*.yaml"))]

@@ -4,14 +4,14 @@ no container takes over are removed."""
 
 from __future__ import annotations
 
-from stackup.engine import ContainerSpec
-from stackup.execute import ExecuteOptions, execute
-from stackup.fake_engine import FakeEngine
-from stackup.graph import build_graph
-from stackup.loader import LoadedStack, load_text
-from stackup.plan import Action, CreateContainer, Plan
-from stackup.reconcile import ReconcileOptions, reconcile
-from stackup.teardown import plan_lifecycle
+from stackup.engine.fake import FakeEngine
+from stackup.engine.interface import ContainerSpec
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.planning.graph import build_graph
+from stackup.planning.plan import Action, CreateContainer, Plan
+from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.teardown import plan_lifecycle
+from stackup.targets.engine.execute import ExecuteOptions, execute
 
 CHAIN = """
 name: gate

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stackup import graph as G
 from stackup.errors import DependencyCycleError
-from stackup.loader import LoadedStack, load_text
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.planning import graph as G
 
 STACK = """
 name: g

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stackup.envfile import parse_env_text
 from stackup.errors import StackFileError
-from stackup.interpolate import TemplateError, interpolate
+from stackup.loading.envfile import parse_env_text
+from stackup.loading.interpolate import TemplateError, interpolate
 
 ENV = {"SET": "value", "EMPTY": "", "B": "bee"}
 

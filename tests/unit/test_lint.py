@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stackup.errors import UsageError
-from stackup.lint import (
+from stackup.lint.linter import (
     RULES,
     Finding,
     LintReport,
@@ -19,9 +19,9 @@ from stackup.lint import (
     render_json,
     render_text,
 )
-from stackup.lint_rules import is_secret_name
-from stackup.loader import LoadOptions, load
-from stackup.sarif import render_sarif
+from stackup.lint.rules import is_secret_name
+from stackup.lint.sarif import render_sarif
+from stackup.loading.loader import LoadOptions, load
 
 # A service that passes every rule; each test adds or removes lines from it.
 SAFE = [

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stackup.lint import Finding, Severity, at_or_above, lint
-from stackup.loader import LoadOptions, load
+from stackup.lint.linter import Finding, Severity, at_or_above, lint
+from stackup.loading.loader import LoadOptions, load
 
 ROOT = Path(__file__).parents[2]
 STACK_NAMES = ("stack.yaml", "stack.yml", "compose.yaml", "compose.yml")

@@ -14,9 +14,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from stackup.lint import RULES, Severity, lint_report
-from stackup.loader import LoadOptions, load
-from stackup.sarif import render_sarif
+from stackup.lint.linter import RULES, Severity, lint_report
+from stackup.lint.sarif import render_sarif
+from stackup.loading.loader import LoadOptions, load
 
 STACK = """\
 name: t

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 import stackup.api as api
-from stackup.engine import ContainerSpec
+from stackup.engine.fake import FakeEngine
+from stackup.engine.interface import ContainerSpec
 from stackup.errors import ApplyError
-from stackup.fake_engine import FakeEngine
-from stackup.loader import LoadedStack, load_text
-from stackup.plan import Action, FieldChange, Plan, UpdateContainer
-from stackup.preflight import check
-from stackup.reconcile import ReconcileOptions
-from stackup.spec import Service
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.model.spec import Service
+from stackup.planning.plan import Action, FieldChange, Plan, UpdateContainer
+from stackup.planning.reconcile import ReconcileOptions
+from stackup.targets.engine.preflight import check
 
 BUSYBOX = "sha256:" + "b0" * 32
 MIB = 1 << 20

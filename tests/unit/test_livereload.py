@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from stackup.livereload import EVENTS_PATH, LiveReloadServer, inject
+from stackup.watch.livereload import EVENTS_PATH, LiveReloadServer, inject
 
 PAGE = b"<html><head><title>t</title></head><body><h1>hello</h1></body></html>"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from stackup.errors import StackFileError, UsageError
-from stackup.loader import LoadOptions, load, load_text, normalize_project_name
-from stackup.sensitive import is_sensitive_name
-from stackup.yamlsource import MAX_NODES
+from stackup.loading.loader import LoadOptions, load, load_text, normalize_project_name
+from stackup.loading.yamlsource import MAX_NODES
+from stackup.model.sensitive import is_sensitive_name
 
 
 def write(path: Path, text: str) -> Path:

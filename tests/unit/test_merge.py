@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stackup.loader import LoadedStack, LoadOptions, load
+from stackup.loading.loader import LoadedStack, LoadOptions, load
 
 
 def merged(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackup.nginx_errors import Mount, explain, host_path, parse
+from stackup.watch.nginx_errors import Mount, explain, host_path, parse
 
 MOUNTS = [
     Mount(Path("/home/me/proj/nginx/default.conf"), "/etc/nginx/conf.d/default.conf", True),

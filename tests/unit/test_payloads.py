@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from stackup import engine_convert as convert
-from stackup import labels as L
-from stackup.observed import Observed, ObservedMount
+from stackup.engine.docker import convert
+from stackup.engine.observed import Observed, ObservedMount
+from stackup.model import labels as L
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
 

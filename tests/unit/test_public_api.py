@@ -45,7 +45,7 @@ def test_errors_have_one_root() -> None:
             assert issubclass(obj, errors.StackupError)
 
 
-def test_only_docker_engine_imports_docker() -> None:
+def test_only_the_docker_package_imports_docker() -> None:
     from pathlib import Path
 
     root = Path(stackup.__file__).parent
@@ -57,9 +57,24 @@ def test_only_docker_engine_imports_docker() -> None:
             for line in p.read_text(encoding="utf-8").splitlines()
         )
     )
-    # docker_swarm.py is the swarm target's engine layer (services, configs, secrets, tasks),
-    # a subclass of DockerEngine kept apart so the single-engine module stays its own size.
-    assert importers == ["docker_engine.py", "docker_swarm.py"]
+    # stackup.engine.docker: the single engine, and the swarm primitives (services, configs,
+    # secrets, tasks) in a subclass kept apart so each module stays its own size.
+    assert importers == ["engine/docker/engine.py", "engine/docker/swarm.py"]
+
+
+def test_the_public_functions_stay_functions_once_everything_is_imported() -> None:
+    # A sub-package named like a public function (`stackup.plan`) would replace it as an
+    # attribute of the package on first import: `stackup.plan(...)` then fails.
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(stackup.__path__, "stackup."):
+        if not info.name.endswith("__main__"):  # that one runs the CLI
+            importlib.import_module(info.name)
+    for name in ("apply", "down", "load", "plan", "up"):
+        assert callable(getattr(stackup, name)) and not isinstance(
+            getattr(stackup, name), type(stackup)
+        ), name
 
 
 def test_core_never_prints() -> None:

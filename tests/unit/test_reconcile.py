@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 import yaml
 
-from stackup.execute import ExecuteOptions, execute
-from stackup.fake_engine import FakeEngine
-from stackup.graph import build_graph
-from stackup.loader import LoadedStack, load_text
-from stackup.observed import Observed
-from stackup.plan import Plan
-from stackup.reconcile import ReconcileOptions, reconcile
-from stackup.render import plan_json, render_json, render_markdown, render_text
+from stackup.engine.fake import FakeEngine
+from stackup.engine.observed import Observed
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.planning.graph import build_graph
+from stackup.planning.plan import Plan
+from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.render import plan_json, render_json, render_markdown, render_text
+from stackup.targets.engine.execute import ExecuteOptions, execute
 
 IMAGES = {"busybox:latest": "sha256:" + "b0" * 32, "nginx:1.25": "sha256:" + "25" * 32}
 

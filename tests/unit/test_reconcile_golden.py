@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from stackup.desired import read_file_objects
-from stackup.execute import ExecuteOptions, execute
-from stackup.fake_engine import FakeEngine
-from stackup.graph import build_graph
-from stackup.loader import LoadedStack, load_text
-from stackup.observed import ObservedNetwork, ObservedVolume
-from stackup.plan import (
+from stackup.engine.fake import FakeEngine
+from stackup.engine.observed import ObservedNetwork, ObservedVolume
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.planning.desired import read_file_objects
+from stackup.planning.graph import build_graph
+from stackup.planning.plan import (
     Action,
     Connect,
     CreateContainer,
@@ -41,8 +40,9 @@ from stackup.plan import (
     UpdateContainer,
     WaitFor,
 )
-from stackup.reconcile import ReconcileOptions, reconcile
-from stackup.render import render_json, render_markdown, render_text
+from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.render import render_json, render_markdown, render_text
+from stackup.targets.engine.execute import ExecuteOptions, execute
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("STACKUP_UPDATE_GOLDEN", "") not in ("", "0")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from stackup import reload as R
-from stackup.loader import load_text
-from stackup.plan import Action, Exec, Signal, StartContainer, StopContainer
-from stackup.spec import WatchRule
-from stackup.watch import sync_archive
+from stackup.loading.loader import load_text
+from stackup.model.spec import WatchRule
+from stackup.planning.plan import Action, Exec, Signal, StartContainer, StopContainer
+from stackup.watch import reload as R
+from stackup.watch.loop import sync_archive
 
 
 def _stack(tmp_path: Path, text: str) -> R.LoadedStack:

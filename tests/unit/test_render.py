@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stackup.plan import Action, FieldChange, Kind, Operation, Plan
-from stackup.render import render_markdown, render_text, summary_line
+from stackup.planning.plan import Action, FieldChange, Kind, Operation, Plan
+from stackup.planning.render import render_markdown, render_text, summary_line
 
 
 def _op(action: Action, name: str, **kw: object) -> Operation:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from stackup.loader import load_text
-from stackup.plan import Action
-from stackup.review import plan_between
+from stackup.loading.loader import load_text
+from stackup.planning.plan import Action
+from stackup.planning.review import plan_between
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ci-review"

@@ -9,9 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from stackup.schema import SCHEMA_PATH, render
-from stackup.source import SourceMap
-from stackup.yamlsource import parse, to_plain
+from stackup.loading.source import SourceMap
+from stackup.loading.yamlsource import parse, to_plain
+from stackup.model.schema import SCHEMA_PATH, render
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 GOOD = ROOT / "tests" / "fixtures" / "good"
@@ -27,7 +27,7 @@ FILES = sorted(
 
 def test_committed_schema_is_current() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == render(), (
-        "schemas/stack.schema.json is stale: run `python -m stackup.schema`"
+        "schemas/stack.schema.json is stale: run `python -m stackup.model.schema`"
     )
 
 

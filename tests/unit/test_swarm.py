@@ -8,12 +8,12 @@ import hashlib
 import json
 from dataclasses import replace
 
-from stackup import labels as L
-from stackup.docker_swarm import service_spec
-from stackup.loader import LoadedStack, load_text
-from stackup.plan import Action, Kind, Plan
-from stackup.render import render_json, render_markdown, render_text
-from stackup.swarm import (
+from stackup.engine.docker.swarm import service_spec
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.model import labels as L
+from stackup.planning.plan import Action, Kind, Plan
+from stackup.planning.render import render_json, render_markdown, render_text
+from stackup.targets.swarm.plan import (
     OBJECT_KEY,
     CreateObject,
     CreateService,
@@ -71,7 +71,7 @@ def _load(text: str = STACK, secret: str = SECRET) -> LoadedStack:
 
 
 def _files(loaded: LoadedStack) -> dict[str, bytes]:
-    from stackup.desired import read_file_objects
+    from stackup.planning.desired import read_file_objects
 
     return read_file_objects(loaded.stack)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from stackup.execute import ExecuteOptions, execute
-from stackup.fake_engine import FakeEngine
-from stackup.graph import build_graph
-from stackup.loader import LoadedStack, load_text
-from stackup.plan import Plan
-from stackup.reconcile import ReconcileOptions, reconcile
+from stackup.engine.fake import FakeEngine
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.planning.graph import build_graph
+from stackup.planning.plan import Plan
+from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.targets.engine.execute import ExecuteOptions, execute
 
 STACK = """
 name: vs
@@ -47,7 +47,7 @@ def test_volume_used_by_a_service_outside_the_plan_blocks() -> None:
 
 
 def test_down_volumes_keeps_a_volume_the_file_now_declares_external() -> None:
-    from stackup.teardown import plan_down
+    from stackup.planning.teardown import plan_down
 
     engine = FakeEngine({"busybox:latest": "sha256:" + "b0" * 32})
     assert execute(_plan(engine, load_text(STACK.format(gen=1))), engine).ok

@@ -1,0 +1,1 @@
+"""The only code that imports `docker`: the single engine and the swarm primitives."""

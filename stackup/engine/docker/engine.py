@@ -1,0 +1,681 @@
+"""The `Engine` over a real Docker engine: the only module that imports `docker`.
+
+Reads go through the SDK's low-level client (`client.api`) and return raw JSON, which
+`stackup.engine.docker.convert` turns into stackup's values; the high-level models would inspect
+every container of a list one by one. `observe()` makes a constant number of requests
+whatever the number of services: two filtered container lists (ours, and Docker Compose's
+of the same project name), one network list, one volume list, one image list (plus `GET /info`
+once per engine object, for the engine's ID).
+
+Idempotency, so an apply killed half-way converges on the next run: removing a container,
+network or volume that is already gone, stopping a container that is gone, disconnecting one
+that is not connected and connecting one that already is are not errors. Every other refusal
+of the engine becomes an `EngineError` naming the resource; a lost connection becomes an
+`EngineUnavailableError`.
+
+Test hooks (environment variables, read at each call):
+  STACKUP_TEST_KILL_AFTER_CALLS=k  SIGKILL this process right after the k-th mutating call
+                                   completes (create, start, stop, remove, rename, kill,
+                                   update, connect, disconnect, and the network and volume
+                                   create/remove calls), counted per process;
+  STACKUP_TEST_CALL_LOG=/path      append each completed mutating call's name, one a line.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.tls import TLSConfig
+from docker.utils import parse_repository_tag
+
+from stackup.engine.docker import connect as conn
+from stackup.engine.docker import convert
+from stackup.engine.interface import (
+    ContainerSpec,
+    ContainerState,
+    Engine,
+    ExecResult,
+    NetworkAttachment,
+    NetworkSpec,
+    PullEvent,
+    VolumeSpec,
+)
+from stackup.engine.observed import LiveConfig, Observed
+from stackup.errors import EngineError, EngineUnavailableError
+from stackup.model import labels as L
+from stackup.model.spec import Build, Service
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+KILL_AFTER_ENV = "STACKUP_TEST_KILL_AFTER_CALLS"
+CALL_LOG_ENV = "STACKUP_TEST_CALL_LOG"
+
+_mutations_done = 0  # per process, for the kill hook
+
+
+def _after_mutation(name: str) -> None:
+    global _mutations_done
+    _mutations_done += 1
+    log = os.environ.get(CALL_LOG_ENV)
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(name + "\n")
+    limit = os.environ.get(KILL_AFTER_ENV)
+    if limit and _mutations_done >= int(limit):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+Method = Callable[Concatenate["DockerEngine", P], R]
+
+
+def _counted(fn: Method[P, R]) -> Method[P, R]:
+    def wrapper(self: DockerEngine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        self.calls[fn.__name__] += 1
+        return fn(self, *args, **kwargs)
+
+    functools.update_wrapper(wrapper, fn)
+    return wrapper
+
+
+def _mutating(fn: Method[P, R]) -> Method[P, R]:
+    def wrapper(self: DockerEngine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        self.calls[fn.__name__] += 1
+        result = fn(self, *args, **kwargs)
+        _after_mutation(fn.__name__)
+        return result
+
+    functools.update_wrapper(wrapper, fn)
+    return wrapper
+
+
+@contextmanager
+def _engine_errors(what: str, *, missing_ok: bool = False) -> Iterator[None]:
+    """Translate the SDK's exceptions into stackup's, naming the resource (`what`)."""
+    try:
+        yield
+    except docker.errors.NotFound as exc:
+        if missing_ok:
+            return
+        raise EngineError(f"{what}: not found ({_explain(exc)})") from exc
+    except docker.errors.APIError as exc:
+        raise EngineError(f"{what}: the engine refused: {_explain(exc)}") from exc
+    except requests.exceptions.ConnectionError as exc:
+        raise EngineUnavailableError(
+            f"{what}: lost the connection to the Docker engine ({exc})", hint=conn.START_HINT
+        ) from exc
+    except requests.exceptions.RequestException as exc:
+        raise EngineError(f"{what}: {exc}") from exc
+    except docker.errors.DockerException as exc:
+        raise EngineError(f"{what}: {exc}") from exc
+
+
+def _explain(exc: docker.errors.APIError) -> str:
+    text = exc.explanation
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return str(text or exc).strip()
+
+
+class DockerEngine:
+    """`stackup.engine.interface.Engine` over the Docker SDK. Thread-safe enough for the executor's
+    pool: every call is one or a few HTTP requests on a shared connection pool."""
+
+    def __init__(self, client: docker.DockerClient, endpoint: conn.Endpoint | None = None) -> None:
+        self.client = client
+        self.api = client.api
+        self.endpoint = endpoint
+        self.calls: Counter[str] = Counter()
+        self._engine_id: str | None = None
+        major, _, minor = str(self.api.api_version).partition(".")
+        self.api_version = (int(major), int(minor or 0))
+
+    # ------------------------------------------------------------------ connection
+
+    @classmethod
+    def from_env(cls, context: str | None = None, *, timeout: int = 120) -> DockerEngine:
+        """The engine the docker CLI would talk to (see `stackup.engine.docker.connect`), answering a ping.
+
+        (Not `connect`: that name is the `Engine` protocol's network connect.)"""
+        tried: list[tuple[conn.Endpoint, str]] = []
+        for endpoint in conn.resolve(context):
+            tls: TLSConfig | bool = False
+            if endpoint.tls is not None:
+                tls = TLSConfig(
+                    client_cert=endpoint.tls.client_cert,
+                    ca_cert=endpoint.tls.ca_cert,
+                    verify=endpoint.tls.ca_cert
+                    if endpoint.tls.verify and endpoint.tls.ca_cert
+                    else endpoint.tls.verify,
+                )
+            try:
+                client = docker.DockerClient(
+                    base_url=endpoint.base_url, tls=tls, timeout=timeout, max_pool_size=32
+                )
+                client.api.ping()
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                tried.append((endpoint, _short(exc)))
+                continue
+            return cls(client, endpoint)
+        raise conn.unavailable(tried)
+
+    @property
+    def base_url(self) -> str:
+        """Where the engine is (`unix:///var/run/docker.sock`, `tcp://…`), as the docker CLI's
+        `-H` takes it."""
+        return self.endpoint.base_url if self.endpoint is not None else str(self.api.base_url)
+
+    def close(self) -> None:
+        self.client.close()
+
+    @_counted
+    def engine_id(self) -> str:
+        if self._engine_id is None:
+            with _engine_errors("reading the engine's info"):
+                self._engine_id = str(self.api.info()["ID"])
+        return self._engine_id
+
+    # ------------------------------------------------------------------ reads
+
+    @_counted
+    def observe(self, project: str) -> Observed:
+        engine_id = self.engine_id()
+        with _engine_errors(f"listing the resources of project {project!r}"):
+            own = self.api.containers(all=True, filters={"label": f"{L.PROJECT}={project}"})
+            foreign = self.api.containers(
+                all=True, filters={"label": f"{L.COMPOSE_PROJECT}={project}"}
+            )
+            networks = self.api.networks()
+            volumes = self.api.volumes().get("Volumes") or []
+            images = self.api.images()
+        return convert.observed_from_payloads(
+            project,
+            containers=own,
+            foreign=foreign,
+            networks=networks,
+            volumes=volumes,
+            images=images,
+            engine_id=engine_id,
+        )
+
+    @_counted
+    def live_config(self, container_id: str) -> LiveConfig:
+        with _engine_errors(f"inspecting container {container_id}"):
+            raw = self.api.inspect_container(container_id)
+        return convert.live_config_from_inspect(raw)
+
+    @_counted
+    def live_configs(self, container_ids: Sequence[str]) -> Mapping[str, LiveConfig]:
+        """The in-place-updatable settings of many containers, inspected concurrently.
+
+        The list call `observe` makes cannot answer this: its `HostConfig` holds only
+        `NetworkMode` (API 1.41 and later alike), and the applied-spec label keeps the
+        creation values, not what `docker update` (ours or by hand) set since. So each
+        container costs one inspect; sent in parallel over the client's connection pool, a
+        no-op plan waits about one round trip for them, not one per container.
+        """
+        ids = list(dict.fromkeys(container_ids))
+        if not ids:
+            return {}
+        if len(ids) == 1:
+            found = self._live_or_none(ids[0])
+            return {ids[0]: found} if found is not None else {}
+        with ThreadPoolExecutor(max_workers=min(16, len(ids))) as pool:
+            results = list(pool.map(self._live_or_none, ids))
+        return {cid: live for cid, live in zip(ids, results, strict=True) if live is not None}
+
+    def _live_or_none(self, container_id: str) -> LiveConfig | None:
+        # Removed between the list and the inspect: it is simply not there any more.
+        with _engine_errors(f"inspecting container {container_id}", missing_ok=True):
+            return convert.live_config_from_inspect(self.api.inspect_container(container_id))
+        return None
+
+    @_counted
+    def published_ports(self) -> Mapping[str, tuple[str, ...]]:
+        with _engine_errors("listing running containers"):
+            raw = self.api.containers()
+        out: dict[str, tuple[str, ...]] = {}
+        for payload in raw:
+            c = convert.container_from_payload(payload)
+            if c.ports:
+                out[c.name] = c.ports
+        return out
+
+    @_counted
+    def inspect_container(self, container: str) -> ContainerState:
+        with _engine_errors(f"inspecting container {container}"):
+            raw = self.api.inspect_container(container)
+        return convert.container_state_from_inspect(raw)
+
+    @_counted
+    def inspect_raw(self, container: str) -> dict[str, Any]:
+        """The engine's full inspect document (for tests and diagnostics)."""
+        with _engine_errors(f"inspecting container {container}"):
+            return dict(self.api.inspect_container(container))
+
+    # ------------------------------------------------------------------ networks, volumes
+
+    @_mutating
+    def create_network(self, spec: NetworkSpec) -> str:
+        ipam: dict[str, Any] | None = None
+        if spec.ipam_driver or spec.ipam_pools or spec.ipam_options:
+            ipam = {
+                "Driver": spec.ipam_driver or "default",
+                "Config": [_ipam_pool(pool) for pool in spec.ipam_pools],
+                "Options": dict(spec.ipam_options),
+            }
+        if spec.enable_ipv4 is False:
+            return self._create_network_raw(spec, ipam)
+        with _engine_errors(f"creating network {spec.name}"):
+            result = self.api.create_network(
+                spec.name,
+                driver=spec.driver,
+                options=dict(spec.driver_opts) or None,
+                ipam=ipam,  # type: ignore[arg-type]  # the SDK sends any mapping as-is
+                check_duplicate=True,
+                internal=spec.internal,
+                labels=dict(spec.labels),
+                enable_ipv6=bool(spec.enable_ipv6),
+                attachable=spec.attachable or None,
+            )
+        return str(result["Id"])
+
+    def _create_network_raw(self, spec: NetworkSpec, ipam: dict[str, Any] | None) -> str:
+        """`POST /networks/create` with `EnableIPv4`, which the SDK does not send."""
+        body: dict[str, Any] = {
+            "Name": spec.name,
+            "Driver": spec.driver or "bridge",
+            "Options": dict(spec.driver_opts),
+            "Internal": spec.internal,
+            "Labels": dict(spec.labels),
+            "EnableIPv4": False,
+            "EnableIPv6": bool(spec.enable_ipv6),
+            "Attachable": spec.attachable,
+        }
+        if ipam is not None:
+            body["IPAM"] = ipam
+        api: Any = self.api  # the SDK's request helpers are private, hence untyped
+        with _engine_errors(f"creating network {spec.name}"):
+            result = api._result(api._post_json(api._url("/networks/create"), data=body), json=True)
+        return str(result["Id"])
+
+    @_mutating
+    def remove_network(self, name: str) -> None:
+        with _engine_errors(f"removing network {name}", missing_ok=True):
+            self.api.remove_network(name)
+
+    @_mutating
+    def connect(self, container: str, attachment: NetworkAttachment) -> None:
+        try:
+            with _engine_errors(f"connecting {container} to network {attachment.network}"):
+                self.api.connect_container_to_network(
+                    container,
+                    attachment.network,
+                    aliases=list(attachment.aliases) or None,
+                    ipv4_address=attachment.ipv4_address,
+                    ipv6_address=attachment.ipv6_address,
+                    driver_opt=(
+                        {convert.IFNAME_OPTION: attachment.interface_name}
+                        if attachment.interface_name
+                        else None
+                    ),
+                )
+        except EngineError as exc:
+            # Connecting twice is refused with "endpoint with name … already exists".
+            if "already exists" not in str(exc):
+                raise
+
+    @_mutating
+    def disconnect(self, container: str, network: str) -> None:
+        try:
+            with _engine_errors(
+                f"disconnecting {container} from network {network}", missing_ok=True
+            ):
+                self.api.disconnect_container_from_network(container, network)
+        except EngineError as exc:
+            if "is not connected" not in str(exc):
+                raise
+
+    @_mutating
+    def create_volume(self, spec: VolumeSpec) -> None:
+        with _engine_errors(f"creating volume {spec.name}"):
+            self.api.create_volume(
+                spec.name,
+                driver=spec.driver or "local",
+                driver_opts=dict(spec.driver_opts) or None,
+                labels=dict(spec.labels),
+            )
+
+    @_mutating
+    def remove_volume(self, name: str) -> None:
+        with _engine_errors(f"removing volume {name}", missing_ok=True):
+            self.api.remove_volume(name)
+
+    # ------------------------------------------------------------------ containers
+
+    @_mutating
+    def create_container(self, spec: ContainerSpec) -> str:
+        """Create (not start) a container, attach its other networks and copy its files in.
+
+        Counted as one mutating call: if the process dies between the create and the last
+        connect, the next observe sees the container with networks missing (drift).
+        """
+        body, more_networks = convert.container_body(spec, api_version=self.api_version)
+        with _engine_errors(f"creating container {spec.name} (image {spec.image})"):
+            result = self.api.create_container_from_config(  # type: ignore[no-untyped-call]
+                body, name=spec.name, platform=spec.service.platform
+            )
+        container_id = str(result["Id"])
+        for attachment in more_networks:
+            with _engine_errors(f"connecting {spec.name} to network {attachment.network}"):
+                self.api.connect_container_to_network(
+                    container_id,
+                    attachment.network,
+                    aliases=list(attachment.aliases) or None,
+                    ipv4_address=attachment.ipv4_address,
+                    ipv6_address=attachment.ipv6_address,
+                )
+        if spec.files:
+            with _engine_errors(f"copying files into {spec.name}"):
+                self.api.put_archive(container_id, "/", convert.files_tar(spec.files))
+        return container_id
+
+    @_mutating
+    def start_container(self, container: str) -> None:
+        with _engine_errors(f"starting container {container}"):
+            self.api.start(container)
+
+    @_mutating
+    def stop_container(self, container: str, timeout: float | None = None) -> None:
+        """Stop; a container already gone counts as stopped. `timeout=None` uses the
+        container's own stop timeout (`stop_grace_period`)."""
+        seconds = None if timeout is None else max(0, round(timeout))
+        with _engine_errors(f"stopping container {container}", missing_ok=True):
+            self.api.stop(container, timeout=seconds)
+
+    @_mutating
+    def remove_container(self, container: str, *, volumes: bool = False) -> None:
+        """Force-remove; a container already gone (or being removed) is not an error.
+        `volumes=True` also removes its anonymous volumes, never named ones."""
+        try:
+            with _engine_errors(f"removing container {container}", missing_ok=True):
+                self.api.remove_container(container, v=volumes, force=True)
+        except EngineError as exc:
+            if "already in progress" not in str(exc):
+                raise
+
+    @_mutating
+    def rename_container(self, container: str, new_name: str) -> None:
+        with _engine_errors(f"renaming container {container} to {new_name}"):
+            self.api.rename(container, new_name)
+
+    @_mutating
+    def kill_container(self, container: str, signal: str) -> None:
+        with _engine_errors(f"sending {signal} to container {container}"):
+            self.api.kill(container, signal=signal)
+
+    @_mutating
+    def update_container(self, container: str, service: Service) -> None:
+        """`docker update`: restart policy, CPU, memory and pids limits, in place.
+
+        The engine cannot lift a memory or CPU limit on a live container (a zero means "leave
+        as is"), so asking to remove one is an `EngineError`: that change needs a recreate.
+        """
+        body = convert.update_body(service)
+        with _engine_errors(f"updating container {container}"):
+            live = self.api.inspect_container(container)["HostConfig"]
+            for key, what in (("Memory", "memory limit"), ("NanoCpus", "CPU limit")):
+                if live.get(key) and not body.get(key):
+                    raise EngineError(
+                        f"updating container {container}: the engine cannot remove a {what} "
+                        "in place; the container must be recreated"
+                    )
+            response = self.api._post_json(  # type: ignore[attr-defined]
+                self.api._url("/containers/{0}/update", container),  # type: ignore[attr-defined]
+                data=body,
+            )
+            self.api._result(response, True)  # type: ignore[attr-defined]
+
+    @_counted
+    def exec_run(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str | None = None,
+        working_dir: str | None = None,
+        environment: Sequence[str] = (),
+        privileged: bool = False,
+    ) -> ExecResult:
+        with _engine_errors(f"running {' '.join(command)!r} in container {container}"):
+            exec_id = self.api.exec_create(
+                container,
+                list(command),
+                stdout=True,
+                stderr=True,
+                user=user or "",
+                workdir=working_dir,
+                environment=list(environment) or None,
+                privileged=privileged,
+            )["Id"]
+            output = self.api.exec_start(exec_id)
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+        return ExecResult(exit_code=int(code if code is not None else -1), output=text)
+
+    @_counted
+    def put_files(self, container: str, path: str, archive: bytes) -> None:
+        """Extract a tar archive into a container at `path` (watch mode's sync)."""
+        with _engine_errors(f"copying files into {container}:{path}"):
+            self.api.put_archive(container, path, archive)
+
+    @_counted
+    def exec_stream(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        environment: Sequence[str] = (),
+        on_output: Callable[[bytes], object] | None = None,
+    ) -> int:
+        """Run a command in a container without a TTY, passing its output (stdout and stderr
+        as they come) to `on_output`; returns its exit code (`stackup exec -T`)."""
+        with _engine_errors(f"running {' '.join(command)!r} in container {container}"):
+            exec_id = self.api.exec_create(
+                container,
+                list(command),
+                stdout=True,
+                stderr=True,
+                user=user or "",
+                workdir=workdir,
+                environment=list(environment) or None,
+            )["Id"]
+            for chunk in self.api.exec_start(exec_id, stream=True):
+                if on_output is not None:
+                    on_output(chunk)
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        return int(code if code is not None else -1)
+
+    @_counted
+    def list_projects(self) -> list[dict[str, str | int]]:
+        """The stackup projects on the engine (`stackup ls`): name, a status summary like
+        Compose's (`running(2), exited(1)`) and the number of containers. One request."""
+        with _engine_errors("listing stackup projects"):
+            raw = self.api.containers(all=True, filters={"label": L.PROJECT})
+        states: dict[str, Counter[str]] = {}
+        for item in raw:
+            project = (item.get("Labels") or {}).get(L.PROJECT)
+            if project:
+                states.setdefault(project, Counter())[str(item.get("State", ""))] += 1
+        return [
+            {
+                "name": name,
+                "status": ", ".join(f"{state}({n})" for state, n in sorted(counts.items())),
+                "containers": sum(counts.values()),
+            }
+            for name, counts in sorted(states.items())
+        ]
+
+    # ------------------------------------------------------------------ images, logs
+
+    @_counted
+    def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str:
+        repository, tag = parse_repository_tag(image)
+        with _engine_errors(f"pulling image {image}"):
+            for event in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                if "error" in event:
+                    detail = (event.get("errorDetail") or {}).get("message") or event["error"]
+                    raise EngineError(f"pulling image {image}: {detail}")
+                if progress is not None:
+                    detail = event.get("progressDetail") or {}
+                    progress(
+                        PullEvent(
+                            image=image,
+                            layer=event.get("id"),
+                            status=str(event.get("status", "")),
+                            current=detail.get("current"),
+                            total=detail.get("total"),
+                        )
+                    )
+            return _image_id(self.api, image)
+
+    @_counted
+    def build_image(self, build: Build, tag: str) -> Iterator[str]:
+        """Build a `build:` section's image and tag it, yielding the builder's output lines.
+
+        `dockerfile_inline` is written to a temporary file outside the context, which the SDK
+        adds to the context it sends. The classic builder is used (no BuildKit over this API):
+        `ssh`, `secrets`, `cache_to` and multi-`platforms` are not supported.
+        """
+        import tempfile
+
+        inline_dir: tempfile.TemporaryDirectory[str] | None = None
+        dockerfile = build.dockerfile
+        if build.dockerfile_inline is not None:
+            inline_dir = tempfile.TemporaryDirectory(prefix="stackup-build-")
+            path = os.path.join(inline_dir.name, "Dockerfile")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(build.dockerfile_inline)
+            dockerfile = path
+        what = f"building image {tag} from {build.context}"
+        try:
+            with _engine_errors(what):
+                stream = self.api.build(
+                    path=build.context,
+                    dockerfile=dockerfile,
+                    tag=tag,
+                    buildargs={k: v for k, v in build.args.items() if v is not None} or None,
+                    target=build.target,
+                    labels=dict(build.labels) or None,
+                    network_mode=build.network,
+                    shmsize=build.shm_size,
+                    extra_hosts=_extra_hosts(build.extra_hosts),
+                    nocache=build.no_cache,
+                    pull=build.pull,
+                    cache_from=list(build.cache_from) or None,
+                    platform=build.platforms[0] if len(build.platforms) == 1 else None,
+                    isolation=build.isolation,
+                    rm=True,
+                    forcerm=True,  # no intermediate container left behind by a failed step
+                    decode=True,
+                )
+                for event in stream:
+                    if "error" in event:
+                        detail = (event.get("errorDetail") or {}).get("message") or event["error"]
+                        raise EngineError(f"{what}: {str(detail).strip()}")
+                    text = event.get("stream")
+                    if text:
+                        yield from str(text).rstrip("\n").split("\n")
+        finally:
+            if inline_dir is not None:
+                inline_dir.cleanup()
+
+    @_counted
+    def image_id(self, image: str) -> str | None:
+        """The local image ID for a name, or None when it is not present."""
+        with _engine_errors(f"inspecting image {image}", missing_ok=True):
+            return _image_id(self.api, image)
+        return None
+
+    @_counted
+    def logs(
+        self,
+        container: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        timestamps: bool = False,
+    ) -> Iterator[bytes]:
+        """The container's output, one line at a time (each ending in b"\\n" but the last)."""
+        with _engine_errors(f"reading the logs of container {container}"):
+            stream = self.api.logs(
+                container,
+                stream=True,
+                follow=follow,
+                tail="all" if tail is None else tail,
+                timestamps=timestamps,
+            )
+        return _lines(stream, f"reading the logs of container {container}")
+
+
+def _lines(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
+    pending = b""
+    with _engine_errors(what):
+        for chunk in chunks:
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                yield line + b"\n"
+    if pending:
+        yield pending
+
+
+def _ipam_pool(pool: Mapping[str, Any]) -> dict[str, Any]:
+    names = {
+        "subnet": "Subnet",
+        "ip_range": "IPRange",
+        "gateway": "Gateway",
+        "aux_addresses": "AuxiliaryAddresses",
+    }
+    return {names.get(k, k): v for k, v in pool.items() if v is not None}
+
+
+def _extra_hosts(entries: Sequence[str]) -> dict[str, str] | None:
+    out = {}
+    for entry in entries:
+        host, _, ip = convert.extra_host(entry).partition(":")
+        out[host] = ip
+    return out or None
+
+
+def _image_id(api: docker.APIClient, image: str) -> str:
+    raw = api.inspect_image(image)  # type: ignore[no-untyped-call]
+    return str(raw["Id"])
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def connect_engine(context: str | None = None) -> DockerEngine:
+    """The engine the docker CLI would use (`--context NAME` when given)."""
+    return DockerEngine.from_env(context)
+
+
+if TYPE_CHECKING:  # mypy proves DockerEngine implements the Engine protocol
+
+    def _implements_engine(engine: DockerEngine) -> Engine:
+        return engine

@@ -1,0 +1,392 @@
+"""An in-memory engine with the same interface as `DockerEngine`, for fast tests of the pure
+core and for benchmarks of planning. It keeps just enough state for reconcile and execute:
+names, labels, states, networks, mounts and image IDs. It runs no process.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from stackup.engine.docker import convert
+from stackup.engine.interface import (
+    ContainerSpec,
+    ContainerState,
+    ExecResult,
+    NetworkAttachment,
+    NetworkSpec,
+    PullEvent,
+    VolumeSpec,
+)
+from stackup.engine.observed import (
+    LiveConfig,
+    Observed,
+    ObservedContainer,
+    ObservedMount,
+    ObservedNetwork,
+    ObservedVolume,
+)
+from stackup.errors import EngineError
+from stackup.model import labels as L
+from stackup.model.spec import Service
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """The executor calls the engine from several threads at once: one call at a time here,
+    as the real engine serialises changes to its own tables."""
+
+    @functools.wraps(method)
+    def wrapper(self: FakeEngine, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return cast(_F, wrapper)
+
+
+@dataclass
+class _Container:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    labels: dict[str, str]
+    networks: set[str]
+    mounts: list[ObservedMount]
+    state: str = "created"
+    exit_code: int = 0
+    health: str | None = None
+    live: LiveConfig = field(default_factory=lambda: LiveConfig("no", 0, 0, None))
+    created: int = 0
+    has_healthcheck: bool = False
+    ports: tuple[str, ...] = ()  # "127.0.0.1:8080->80/tcp", as the engine lists them
+
+
+class FakeEngine:
+    """Implements `stackup.engine.interface.Engine` in memory. `calls` counts every method call."""
+
+    def __init__(self, images: Mapping[str, str] | None = None) -> None:
+        self.images: dict[str, str] = dict(images or {})
+        self.containers: dict[str, _Container] = {}
+        # name -> id, kept with `containers`, so a lookup by name costs the same for 5,000
+        # containers as for 5 (the offline review of a big stack runs on this engine).
+        self._names: dict[str, str] = {}
+        self.networks: dict[str, ObservedNetwork] = {}
+        self.volumes: dict[str, ObservedVolume] = {}
+        self.calls: Counter[str] = Counter()
+        self.execs: list[tuple[str, tuple[str, ...]]] = []  # (container, command), in order
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self.health_on_start: dict[str, str] = {}  # service → health after start
+        self.exit_on_start: dict[str, int] = {}  # service → exits at once with this code
+
+    # ------------------------------------------------------------------ helpers for tests
+
+    def _new_id(self, seed: str) -> str:
+        return hashlib.sha256(f"{seed}-{next(self._ids)}".encode()).hexdigest()
+
+    def _find(self, ref: str) -> _Container:
+        found = self.containers.get(ref) or self.containers.get(self._names.get(ref, ""))
+        if found is None:
+            raise EngineError(f"no such container: {ref}")
+        return found
+
+    def _forget(self, c: _Container) -> None:
+        del self.containers[c.id]
+        self._names.pop(c.name, None)
+
+    @_locked
+    def set_image(self, ref: str, image_id: str) -> None:
+        self.images[ref] = image_id
+
+    # ------------------------------------------------------------------ Engine
+
+    def engine_id(self) -> str:
+        return "fake-engine"
+
+    @_locked
+    def observe(self, project: str) -> Observed:
+        self.calls["observe"] += 1
+        ours = []
+        foreign = []
+        for c in self.containers.values():
+            oc = ObservedContainer(
+                id=c.id,
+                name=c.name,
+                labels=dict(c.labels),
+                state=c.state,
+                status=self._status(c),
+                image_id=c.image_id,
+                image=c.image,
+                networks=frozenset(c.networks),
+                mounts=tuple(c.mounts),
+                created=c.created,
+                ports=c.ports if c.state == "running" else (),
+            )
+            if c.labels.get(L.PROJECT) == project:
+                ours.append(oc)
+            elif c.labels.get(L.COMPOSE_PROJECT) == project:
+                foreign.append(oc)
+        return Observed(
+            project=project,
+            containers=tuple(sorted(ours, key=lambda c: c.name)),
+            networks=dict(self.networks),
+            volumes=dict(self.volumes),
+            images=dict(self.images),
+            foreign=tuple(foreign),
+            engine_id=self.engine_id(),
+        )
+
+    @staticmethod
+    def _status(c: _Container) -> str:
+        if c.state == "running":
+            return "Up 1 second" + (f" ({c.health})" if c.health else "")
+        if c.state == "exited":
+            return f"Exited ({c.exit_code}) 1 second ago"
+        return c.state.capitalize()
+
+    @_locked
+    def live_config(self, container_id: str) -> LiveConfig:
+        self.calls["live_config"] += 1
+        return self._find(container_id).live
+
+    @_locked
+    def live_configs(self, container_ids: Sequence[str]) -> Mapping[str, LiveConfig]:
+        self.calls["live_configs"] += 1
+        return {cid: self.containers[cid].live for cid in container_ids if cid in self.containers}
+
+    @_locked
+    def published_ports(self) -> Mapping[str, tuple[str, ...]]:
+        self.calls["published_ports"] += 1
+        return {
+            c.name: c.ports for c in self.containers.values() if c.state == "running" and c.ports
+        }
+
+    @_locked
+    def create_network(self, spec: NetworkSpec) -> str:
+        self.calls["create_network"] += 1
+        if spec.name in self.networks:
+            raise EngineError(f"network with name {spec.name} already exists")
+        nid = self._new_id(spec.name)
+        self.networks[spec.name] = ObservedNetwork(
+            nid, spec.name, dict(spec.labels), spec.driver or "bridge"
+        )
+        return nid
+
+    @_locked
+    def remove_network(self, name: str) -> None:
+        self.calls["remove_network"] += 1
+        if any(name in c.networks for c in self.containers.values()):
+            raise EngineError(f"network {name} has active endpoints")
+        self.networks.pop(name, None)
+
+    @_locked
+    def connect(self, container: str, attachment: NetworkAttachment) -> None:
+        self.calls["connect"] += 1
+        if attachment.network not in self.networks:
+            raise EngineError(f"network {attachment.network} not found")
+        self._find(container).networks.add(attachment.network)
+
+    @_locked
+    def disconnect(self, container: str, network: str) -> None:
+        self.calls["disconnect"] += 1
+        self._find(container).networks.discard(network)
+
+    @_locked
+    def create_volume(self, spec: VolumeSpec) -> None:
+        self.calls["create_volume"] += 1
+        self.volumes.setdefault(
+            spec.name, ObservedVolume(spec.name, dict(spec.labels), spec.driver or "local")
+        )
+
+    @_locked
+    def remove_volume(self, name: str) -> None:
+        self.calls["remove_volume"] += 1
+        if any(m.name == name for c in self.containers.values() for m in c.mounts):
+            raise EngineError(f"volume {name} is in use")
+        self.volumes.pop(name, None)
+
+    @_locked
+    def create_container(self, spec: ContainerSpec) -> str:
+        self.calls["create_container"] += 1
+        if spec.name in self._names:
+            raise EngineError(f'Conflict. The container name "/{spec.name}" is already in use')
+        image_id = self.images.get(spec.image) or self.images.get(spec.image + ":latest")
+        if image_id is None:
+            raise EngineError(f"No such image: {spec.image}")
+        mounts = []
+        for m in spec.mounts:
+            if m.type == "volume":
+                name = m.source or self._new_id("anon")
+                if name not in self.volumes:
+                    self.volumes[name] = ObservedVolume(name, {})
+                mounts.append(ObservedMount("volume", name, None, m.target))
+            else:
+                mounts.append(ObservedMount(m.type, None, m.source, m.target))
+        cid = self._new_id(spec.name)
+        hc = spec.service.healthcheck
+        for att in spec.networks:
+            if att.network not in self.networks:
+                raise EngineError(f"network {att.network} not found")
+        self.containers[cid] = _Container(
+            id=cid,
+            name=spec.name,
+            image=spec.image,
+            image_id=image_id,
+            labels=dict(spec.labels),
+            networks={a.network for a in spec.networks},
+            mounts=mounts,
+            live=_live(spec.service),
+            created=next(self._ids),
+            has_healthcheck=hc is not None and not hc.disable and bool(hc.test),
+            ports=tuple(
+                f"{p.host_ip or '0.0.0.0'}:{p.published}->{p.target}/{p.protocol}"
+                for p in spec.service.ports
+                if p.published
+            ),
+        )
+        self._names[spec.name] = cid
+        return cid
+
+    @_locked
+    def start_container(self, container: str) -> None:
+        self.calls["start_container"] += 1
+        c = self._find(container)
+        service = c.labels.get(L.SERVICE, "")
+        if service in self.exit_on_start:
+            c.state, c.exit_code = "exited", self.exit_on_start[service]
+            return
+        # Only a container that publishes ports can collide (and most publish none: a scan of
+        # every container per start made applying a large stack quadratic).
+        for other in self.containers.values() if c.ports else ():
+            taken = set(other.ports) & set(c.ports) if other.state == "running" else set()
+            if other is not c and taken:
+                host = min(taken).split("->", 1)[0]
+                raise EngineError(
+                    f"driver failed programming external connectivity on endpoint {c.name}: "
+                    f"Bind for {host} failed: port is already allocated"
+                )
+        c.state = "running"
+        # A container with a healthcheck passes it at once, unless a test says otherwise.
+        c.health = self.health_on_start.get(service, "healthy" if c.has_healthcheck else None)
+
+    @_locked
+    def stop_container(self, container: str, timeout: float | None = None) -> None:
+        self.calls["stop_container"] += 1
+        c = self._find(container)
+        if c.state == "running":
+            c.state, c.exit_code = "exited", 0
+
+    @_locked
+    def remove_container(self, container: str, *, volumes: bool = False) -> None:
+        self.calls["remove_container"] += 1
+        c = self._find(container)
+        self._forget(c)
+        if volumes:
+            for m in c.mounts:
+                if (
+                    m.type == "volume"
+                    and m.name
+                    and not self.volumes.get(m.name, ObservedVolume("", {})).labels
+                ):
+                    self.volumes.pop(m.name, None)
+
+    @_locked
+    def rename_container(self, container: str, new_name: str) -> None:
+        self.calls["rename_container"] += 1
+        if new_name in self._names:
+            raise EngineError(f'Conflict. The container name "/{new_name}" is already in use')
+        c = self._find(container)
+        del self._names[c.name]
+        c.name = new_name
+        self._names[new_name] = c.id
+
+    @_locked
+    def update_container(self, container: str, service: Service) -> None:
+        self.calls["update_container"] += 1
+        c = self._find(container)
+        c.live = _live(service)
+
+    @_locked
+    def inspect_container(self, container: str) -> ContainerState:
+        self.calls["inspect_container"] += 1
+        c = self._find(container)
+        return ContainerState(
+            id=c.id,
+            name=c.name,
+            status=c.state,
+            exit_code=c.exit_code,
+            health=c.health,
+            health_log="",
+            started_at="",
+            finished_at="",
+        )
+
+    @_locked
+    def kill_container(self, container: str, signal: str) -> None:
+        self.calls["kill_container"] += 1
+        self._find(container)
+
+    @_locked
+    def exec_run(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str | None = None,
+        working_dir: str | None = None,
+        environment: Sequence[str] = (),
+        privileged: bool = False,
+    ) -> ExecResult:
+        self.calls["exec_run"] += 1
+        self._find(container)
+        self.execs.append((container, tuple(command)))
+        return ExecResult(0, "")
+
+    @_locked
+    def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str:
+        self.calls["pull"] += 1
+        if image not in self.images:
+            raise EngineError(f"pull access denied for {image}")
+        return self.images[image]
+
+    @_locked
+    def logs(
+        self,
+        container: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        timestamps: bool = False,
+    ) -> Iterator[bytes]:
+        self.calls["logs"] += 1
+        self._find(container)
+        return iter(())
+
+    # ------------------------------------------------------------------ drift, for tests
+
+    @_locked
+    def stop_by_hand(self, name: str, exit_code: int = 137) -> None:
+        c = self._find(name)
+        c.state, c.exit_code = "exited", exit_code
+
+    @_locked
+    def remove_by_hand(self, name: str) -> None:
+        self._forget(self._find(name))
+
+
+def _live(service: Service) -> LiveConfig:
+    """What the engine would report for a container created or updated with `service`."""
+    return LiveConfig(
+        restart=convert.restart_text(convert.restart_policy(service)),
+        nano_cpus=convert.nano_cpus(service),
+        memory=convert.memory_limit(service),
+        pids_limit=convert.pids_limit(service),
+    )

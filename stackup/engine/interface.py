@@ -1,0 +1,190 @@
+"""The small interface everything but `docker_engine` talks to, and the values it takes.
+
+`DockerEngine` implements it over the Docker SDK; `FakeEngine` (stackup.engine.fake) keeps the
+same state in memory for fast tests of the pure core. Operations are primitives: the plan
+decides, the engine only does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from stackup.engine.observed import LiveConfig, Observed
+from stackup.model.spec import Service
+
+
+@dataclass(frozen=True, slots=True)
+class MountSpec:
+    type: str  # bind, volume, tmpfs, image
+    target: str
+    source: str | None = (
+        None  # host path, or the engine's volume name (None: a new anonymous volume)
+    )
+    read_only: bool = False
+    propagation: str | None = None
+    create_host_path: bool = True
+    nocopy: bool = False
+    subpath: str | None = None
+    tmpfs_size: int | None = None
+    tmpfs_mode: int | None = None
+    recursive: str | None = None  # bind: enabled (default), disabled, writable, readonly
+    volume_labels: tuple[tuple[str, str], ...] = ()  # for a volume the mount creates
+    image_subpath: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkAttachment:
+    network: str  # the engine's network name
+    aliases: tuple[str, ...] = ()
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+    mac_address: str | None = None
+    interface_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileCopy:
+    """Content written into a container before it starts (secrets/configs given inline)."""
+
+    target: str
+    content: bytes
+    mode: int = 0o444
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create one container. `service` carries the settings that map
+    one-to-one onto the engine's; the rest is resolved here (names, mounts, networks)."""
+
+    name: str
+    image: str
+    service: Service
+    labels: Mapping[str, str]
+    environment: Mapping[str, str]
+    networks: tuple[NetworkAttachment, ...] = ()
+    network_mode: str | None = None  # "container:<name>", "host", "none", ...
+    volumes_from: tuple[str, ...] = ()
+    mounts: tuple[MountSpec, ...] = ()
+    files: tuple[FileCopy, ...] = ()
+    hostname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSpec:
+    name: str
+    labels: Mapping[str, str]
+    driver: str | None = None
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+    internal: bool = False
+    attachable: bool = False
+    enable_ipv6: bool | None = None
+    enable_ipv4: bool | None = None  # False: an IPv6-only network (API 1.48+)
+    ipam_driver: str | None = None
+    ipam_pools: tuple[Mapping[str, str], ...] = ()
+    ipam_options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSpec:
+    name: str
+    labels: Mapping[str, str]
+    driver: str | None = None
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    """One container inspected: what waits and health checks need."""
+
+    id: str
+    name: str
+    status: str  # created, running, exited, ...
+    exit_code: int
+    health: str | None  # starting, healthy, unhealthy, or None without a healthcheck
+    health_log: str  # the last health-check output, for error messages
+    started_at: str
+    finished_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class PullEvent:
+    image: str
+    layer: str | None
+    status: str
+    current: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+class Engine(Protocol):
+    def engine_id(self) -> str: ...
+
+    def observe(self, project: str) -> Observed: ...
+
+    def live_config(self, container_id: str) -> LiveConfig: ...
+
+    def live_configs(self, container_ids: Sequence[str]) -> Mapping[str, LiveConfig]:
+        """`live_config` of each container, by ID; one that is gone is left out."""
+        ...
+
+    def published_ports(self) -> Mapping[str, tuple[str, ...]]:
+        """Every running container on the engine (any project) by name, with the host ports
+        it publishes ("127.0.0.1:8080->80/tcp"): who holds a port `up` wants."""
+        ...
+
+    def create_network(self, spec: NetworkSpec) -> str: ...
+
+    def remove_network(self, name: str) -> None: ...
+
+    def connect(self, container: str, attachment: NetworkAttachment) -> None: ...
+
+    def disconnect(self, container: str, network: str) -> None: ...
+
+    def create_volume(self, spec: VolumeSpec) -> None: ...
+
+    def remove_volume(self, name: str) -> None: ...
+
+    def create_container(self, spec: ContainerSpec) -> str: ...
+
+    def start_container(self, container: str) -> None: ...
+
+    def stop_container(self, container: str, timeout: float | None = None) -> None: ...
+
+    def remove_container(self, container: str, *, volumes: bool = False) -> None: ...
+
+    def rename_container(self, container: str, new_name: str) -> None: ...
+
+    def update_container(self, container: str, service: Service) -> None: ...
+
+    def inspect_container(self, container: str) -> ContainerState: ...
+
+    def kill_container(self, container: str, signal: str) -> None: ...
+
+    def exec_run(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str | None = None,
+        working_dir: str | None = None,
+        environment: Sequence[str] = (),
+        privileged: bool = False,
+    ) -> ExecResult: ...
+
+    def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str: ...
+
+    def logs(
+        self,
+        container: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        timestamps: bool = False,
+    ) -> Iterator[bytes]: ...

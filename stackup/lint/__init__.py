@@ -1,0 +1,1 @@
+"""The security lint: rules over a stack, SARIF output."""

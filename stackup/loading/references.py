@@ -1,0 +1,111 @@
+"""Cross-references inside a stack (a service naming an undefined network, volume, secret,
+config or service), checked after validation so the error can point at the reference."""
+
+from __future__ import annotations
+
+from stackup.errors import PathElement, SpecValidationError
+from stackup.loading.source import SourceMap
+from stackup.model.spec import Stack
+
+
+def check_references(stack: Stack, source: SourceMap) -> None:
+    """Raise a located error listing every dangling reference."""
+    found = reference_problems(stack, source)
+    if found:
+        from stackup.loading.validation import combine
+
+        raise combine(found)
+
+
+def reference_problems(stack: Stack, source: SourceMap) -> list[SpecValidationError]:
+    """Every dangling reference, each located at the reference (by service name order)."""
+    out: list[SpecValidationError] = []
+    for sname in sorted(stack.services):
+        service = stack.services[sname]
+        problems: list[tuple[tuple[PathElement, ...], str, str]] = []
+        for net in service.networks:
+            if net not in stack.networks:
+                problems.append(
+                    (
+                        ("networks", net),
+                        f'network "{net}" is not defined',
+                        "add it under top-level `networks`",
+                    )
+                )
+        for i, vol in enumerate(service.volumes):
+            if vol.type == "volume" and vol.source and vol.source not in stack.volumes:
+                problems.append(
+                    (
+                        ("volumes", i),
+                        f'volume "{vol.source}" is not defined',
+                        f"add `{vol.source}:` under top-level `volumes`, or write a path (./{vol.source}) for a bind mount",
+                    )
+                )
+        for kind, refs, table in (
+            ("secrets", service.secrets, stack.secrets),
+            ("configs", service.configs, stack.configs),
+        ):
+            for i, ref in enumerate(refs):
+                if ref.source not in table:
+                    problems.append(
+                        (
+                            (kind, i),
+                            f'{kind[:-1]} "{ref.source}" is not defined',
+                            f"add it under top-level `{kind}`",
+                        )
+                    )
+        for dep, cond in service.depends_on.items():
+            if dep not in stack.services and cond.required:
+                problems.append(
+                    (
+                        ("depends_on", dep),
+                        f'depends on undefined service "{dep}"',
+                        _known(stack, dep),
+                    )
+                )
+        for i, ref in enumerate(service.volumes_from):
+            other = ref.split(":")[0]
+            if other != "container" and other not in stack.services:
+                problems.append(
+                    (
+                        ("volumes_from", i),
+                        f'takes volumes from undefined service "{other}"',
+                        _known(stack, other),
+                    )
+                )
+        mode = service.network_mode or ""
+        if mode.startswith("service:") and mode[8:] not in stack.services:
+            problems.append(
+                (
+                    ("network_mode",),
+                    f'shares the network of undefined service "{mode[8:]}"',
+                    _known(stack, mode[8:]),
+                )
+            )
+        for sub, message, hint in problems:
+            out.append(located(source, ("services", sname, *sub), message, hint))
+    return out
+
+
+def located(
+    source: SourceMap, path: tuple[PathElement, ...], message: str, hint: str | None = None
+) -> SpecValidationError:
+    """An error at the value `path` names, as the source map recorded it."""
+    mark = source.value(path)
+    return SpecValidationError(
+        message,
+        file=mark.file if mark else None,
+        line=mark.line if mark else None,
+        column=mark.column if mark else None,
+        path=path,
+        hint=hint,
+    )
+
+
+def _known(stack: Stack, wanted: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(wanted, list(stack.services), n=1)
+    if close:
+        return f'did you mean "{close[0]}"?'
+    return "services defined: " + ", ".join(sorted(stack.services))

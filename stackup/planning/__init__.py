@@ -1,0 +1,1 @@
+"""Desired vs observed: the plan (pure data), reconcile, the dependency graph, renderers and reviews."""

@@ -1,0 +1,267 @@
+"""A plan is a value: the operations `up` will carry out, each with its reason, the fields it
+changes and the engine steps it is made of.
+
+Actions form a closed set with a symbol each, as in Terraform: `+` create, `~` update in place,
+`-/+` recreate, `-` remove, `>` start, `↻` reload. An operation's `steps` are engine
+primitives (create, start, wait, stop, remove, rename, connect, ...) run in order by the
+executor, which decides nothing; `after` names the operations that must finish first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from pydantic import JsonValue
+
+from stackup.engine.interface import ContainerSpec, NetworkAttachment, NetworkSpec, VolumeSpec
+from stackup.model.spec import Service
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    RECREATE = "recreate"
+    REMOVE = "remove"
+    START = "start"
+    STOP = "stop"
+    RELOAD = "reload"
+    CONNECT = "connect"
+    RENAME = "rename"
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+
+_SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.RECREATE: "-/+",
+    Action.REMOVE: "-",
+    Action.START: ">",
+    Action.STOP: "■",
+    Action.RELOAD: "↻",
+    Action.CONNECT: "~",
+    Action.RENAME: "~",
+}
+
+
+class Kind(StrEnum):
+    CONTAINER = "container"
+    NETWORK = "network"
+    VOLUME = "volume"
+    # The swarm target's resources (stackup.targets.swarm.plan).
+    SERVICE = "service"
+    CONFIG = "config"
+    SECRET = "secret"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    path: str
+    before: JsonValue
+    after: JsonValue
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True, slots=True)
+class CreateNetwork:
+    spec: NetworkSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveNetwork:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateVolume:
+    spec: VolumeSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveVolume:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateContainer:
+    spec: ContainerSpec
+
+
+@dataclass(frozen=True, slots=True)
+class StartContainer:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopContainer:
+    name: str
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveContainer:
+    name: str
+    volumes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RenameContainer:
+    name: str
+    new_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateContainer:
+    name: str
+    service: Service
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    container: str
+    attachment: NetworkAttachment
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    container: str
+    network: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFor:
+    """Block until `containers` of `service` meet `condition` (a depends_on condition)."""
+
+    service: str
+    containers: tuple[str, ...]
+    condition: str
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    container: str
+    signal: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exec:
+    container: str
+    command: tuple[str, ...]
+    purpose: str  # "validate", "reload", "exec" or "post_start": a failure stops the operation
+    user: str | None = None
+    working_dir: str | None = None
+    environment: tuple[str, ...] = ()  # KEY=VALUE
+    privileged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInThrowaway:
+    """Run `spec` (its command: a validation such as `nginx -t`) in a throwaway container and
+    fail the operation when it exits non-zero; nothing else has been touched by then."""
+
+    spec: ContainerSpec
+    purpose: str = "validate"
+
+
+@runtime_checkable
+class RunnableStep(Protocol):
+    """A step that carries itself out over the engine it is given: the swarm target's steps
+    (stackup.targets.swarm.plan) are of this kind, so the executor needs no branch per target. `report`
+    shows progress (a "waiting" event); `cancel` is set on Ctrl-C."""
+
+    def run(
+        self, engine: object, report: Callable[[str], None], cancel: threading.Event
+    ) -> None: ...
+
+
+Step = (
+    CreateNetwork
+    | RemoveNetwork
+    | CreateVolume
+    | RemoveVolume
+    | CreateContainer
+    | StartContainer
+    | StopContainer
+    | RemoveContainer
+    | RenameContainer
+    | UpdateContainer
+    | Connect
+    | Disconnect
+    | WaitFor
+    | Signal
+    | Exec
+    | CheckInThrowaway
+    | RunnableStep
+)
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str  # unique in the plan, e.g. "container:demo-web-1"
+    action: Action
+    kind: Kind
+    name: str  # the engine's name of the resource
+    reason: str
+    service: str | None = None
+    fields: tuple[FieldChange, ...] = ()
+    destroys_data: bool = False
+    steps: tuple[Step, ...] = ()
+    after: tuple[str, ...] = ()  # operations that must finish before this one begins
+    # Operations that must finish before steps[gate:] run (a container is created early and
+    # started only once its dependencies are); empty, or gate 0, means none.
+    start_after: tuple[str, ...] = ()
+    gate: int = 0
+    # Steps run instead of the rest when a parked operation is abandoned (its dependency
+    # failed, or Ctrl-C): e.g. removing a replacement container created under a temporary name.
+    abandon: tuple[Step, ...] = ()
+    # Steps run when one of steps[restore_from:restore_to] fails, before the operation is
+    # reported failed: a recreate whose new container cannot start (its port is taken, a
+    # dependency never got ready) removes it and starts the old one again, which it only
+    # stopped so far. Empty: a failure leaves things as they are.
+    restore: tuple[Step, ...] = ()
+    restore_from: int = 0
+    restore_to: int = 0
+    details: tuple[str, ...] = ()  # extra lines shown under the operation
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: str
+    operations: tuple[Operation, ...] = ()
+    warnings: tuple[str, ...] = ()
+    blockers: tuple[str, ...] = ()  # what makes `up` refuse before it starts anything
+    fingerprint: str = ""  # of the observed state the plan was computed from
+    services: tuple[str, ...] = field(default=())  # the services the plan was made for
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.operations)
+
+    @property
+    def destroys_data(self) -> tuple[Operation, ...]:
+        return tuple(op for op in self.operations if op.destroys_data)
+
+    def summary(self) -> dict[str, int]:
+        counts = Counter(op.action.value for op in self.operations)
+        return {
+            "create": counts["create"],
+            "update": counts["update"] + counts["connect"] + counts["rename"],
+            "recreate": counts["recreate"],
+            "remove": counts["remove"],
+            "start": counts["start"],
+            "stop": counts["stop"],
+            "reload": counts["reload"],
+        }

@@ -1,0 +1,204 @@
+"""Plans as text (Terraform-like), JSON (a documented shape) and Markdown (for a PR comment).
+
+Renderers are pure: they return strings; the CLI prints them. Colour is applied only when the
+caller asks for it (a terminal without NO_COLOR).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from pydantic import JsonValue
+
+from stackup.model.labels import SPEC_HASH
+from stackup.planning.plan import (
+    Action,
+    CreateContainer,
+    CreateNetwork,
+    CreateVolume,
+    FieldChange,
+    Operation,
+    Plan,
+)
+
+PLAN_FORMAT_VERSION = 1
+
+_COLOURS = {
+    Action.CREATE: "32",  # green
+    Action.UPDATE: "33",  # yellow
+    Action.CONNECT: "33",
+    Action.RENAME: "33",
+    Action.RECREATE: "35",  # magenta
+    Action.REMOVE: "31",  # red
+    Action.START: "36",  # cyan
+    Action.STOP: "31",
+    Action.RELOAD: "36",
+}
+
+
+def _value(value: JsonValue) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _printable(text: str) -> str:
+    """No newline or terminal escape from a name can forge a plan line or recolour one."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary()
+    parts = [
+        f"{s['create']} to create",
+        f"{s['update']} to update",
+        f"{s['recreate']} to recreate",
+        f"{s['remove']} to remove",
+    ]
+    for key in ("start", "stop", "reload"):
+        if s[key]:
+            parts.append(f"{s[key]} to {key}")
+    return "Plan: " + ", ".join(parts) + "."
+
+
+def render_text(plan: Plan, *, colour: bool = False) -> str:
+    def paint(code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+    lines: list[str] = []
+    for blocker in plan.blockers:
+        lines.append(paint("31", f"error: {blocker}"))
+    for warning in plan.warnings:
+        lines.append(paint("33", f"warning: {warning}"))
+    if plan.warnings or plan.blockers:
+        lines.append("")
+    if not plan.operations:
+        lines.append(f"No changes. Project {plan.project} matches the stack file.")
+        return "\n".join(lines) + "\n"
+    lines.append(f"stackup will perform these operations on project {plan.project}:")
+    lines.append("")
+    for op in plan.operations:
+        symbol = op.action.symbol
+        head = f"  {symbol:>3} {op.kind.value} {_printable(op.name)}"
+        lines.append(paint(_COLOURS[op.action], head) + f"  ({_printable(op.reason)})")
+        if op.destroys_data:
+            lines.append(paint("31;1", "        !! destroys data: the volume's content is deleted"))
+        for change in op.fields:
+            lines.append(f"        {change.path}: {_value(change.before)} → {_value(change.after)}")
+        for detail in op.details:
+            lines.append(f"        {detail}")
+    lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
+
+
+def _field_json(change: FieldChange) -> dict[str, JsonValue]:
+    return {"path": change.path, "before": change.before, "after": change.after}
+
+
+def _operation_json(op: Operation) -> dict[str, JsonValue]:
+    return {
+        "id": op.id,
+        "action": op.action.value,
+        "symbol": op.action.symbol,
+        "kind": op.kind.value,
+        "name": op.name,
+        "service": op.service,
+        "reason": op.reason,
+        "fields": [_field_json(f) for f in op.fields],
+        "destroys_data": op.destroys_data,
+        "details": list(op.details),
+        "after": list(op.after),
+        "start_after": list(op.start_after),
+        "spec_hashes": _created_hashes(op),
+    }
+
+
+def _created_hashes(op: Operation) -> list[JsonValue]:
+    """The spec hash of everything the operation creates, so a saved plan pins the content
+    of what it will create, not only its name (`up --plan` compares them)."""
+    out: list[JsonValue] = []
+    for step in op.steps:
+        if isinstance(step, CreateContainer | CreateNetwork | CreateVolume):
+            labels = step.spec.labels
+            out.append(labels.get(SPEC_HASH, ""))
+    return out
+
+
+def plan_json(plan: Plan) -> dict[str, JsonValue]:
+    """The documented JSON shape (docs/plan-format.md)."""
+    summary: dict[str, JsonValue] = dict(plan.summary())
+    return {
+        "format_version": PLAN_FORMAT_VERSION,
+        "project": plan.project,
+        "services": list(plan.services),
+        "operations": [_operation_json(op) for op in plan.operations],
+        "warnings": list(plan.warnings),
+        "blockers": list(plan.blockers),
+        "summary": summary,
+        "changes": plan.changes,
+        "fingerprint": plan.fingerprint,
+    }
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_json(plan), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    """Text safe in a Markdown table cell: no control characters, no HTML, no table breaks."""
+    text = "".join(c if c.isprintable() else " " for c in text)
+    for c in "`<>|":
+        text = text.replace(c, "\\" + c)
+    return text
+
+
+def _md_code(text: str) -> str:
+    """A name as inline code, which cannot be closed early by a backtick in the name."""
+    return "`" + "".join(c if c.isprintable() and c != "`" else "?" for c in text) + "`"
+
+
+def render_markdown(plan: Plan, title: str | None = None) -> str:
+    lines = [f"### {title or f'stackup plan for {_md_code(plan.project)}'}", ""]
+    if not plan.operations:
+        lines.append("No changes.")
+    else:
+        lines.append(summary_line(plan).replace("Plan: ", "**Plan:** "))
+        lines.append("")
+        lines.append("| | kind | name | reason |")
+        lines.append("|---|---|---|---|")
+        for op in plan.operations:
+            flag = " ⚠️ **destroys data**" if op.destroys_data else ""
+            lines.append(
+                f"| `{op.action.symbol}` | {op.kind.value} | {_md_code(op.name)} | "
+                f"{_md_escape(op.reason)}{flag} |"
+            )
+        changed = [op for op in plan.operations if op.fields]
+        if changed:
+            lines.append("")
+            lines.append("<details><summary>Changed fields</summary>")
+            lines.append("")
+            for op in changed:
+                lines.append(f"**{_md_escape(op.name)}**")
+                lines.append("")
+                lines.append("```diff")
+                for change in op.fields:
+                    lines.append(f"- {change.path}: {_value(change.before)}")
+                    lines.append(f"+ {change.path}: {_value(change.after)}")
+                lines.append("```")
+                lines.append("")
+            lines.append("</details>")
+    if plan.blockers:
+        lines.append("")
+        lines.extend(_bullets("Blocking problems", plan.blockers))
+    if plan.warnings:
+        lines.append("")
+        lines.extend(_bullets("Warnings", plan.warnings))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _bullets(title: str, items: Iterable[str]) -> list[str]:
+    return [f"**{title}**", "", *[f"- {_md_escape(i)}" for i in items]]

@@ -1,0 +1,1 @@
+"""Where a plan is carried out: one engine (`targets.engine`) or a swarm (`targets.swarm`)."""

@@ -1,0 +1,111 @@
+"""Checks `up` makes before it starts anything: what would make it fail half-way is reported
+first, naming what is in the way (Compose finds a taken port only when a container fails)."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from stackup.engine.interface import Engine
+from stackup.errors import ApplyError
+from stackup.model.spec import Stack
+from stackup.planning.plan import CreateContainer, Operation, Plan, RemoveContainer, StopContainer
+
+
+def check(plan: Plan, engine: Engine, stack: Stack) -> None:
+    if plan.blockers:
+        raise ApplyError(plan.blockers[0], hint="nothing was started")
+    _ports_free(plan, engine, stack)
+
+
+def _ports_free(plan: Plan, engine: Engine, stack: Stack) -> None:
+    """Host ports the plan's new containers publish must be free, or held by a container the
+    same change stops first (the one a recreate replaces). Anything else holding one is named:
+    another container, or a process on this host."""
+    wanted = [
+        (op, port)
+        for op in plan.operations
+        for step in op.steps
+        if isinstance(step, CreateContainer)
+        for port in step.spec.service.ports
+        if port.published and "-" not in port.published
+    ]
+    if not wanted:
+        return
+    # One list call, made only when the plan publishes ports: a no-op `up` never pays it.
+    holders = engine.published_ports()
+    local = _engine_is_local(engine)
+    for op, port in wanted:
+        host = port.host_ip or "0.0.0.0"
+        number = int(port.published or 0)
+        released = _released_before(plan, op)
+        holding = sorted(
+            name
+            for name, published in holders.items()
+            if any(_overlaps(text, host, number, port.protocol) for text in published)
+        )
+        others = [name for name in holding if name not in released]
+        if others:
+            by = f"container {others[0]}"
+        elif holding or not local or _can_bind(host, number, port.protocol):
+            continue  # free, or held by a container this change stops before it starts
+        else:
+            by = "a process on this host"
+        raise ApplyError(
+            f"port {host}:{port.published}/{port.protocol} of service {op.service} is already "
+            f"in use by {by}; nothing was changed",
+            hint=f"stop what listens there (`ss -ltnp 'sport = :{port.published}'`, "
+            f"`docker ps --filter publish={port.published}`) or publish another port",
+        )
+
+
+def _released_before(plan: Plan, op: Operation) -> set[str]:
+    """Containers stopped or removed by `op` or by the operations it runs after."""
+    by_id = {o.id: o for o in plan.operations}
+    seen: set[str] = set()
+    todo = [op.id]
+    names: set[str] = set()
+    while todo:
+        current = by_id.get(todo.pop())
+        if current is None or current.id in seen:
+            continue
+        seen.add(current.id)
+        names.update(
+            s.name for s in current.steps if isinstance(s, StopContainer | RemoveContainer)
+        )
+        todo.extend((*current.after, *current.start_after))
+    return names
+
+
+def _overlaps(published: str, host: str, port: int, protocol: str) -> bool:
+    """Whether a published port as the engine lists it ("0.0.0.0:8080->80/tcp") takes
+    `host:port/protocol`: the same port and protocol, on the same or an unspecified address."""
+    binding, _, target = published.partition("->")  # "127.0.0.1:8080", "80/tcp"
+    address, _, their_port = binding.rpartition(":")
+    their_protocol = target.rpartition("/")[2] or "tcp"
+    if their_port != str(port) or their_protocol != protocol:
+        return False
+    unspecified = ("", "0.0.0.0", "::", "[::]")
+    return address == host or address in unspecified or host in unspecified
+
+
+def _engine_is_local(engine: Engine) -> bool:
+    endpoint = getattr(engine, "endpoint", None)
+    url = str(getattr(endpoint, "base_url", "unix://"))
+    return (
+        url.startswith(("unix://", "http+unix://", "npipe://"))
+        or "127.0.0.1" in url
+        or "localhost" in url
+    )
+
+
+def _can_bind(host: str, port: int, protocol: str) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    with socket.socket(family, kind) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno not in (errno.EADDRINUSE, errno.EACCES)
+    return True

@@ -1,0 +1,1 @@
+"""The same stack file deployed as Docker Swarm services."""

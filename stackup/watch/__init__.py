@@ -1,0 +1,1 @@
+"""watch mode: file events to validated reloads and re-planned applies."""

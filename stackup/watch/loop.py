@@ -1,0 +1,607 @@
+"""Watch mode: one watchfiles loop over the stack files, every bind-mount source of the selected
+services and their `develop.watch` paths, turning each burst of changes into plans.
+
+* a stack file saved: load, observe, plan, show, apply (an invalid file applies nothing);
+* a config file of a service with a reload policy: a ↻ operation per container (validate in
+  the container, then signal or exec); a failing validation sends nothing, and nginx's error
+  is shown at the host file and line;
+* a single-file bind mount replaced by an atomic save (the container still sees the old
+  inode): validate the new file in a throwaway container of the same image and mounts, then
+  recreate the service's containers so they see it;
+* a web root: nothing to do but say so (and tell the live-reload proxy);
+* develop.watch rules: sync, rebuild, restart, sync+restart, sync+exec.
+
+Bursts are coalesced by watchfiles over a quiet window of `step_ms` (tens of milliseconds),
+and then per service: a burst gives at most one reload per service. The engine going away is
+survived: watch reconnects with backoff, converges the stack, and handles what changed
+meanwhile. This module prints nothing: it reports `WatchEvent`s to a `WatchUI`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import watchfiles
+
+from stackup import api
+from stackup.engine.docker.engine import DockerEngine
+from stackup.engine.interface import ExecResult
+from stackup.engine.observed import ObservedContainer
+from stackup.errors import EngineUnavailableError, StackupError
+from stackup.loading.loader import LoadedStack
+from stackup.model.settings import ReloadPolicy
+from stackup.model.spec import WatchRule
+from stackup.planning import configstate as CS
+from stackup.planning.desired import desired_containers, image_ref, read_file_objects
+from stackup.planning.plan import Action, Operation, Plan
+from stackup.planning.reconcile import ReconcileOptions
+from stackup.targets.engine.execute import Event, Outcome, execute
+from stackup.targets.engine.lock import project_lock
+from stackup.targets.engine.throwaway import CHECK_LABEL, check_spec, run_check
+from stackup.watch import reload as R
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """Something watch saw or did. `kind` is one of: start, changed, validated, invalid,
+    reloaded, atomic, recreate, content, sync, rebuild, restart, plan, applied, skipped,
+    error, engine, stop."""
+
+    kind: str
+    text: str
+    service: str | None = None
+    details: tuple[str, ...] = ()
+    at: float = field(default_factory=time.monotonic)
+
+
+class WatchUI(Protocol):
+    def event(self, event: WatchEvent) -> None: ...
+
+    def show_plan(self, plan: Plan) -> None: ...
+
+    def progress(self) -> AbstractContextManager[Callable[[Event], None]]: ...
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    load: Callable[[], LoadedStack]
+    connect: Callable[[], DockerEngine]
+    services: tuple[str, ...] = ()
+    options: ReconcileOptions = field(default_factory=ReconcileOptions)
+    step_ms: int = 20  # quiet window that ends a burst
+    debounce_ms: int = 1000  # longest a burst is held back
+    idle_check_s: float = 2.0  # how often an idle watch checks the engine is still there
+    initial_apply: bool = True
+    on_change: Callable[[], None] | None = None  # after a web-root change or a reload
+
+
+class Watcher:
+    def __init__(self, config: WatchConfig, ui: WatchUI) -> None:
+        self.config = config
+        self.ui = ui
+        self.loaded: LoadedStack = config.load()
+        self.engine: DockerEngine = config.connect()
+        self.targets = R.watch_targets(self.loaded, self._selected())
+        self.pending = R.Batch()
+        self._inodes: dict[tuple[str, str], int] = {}
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        self.start()
+        while not stop.is_set():
+            roots = self.targets.roots()
+            for changes in watchfiles.watch(
+                *roots,
+                watch_filter=self._interesting,
+                debounce=self.config.debounce_ms,
+                step=self.config.step_ms,
+                stop_event=stop,
+                rust_timeout=int(self.config.idle_check_s * 1000),
+                yield_on_timeout=True,
+                recursive=False,  # roots() lists every directory watched (see there)
+            ):
+                seen = time.monotonic()
+                if changes:
+                    batch = R.classify(self.targets, (Path(p) for _, p in changes))
+                    R.merge(self.pending, batch)
+                self._step(seen, stop)
+                if stop.is_set() or self.targets.roots() != roots:
+                    break  # the stack changed what is watched: watch again
+
+    def start(self) -> None:
+        if self.config.initial_apply:
+            self._converge("starting")
+        for rule in self.targets.rules:
+            if rule.rule.initial_sync and rule.rule.action.startswith("sync"):
+                containers = self._running(rule.service)
+                self._sync(rule, self._tree(rule), containers, initial=True)
+        roots = ", ".join(self._show(p) for p in self.targets.roots())
+        self._say("start", f"watching {roots} for {', '.join(self._selected())}")
+
+    def _step(self, seen: float, stop: threading.Event) -> None:
+        """Handle what is pending, or on an idle tick check that the engine is still there."""
+        try:
+            if self.pending:
+                batch, self.pending = self.pending, R.Batch()
+                try:
+                    self.handle(batch, seen)
+                except EngineUnavailableError:
+                    R.merge(self.pending, batch)  # handled again once the engine is back
+                    raise
+                except StackupError as exc:
+                    self._say("error", str(exc))
+            else:
+                self.engine.list_projects()
+        except EngineUnavailableError as exc:
+            self._reconnect(str(exc), stop)
+
+    def _interesting(self, change: watchfiles.Change, path: str) -> bool:
+        return self.targets.interesting(Path(path))
+
+    # ------------------------------------------------------------------ one burst
+
+    def handle(self, batch: R.Batch, seen: float | None = None) -> None:
+        seen = time.monotonic() if seen is None else seen
+        if batch.stack_files:
+            self._say("changed", f"{R.describe(batch.stack_files, self._base())} saved", at=seen)
+            self._restack()
+            batch = R.classify(self.targets, _paths(batch))  # the new stack's view of the rest
+        changed_web = False
+        for service, changes in batch.services.items():
+            if service not in self.loaded.stack.services:
+                continue
+            containers = self._running(service)
+            if changes.rules:
+                self._develop(service, changes, containers, seen)
+                containers = self._running(service)
+            if changes.config:
+                changed_web |= self._config(service, changes, containers, seen)
+            if changes.content:
+                paths = [p for _, p in changes.content]
+                self._say(
+                    "content",
+                    f"{service}: {R.describe(paths, self._base())} changed (served as is)",
+                    service,
+                    at=seen,
+                )
+                changed_web = True
+        if changed_web and self.config.on_change is not None:
+            self.config.on_change()
+
+    # ------------------------------------------------------------------ config reloads
+
+    def _config(
+        self,
+        service: str,
+        changes: R.ServiceChanges,
+        containers: list[ObservedContainer],
+        seen: float,
+    ) -> bool:
+        paths = [p for _, p in changes.config]
+        shown = R.describe(paths, self._base())
+        self._say("changed", f"{service}: {shown} changed", service, at=seen)
+        policy = self.targets.policies.get(service)
+        if policy is None:
+            return False
+        if not containers:
+            # Stopped (an engine restart, a `docker stop`): starting it loads the new config.
+            self._say("skipped", f"{service}: no running container to reload; converging", service)
+            self._converge(f"{service} is not running")
+            return False
+        replaced = self._replaced_files(changes, containers)
+        if replaced:
+            return self._recreate_for(service, replaced, policy)
+        # Each reload records what the container now runs, so `diff` and `up` agree with it.
+        records = CS.records_for(self.loaded.stack, service, ((c.name, c.id) for c in containers))
+        ops = R.reload_operations(
+            service, [c.name for c in containers], policy, f"{shown} changed", records
+        )
+        outcome = self._run_quiet(R.watch_plan(self.loaded.stack.name, ops, (service,)), service)
+        if outcome.failed:
+            for message in outcome.failed.values():
+                self._invalid(service, message, "nothing was sent; the old config keeps serving")
+            return False
+        return True
+
+    def _replaced_files(
+        self, changes: R.ServiceChanges, containers: list[ObservedContainer]
+    ) -> list[R.BindMount]:
+        """Single-file mounts whose host file is no longer the inode the container sees."""
+        out = []
+        for mount in {m for m, _ in changes.config if m.is_file}:
+            try:
+                host_inode = os.stat(mount.source).st_ino
+            except OSError:
+                continue
+            for c in containers:
+                known = self._inodes.get((c.id, mount.target))
+                if known == host_inode:
+                    continue
+                seen_inode = self._container_inode(
+                    c, mount.target
+                )  # confirm: it may have restarted
+                if seen_inode is not None:
+                    self._inodes[(c.id, mount.target)] = seen_inode
+                if R.replaced_by_rename(host_inode, seen_inode):
+                    out.append(mount)
+                    break
+        return sorted(out, key=lambda m: str(m.source))
+
+    def _container_inode(self, container: ObservedContainer, path: str) -> int | None:
+        result = self.engine.exec_run(container.name, ["stat", "-L", "-c", "%i", path])
+        if result.exit_code == 0 and result.output.strip().isdigit():
+            return int(result.output.strip())
+        return None
+
+    def _recreate_for(
+        self, service: str, replaced: list[R.BindMount], policy: ReloadPolicy
+    ) -> bool:
+        files = R.describe([m.source for m in replaced], self._base())
+        self._say(
+            "atomic",
+            f"{service}: {files} was replaced by a new file (saved by rename); "
+            "the running container still sees the old one",
+            service,
+        )
+        if policy.validate_:
+            result = self._validate_in_throwaway(service, policy.validate_)
+            if result.exit_code != 0:
+                self._invalid(
+                    service,
+                    result.output,
+                    "the running container is kept, with the old config",
+                    throwaway=True,
+                )
+                return False
+            self._say(
+                "validated",
+                f"{service}: {' '.join(policy.validate_)} passed in a throwaway container",
+                service,
+            )
+        options = dataclasses.replace(
+            self.config.options,
+            services=(service,),
+            force_recreate=True,
+            with_dependencies=False,
+        )
+        plan = api.plan(self.loaded, self.engine, options)
+        why = (
+            f"{files} was saved by rename; a single-file bind mount shows the new file "
+            "only to a new container"
+        )
+        plan = dataclasses.replace(
+            plan,
+            operations=tuple(
+                dataclasses.replace(op, reason=why) if op.action == Action.RECREATE else op
+                for op in plan.operations
+            ),
+        )
+        self._say("recreate", f"{service}: recreating: {why}", service)
+        outcome = self._apply(plan)
+        for c in self._running(service):
+            for mount in replaced:
+                self._inodes.pop((c.id, mount.target), None)
+        return outcome.ok
+
+    def _validate_in_throwaway(self, service: str, command: Sequence[str]) -> ExecResult:
+        """Run `command` in a throwaway twin of the service's container (stackup.targets.engine.throwaway)."""
+        stack = self.loaded.stack
+        (want,) = desired_containers(stack, service, 1, "check", read_file_objects(stack))
+        return run_check(self.engine, check_spec(want.spec, stack.name, service, command))
+
+    def _invalid(
+        self, service: str, output: str, consequence: str, *, throwaway: bool = False
+    ) -> None:
+        lines = R.failure_lines(self.targets, service, output, self._base())
+        where = " (in a throwaway container)" if throwaway else ""
+        self._say(
+            "invalid",
+            f"{service}: validation failed{where}; {consequence}",
+            service,
+            details=tuple(lines),
+        )
+
+    # ------------------------------------------------------------------ develop.watch
+
+    def _develop(
+        self,
+        service: str,
+        changes: R.ServiceChanges,
+        containers: list[ObservedContainer],
+        seen: float,
+    ) -> None:
+        spec = self.loaded.stack.services[service]
+        assert spec.develop is not None
+        restart = rebuild = False
+        commands: list[list[str]] = []
+        for index, paths in sorted(changes.rules.items()):
+            rule = spec.develop.watch[index]
+            shown = R.describe(paths, self._base())
+            self._say(
+                "changed",
+                f"{service}: {shown} changed (develop.watch: {rule.action})",
+                service,
+                at=seen,
+            )
+            if rule.action.startswith("sync"):
+                self._sync(R.Rule(service, index, rule), paths, containers)
+            rebuild |= rule.action == "rebuild"
+            restart |= rule.action == "sync+restart" or rule.action == "restart"
+            command = R.exec_command(rule) if rule.action == "sync+exec" else None
+            if command and command not in commands:
+                commands.append(command)
+        if rebuild:
+            self._rebuild(service)
+            return
+        names = [c.name for c in containers]
+        ops: list[Operation] = []
+        if restart and names:
+            ops += R.restart_operations(service, names, "develop.watch: restart after a change")
+        for command in commands:
+            ops += R.restart_operations(service, names, "develop.watch: exec after a sync", command)
+        if ops:
+            self._apply(R.watch_plan(self.loaded.stack.name, ops, (service,)))
+
+    def _sync(
+        self,
+        rule: R.Rule,
+        paths: Sequence[Path],
+        containers: list[ObservedContainer],
+        *,
+        initial: bool = False,
+    ) -> None:
+        target = rule.rule.target
+        if target is None:
+            self._say(
+                "error",
+                f"{rule.service}: develop.watch sync of {rule.path} has no target",
+                rule.service,
+            )
+            return
+        archive, deleted, count = sync_archive(rule.rule, paths, target)
+        if not count and not deleted:
+            return
+        for c in containers:
+            if count:
+                self.engine.put_files(c.name, "/", archive)
+            if deleted:
+                self.engine.exec_run(c.name, ["rm", "-rf", "--", *deleted])
+        what = "initial sync" if initial else "synced"
+        self._say(
+            "sync",
+            f"{rule.service}: {what} {count} file(s)"
+            + (f", removed {len(deleted)}" if deleted else "")
+            + f" to {target} in {', '.join(c.name for c in containers) or 'no container'}",
+            rule.service,
+        )
+
+    def _tree(self, rule: R.Rule) -> list[Path]:
+        return list(_files_under(rule.rule, rule.path))
+
+    def _rebuild(self, service: str) -> None:
+        spec = self.loaded.stack.services[service]
+        if spec.build is None:
+            self._say("error", f"{service}: develop.watch rebuild needs a build section", service)
+            return
+        tag = image_ref(self.loaded.stack, service)
+        self._say("rebuild", f"{service}: building {tag}", service)
+        last = ""
+        for line in self.engine.build_image(spec.build, tag):
+            last = line or last
+        self._say(
+            "rebuild", f"{service}: built {tag}" + (f" ({last.strip()})" if last else ""), service
+        )
+        options = dataclasses.replace(
+            self.config.options, services=(service,), with_dependencies=False
+        )
+        plan = api.plan(self.loaded, self.engine, options)
+        if plan.operations:
+            self._apply(plan)
+
+    # ------------------------------------------------------------------ the stack file
+
+    def _restack(self) -> None:
+        try:
+            loaded = self.config.load()
+        except StackupError as exc:
+            self._say("error", str(exc), details=("nothing was applied",))
+            return
+        self.loaded = loaded
+        self.targets = R.watch_targets(loaded, self._selected())
+        self._converge("the stack file changed")
+
+    def _converge(self, why: str) -> None:
+        options = dataclasses.replace(self.config.options, services=self._selected())
+        try:
+            plan = api.plan(self.loaded, self.engine, options)
+        except EngineUnavailableError:
+            raise
+        except StackupError as exc:
+            self._say("error", str(exc), details=("nothing was applied",))
+            return
+        if not plan.operations:
+            self._say("plan", f"{why}: the engine already matches the stack")
+            return
+        self._say("plan", f"{why}: applying {len(plan.operations)} operation(s)")
+        self._apply(plan)
+
+    # ------------------------------------------------------------------ the engine
+
+    def _reconnect(self, why: str, stop: threading.Event) -> None:
+        self._say("engine", f"lost the engine ({why.splitlines()[0]}); reconnecting")
+        started = time.monotonic()
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                engine = self.config.connect()
+                engine.list_projects()
+            except StackupError:
+                stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self.engine = engine
+            self._inodes.clear()
+            self._say(
+                "engine", f"reconnected to the engine after {time.monotonic() - started:.1f}s"
+            )
+            try:
+                self._converge("the engine came back")
+            except EngineUnavailableError as exc:
+                self._reconnect(str(exc), stop)
+            return
+
+    def _running(self, service: str) -> list[ObservedContainer]:
+        observed = self.engine.observe(self.loaded.stack.name)
+        return sorted(
+            (
+                c
+                for c in observed.containers
+                if c.service == service
+                and c.state == "running"
+                and not c.is_temporary
+                and CHECK_LABEL not in c.labels
+            ),
+            key=lambda c: c.name,
+        )
+
+    def _apply(self, plan: Plan) -> Outcome:
+        self.ui.show_plan(plan)
+        with (
+            project_lock(self.engine.engine_id(), plan.project, on_wait=self._say_lock),
+            self.ui.progress() as show,
+        ):
+            outcome = execute(plan, self.engine, show)
+        self._check(outcome)
+        if outcome.ok:
+            self._say("applied", f"applied {len(outcome.done)} operation(s)")
+        return outcome
+
+    def _run_quiet(self, plan: Plan, service: str) -> Outcome:
+        """A reload plan: shown as its stages (validated, signal sent), not as a table."""
+
+        def on_event(event: Event) -> None:
+            if event.status != "step":
+                return
+            kind = "reloaded" if event.message.startswith("sent ") else "validated"
+            self._say(kind, f"{service}: {event.message} ({event.elapsed * 1000:.0f} ms)", service)
+
+        outcome = execute(plan, self.engine, on_event)
+        self._check(outcome)
+        return outcome
+
+    def _check(self, outcome: Outcome) -> None:
+        """A failed operation may mean the engine went away: find out (raises if so)."""
+        if outcome.failed:
+            self.engine.list_projects()
+            for op_id, message in sorted(outcome.failed.items()):
+                if not op_id.startswith("reload:"):
+                    self._say("error", f"{op_id.split(':', 1)[-1]}: {message}")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _selected(self) -> tuple[str, ...]:
+        stack = self.loaded.stack
+        chosen = [s for s in self.config.services if s in stack.services]
+        return tuple(sorted(chosen or stack.services))
+
+    def _base(self) -> Path:
+        return Path.cwd()
+
+    def _show(self, path: Path) -> str:
+        base = self._base()
+        return path.relative_to(base).as_posix() or "." if path.is_relative_to(base) else str(path)
+
+    def _say(
+        self,
+        kind: str,
+        text: str,
+        service: str | None = None,
+        details: tuple[str, ...] = (),
+        at: float | None = None,
+    ) -> None:
+        self.ui.event(
+            WatchEvent(kind, text, service, details, at if at is not None else time.monotonic())
+        )
+
+    def _say_lock(self, message: str) -> None:
+        self._say("plan", message)
+
+
+def sync_archive(
+    rule: WatchRule, paths: Sequence[Path], target: str
+) -> tuple[bytes, list[str], int]:
+    """A tar of the changed files (placed under `target`, extracted at `/`), the container
+    paths of the files that are gone, and how many files the tar holds."""
+    root = Path(rule.path)
+    buffer = io.BytesIO()
+    deleted: list[str] = []
+    count = 0
+    base = target.strip("/")
+    added: set[Path] = set()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(set(paths)):
+            if R.ignored(rule, path):
+                continue
+            rel = path.relative_to(root).as_posix() if path != root else ""
+            name = f"{base}/{rel}" if rel else base
+            # A new directory goes over whole: what was written in it before its own watch
+            # was set up produced no event.
+            files = (
+                [path]
+                if path.is_file()
+                else list(_files_under(rule, path))
+                if path.is_dir()
+                else []
+            )
+            for f in files:
+                if f not in added:
+                    added.add(f)
+                    tar.add(f, arcname=f"{base}/{f.relative_to(root).as_posix()}", recursive=False)
+                    count += 1
+            if not path.exists():
+                deleted.append("/" + name)
+    return buffer.getvalue(), deleted, count
+
+
+def _files_under(rule: WatchRule, top: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if not R.ignored(rule, Path(root) / d))
+        for f in sorted(files):
+            path = Path(root) / f
+            if not R.ignored(rule, path) and not R.is_noise(path):
+                yield path
+
+
+def _paths(batch: R.Batch) -> Iterator[Path]:
+    for changes in batch.services.values():
+        yield from (p for _, p in changes.config)
+        yield from (p for _, p in changes.content)
+        for paths in changes.rules.values():
+            yield from paths
+
+
+def run_watch(config: WatchConfig, ui: WatchUI, stop: threading.Event | None = None) -> None:
+    """Watch until `stop` is set or Ctrl-C (KeyboardInterrupt propagates to the caller)."""
+    Watcher(config, ui).run(stop)
+
+
+__all__ = [
+    "WatchConfig",
+    "WatchEvent",
+    "WatchUI",
+    "Watcher",
+    "run_watch",
+    "sync_archive",
+]

@@ -1,0 +1,397 @@
+"""Watch mode's decisions, without I/O: what a set of changed paths means for each service, the
+reload policy a service gets, and the plans that carry a reload or a restart out.
+
+The watch loop (`stackup.watch.loop`) feeds paths in and runs the plans built here; everything here
+is a pure function of the stack and the paths, so it is tested without an engine.
+
+* A path is a **stack file** (a stack file, an include, an env file): re-plan the stack.
+* A path under a **develop.watch** rule: that rule's action (sync, rebuild, restart, ...).
+* A path under a **bind mount** of a service: a *config* mount (its target is under `/etc/` or
+  ends in `.conf`) of a service with a reload policy → validate, then reload; any other mount
+  is *content* (a web root), served as is.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from stackup.loading.loader import LoadedStack
+from stackup.model.settings import ReloadPolicy
+from stackup.model.spec import Service, WatchRule
+from stackup.planning.plan import (
+    Action,
+    Exec,
+    Kind,
+    Operation,
+    Plan,
+    RunnableStep,
+    Signal,
+    StartContainer,
+    StopContainer,
+)
+from stackup.watch.nginx_errors import Mount, explain
+
+NGINX_POLICY = ReloadPolicy.model_validate({"validate": ["nginx", "-t"], "signal": "HUP"})
+
+# Files editors and tools write next to the real ones; never a reason to act.
+_NOISE = ("*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913", "*.tmp", ".*.tmp", "*.kate-swp")
+# `sed -i` writes its output to `sedXXXXXX` (mkstemp's six random characters) beside the file,
+# then renames it over the file: only the rename matters. Not `sed*`: `sedona.conf` is real.
+_SED_TEMP = re.compile(r"^sed[A-Za-z0-9]{6}$")
+_NOISE_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache"})
+
+
+# ----------------------------------------------------------------------------- policy
+
+
+def image_repository(image: str) -> str:
+    """`registry:5000/library/nginx:1.25@sha256:…` → `nginx` (the last path component)."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def reload_policy(service: Service) -> ReloadPolicy | None:
+    """The service's reload policy: its own `x-stackup.watch.reload`, `false` for none, else nginx's
+    default (validate `nginx -t`, then HUP) for an nginx image or a command starting `nginx`."""
+    declared = service.stackup.reload
+    if declared is False:
+        return None
+    if declared is not None:
+        return declared
+    if service.image is not None and image_repository(service.image) == "nginx":
+        return NGINX_POLICY
+    if service.command and PurePosixPath(service.command[0]).name == "nginx":
+        return NGINX_POLICY
+    return None
+
+
+def is_config_mount(policy: ReloadPolicy | None, target: str) -> bool:
+    """A mount its service's reload policy reloads: a target under /etc/ or ending in .conf."""
+    return policy is not None and (target.startswith("/etc/") or target.endswith(".conf"))
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True, slots=True)
+class BindMount:
+    service: str
+    source: Path  # host path
+    target: str  # path in the container
+    is_file: bool
+    role: str  # "config" or "content"
+
+    def container_path(self, host: Path) -> str:
+        if self.is_file or host == self.source:
+            return self.target
+        return str(PurePosixPath(self.target) / host.relative_to(self.source).as_posix())
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    service: str
+    index: int
+    rule: WatchRule
+
+    @property
+    def path(self) -> Path:
+        return Path(self.rule.path)
+
+
+@dataclass(frozen=True)
+class WatchTargets:
+    """Everything watch looks at for a stack and a selection of services."""
+
+    stack_files: frozenset[Path]
+    mounts: tuple[BindMount, ...]
+    rules: tuple[Rule, ...]
+    policies: Mapping[str, ReloadPolicy | None]
+
+    def roots(self) -> list[Path]:
+        """Directories to watch, each one on its own (not recursively): the parent of each
+        watched file (so that a rename over it is seen) and every directory under a directory
+        mount or a develop.watch path. Never the whole project root: a `node_modules` or a
+        build output beside the stack file costs no watches and no events. A directory created
+        later changes this list, and the loop watches again (a sync sends a new directory
+        whole, so what was written in it meanwhile is not lost)."""
+        wanted: set[Path] = set()
+        for f in self.stack_files:
+            wanted.add(f.parent)
+        trees: set[Path] = set()
+        for m in self.mounts:
+            (trees if not m.is_file else wanted).add(m.source if not m.is_file else m.source.parent)
+        for r in self.rules:
+            (trees if r.path.is_dir() else wanted).add(r.path if r.path.is_dir() else r.path.parent)
+        for top in trees:
+            for root, dirs, _ in os.walk(top):
+                dirs[:] = [d for d in dirs if d not in _NOISE_DIRS]
+                wanted.add(Path(root))
+        return sorted(p for p in wanted if p.is_dir())
+
+    def interesting(self, path: Path) -> bool:
+        if is_noise(path):
+            return False
+        if path in self.stack_files:
+            return True
+        if any(_under(path, m.source, m.is_file) for m in self.mounts):
+            return True
+        return any(_under(path, r.path, False) for r in self.rules)
+
+
+def watch_targets(loaded: LoadedStack, services: Sequence[str] = ()) -> WatchTargets:
+    stack = loaded.stack
+    selected = sorted(services or stack.services)
+    mounts: list[BindMount] = []
+    rules: list[Rule] = []
+    policies: dict[str, ReloadPolicy | None] = {}
+    for name in selected:
+        service = stack.services[name]
+        policy = reload_policy(service)
+        policies[name] = policy
+        for vol in service.volumes:
+            if vol.type != "bind" or not vol.source:
+                continue
+            source = Path(os.path.normpath(vol.source))
+            is_file = source.is_file()
+            config = policy is not None and is_config_mount(policy, vol.target)
+            mounts.append(
+                BindMount(name, source, vol.target, is_file, "config" if config else "content")
+            )
+        if service.develop is not None:
+            for i, rule in enumerate(service.develop.watch):
+                rules.append(Rule(name, i, rule))
+    return WatchTargets(
+        stack_files=frozenset(Path(os.path.normpath(f)) for f in loaded.files),
+        mounts=tuple(mounts),
+        rules=tuple(rules),
+        policies=policies,
+    )
+
+
+def is_noise(path: Path) -> bool:
+    if any(part in _NOISE_DIRS for part in path.parts):
+        return True
+    if _SED_TEMP.match(path.name):
+        return True
+    return any(fnmatch.fnmatch(path.name, pattern) for pattern in _NOISE)
+
+
+def _under(path: Path, root: Path, exact: bool) -> bool:
+    return path == root if exact else (path == root or path.is_relative_to(root))
+
+
+def ignored(rule: WatchRule, path: Path) -> bool:
+    """Whether `path` (under the rule's path) is excluded by its `ignore` patterns (matched as
+    .dockerignore does: against the relative path, a directory pattern covers what is below),
+    or not selected by its `include` patterns."""
+    root = Path(rule.path)
+    if path == root:
+        return False
+    rel = path.relative_to(root).as_posix()
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+    def matches(pattern: str) -> bool:
+        pattern = pattern.strip("/")
+        return any(fnmatch.fnmatch(p, pattern) for p in prefixes) or fnmatch.fnmatch(
+            parts[-1], pattern
+        )
+
+    if any(matches(p) for p in rule.ignore):
+        return True
+    return bool(rule.include) and not any(matches(p) for p in rule.include)
+
+
+# ----------------------------------------------------------------------------- changes
+
+
+@dataclass
+class ServiceChanges:
+    service: str
+    config: list[tuple[BindMount, Path]] = field(default_factory=list)
+    content: list[tuple[BindMount, Path]] = field(default_factory=list)
+    rules: dict[int, list[Path]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.config or self.content or self.rules)
+
+
+@dataclass
+class Batch:
+    """One burst of changes, grouped: at most one action per service comes out of it."""
+
+    stack_files: list[Path] = field(default_factory=list)
+    services: dict[str, ServiceChanges] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.stack_files or self.services)
+
+
+def classify(targets: WatchTargets, paths: Iterable[Path]) -> Batch:
+    batch = Batch()
+    for raw in sorted(set(paths)):
+        path = Path(os.path.normpath(raw))
+        if is_noise(path):
+            continue
+        if path in targets.stack_files:
+            batch.stack_files.append(path)
+            continue
+        for rule in targets.rules:
+            if _under(path, rule.path, False) and not ignored(rule.rule, path):
+                changes = batch.services.setdefault(rule.service, ServiceChanges(rule.service))
+                changes.rules.setdefault(rule.index, []).append(path)
+        for mount in targets.mounts:
+            if not _under(path, mount.source, mount.is_file):
+                continue
+            changes = batch.services.setdefault(mount.service, ServiceChanges(mount.service))
+            if mount.role == "config":
+                changes.config.append((mount, path))
+            else:
+                changes.content.append((mount, path))
+    batch.services = {k: v for k, v in sorted(batch.services.items()) if v}
+    return batch
+
+
+def merge(into: Batch, more: Batch) -> Batch:
+    """Coalesce two batches (changes that arrived while the first was being handled)."""
+    for f in more.stack_files:
+        if f not in into.stack_files:
+            into.stack_files.append(f)
+    for name, ch in more.services.items():
+        have = into.services.setdefault(name, ServiceChanges(name))
+        have.config += [c for c in ch.config if c not in have.config]
+        have.content += [c for c in ch.content if c not in have.content]
+        for i, paths in ch.rules.items():
+            have.rules.setdefault(i, [])
+            have.rules[i] += [p for p in paths if p not in have.rules[i]]
+    return into
+
+
+# ----------------------------------------------------------------------------- atomic saves
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def replaced_by_rename(host_inode: int, container_inode: int | None) -> bool:
+    """A single-file bind mount pins the inode the file had when the container was created; an
+    editor that saves by writing a new file and renaming it over the old one gives the host path
+    a new inode the container never sees."""
+    return container_inode is not None and host_inode != container_inode
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+def failure_lines(targets: WatchTargets, service: str, output: str, base: Path) -> list[str]:
+    """A failed validation's output at the host files and lines it points to, through the
+    service's bind mounts (`nginx/default.conf:9: unknown directive ...`). `output` may be
+    the executor's message, `validate command ... failed in ... (exit 1): <output>`."""
+    if output.startswith("validate command "):
+        output = output.split("): ", 1)[-1]
+    mounts = [Mount(m.source, m.target, m.is_file) for m in targets.mounts if m.service == service]
+    return explain(output, mounts, base)
+
+
+# ----------------------------------------------------------------------------- plans
+
+
+def describe(paths: Sequence[Path], base: Path | None = None) -> str:
+    shown = [_rel(p, base) for p in paths[:3]]
+    more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+    return ", ".join(shown) + more
+
+
+def _rel(path: Path, base: Path | None) -> str:
+    if base is not None and path.is_relative_to(base):
+        return path.relative_to(base).as_posix()
+    return str(path)
+
+
+def reload_operations(
+    service: str,
+    containers: Sequence[str],
+    policy: ReloadPolicy,
+    reason: str,
+    records: Mapping[str, RunnableStep] | None = None,
+) -> tuple[Operation, ...]:
+    """One ↻ operation per container: validate (if the policy says how), then signal or exec,
+    then `records[container]` (what it now runs: `configstate.RecordApplied`). The executor
+    stops an operation at a failing validate, so nothing is sent or recorded then."""
+    ops = []
+    for name in sorted(containers):
+        steps: list[Exec | Signal | RunnableStep] = []
+        if policy.validate_:
+            steps.append(Exec(name, tuple(policy.validate_), "validate"))
+        if policy.signal:
+            steps.append(Signal(name, policy.signal))
+        elif policy.exec_:
+            steps.append(Exec(name, tuple(policy.exec_), "reload"))
+        record = (records or {}).get(name)
+        if record is not None:
+            steps.append(record)
+        ops.append(
+            Operation(
+                id=f"reload:{name}",
+                action=Action.RELOAD,
+                kind=Kind.CONTAINER,
+                name=name,
+                service=service,
+                reason=reason,
+                steps=tuple(steps),
+            )
+        )
+    return tuple(ops)
+
+
+def restart_operations(
+    service: str, containers: Sequence[str], reason: str, command: Sequence[str] | None = None
+) -> tuple[Operation, ...]:
+    """develop.watch's `restart` (stop and start the same container) or `exec` (run a command
+    in it) as plan operations."""
+    ops = []
+    for name in sorted(containers):
+        if command:
+            steps: tuple[Exec | StopContainer | StartContainer, ...] = (
+                Exec(name, tuple(command), "exec"),
+            )
+            action = Action.RELOAD
+        else:
+            steps = (StopContainer(name), StartContainer(name))
+            action = Action.START
+        ops.append(
+            Operation(
+                id=f"{'exec' if command else 'restart'}:{name}",
+                action=action,
+                kind=Kind.CONTAINER,
+                name=name,
+                service=service,
+                reason=reason,
+                steps=steps,
+            )
+        )
+    return tuple(ops)
+
+
+def watch_plan(project: str, operations: Iterable[Operation], services: Sequence[str]) -> Plan:
+    return Plan(project=project, operations=tuple(operations), services=tuple(services))
+
+
+def exec_command(rule: WatchRule) -> list[str] | None:
+    """The command of a `sync+exec` rule's `exec:` section (a list or a shell string)."""
+    if rule.exec is None:
+        return None
+    command = rule.exec.get("command")
+    if isinstance(command, str):
+        return ["/bin/sh", "-c", command]
+    if isinstance(command, list):
+        return [str(c) for c in command]
+    return None
