@@ -27,6 +27,7 @@ import docker
 import docker.errors
 
 ROOT = Path(__file__).resolve().parents[2]
+FAULTY_STACKUP = ROOT / "tests" / "engine" / "faulty_stackup.py"
 PROJECT_LABEL = "io.stackup.project"
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 
@@ -99,19 +100,22 @@ def stackup(
     check: bool = True,
     timeout: float = 180.0,
     input: str | None = None,
+    faulty: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m stackup ARGS`` in ``cwd`` and return the finished process.
 
     ``env`` is added to (not substituted for) the current environment. With ``check``
     (the default) a non-zero exit raises AssertionError showing stdout and stderr; pass
-    ``check=False`` to assert on exit codes yourself.
+    ``check=False`` to assert on exit codes yourself. With ``faulty``, the same CLI runs
+    through tests/engine/faulty_stackup.py, which obeys ``STACKUP_TEST_KILL_AFTER_CALLS``
+    and ``STACKUP_TEST_CALL_LOG`` in ``env``.
     """
     full_env = dict(os.environ)
     full_env.setdefault("NO_COLOR", "1")
     if env:
         full_env.update(env)
     proc = subprocess.run(
-        [sys.executable, "-m", "stackup", *args],
+        [sys.executable, *([str(FAULTY_STACKUP)] if faulty else ["-m", "stackup"]), *args],
         cwd=cwd,
         env=full_env,
         input=input,

@@ -2,9 +2,10 @@
 converges from in one run — no duplicate containers or networks, no `_stackup-new` names left
 behind, sentinel files in a named and an anonymous volume intact, and nothing left to diff.
 
-The hook is `STACKUP_TEST_KILL_AFTER_CALLS=k` (see stackup.engine.docker.engine): the process kills
-itself with SIGKILL right after its k-th mutating engine call. Every k of a creating `up` and
-of a recreating one is tried.
+The hook is `STACKUP_TEST_KILL_AFTER_CALLS=k` of tests/engine/faulty_stackup.py, the CLI with
+its mutating engine calls wrapped: the process kills itself with SIGKILL right after its k-th
+mutating engine call. Every k of a creating `up` and of a recreating one is tried; the
+recovering `up` is plain `python -m stackup`.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ def _up(
 ) -> tuple[int, str]:
     # One operation at a time by default, so that "killed after the k-th engine call" names
     # one state: with several calls in flight, another may complete before the SIGKILL.
+    # Through the fault-injecting wrapper only when a hook is asked for.
     result = stackup(
         "-p", project, "up", "--progress", "plain", "--parallel", str(parallel),
-        cwd=stack_dir, env=env, check=False,
+        cwd=stack_dir, env=env, check=False, faulty=bool(env),
     )  # fmt: skip
     return result.returncode, result.stdout + result.stderr
 

@@ -377,12 +377,15 @@ def test_errors_name_the_resource(engine: DockerEngine, project_name: str) -> No
 
 
 def test_kill_hook_and_call_log(engine: DockerEngine, project_name: str, tmp_path: Path) -> None:
-    """`STACKUP_TEST_KILL_AFTER_CALLS=k` SIGKILLs the process right after the k-th mutating
-    call; `STACKUP_TEST_CALL_LOG` lists each completed mutating call."""
+    """With tests/engine/faulty_stackup.py's hooks installed, `STACKUP_TEST_KILL_AFTER_CALLS=k`
+    SIGKILLs the process right after the k-th mutating call; `STACKUP_TEST_CALL_LOG` lists each
+    completed mutating call."""
     p = project_name
     log = tmp_path / "calls.log"
     code = textwrap.dedent(
         f"""
+        from tests.engine.faulty_stackup import install_from_env
+        install_from_env()
         from stackup.engine.docker.engine import DockerEngine
         from stackup.engine.interface import VolumeSpec
         engine = DockerEngine.from_env()

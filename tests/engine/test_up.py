@@ -49,6 +49,7 @@ def test_app_db_example_serves_through_nginx_and_second_up_changes_nothing(
         "plain",
         cwd=tmp_path,
         env={**env, "STACKUP_TEST_CALL_LOG": str(call_log)},
+        faulty=True,
     )
     assert "No changes" in second.stdout, second.stdout
     calls = call_log.read_text().split() if call_log.exists() else []

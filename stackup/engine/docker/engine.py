@@ -13,24 +13,22 @@ that is not connected and connecting one that already is are not errors. Every o
 of the engine becomes an `EngineError` naming the resource; a lost connection becomes an
 `EngineUnavailableError`.
 
-Test hooks (environment variables, read at each call):
-  STACKUP_TEST_KILL_AFTER_CALLS=k  SIGKILL this process right after the k-th mutating call
-                                   completes (create, start, stop, remove, rename, kill,
-                                   update, connect, disconnect, and the network and volume
-                                   create/remove calls), counted per process;
-  STACKUP_TEST_CALL_LOG=/path      append each completed mutating call's name, one a line.
+Every call to the engine is counted by method name in `DockerEngine.calls`. The methods that
+change the engine (create, start, stop, remove, rename, kill, update, connect, disconnect, and
+the network and volume create/remove calls; `DockerSwarm` adds its own) are named, as data, in
+`DockerEngine.MUTATING`: the crash tests wrap those (tests/engine/faulty_stackup.py) to kill
+the process after any one of them.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 import docker
 import docker.errors
@@ -58,29 +56,14 @@ from stackup.model.spec import Build, Service
 P = ParamSpec("P")
 R = TypeVar("R")
 
-KILL_AFTER_ENV = "STACKUP_TEST_KILL_AFTER_CALLS"
-CALL_LOG_ENV = "STACKUP_TEST_CALL_LOG"
+E = TypeVar("E", bound="DockerEngine")
+Method = Callable[Concatenate[E, P], R]
 
-_mutations_done = 0  # per process, for the kill hook
-
-
-def _after_mutation(name: str) -> None:
-    global _mutations_done
-    _mutations_done += 1
-    log = os.environ.get(CALL_LOG_ENV)
-    if log:
-        with open(log, "a", encoding="utf-8") as f:
-            f.write(name + "\n")
-    limit = os.environ.get(KILL_AFTER_ENV)
-    if limit and _mutations_done >= int(limit):
-        os.kill(os.getpid(), signal.SIGKILL)
+_MUTATING_MARK = "_stackup_mutating"
 
 
-Method = Callable[Concatenate["DockerEngine", P], R]
-
-
-def _counted(fn: Method[P, R]) -> Method[P, R]:
-    def wrapper(self: DockerEngine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+def _counted(fn: Method[E, P, R]) -> Method[E, P, R]:
+    def wrapper(self: E, /, *args: P.args, **kwargs: P.kwargs) -> R:
         self.calls[fn.__name__] += 1
         return fn(self, *args, **kwargs)
 
@@ -88,15 +71,18 @@ def _counted(fn: Method[P, R]) -> Method[P, R]:
     return wrapper
 
 
-def _mutating(fn: Method[P, R]) -> Method[P, R]:
-    def wrapper(self: DockerEngine, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        self.calls[fn.__name__] += 1
-        result = fn(self, *args, **kwargs)
-        _after_mutation(fn.__name__)
-        return result
-
-    functools.update_wrapper(wrapper, fn)
+def _mutating(fn: Method[E, P, R]) -> Method[E, P, R]:
+    """Counted, and marked as changing the engine: `mutating_methods` lists the marked ones."""
+    wrapper = _counted(fn)
+    setattr(wrapper, _MUTATING_MARK, True)
     return wrapper
+
+
+def mutating_methods(cls: type) -> frozenset[str]:
+    """The names of `cls`'s methods (its own and inherited) decorated with `_mutating`."""
+    return frozenset(
+        name for name in dir(cls) if getattr(getattr(cls, name, None), _MUTATING_MARK, False)
+    )
 
 
 @contextmanager
@@ -130,6 +116,9 @@ def _explain(exc: docker.errors.APIError) -> str:
 class DockerEngine:
     """`stackup.engine.interface.Engine` over the Docker SDK. Thread-safe enough for the executor's
     pool: every call is one or a few HTTP requests on a shared connection pool."""
+
+    # The names of the methods that change the engine (set below the class, from `_mutating`).
+    MUTATING: ClassVar[frozenset[str]]
 
     def __init__(self, client: docker.DockerClient, endpoint: conn.Endpoint | None = None) -> None:
         self.client = client
@@ -628,6 +617,9 @@ class DockerEngine:
                 timestamps=timestamps,
             )
         return _lines(stream, f"reading the logs of container {container}")
+
+
+DockerEngine.MUTATING = mutating_methods(DockerEngine)
 
 
 def _lines(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:

@@ -9,16 +9,21 @@ one filtered list each of services, networks, configs and secrets, and one of no
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Literal
 
 import docker.errors
 from docker.types import ServiceMode
 from docker.utils import parse_repository_tag
 
-from stackup.engine.docker.engine import DockerEngine, _after_mutation, _engine_errors, _lines
+from stackup.engine.docker.engine import (
+    DockerEngine,
+    _engine_errors,
+    _lines,
+    _mutating,
+    mutating_methods,
+)
 from stackup.errors import EngineError
 from stackup.model import labels as L
 from stackup.model.spec import Healthcheck, UpdateConfig
@@ -35,24 +40,6 @@ from stackup.targets.swarm.plan import (
 )
 
 _NS = 1_000_000_000
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _mutating(
-    fn: Callable[Concatenate[DockerSwarm, P], R],
-) -> Callable[Concatenate[DockerSwarm, P], R]:
-    """Counted, and seen by the test hooks, as `docker_engine`'s mutating calls are."""
-
-    def wrapper(self: DockerSwarm, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        self.calls[fn.__name__] += 1
-        result = fn(self, *args, **kwargs)
-        _after_mutation(fn.__name__)
-        return result
-
-    functools.update_wrapper(wrapper, fn)
-    return wrapper
 
 
 def _sdk(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -285,6 +272,9 @@ class DockerSwarm(DockerEngine):
         if error:
             progress += f" (last task error: {error})"
         return Convergence(progress=progress)
+
+
+DockerSwarm.MUTATING = mutating_methods(DockerSwarm)
 
 
 # ---------------------------------------------------------------------- mapping
