@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from stackup.errors import PathElement
+from stackup.model.parts import ServiceVolume
 from stackup.model.sensitive import is_sensitive_name
-from stackup.model.spec import Service, ServiceVolume, Stack
+from stackup.model.spec import Service, Stack
 
 Path = tuple[PathElement, ...]
 

@@ -28,8 +28,9 @@ from stackup.engine.interface import (
 )
 from stackup.loading.files import read_bytes
 from stackup.model import labels as L
+from stackup.model.parts import FileRef
 from stackup.model.sensitive import ServiceMasker
-from stackup.model.spec import FileObject, FileRef, Service, Stack
+from stackup.model.spec import FileObject, Service, Stack
 
 # Settings that do not change what a container is: they order, scale or watch it.
 _NOT_CONTAINER_CONFIG = {

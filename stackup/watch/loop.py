@@ -39,8 +39,8 @@ from stackup.engine.interface import ExecResult
 from stackup.engine.observed import ObservedContainer
 from stackup.errors import EngineUnavailableError, StackupError
 from stackup.loading.loader import LoadedStack
+from stackup.model.parts import WatchRule
 from stackup.model.settings import ReloadPolicy
-from stackup.model.spec import WatchRule
 from stackup.planning import configstate as CS
 from stackup.planning.desired import desired_containers, image_ref, read_file_objects
 from stackup.planning.plan import Action, Operation, Plan

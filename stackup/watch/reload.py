@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from stackup.loading.loader import LoadedStack
+from stackup.model.parts import WatchRule
 from stackup.model.settings import ReloadPolicy
-from stackup.model.spec import Service, WatchRule
+from stackup.model.spec import Service
 from stackup.planning.plan import (
     Action,
     Exec,

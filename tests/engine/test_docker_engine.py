@@ -468,7 +468,7 @@ def test_exec_stream_list_projects_and_base_url(engine: DockerEngine, project_na
 def test_build_image_with_inline_dockerfile(
     engine: DockerEngine, docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
-    from stackup.model.spec import Build
+    from stackup.model.parts import Build
 
     tag = f"stackup-engine-test/build:{secrets.token_hex(4)}"
     (tmp_path / "hello.txt").write_text("from the context\n")

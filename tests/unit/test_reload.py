@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stackup.loading.loader import load_text
-from stackup.model.spec import WatchRule
+from stackup.model.parts import WatchRule
 from stackup.planning.plan import Action, Exec, Signal, StartContainer, StopContainer
 from stackup.watch import reload as R
 from stackup.watch.loop import sync_archive

@@ -31,7 +31,8 @@ from stackup.engine.observed import (
     ObservedVolume,
 )
 from stackup.model import labels as L
-from stackup.model.spec import DeviceRequest, ResourceSpec, Service
+from stackup.model.parts import DeviceRequest, ResourceSpec
+from stackup.model.spec import Service
 
 Payload = dict[str, Any]
 

@@ -51,7 +51,8 @@ from stackup.engine.interface import (
 from stackup.engine.observed import LiveConfig, Observed
 from stackup.errors import EngineError, EngineUnavailableError
 from stackup.model import labels as L
-from stackup.model.spec import Build, Service
+from stackup.model.parts import Build
+from stackup.model.spec import Service
 
 P = ParamSpec("P")
 R = TypeVar("R")

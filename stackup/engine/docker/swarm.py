@@ -26,7 +26,7 @@ from stackup.engine.docker.engine import (
 )
 from stackup.errors import EngineError
 from stackup.model import labels as L
-from stackup.model.spec import Healthcheck, UpdateConfig
+from stackup.model.parts import Healthcheck, UpdateConfig
 from stackup.targets.swarm.plan import (
     TASK_HASH,
     Convergence,

@@ -12,7 +12,7 @@ from stackup.engine.interface import Engine, PullEvent
 from stackup.errors import UsageError
 from stackup.loading.compat import is_aged_pull_policy
 from stackup.loading.loader import LoadedStack
-from stackup.model.spec import Build
+from stackup.model.parts import Build
 from stackup.planning.desired import image_key, image_ref
 
 

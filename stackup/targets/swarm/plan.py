@@ -34,8 +34,9 @@ from pydantic import JsonValue
 from stackup.errors import ApplyError
 from stackup.loading.source import SourceMap
 from stackup.model import labels as L
+from stackup.model.parts import FileRef
 from stackup.model.sensitive import ServiceMasker
-from stackup.model.spec import FileRef, Service, Stack
+from stackup.model.spec import Service, Stack
 from stackup.planning.desired import desired_network, image_ref
 from stackup.planning.fielddiff import diff_fields
 from stackup.planning.plan import (
