@@ -187,8 +187,8 @@ def up(services: tuple[str, ...], **kw: object) -> None:
 def _lint_gate(
     loaded: LoadedStack, services: tuple[str, ...], *, strict: bool, severity: str
 ) -> None:
+    from stackup.lint.catalog import Severity
     from stackup.lint.linter import at_or_above, lint
-    from stackup.lint.rules import Severity
 
     findings = lint(loaded, services)
     for f in at_or_above(findings, Severity.HIGH):

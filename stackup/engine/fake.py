@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from stackup.engine.docker import convert
+from stackup.engine.docker import convert, payloads
 from stackup.engine.interface import (
     ContainerSpec,
     ContainerState,
@@ -385,7 +385,7 @@ class FakeEngine:
 def _live(service: Service) -> LiveConfig:
     """What the engine would report for a container created or updated with `service`."""
     return LiveConfig(
-        restart=convert.restart_text(convert.restart_policy(service)),
+        restart=payloads.restart_text(convert.restart_policy(service)),
         nano_cpus=convert.nano_cpus(service),
         memory=convert.memory_limit(service),
         pids_limit=convert.pids_limit(service),

@@ -23,17 +23,8 @@ from pathlib import Path as FsPath
 from typing import Protocol
 
 from stackup.errors import PathElement, UsageError, dotted
-from stackup.lint.rules import (
-    RULES,
-    Hit,
-    Rule,
-    Severity,
-    check_service,
-    check_stack,
-    host_path,
-    is_inside,
-    make_context,
-)
+from stackup.lint.catalog import RULES, Rule, Severity
+from stackup.lint.rules import Hit, check_service, check_stack, host_path, is_inside, make_context
 from stackup.loading.source import Mark, SourceMap
 from stackup.model.settings import LintIgnore
 from stackup.model.spec import Stack

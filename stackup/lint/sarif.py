@@ -16,8 +16,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from stackup import __version__
+from stackup.lint.catalog import RULES, Rule
 from stackup.lint.linter import Finding, LintReport, Severity, at_or_above
-from stackup.lint.rules import RULES, Rule
 from stackup.loading.source import Mark
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 from pydantic import JsonValue
 
-from stackup.engine.docker import convert
+from stackup.engine.docker import convert, payloads
 from stackup.engine.interface import NetworkAttachment
 from stackup.engine.observed import (
     LiveConfig,
@@ -916,7 +916,7 @@ def _live_drift(service: Service, live: LiveConfig) -> list[FieldChange]:
     """The in-place-updatable settings on which the running container differs from the file,
     before (live) → after (file), in the canonical spec's units (bytes, CPUs, a count)."""
     wanted = LiveConfig(
-        restart=convert.restart_text(convert.restart_policy(service)),
+        restart=payloads.restart_text(convert.restart_policy(service)),
         nano_cpus=convert.nano_cpus(service),
         memory=convert.memory_limit(service),
         pids_limit=convert.pids_limit(service) or None,

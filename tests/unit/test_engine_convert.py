@@ -6,7 +6,7 @@ import io
 import tarfile
 from typing import Any
 
-from stackup.engine.docker import convert
+from stackup.engine.docker import convert, payloads
 from stackup.engine.interface import ContainerSpec, FileCopy, MountSpec, NetworkAttachment
 from stackup.model import labels as L
 from stackup.model.spec import Service
@@ -46,8 +46,8 @@ def test_restart_policies() -> None:
     deploy = {"restart_policy": {"condition": "on-failure", "max_attempts": 2}}
     assert policy(deploy=deploy) == {"Name": "on-failure", "MaximumRetryCount": 2}
     assert policy(deploy={"restart_policy": {"condition": "any"}})["Name"] == "always"
-    assert convert.restart_text({"Name": "on-failure", "MaximumRetryCount": 2}) == "on-failure:2"
-    assert convert.restart_text({"Name": "", "MaximumRetryCount": 0}) == "no"
+    assert payloads.restart_text({"Name": "on-failure", "MaximumRetryCount": 2}) == "on-failure:2"
+    assert payloads.restart_text({"Name": "", "MaximumRetryCount": 0}) == "no"
 
 
 def test_ports_and_expose() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stackup.engine.docker import convert
+from stackup.engine.docker import payloads
 from stackup.engine.observed import Observed, ObservedMount
 from stackup.model import labels as L
 
@@ -23,7 +23,7 @@ def load(name: str) -> Any:
 @pytest.fixture(scope="module")
 def observed() -> Observed:
     containers = load("containers.json")
-    return convert.observed_from_payloads(
+    return payloads.observed_from_payloads(
         "payloads",
         containers=containers["project"],
         foreign=containers["compose"],
@@ -88,11 +88,11 @@ def test_images_map_every_tag(observed: Observed) -> None:
     assert images["nginx:1.25"] != images["nginx:1.27"]
     assert images["busybox"] == images["busybox:latest"] == images["busybox:1.36"]
     assert all(v.startswith("sha256:") for v in images.values())
-    assert images[convert.normalize_image("busybox")] == images["busybox"]
+    assert images[payloads.normalize_image("busybox")] == images["busybox"]
 
 
 def test_image_aliases_for_docker_hub_names() -> None:
-    images = convert.image_tags(
+    images = payloads.image_tags(
         [
             {
                 "Id": "sha256:1",
@@ -115,17 +115,17 @@ def test_image_aliases_for_docker_hub_names() -> None:
         "127.0.0.1:5000/team/x:latest": "sha256:4",
         "127.0.0.1:5000/team/x": "sha256:4",
     }
-    assert convert.normalize_image("docker.io/library/redis") == "redis:latest"
-    assert convert.normalize_image("127.0.0.1:5000/team/x") == "127.0.0.1:5000/team/x:latest"
-    assert convert.normalize_image("nginx@sha256:ab") == "nginx@sha256:ab"
+    assert payloads.normalize_image("docker.io/library/redis") == "redis:latest"
+    assert payloads.normalize_image("127.0.0.1:5000/team/x") == "127.0.0.1:5000/team/x:latest"
+    assert payloads.normalize_image("nginx@sha256:ab") == "nginx@sha256:ab"
 
 
 def test_live_config_and_state_from_inspect() -> None:
     inspect = load("inspect.json")
-    live = convert.live_config_from_inspect(inspect["web"])
+    live = payloads.live_config_from_inspect(inspect["web"])
     assert live.restart == "on-failure:2"
     assert live.memory == 64 << 20 and live.nano_cpus == 0 and live.pids_limit is None
-    web = convert.container_state_from_inspect(inspect["web"])
+    web = payloads.container_state_from_inspect(inspect["web"])
     assert (web.name, web.status, web.health, web.exit_code) == (
         "payloads-web-1",
         "running",
@@ -133,7 +133,7 @@ def test_live_config_and_state_from_inspect() -> None:
         0,
     )
     assert web.health_log == ""
-    job = convert.container_state_from_inspect(inspect["job"])
+    job = payloads.container_state_from_inspect(inspect["job"])
     assert (job.status, job.exit_code, job.health) == ("exited", 3, None)
     assert job.finished_at.startswith("20")
 

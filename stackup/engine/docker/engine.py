@@ -37,7 +37,7 @@ from docker.tls import TLSConfig
 from docker.utils import parse_repository_tag
 
 from stackup.engine.docker import connect as conn
-from stackup.engine.docker import convert
+from stackup.engine.docker import convert, payloads
 from stackup.engine.interface import (
     ContainerSpec,
     ContainerState,
@@ -188,7 +188,7 @@ class DockerEngine:
             networks = self.api.networks()
             volumes = self.api.volumes().get("Volumes") or []
             images = self.api.images()
-        return convert.observed_from_payloads(
+        return payloads.observed_from_payloads(
             project,
             containers=own,
             foreign=foreign,
@@ -202,7 +202,7 @@ class DockerEngine:
     def live_config(self, container_id: str) -> LiveConfig:
         with _engine_errors(f"inspecting container {container_id}"):
             raw = self.api.inspect_container(container_id)
-        return convert.live_config_from_inspect(raw)
+        return payloads.live_config_from_inspect(raw)
 
     @_counted
     def live_configs(self, container_ids: Sequence[str]) -> Mapping[str, LiveConfig]:
@@ -227,7 +227,7 @@ class DockerEngine:
     def _live_or_none(self, container_id: str) -> LiveConfig | None:
         # Removed between the list and the inspect: it is simply not there any more.
         with _engine_errors(f"inspecting container {container_id}", missing_ok=True):
-            return convert.live_config_from_inspect(self.api.inspect_container(container_id))
+            return payloads.live_config_from_inspect(self.api.inspect_container(container_id))
         return None
 
     @_counted
@@ -236,7 +236,7 @@ class DockerEngine:
             raw = self.api.containers()
         out: dict[str, tuple[str, ...]] = {}
         for payload in raw:
-            c = convert.container_from_payload(payload)
+            c = payloads.container_from_payload(payload)
             if c.ports:
                 out[c.name] = c.ports
         return out
@@ -245,7 +245,7 @@ class DockerEngine:
     def inspect_container(self, container: str) -> ContainerState:
         with _engine_errors(f"inspecting container {container}"):
             raw = self.api.inspect_container(container)
-        return convert.container_state_from_inspect(raw)
+        return payloads.container_state_from_inspect(raw)
 
     @_counted
     def inspect_raw(self, container: str) -> dict[str, Any]:
