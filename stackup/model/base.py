@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import posixpath
 import shlex
 from datetime import timedelta
 from typing import Annotated, Any
@@ -50,6 +51,18 @@ class Model(BaseModel):
 def _declared_keys(cls: type[BaseModel]) -> frozenset[str]:
     """The keys a model declares (aliases first); once per class, not once per value."""
     return frozenset(f.alias or name for name, f in cls.model_fields.items())
+
+
+def clean_target(value: Any) -> Any:
+    """A container path cleaned as Compose (Go's path.Clean) cleans it: `/var/lib//data/` is
+    `/var/lib/data`, so one mount point is one target. Windows paths (npipe) are left alone."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        return value
+    cleaned = posixpath.normpath(value)
+    return "/" + cleaned.lstrip("/")
+
+
+CleanTarget = Annotated[str, BeforeValidator(clean_target)]
 
 
 def _str_list(value: Any) -> Any:

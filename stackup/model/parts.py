@@ -5,7 +5,6 @@ them into `Service` and `Stack`)."""
 
 from __future__ import annotations
 
-import posixpath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -18,6 +17,7 @@ from pydantic import (
 
 from stackup.model.base import (
     ByteSize,
+    CleanTarget,
     Command,
     Duration,
     EnvMapping,
@@ -45,18 +45,6 @@ def _ulimits(value: Any) -> Any:
             for k, v in value.items()
         }
     return value
-
-
-def clean_target(value: Any) -> Any:
-    """A container path cleaned as Compose (Go's path.Clean) cleans it: `/var/lib//data/` is
-    `/var/lib/data`, so one mount point is one target. Windows paths (npipe) are left alone."""
-    if not isinstance(value, str) or not value.startswith("/"):
-        return value
-    cleaned = posixpath.normpath(value)
-    return "/" + cleaned.lstrip("/")
-
-
-CleanTarget = Annotated[str, BeforeValidator(clean_target)]
 
 
 class FileRef(Model):
