@@ -1,4 +1,5 @@
-"""The `Engine` over a real Docker engine: the only module that imports `docker`.
+"""The `Engine` over a real Docker engine (with `calls` and `images`, the only sub-package that
+imports `docker`).
 
 Reads go through the SDK's low-level client (`client.api`) and return raw JSON, which
 `stackup.engine.docker.convert` turns into stackup's values; the high-level models would inspect
@@ -22,22 +23,25 @@ the process after any one of them.
 
 from __future__ import annotations
 
-import functools
-import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import docker
 import docker.errors
 import requests.exceptions
 from docker.tls import TLSConfig
-from docker.utils import parse_repository_tag
 
 from stackup.engine.docker import connect as conn
 from stackup.engine.docker import convert, payloads
+from stackup.engine.docker.calls import (
+    counted,
+    engine_errors,
+    mutating,
+    mutating_methods,
+)
+from stackup.engine.docker.images import ImageCalls
 from stackup.engine.interface import (
     ContainerSpec,
     ContainerState,
@@ -45,80 +49,19 @@ from stackup.engine.interface import (
     ExecResult,
     NetworkAttachment,
     NetworkSpec,
-    PullEvent,
     VolumeSpec,
 )
 from stackup.engine.observed import LiveConfig, Observed
-from stackup.errors import EngineError, EngineUnavailableError
+from stackup.errors import EngineError
 from stackup.model import labels as L
-from stackup.model.parts import Build
 from stackup.model.spec import Service
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
-E = TypeVar("E", bound="DockerEngine")
-Method = Callable[Concatenate[E, P], R]
-
-_MUTATING_MARK = "_stackup_mutating"
-
-
-def _counted(fn: Method[E, P, R]) -> Method[E, P, R]:
-    def wrapper(self: E, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        self.calls[fn.__name__] += 1
-        return fn(self, *args, **kwargs)
-
-    functools.update_wrapper(wrapper, fn)
-    return wrapper
-
-
-def _mutating(fn: Method[E, P, R]) -> Method[E, P, R]:
-    """Counted, and marked as changing the engine: `mutating_methods` lists the marked ones."""
-    wrapper = _counted(fn)
-    setattr(wrapper, _MUTATING_MARK, True)
-    return wrapper
-
-
-def mutating_methods(cls: type) -> frozenset[str]:
-    """The names of `cls`'s methods (its own and inherited) decorated with `_mutating`."""
-    return frozenset(
-        name for name in dir(cls) if getattr(getattr(cls, name, None), _MUTATING_MARK, False)
-    )
-
-
-@contextmanager
-def _engine_errors(what: str, *, missing_ok: bool = False) -> Iterator[None]:
-    """Translate the SDK's exceptions into stackup's, naming the resource (`what`)."""
-    try:
-        yield
-    except docker.errors.NotFound as exc:
-        if missing_ok:
-            return
-        raise EngineError(f"{what}: not found ({_explain(exc)})") from exc
-    except docker.errors.APIError as exc:
-        raise EngineError(f"{what}: the engine refused: {_explain(exc)}") from exc
-    except requests.exceptions.ConnectionError as exc:
-        raise EngineUnavailableError(
-            f"{what}: lost the connection to the Docker engine ({exc})", hint=conn.START_HINT
-        ) from exc
-    except requests.exceptions.RequestException as exc:
-        raise EngineError(f"{what}: {exc}") from exc
-    except docker.errors.DockerException as exc:
-        raise EngineError(f"{what}: {exc}") from exc
-
-
-def _explain(exc: docker.errors.APIError) -> str:
-    text = exc.explanation
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return str(text or exc).strip()
-
-
-class DockerEngine:
+class DockerEngine(ImageCalls):
     """`stackup.engine.interface.Engine` over the Docker SDK. Thread-safe enough for the executor's
     pool: every call is one or a few HTTP requests on a shared connection pool."""
 
-    # The names of the methods that change the engine (set below the class, from `_mutating`).
+    # The names of the methods that change the engine (set below the class, from `mutating`).
     MUTATING: ClassVar[frozenset[str]]
 
     def __init__(self, client: docker.DockerClient, endpoint: conn.Endpoint | None = None) -> None:
@@ -168,19 +111,19 @@ class DockerEngine:
     def close(self) -> None:
         self.client.close()
 
-    @_counted
+    @counted
     def engine_id(self) -> str:
         if self._engine_id is None:
-            with _engine_errors("reading the engine's info"):
+            with engine_errors("reading the engine's info"):
                 self._engine_id = str(self.api.info()["ID"])
         return self._engine_id
 
     # ------------------------------------------------------------------ reads
 
-    @_counted
+    @counted
     def observe(self, project: str) -> Observed:
         engine_id = self.engine_id()
-        with _engine_errors(f"listing the resources of project {project!r}"):
+        with engine_errors(f"listing the resources of project {project!r}"):
             own = self.api.containers(all=True, filters={"label": f"{L.PROJECT}={project}"})
             foreign = self.api.containers(
                 all=True, filters={"label": f"{L.COMPOSE_PROJECT}={project}"}
@@ -198,13 +141,13 @@ class DockerEngine:
             engine_id=engine_id,
         )
 
-    @_counted
+    @counted
     def live_config(self, container_id: str) -> LiveConfig:
-        with _engine_errors(f"inspecting container {container_id}"):
+        with engine_errors(f"inspecting container {container_id}"):
             raw = self.api.inspect_container(container_id)
         return payloads.live_config_from_inspect(raw)
 
-    @_counted
+    @counted
     def live_configs(self, container_ids: Sequence[str]) -> Mapping[str, LiveConfig]:
         """The in-place-updatable settings of many containers, inspected concurrently.
 
@@ -226,13 +169,13 @@ class DockerEngine:
 
     def _live_or_none(self, container_id: str) -> LiveConfig | None:
         # Removed between the list and the inspect: it is simply not there any more.
-        with _engine_errors(f"inspecting container {container_id}", missing_ok=True):
+        with engine_errors(f"inspecting container {container_id}", missing_ok=True):
             return payloads.live_config_from_inspect(self.api.inspect_container(container_id))
         return None
 
-    @_counted
+    @counted
     def published_ports(self) -> Mapping[str, tuple[str, ...]]:
-        with _engine_errors("listing running containers"):
+        with engine_errors("listing running containers"):
             raw = self.api.containers()
         out: dict[str, tuple[str, ...]] = {}
         for payload in raw:
@@ -241,21 +184,21 @@ class DockerEngine:
                 out[c.name] = c.ports
         return out
 
-    @_counted
+    @counted
     def inspect_container(self, container: str) -> ContainerState:
-        with _engine_errors(f"inspecting container {container}"):
+        with engine_errors(f"inspecting container {container}"):
             raw = self.api.inspect_container(container)
         return payloads.container_state_from_inspect(raw)
 
-    @_counted
+    @counted
     def inspect_raw(self, container: str) -> dict[str, Any]:
         """The engine's full inspect document (for tests and diagnostics)."""
-        with _engine_errors(f"inspecting container {container}"):
+        with engine_errors(f"inspecting container {container}"):
             return dict(self.api.inspect_container(container))
 
     # ------------------------------------------------------------------ networks, volumes
 
-    @_mutating
+    @mutating
     def create_network(self, spec: NetworkSpec) -> str:
         ipam: dict[str, Any] | None = None
         if spec.ipam_driver or spec.ipam_pools or spec.ipam_options:
@@ -266,7 +209,7 @@ class DockerEngine:
             }
         if spec.enable_ipv4 is False:
             return self._create_network_raw(spec, ipam)
-        with _engine_errors(f"creating network {spec.name}"):
+        with engine_errors(f"creating network {spec.name}"):
             result = self.api.create_network(
                 spec.name,
                 driver=spec.driver,
@@ -295,19 +238,19 @@ class DockerEngine:
         if ipam is not None:
             body["IPAM"] = ipam
         api: Any = self.api  # the SDK's request helpers are private, hence untyped
-        with _engine_errors(f"creating network {spec.name}"):
+        with engine_errors(f"creating network {spec.name}"):
             result = api._result(api._post_json(api._url("/networks/create"), data=body), json=True)
         return str(result["Id"])
 
-    @_mutating
+    @mutating
     def remove_network(self, name: str) -> None:
-        with _engine_errors(f"removing network {name}", missing_ok=True):
+        with engine_errors(f"removing network {name}", missing_ok=True):
             self.api.remove_network(name)
 
-    @_mutating
+    @mutating
     def connect(self, container: str, attachment: NetworkAttachment) -> None:
         try:
-            with _engine_errors(f"connecting {container} to network {attachment.network}"):
+            with engine_errors(f"connecting {container} to network {attachment.network}"):
                 self.api.connect_container_to_network(
                     container,
                     attachment.network,
@@ -325,10 +268,10 @@ class DockerEngine:
             if "already exists" not in str(exc):
                 raise
 
-    @_mutating
+    @mutating
     def disconnect(self, container: str, network: str) -> None:
         try:
-            with _engine_errors(
+            with engine_errors(
                 f"disconnecting {container} from network {network}", missing_ok=True
             ):
                 self.api.disconnect_container_from_network(container, network)
@@ -336,9 +279,9 @@ class DockerEngine:
             if "is not connected" not in str(exc):
                 raise
 
-    @_mutating
+    @mutating
     def create_volume(self, spec: VolumeSpec) -> None:
-        with _engine_errors(f"creating volume {spec.name}"):
+        with engine_errors(f"creating volume {spec.name}"):
             self.api.create_volume(
                 spec.name,
                 driver=spec.driver or "local",
@@ -346,14 +289,14 @@ class DockerEngine:
                 labels=dict(spec.labels),
             )
 
-    @_mutating
+    @mutating
     def remove_volume(self, name: str) -> None:
-        with _engine_errors(f"removing volume {name}", missing_ok=True):
+        with engine_errors(f"removing volume {name}", missing_ok=True):
             self.api.remove_volume(name)
 
     # ------------------------------------------------------------------ containers
 
-    @_mutating
+    @mutating
     def create_container(self, spec: ContainerSpec) -> str:
         """Create (not start) a container, attach its other networks and copy its files in.
 
@@ -361,13 +304,13 @@ class DockerEngine:
         connect, the next observe sees the container with networks missing (drift).
         """
         body, more_networks = convert.container_body(spec, api_version=self.api_version)
-        with _engine_errors(f"creating container {spec.name} (image {spec.image})"):
+        with engine_errors(f"creating container {spec.name} (image {spec.image})"):
             result = self.api.create_container_from_config(  # type: ignore[no-untyped-call]
                 body, name=spec.name, platform=spec.service.platform
             )
         container_id = str(result["Id"])
         for attachment in more_networks:
-            with _engine_errors(f"connecting {spec.name} to network {attachment.network}"):
+            with engine_errors(f"connecting {spec.name} to network {attachment.network}"):
                 self.api.connect_container_to_network(
                     container_id,
                     attachment.network,
@@ -376,45 +319,45 @@ class DockerEngine:
                     ipv6_address=attachment.ipv6_address,
                 )
         if spec.files:
-            with _engine_errors(f"copying files into {spec.name}"):
+            with engine_errors(f"copying files into {spec.name}"):
                 self.api.put_archive(container_id, "/", convert.files_tar(spec.files))
         return container_id
 
-    @_mutating
+    @mutating
     def start_container(self, container: str) -> None:
-        with _engine_errors(f"starting container {container}"):
+        with engine_errors(f"starting container {container}"):
             self.api.start(container)
 
-    @_mutating
+    @mutating
     def stop_container(self, container: str, timeout: float | None = None) -> None:
         """Stop; a container already gone counts as stopped. `timeout=None` uses the
         container's own stop timeout (`stop_grace_period`)."""
         seconds = None if timeout is None else max(0, round(timeout))
-        with _engine_errors(f"stopping container {container}", missing_ok=True):
+        with engine_errors(f"stopping container {container}", missing_ok=True):
             self.api.stop(container, timeout=seconds)
 
-    @_mutating
+    @mutating
     def remove_container(self, container: str, *, volumes: bool = False) -> None:
         """Force-remove; a container already gone (or being removed) is not an error.
         `volumes=True` also removes its anonymous volumes, never named ones."""
         try:
-            with _engine_errors(f"removing container {container}", missing_ok=True):
+            with engine_errors(f"removing container {container}", missing_ok=True):
                 self.api.remove_container(container, v=volumes, force=True)
         except EngineError as exc:
             if "already in progress" not in str(exc):
                 raise
 
-    @_mutating
+    @mutating
     def rename_container(self, container: str, new_name: str) -> None:
-        with _engine_errors(f"renaming container {container} to {new_name}"):
+        with engine_errors(f"renaming container {container} to {new_name}"):
             self.api.rename(container, new_name)
 
-    @_mutating
+    @mutating
     def kill_container(self, container: str, signal: str) -> None:
-        with _engine_errors(f"sending {signal} to container {container}"):
+        with engine_errors(f"sending {signal} to container {container}"):
             self.api.kill(container, signal=signal)
 
-    @_mutating
+    @mutating
     def update_container(self, container: str, service: Service) -> None:
         """`docker update`: restart policy, CPU, memory and pids limits, in place.
 
@@ -422,7 +365,7 @@ class DockerEngine:
         as is"), so asking to remove one is an `EngineError`: that change needs a recreate.
         """
         body = convert.update_body(service)
-        with _engine_errors(f"updating container {container}"):
+        with engine_errors(f"updating container {container}"):
             live = self.api.inspect_container(container)["HostConfig"]
             for key, what in (("Memory", "memory limit"), ("NanoCpus", "CPU limit")):
                 if live.get(key) and not body.get(key):
@@ -436,7 +379,7 @@ class DockerEngine:
             )
             self.api._result(response, True)  # type: ignore[attr-defined]
 
-    @_counted
+    @counted
     def exec_run(
         self,
         container: str,
@@ -447,7 +390,7 @@ class DockerEngine:
         environment: Sequence[str] = (),
         privileged: bool = False,
     ) -> ExecResult:
-        with _engine_errors(f"running {' '.join(command)!r} in container {container}"):
+        with engine_errors(f"running {' '.join(command)!r} in container {container}"):
             exec_id = self.api.exec_create(
                 container,
                 list(command),
@@ -463,13 +406,13 @@ class DockerEngine:
         text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
         return ExecResult(exit_code=int(code if code is not None else -1), output=text)
 
-    @_counted
+    @counted
     def put_files(self, container: str, path: str, archive: bytes) -> None:
         """Extract a tar archive into a container at `path` (watch mode's sync)."""
-        with _engine_errors(f"copying files into {container}:{path}"):
+        with engine_errors(f"copying files into {container}:{path}"):
             self.api.put_archive(container, path, archive)
 
-    @_counted
+    @counted
     def exec_stream(
         self,
         container: str,
@@ -482,7 +425,7 @@ class DockerEngine:
     ) -> int:
         """Run a command in a container without a TTY, passing its output (stdout and stderr
         as they come) to `on_output`; returns its exit code (`stackup exec -T`)."""
-        with _engine_errors(f"running {' '.join(command)!r} in container {container}"):
+        with engine_errors(f"running {' '.join(command)!r} in container {container}"):
             exec_id = self.api.exec_create(
                 container,
                 list(command),
@@ -498,11 +441,11 @@ class DockerEngine:
             code = self.api.exec_inspect(exec_id).get("ExitCode")
         return int(code if code is not None else -1)
 
-    @_counted
+    @counted
     def list_projects(self) -> list[dict[str, str | int]]:
         """The stackup projects on the engine (`stackup ls`): name, a status summary like
         Compose's (`running(2), exited(1)`) and the number of containers. One request."""
-        with _engine_errors("listing stackup projects"):
+        with engine_errors("listing stackup projects"):
             raw = self.api.containers(all=True, filters={"label": L.PROJECT})
         states: dict[str, Counter[str]] = {}
         for item in raw:
@@ -518,121 +461,8 @@ class DockerEngine:
             for name, counts in sorted(states.items())
         ]
 
-    # ------------------------------------------------------------------ images, logs
-
-    @_counted
-    def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str:
-        repository, tag = parse_repository_tag(image)
-        with _engine_errors(f"pulling image {image}"):
-            for event in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
-                if "error" in event:
-                    detail = (event.get("errorDetail") or {}).get("message") or event["error"]
-                    raise EngineError(f"pulling image {image}: {detail}")
-                if progress is not None:
-                    detail = event.get("progressDetail") or {}
-                    progress(
-                        PullEvent(
-                            image=image,
-                            layer=event.get("id"),
-                            status=str(event.get("status", "")),
-                            current=detail.get("current"),
-                            total=detail.get("total"),
-                        )
-                    )
-            return _image_id(self.api, image)
-
-    @_counted
-    def build_image(self, build: Build, tag: str) -> Iterator[str]:
-        """Build a `build:` section's image and tag it, yielding the builder's output lines.
-
-        `dockerfile_inline` is written to a temporary file outside the context, which the SDK
-        adds to the context it sends. The classic builder is used (no BuildKit over this API):
-        `ssh`, `secrets`, `cache_to` and multi-`platforms` are not supported.
-        """
-        import tempfile
-
-        inline_dir: tempfile.TemporaryDirectory[str] | None = None
-        dockerfile = build.dockerfile
-        if build.dockerfile_inline is not None:
-            inline_dir = tempfile.TemporaryDirectory(prefix="stackup-build-")
-            path = os.path.join(inline_dir.name, "Dockerfile")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(build.dockerfile_inline)
-            dockerfile = path
-        what = f"building image {tag} from {build.context}"
-        try:
-            with _engine_errors(what):
-                stream = self.api.build(
-                    path=build.context,
-                    dockerfile=dockerfile,
-                    tag=tag,
-                    buildargs={k: v for k, v in build.args.items() if v is not None} or None,
-                    target=build.target,
-                    labels=dict(build.labels) or None,
-                    network_mode=build.network,
-                    shmsize=build.shm_size,
-                    extra_hosts=_extra_hosts(build.extra_hosts),
-                    nocache=build.no_cache,
-                    pull=build.pull,
-                    cache_from=list(build.cache_from) or None,
-                    platform=build.platforms[0] if len(build.platforms) == 1 else None,
-                    isolation=build.isolation,
-                    rm=True,
-                    forcerm=True,  # no intermediate container left behind by a failed step
-                    decode=True,
-                )
-                for event in stream:
-                    if "error" in event:
-                        detail = (event.get("errorDetail") or {}).get("message") or event["error"]
-                        raise EngineError(f"{what}: {str(detail).strip()}")
-                    text = event.get("stream")
-                    if text:
-                        yield from str(text).rstrip("\n").split("\n")
-        finally:
-            if inline_dir is not None:
-                inline_dir.cleanup()
-
-    @_counted
-    def image_id(self, image: str) -> str | None:
-        """The local image ID for a name, or None when it is not present."""
-        with _engine_errors(f"inspecting image {image}", missing_ok=True):
-            return _image_id(self.api, image)
-        return None
-
-    @_counted
-    def logs(
-        self,
-        container: str,
-        *,
-        follow: bool = False,
-        tail: int | None = None,
-        timestamps: bool = False,
-    ) -> Iterator[bytes]:
-        """The container's output, one line at a time (each ending in b"\\n" but the last)."""
-        with _engine_errors(f"reading the logs of container {container}"):
-            stream = self.api.logs(
-                container,
-                stream=True,
-                follow=follow,
-                tail="all" if tail is None else tail,
-                timestamps=timestamps,
-            )
-        return _lines(stream, f"reading the logs of container {container}")
-
 
 DockerEngine.MUTATING = mutating_methods(DockerEngine)
-
-
-def _lines(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
-    pending = b""
-    with _engine_errors(what):
-        for chunk in chunks:
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for line in complete:
-                yield line + b"\n"
-    if pending:
-        yield pending
 
 
 def _ipam_pool(pool: Mapping[str, Any]) -> dict[str, Any]:
@@ -643,19 +473,6 @@ def _ipam_pool(pool: Mapping[str, Any]) -> dict[str, Any]:
         "aux_addresses": "AuxiliaryAddresses",
     }
     return {names.get(k, k): v for k, v in pool.items() if v is not None}
-
-
-def _extra_hosts(entries: Sequence[str]) -> dict[str, str] | None:
-    out = {}
-    for entry in entries:
-        host, _, ip = convert.extra_host(entry).partition(":")
-        out[host] = ip
-    return out or None
-
-
-def _image_id(api: docker.APIClient, image: str) -> str:
-    raw = api.inspect_image(image)  # type: ignore[no-untyped-call]
-    return str(raw["Id"])
 
 
 def _short(exc: BaseException) -> str:

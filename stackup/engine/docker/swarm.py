@@ -17,13 +17,8 @@ import docker.errors
 from docker.types import ServiceMode
 from docker.utils import parse_repository_tag
 
-from stackup.engine.docker.engine import (
-    DockerEngine,
-    _engine_errors,
-    _lines,
-    _mutating,
-    mutating_methods,
-)
+from stackup.engine.docker.calls import engine_errors, mutating, mutating_methods, split_lines
+from stackup.engine.docker.engine import DockerEngine
 from stackup.errors import EngineError
 from stackup.model import labels as L
 from stackup.model.parts import Healthcheck, UpdateConfig
@@ -58,7 +53,7 @@ class DockerSwarm(DockerEngine):
 
     def swarm_state(self) -> tuple[str, bool]:
         """(LocalNodeState, is this node a manager)."""
-        with _engine_errors("reading the engine's swarm state"):
+        with engine_errors("reading the engine's swarm state"):
             swarm = self.api.info().get("Swarm") or {}
         return str(swarm.get("LocalNodeState") or "inactive"), bool(swarm.get("ControlAvailable"))
 
@@ -77,7 +72,7 @@ class DockerSwarm(DockerEngine):
 
     def observe_swarm(self, project: str) -> SwarmObserved:
         label = {"label": f"{L.PROJECT}={project}"}
-        with _engine_errors(f"listing the swarm resources of project {project!r}"):
+        with engine_errors(f"listing the swarm resources of project {project!r}"):
             services = _sdk(self.api.services, filters=label)
             networks = _sdk(self.api.networks, filters=label)
             configs = _sdk(self.api.configs, filters=label)
@@ -102,10 +97,10 @@ class DockerSwarm(DockerEngine):
         )
 
     def service_gone(self, name: str) -> bool:
-        with _engine_errors(f"inspecting service {name}", missing_ok=True):
+        with engine_errors(f"inspecting service {name}", missing_ok=True):
             _sdk(self.api.inspect_service, name)
             return False
-        with _engine_errors(f"listing the containers of service {name}"):
+        with engine_errors(f"listing the containers of service {name}"):
             left = _sdk(
                 self.api.containers,
                 all=True,
@@ -116,13 +111,13 @@ class DockerSwarm(DockerEngine):
     def tasks(self, services: Sequence[str]) -> list[dict[str, Any]]:
         if not services:
             return []
-        with _engine_errors("listing swarm tasks"):
+        with engine_errors("listing swarm tasks"):
             return list(_sdk(self.api.tasks, filters={"service": list(services)}))
 
     def service_logs(
         self, name: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False
     ) -> Iterator[bytes]:
-        with _engine_errors(f"reading the logs of service {name}"):
+        with engine_errors(f"reading the logs of service {name}"):
             stream = _sdk(
                 self.api.service_logs,
                 name,
@@ -132,19 +127,19 @@ class DockerSwarm(DockerEngine):
                 tail="all" if tail is None else tail,
                 timestamps=timestamps,
             )
-        return _lines(stream, f"reading the logs of service {name}")
+        return split_lines(stream, f"reading the logs of service {name}")
 
     # ------------------------------------------------------------------ services
 
-    @_mutating
+    @mutating
     def create_service(self, want: DesiredService) -> None:
         spec = self._service_spec(want)
-        with _engine_errors(f"creating service {want.name}"):
+        with engine_errors(f"creating service {want.name}"):
             _sdk(self.api.create_service, name=want.name, **spec)
 
-    @_mutating
+    @mutating
     def update_service(self, want: DesiredService) -> None:
-        with _engine_errors(f"updating service {want.name}"):
+        with engine_errors(f"updating service {want.name}"):
             current = _sdk(self.api.inspect_service, want.name)
             spec = self._service_spec(want)
             # Swarm replaces tasks only when the task template changes; keep its counter.
@@ -159,9 +154,9 @@ class DockerSwarm(DockerEngine):
                 **spec,
             )
 
-    @_mutating
+    @mutating
     def remove_service(self, name: str) -> None:
-        with _engine_errors(f"removing service {name}", missing_ok=True):
+        with engine_errors(f"removing service {name}", missing_ok=True):
             _sdk(self.api.remove_service, name)
 
     def _service_spec(self, want: DesiredService) -> dict[str, Any]:
@@ -177,7 +172,7 @@ class DockerSwarm(DockerEngine):
             names = sorted({m.name for m in mounts})
             if not names:
                 continue
-            with _engine_errors(f"looking up the {kind}s of service {want.name}"):
+            with engine_errors(f"looking up the {kind}s of service {want.name}"):
                 found = lister(filters={"name": names})
             for obj in found:
                 out[(kind, obj["Spec"]["Name"])] = obj["ID"]
@@ -188,9 +183,9 @@ class DockerSwarm(DockerEngine):
 
     # ------------------------------------------------------------------ configs, secrets
 
-    @_mutating
+    @mutating
     def create_object(self, obj: DesiredObject) -> None:
-        with _engine_errors(f"creating {obj.kind} {obj.name}"):
+        with engine_errors(f"creating {obj.kind} {obj.name}"):
             try:
                 if obj.kind == "config":
                     _sdk(self.api.create_config, obj.name, obj.content, labels=dict(obj.labels))
@@ -200,9 +195,9 @@ class DockerSwarm(DockerEngine):
                 if exc.status_code != 409:  # already there: an earlier, interrupted apply
                     raise
 
-    @_mutating
+    @mutating
     def remove_object(self, kind: Literal["config", "secret"], name: str) -> None:
-        with _engine_errors(f"removing {kind} {name}", missing_ok=True):
+        with engine_errors(f"removing {kind} {name}", missing_ok=True):
             if kind == "config":
                 _sdk(self.api.remove_config, name)
             else:
@@ -212,14 +207,14 @@ class DockerSwarm(DockerEngine):
 
     def tag_image(self, image: str, target: str) -> None:
         repository, tag = parse_repository_tag(target)
-        with _engine_errors(f"tagging {image} as {target}"):
+        with engine_errors(f"tagging {image} as {target}"):
             _sdk(self.api.tag, image, repository, tag=tag or "latest")
 
     def push(self, image: str) -> str:
         """Push `image` to its registry; returns its digest there (`sha256:…`)."""
         repository, tag = parse_repository_tag(image)
         digest = ""
-        with _engine_errors(f"pushing image {image}"):
+        with engine_errors(f"pushing image {image}"):
             for event in _sdk(
                 self.api.push, repository, tag=tag or "latest", stream=True, decode=True
             ):
@@ -236,7 +231,7 @@ class DockerSwarm(DockerEngine):
     # ------------------------------------------------------------------ waiting
 
     def convergence(self, step: WaitConverged) -> Convergence:
-        with _engine_errors(f"inspecting service {step.name}"):
+        with engine_errors(f"inspecting service {step.name}"):
             service = _sdk(self.api.inspect_service, step.name)
             tasks = list(_sdk(self.api.tasks, filters={"service": step.name}))
         status = service.get("UpdateStatus") or {}
