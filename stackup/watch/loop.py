@@ -20,16 +20,11 @@ meanwhile. This module prints nothing: it reports `WatchEvent`s to a `WatchUI`.
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
-import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
 
 import watchfiles
 
@@ -39,53 +34,20 @@ from stackup.engine.interface import ExecResult
 from stackup.engine.observed import ObservedContainer
 from stackup.errors import EngineUnavailableError, StackupError
 from stackup.loading.loader import LoadedStack
-from stackup.model.parts import WatchRule
 from stackup.model.settings import ReloadPolicy
 from stackup.planning import configstate as CS
-from stackup.planning.desired import desired_containers, image_ref, read_file_objects
-from stackup.planning.plan import Action, Operation, Plan
-from stackup.planning.reconcile import ReconcileOptions
+from stackup.planning.desired import desired_containers, read_file_objects
+from stackup.planning.plan import Action, Plan
 from stackup.targets.engine.execute import Event, Outcome, execute
 from stackup.targets.engine.lock import project_lock
 from stackup.targets.engine.throwaway import CHECK_LABEL, check_spec, run_check
 from stackup.watch import reload as R
+from stackup.watch.develop import DevelopActions
+from stackup.watch.events import WatchConfig, WatchEvent, WatchUI
+from stackup.watch.sync import sync_archive
 
 
-@dataclass(frozen=True)
-class WatchEvent:
-    """Something watch saw or did. `kind` is one of: start, changed, validated, invalid,
-    reloaded, atomic, recreate, content, sync, rebuild, restart, plan, applied, skipped,
-    error, engine, stop."""
-
-    kind: str
-    text: str
-    service: str | None = None
-    details: tuple[str, ...] = ()
-    at: float = field(default_factory=time.monotonic)
-
-
-class WatchUI(Protocol):
-    def event(self, event: WatchEvent) -> None: ...
-
-    def show_plan(self, plan: Plan) -> None: ...
-
-    def progress(self) -> AbstractContextManager[Callable[[Event], None]]: ...
-
-
-@dataclass(frozen=True)
-class WatchConfig:
-    load: Callable[[], LoadedStack]
-    connect: Callable[[], DockerEngine]
-    services: tuple[str, ...] = ()
-    options: ReconcileOptions = field(default_factory=ReconcileOptions)
-    step_ms: int = 20  # quiet window that ends a burst
-    debounce_ms: int = 1000  # longest a burst is held back
-    idle_check_s: float = 2.0  # how often an idle watch checks the engine is still there
-    initial_apply: bool = True
-    on_change: Callable[[], None] | None = None  # after a web-root change or a reload
-
-
-class Watcher:
+class Watcher(DevelopActions):
     def __init__(self, config: WatchConfig, ui: WatchUI) -> None:
         self.config = config
         self.ui = ui
@@ -313,103 +275,6 @@ class Watcher:
             details=tuple(lines),
         )
 
-    # ------------------------------------------------------------------ develop.watch
-
-    def _develop(
-        self,
-        service: str,
-        changes: R.ServiceChanges,
-        containers: list[ObservedContainer],
-        seen: float,
-    ) -> None:
-        spec = self.loaded.stack.services[service]
-        assert spec.develop is not None
-        restart = rebuild = False
-        commands: list[list[str]] = []
-        for index, paths in sorted(changes.rules.items()):
-            rule = spec.develop.watch[index]
-            shown = R.describe(paths, self._base())
-            self._say(
-                "changed",
-                f"{service}: {shown} changed (develop.watch: {rule.action})",
-                service,
-                at=seen,
-            )
-            if rule.action.startswith("sync"):
-                self._sync(R.Rule(service, index, rule), paths, containers)
-            rebuild |= rule.action == "rebuild"
-            restart |= rule.action == "sync+restart" or rule.action == "restart"
-            command = R.exec_command(rule) if rule.action == "sync+exec" else None
-            if command and command not in commands:
-                commands.append(command)
-        if rebuild:
-            self._rebuild(service)
-            return
-        names = [c.name for c in containers]
-        ops: list[Operation] = []
-        if restart and names:
-            ops += R.restart_operations(service, names, "develop.watch: restart after a change")
-        for command in commands:
-            ops += R.restart_operations(service, names, "develop.watch: exec after a sync", command)
-        if ops:
-            self._apply(R.watch_plan(self.loaded.stack.name, ops, (service,)))
-
-    def _sync(
-        self,
-        rule: R.Rule,
-        paths: Sequence[Path],
-        containers: list[ObservedContainer],
-        *,
-        initial: bool = False,
-    ) -> None:
-        target = rule.rule.target
-        if target is None:
-            self._say(
-                "error",
-                f"{rule.service}: develop.watch sync of {rule.path} has no target",
-                rule.service,
-            )
-            return
-        archive, deleted, count = sync_archive(rule.rule, paths, target)
-        if not count and not deleted:
-            return
-        for c in containers:
-            if count:
-                self.engine.put_files(c.name, "/", archive)
-            if deleted:
-                self.engine.exec_run(c.name, ["rm", "-rf", "--", *deleted])
-        what = "initial sync" if initial else "synced"
-        self._say(
-            "sync",
-            f"{rule.service}: {what} {count} file(s)"
-            + (f", removed {len(deleted)}" if deleted else "")
-            + f" to {target} in {', '.join(c.name for c in containers) or 'no container'}",
-            rule.service,
-        )
-
-    def _tree(self, rule: R.Rule) -> list[Path]:
-        return list(_files_under(rule.rule, rule.path))
-
-    def _rebuild(self, service: str) -> None:
-        spec = self.loaded.stack.services[service]
-        if spec.build is None:
-            self._say("error", f"{service}: develop.watch rebuild needs a build section", service)
-            return
-        tag = image_ref(self.loaded.stack, service)
-        self._say("rebuild", f"{service}: building {tag}", service)
-        last = ""
-        for line in self.engine.build_image(spec.build, tag):
-            last = line or last
-        self._say(
-            "rebuild", f"{service}: built {tag}" + (f" ({last.strip()})" if last else ""), service
-        )
-        options = dataclasses.replace(
-            self.config.options, services=(service,), with_dependencies=False
-        )
-        plan = api.plan(self.loaded, self.engine, options)
-        if plan.operations:
-            self._apply(plan)
-
     # ------------------------------------------------------------------ the stack file
 
     def _restack(self) -> None:
@@ -537,51 +402,6 @@ class Watcher:
 
     def _say_lock(self, message: str) -> None:
         self._say("plan", message)
-
-
-def sync_archive(
-    rule: WatchRule, paths: Sequence[Path], target: str
-) -> tuple[bytes, list[str], int]:
-    """A tar of the changed files (placed under `target`, extracted at `/`), the container
-    paths of the files that are gone, and how many files the tar holds."""
-    root = Path(rule.path)
-    buffer = io.BytesIO()
-    deleted: list[str] = []
-    count = 0
-    base = target.strip("/")
-    added: set[Path] = set()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path in sorted(set(paths)):
-            if R.ignored(rule, path):
-                continue
-            rel = path.relative_to(root).as_posix() if path != root else ""
-            name = f"{base}/{rel}" if rel else base
-            # A new directory goes over whole: what was written in it before its own watch
-            # was set up produced no event.
-            files = (
-                [path]
-                if path.is_file()
-                else list(_files_under(rule, path))
-                if path.is_dir()
-                else []
-            )
-            for f in files:
-                if f not in added:
-                    added.add(f)
-                    tar.add(f, arcname=f"{base}/{f.relative_to(root).as_posix()}", recursive=False)
-                    count += 1
-            if not path.exists():
-                deleted.append("/" + name)
-    return buffer.getvalue(), deleted, count
-
-
-def _files_under(rule: WatchRule, top: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(top):
-        dirs[:] = sorted(d for d in dirs if not R.ignored(rule, Path(root) / d))
-        for f in sorted(files):
-            path = Path(root) / f
-            if not R.ignored(rule, path) and not R.is_noise(path):
-                yield path
 
 
 def _paths(batch: R.Batch) -> Iterator[Path]:

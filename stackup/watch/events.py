@@ -1,0 +1,50 @@
+"""What watch reports and how it is set up: the events it emits, the UI it reports them to,
+and its configuration."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from stackup.engine.docker.engine import DockerEngine
+from stackup.loading.loader import LoadedStack
+from stackup.planning.plan import Plan
+from stackup.planning.reconcile import ReconcileOptions
+from stackup.targets.engine.execute import Event
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """Something watch saw or did. `kind` is one of: start, changed, validated, invalid,
+    reloaded, atomic, recreate, content, sync, rebuild, restart, plan, applied, skipped,
+    error, engine, stop."""
+
+    kind: str
+    text: str
+    service: str | None = None
+    details: tuple[str, ...] = ()
+    at: float = field(default_factory=time.monotonic)
+
+
+class WatchUI(Protocol):
+    def event(self, event: WatchEvent) -> None: ...
+
+    def show_plan(self, plan: Plan) -> None: ...
+
+    def progress(self) -> AbstractContextManager[Callable[[Event], None]]: ...
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    load: Callable[[], LoadedStack]
+    connect: Callable[[], DockerEngine]
+    services: tuple[str, ...] = ()
+    options: ReconcileOptions = field(default_factory=ReconcileOptions)
+    step_ms: int = 20  # quiet window that ends a burst
+    debounce_ms: int = 1000  # longest a burst is held back
+    idle_check_s: float = 2.0  # how often an idle watch checks the engine is still there
+    initial_apply: bool = True
+    on_change: Callable[[], None] | None = None  # after a web-root change or a reload
