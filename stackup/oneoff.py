@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from stackup import api
 from stackup import labels as L
+from stackup import salt as S
 from stackup.desired import desired_containers, read_file_objects
 from stackup.engine import Engine
 from stackup.errors import ApplyError
@@ -58,7 +59,8 @@ def run_oneoff(
     if network_ops:
         execute(dataclasses.replace(net_plan, operations=tuple(network_ops)), engine)
     observed = engine.observe(stack.name)
-    salt = next((c.salt for c in observed.containers if c.salt), secrets.token_hex(8))
+    # The project's salt, as `up` would choose it (stackup.salt); a fresh one if it has none.
+    salt = S.choose(observed.labelled(), fallback=S.fresh)
     base = desired_containers(stack, service, 1, salt, read_file_objects(stack))[0].spec
     svc = base.service
     if command is not None:

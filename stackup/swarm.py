@@ -25,13 +25,14 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
 from stackup import labels as L
+from stackup import salt as S
 from stackup.desired import desired_network, image_ref
 from stackup.errors import ApplyError
 from stackup.fielddiff import diff_fields
@@ -95,13 +96,11 @@ class SwarmObserved:
     secrets: tuple[SwarmObject, ...] = ()
     nodes: int = 1  # ready nodes
 
-    def salt(self, fallback: str) -> str:
+    def labelled(self) -> Iterator[Mapping[str, str]]:
+        """The labels of the project's resources, in the order their salt is trusted."""
         for group in (self.services, self.configs, self.secrets, self.networks):
             for obj in group:
-                salt = obj.labels.get(L.SALT)
-                if salt:
-                    return salt
-        return fallback
+                yield obj.labels
 
     def fingerprint(self) -> str:
         parts = [
@@ -179,7 +178,7 @@ class DesiredService:
 class SwarmOptions:
     services: tuple[str, ...] = ()  # empty: all
     remove_orphans: bool = False
-    salt: str = "stackup"  # for a project that has no resource carrying a salt yet
+    salt: str = S.UNSET  # for a project that has no resource carrying a salt yet (stackup.salt)
     file_objects: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     registry: str | None = None
     digests: Mapping[str, str] = field(default_factory=dict)  # image → sha256:… after a push
@@ -525,7 +524,7 @@ def reconcile_swarm(
 ) -> Plan:
     """The plan that makes the swarm run `stack`: networks, config and secret versions,
     services (created, or updated with every changed field), then what they no longer use."""
-    salt = observed.salt(options.salt)
+    salt = S.choose(observed.labelled(), options.salt)
     selected = tuple(sorted(options.services or stack.services))
     warnings, errors = check(stack, source, selected, observed.nodes)
     ops: list[Operation] = []

@@ -8,7 +8,6 @@ same renderers, execute with the same executor. What differs is the engine layer
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 import threading
 from collections.abc import Mapping
@@ -39,6 +38,7 @@ def _options(
     flags: Mapping[str, object],
     digests: Mapping[str, str] | None = None,
 ) -> SwarmOptions:
+    from stackup import salt as S
     from stackup.desired import read_file_objects
     from stackup.errors import UsageError
     from stackup.swarm import SwarmOptions
@@ -51,7 +51,7 @@ def _options(
     return SwarmOptions(
         services=services,
         remove_orphans=bool(flags.get("remove_orphans")),
-        salt=secrets.token_hex(8),
+        salt=S.fresh(),  # for a project with none on the swarm yet (stackup.salt, rule 3)
         file_objects=read_file_objects(loaded.stack),
         registry=loaded.stack.stackup.registry,
         digests=dict(digests or {}),
