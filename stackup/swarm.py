@@ -27,18 +27,17 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
 from stackup import labels as L
 from stackup import salt as S
-from stackup.desired import desired_network, image_ref
+from stackup.desired import desired_network, image_ref, service_data
 from stackup.errors import ApplyError
 from stackup.fielddiff import diff_fields
 from stackup.plan import Action, CreateNetwork, FieldChange, Kind, Operation, Plan, RemoveNetwork
 from stackup.poll import poll_until
-from stackup.sensitive import ServiceMasker
 from stackup.source import SourceMap
 from stackup.spec import FileRef, Service, Stack
 
@@ -282,23 +281,79 @@ def desired_service(
     global_mode = deploy is not None and deploy.mode == "global"
     replicas = None if global_mode else service.replicas
 
-    data: dict[str, Any] = service.model_dump(mode="json", by_alias=True, include=_SERVICE_FIELDS)
-    data["environment"] = {k: v for k, v in sorted(service.environment.items()) if v is not None}
-    sensitive = [*stack.stackup.sensitive, *service.stackup.sensitive]
-    ServiceMasker(name, lambda v: L.sensitive_digest(v, salt), sensitive, stack.tainted).service(
-        data
-    )
-    data["image"] = image
+    networks = [
+        (stack.networks[key].name or key, tuple(dict.fromkeys([name, *net.aliases])))
+        for key, net in sorted(service.networks.items())
+    ]
+    mounts = _mounts(stack, service)
+    refs: dict[str, list[FileMount]] = {"config": [], "secret": []}
+    uses: list[tuple[ObjectKind, list[FileRef]]] = [
+        ("config", service.configs),
+        ("secret", service.secrets),
+    ]
+    for kind, used in uses:
+        for ref in used:
+            obj = objects.get((kind, ref.source))
+            if obj is not None:
+                refs[kind].append(_file_mount(kind, ref, obj.name))
+
+    # The canonical spec: the part both targets share (stackup.desired.service_data), with
+    # what the swarm makes of the service on top.
+    data = service_data(stack, name, salt, image, include=_SERVICE_FIELDS)
     data.setdefault("deploy", None)
     data["deploy"] = dict(data["deploy"] or {})
     data["deploy"]["replicas"] = replicas
-
-    networks: list[tuple[str, tuple[str, ...]]] = []
-    for key, net in sorted(service.networks.items()):
-        net_name = stack.networks[key].name or key
-        networks.append((net_name, tuple(dict.fromkeys([name, *net.aliases]))))
     data["networks"] = {n: list(a) for n, a in networks}
+    data["volumes"] = [
+        {"type": m.type, "source": m.source, "target": m.target, "read_only": m.read_only}
+        for m in mounts
+    ]
+    for kind in ("config", "secret"):
+        data[kind + "s"] = [
+            {"name": m.name, "target": m.target, "uid": m.uid, "gid": m.gid, "mode": m.mode}
+            for m in refs[kind]
+        ]
+    canonical: dict[str, JsonValue] = json.loads(L.canonical_json(data))
+    labels = L.resource_labels(
+        stack.name,
+        L.canonical_json(canonical),
+        salt=salt,
+        service=name,
+        extra=deploy.labels if deploy else None,
+    )
+    return DesiredService(
+        service=name,
+        name=service_name(stack, name),
+        image=f"{strip_digest(image)}@{pinned}" if pinned else image,
+        replicas=replicas,
+        spec=service,
+        environment={k: v for k, v in service.environment.items() if v is not None},
+        networks=tuple(networks),
+        mounts=tuple(mounts),
+        configs=tuple(refs["config"]),
+        secrets=tuple(refs["secret"]),
+        labels=labels,
+        # Not io.stackup.project: the single-engine target would take the tasks' containers
+        # for its own (and `down --target engine` would remove what Swarm then restarts).
+        container_labels={
+            **service.labels,
+            SWARM_PROJECT: stack.name,
+            TASK_HASH: _task_hash(canonical),
+        },
+        canonical=canonical,
+    )
 
+
+def _task_hash(canonical: Mapping[str, JsonValue]) -> str:
+    """What the tasks are made from: the canonical spec without the settings of the service
+    alone (scale, how to roll out, its labels), so a scale replaces no task."""
+    task_part = json.loads(L.canonical_json(dict(canonical)))
+    for key in ("replicas", "update_config", "rollback_config", "labels"):
+        task_part["deploy"].pop(key, None)
+    return L.spec_hash(L.canonical_json(task_part))[:16]
+
+
+def _mounts(stack: Stack, service: Service) -> list[SwarmMount]:
     mounts: list[SwarmMount] = []
     for vol in service.volumes:
         source = vol.source
@@ -323,54 +378,7 @@ def desired_service(
                 tmpfs_size=vol.tmpfs.size if vol.tmpfs else None,
             )
         )
-    data["volumes"] = [
-        {"type": m.type, "source": m.source, "target": m.target, "read_only": m.read_only}
-        for m in mounts
-    ]
-
-    refs: dict[str, list[FileMount]] = {"config": [], "secret": []}
-    uses: list[tuple[ObjectKind, list[FileRef]]] = [
-        ("config", service.configs),
-        ("secret", service.secrets),
-    ]
-    for kind, used in uses:
-        for ref in used:
-            obj = objects.get((kind, ref.source))
-            if obj is None:
-                continue
-            refs[kind].append(_file_mount(kind, ref, obj.name))
-    for kind in ("config", "secret"):
-        data[kind + "s"] = [
-            {"name": m.name, "target": m.target, "uid": m.uid, "gid": m.gid, "mode": m.mode}
-            for m in refs[kind]
-        ]
-
-    canonical: dict[str, JsonValue] = json.loads(L.canonical_json(data))
-    task_part = json.loads(L.canonical_json(data))
-    for key in ("replicas", "update_config", "rollback_config", "labels"):
-        task_part["deploy"].pop(key, None)
-    task_hash = L.spec_hash(L.canonical_json(task_part))[:16]
-    text = L.canonical_json(canonical)
-    labels = L.resource_labels(
-        stack.name, text, salt=salt, service=name, extra=deploy.labels if deploy else None
-    )
-    return DesiredService(
-        service=name,
-        name=service_name(stack, name),
-        image=f"{strip_digest(image)}@{pinned}" if pinned else image,
-        replicas=replicas,
-        spec=service,
-        environment={k: v for k, v in service.environment.items() if v is not None},
-        networks=tuple(networks),
-        mounts=tuple(mounts),
-        configs=tuple(refs["config"]),
-        secrets=tuple(refs["secret"]),
-        labels=labels,
-        # Not io.stackup.project: the single-engine target would take the tasks' containers
-        # for its own (and `down --target engine` would remove what Swarm then restarts).
-        container_labels={**service.labels, SWARM_PROJECT: stack.name, TASK_HASH: task_hash},
-        canonical=canonical,
-    )
+    return mounts
 
 
 def _file_mount(kind: str, ref: FileRef, name: str) -> FileMount:
