@@ -36,7 +36,7 @@ from stackup import salt as S
 from stackup.desired import desired_network, image_ref, service_data
 from stackup.errors import ApplyError
 from stackup.fielddiff import diff_fields
-from stackup.plan import Action, CreateNetwork, FieldChange, Kind, Operation, Plan, RemoveNetwork
+from stackup.plan import Action, CreateNetwork, FieldChange, Kind, Operation, Plan
 from stackup.poll import poll_until
 from stackup.source import SourceMap
 from stackup.spec import FileRef, Service, Stack
@@ -921,54 +921,3 @@ class WaitConverged:
         raise ApplyError(
             f"service {self.service} did not converge in {self.timeout:g}s: {shown[0]}"
         )
-
-
-# --------------------------------------------------------------------------- down
-
-
-def plan_swarm_down(observed: SwarmObserved) -> Plan:
-    """Remove the project's services, then its networks, configs and secrets. Named volumes
-    stay: they live on the nodes, with the data."""
-    ops: list[Operation] = []
-    service_ids: list[str] = []
-    for s in sorted(observed.services, key=lambda s: s.name):
-        op_id = f"service:{s.name}"
-        service_ids.append(op_id)
-        ops.append(
-            Operation(
-                id=op_id,
-                action=Action.REMOVE,
-                kind=Kind.SERVICE,
-                name=s.name,
-                service=s.service,
-                reason="down",
-                steps=(RemoveService(s.name), WaitServiceGone(s.name)),
-            )
-        )
-    after = tuple(service_ids)
-    for n in sorted(observed.networks, key=lambda n: n.name):
-        ops.append(
-            Operation(
-                id=f"network:{n.name}",
-                action=Action.REMOVE,
-                kind=Kind.NETWORK,
-                name=n.name,
-                reason="down",
-                steps=(RemoveNetwork(n.name),),
-                after=after,
-            )
-        )
-    for kind, objs in (("config", observed.configs), ("secret", observed.secrets)):
-        for obj in sorted(objs, key=lambda o: o.name):
-            ops.append(
-                Operation(
-                    id=f"{kind}:{obj.name}",
-                    action=Action.REMOVE,
-                    kind=Kind.CONFIG if kind == "config" else Kind.SECRET,
-                    name=obj.name,
-                    reason="down",
-                    steps=(RemoveObject(kind, obj.name),),  # type: ignore[arg-type]
-                    after=after,
-                )
-            )
-    return Plan(project=observed.project, operations=tuple(ops), fingerprint=observed.fingerprint())

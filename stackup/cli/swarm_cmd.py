@@ -201,7 +201,7 @@ def up(loaded: LoadedStack, services: tuple[str, ...], kw: Mapping[str, object])
 def down(project: str, progress: str = "auto") -> None:
     from stackup.cli.progress import Progress
     from stackup.execute import ExecuteOptions, execute
-    from stackup.swarm import plan_swarm_down
+    from stackup.teardown import plan_swarm_down
 
     engine = connect()
     plan = plan_swarm_down(engine.observe_swarm(project))

@@ -26,9 +26,9 @@ from stackup.swarm import (
     deployed_image,
     desired_objects,
     desired_service,
-    plan_swarm_down,
     reconcile_swarm,
 )
+from stackup.teardown import plan_swarm_down
 
 SALT = "0123456789abcdef"
 SECRET = "hunter2-weak"

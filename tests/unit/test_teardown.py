@@ -10,8 +10,8 @@ from stackup.graph import build_graph
 from stackup.loader import load_text
 from stackup.plan import Plan
 from stackup.reconcile import ReconcileOptions, reconcile
-from stackup.swarm import SwarmObject, SwarmObserved, SwarmServiceState, plan_swarm_down
-from stackup.teardown import plan_down
+from stackup.swarm import SwarmObject, SwarmObserved, SwarmServiceState
+from stackup.teardown import plan_down, plan_swarm_down
 
 STACK = """
 name: td
