@@ -23,14 +23,9 @@ from stackup.plan import (
     Step,
     StopContainer,
 )
-from stackup.swarm import (
-    ObjectKind,
-    RemoveObject,
-    RemoveService,
-    SwarmObject,
-    SwarmObserved,
-    WaitServiceGone,
-)
+from stackup.swarm import SwarmObject, SwarmObserved
+from stackup.swarm_desired import ObjectKind
+from stackup.swarm_steps import RemoveObject, RemoveService, WaitServiceGone
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from stackup.docker_swarm import DockerSwarm
     from stackup.loader import LoadedStack
     from stackup.plan import Plan
-    from stackup.swarm import SwarmOptions
+    from stackup.swarm_desired import SwarmOptions
 
 
 def connect() -> DockerSwarm:
@@ -41,7 +41,7 @@ def _options(
     from stackup import salt as S
     from stackup.desired import read_file_objects
     from stackup.errors import UsageError
-    from stackup.swarm import SwarmOptions
+    from stackup.swarm_desired import SwarmOptions
 
     for flag in ("force_recreate", "no_recreate", "renew_anon_volumes"):
         if flags.get(flag):
@@ -127,7 +127,7 @@ def push_images(
     Only with `x-stackup.registry`: a multi-node swarm pulls every image by name on the node
     that runs the task, so an image that exists only here must reach a registry first."""
     from stackup.desired import image_ref
-    from stackup.swarm import deployed_image
+    from stackup.swarm_desired import deployed_image
 
     registry = loaded.stack.stackup.registry
     if not registry:

@@ -14,7 +14,9 @@ from stackup.loader import load_text
 from stackup.plan import CreateContainer, Plan
 from stackup.reconcile import ReconcileOptions
 from stackup.review import plan_between
-from stackup.swarm import CreateService, SwarmObject, SwarmObserved, SwarmOptions, reconcile_swarm
+from stackup.swarm import SwarmObject, SwarmObserved, reconcile_swarm
+from stackup.swarm_desired import SwarmOptions
+from stackup.swarm_steps import CreateService
 
 STACK = """
 name: salty

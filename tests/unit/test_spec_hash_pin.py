@@ -15,7 +15,7 @@ from pathlib import Path
 from stackup import labels as L
 from stackup.desired import desired_containers, desired_network, desired_volume, read_file_objects
 from stackup.loader import load_text
-from stackup.swarm import SwarmOptions, desired_objects, desired_service
+from stackup.swarm_desired import SwarmOptions, desired_objects, desired_service
 
 SALT = "0123456789abcdef"
 ENV = {"TOKEN": "from-env", "PW": "pw"}

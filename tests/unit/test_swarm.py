@@ -13,21 +13,15 @@ from stackup.docker_swarm import service_spec
 from stackup.loader import LoadedStack, load_text
 from stackup.plan import Action, Kind, Plan
 from stackup.render import render_json, render_markdown, render_text
-from stackup.swarm import (
+from stackup.swarm import SwarmObject, SwarmObserved, SwarmServiceState, reconcile_swarm
+from stackup.swarm_desired import (
     OBJECT_KEY,
-    CreateObject,
-    CreateService,
-    SwarmObject,
-    SwarmObserved,
     SwarmOptions,
-    SwarmServiceState,
-    UpdateService,
-    WaitConverged,
     deployed_image,
     desired_objects,
     desired_service,
-    reconcile_swarm,
 )
+from stackup.swarm_steps import CreateObject, CreateService, UpdateService, WaitConverged
 from stackup.teardown import plan_swarm_down
 
 SALT = "0123456789abcdef"
