@@ -9,7 +9,6 @@ outcome = stackup.apply(plan, engine)
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -24,6 +23,7 @@ from stackup.errors import ApplyError, PlanError
 from stackup.loading.compat import engine_errors
 from stackup.loading.loader import LoadedStack
 from stackup.planning import configstate
+from stackup.planning import salt as S
 from stackup.planning.desired import read_file_objects
 from stackup.planning.graph import build_graph
 from stackup.planning.plan import Plan
@@ -61,14 +61,11 @@ def plan_options(
     loaded: LoadedStack, engine: Engine, options: ReconcileOptions | None = None
 ) -> ReconcileOptions:
     """Options completed with what planning must read first (secret and config contents) and
-    the salt for a project that has none on the engine yet. That salt is keyed with the
-    engine's ID, which never leaves the host: stable from `diff -o` to `up --plan`, yet not
-    guessable from the project name alone."""
+    the salt for a project that has none on the engine yet: keyed with the engine's ID
+    (`stackup.planning.salt`, rule 3)."""
     options = options or ReconcileOptions()
-    salt = options.salt
-    if salt == "stackup":
-        key = f"{engine.engine_id()}\0{loaded.stack.name}".encode()
-        salt = hashlib.sha256(key).hexdigest()[:16]
+    name = loaded.stack.name
+    salt = S.choose(given=options.salt, fallback=lambda: S.engine_keyed(engine.engine_id(), name))
     # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
     configs = configstate.snapshot(loaded.stack, loaded.stack.services, loaded.project_directory)
     return dataclasses.replace(

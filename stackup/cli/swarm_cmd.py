@@ -8,7 +8,6 @@ same renderers, execute with the same executor. What differs is the engine layer
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 import threading
 from collections.abc import Mapping
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from stackup.engine.docker.swarm import DockerSwarm
     from stackup.loading.loader import LoadedStack
     from stackup.planning.plan import Plan
-    from stackup.targets.swarm.plan import SwarmOptions
+    from stackup.targets.swarm.desired import SwarmOptions
 
 
 def connect() -> DockerSwarm:
@@ -40,8 +39,9 @@ def _options(
     digests: Mapping[str, str] | None = None,
 ) -> SwarmOptions:
     from stackup.errors import UsageError
+    from stackup.planning import salt as S
     from stackup.planning.desired import read_file_objects
-    from stackup.targets.swarm.plan import SwarmOptions
+    from stackup.targets.swarm.desired import SwarmOptions
 
     for flag in ("force_recreate", "no_recreate", "renew_anon_volumes"):
         if flags.get(flag):
@@ -51,7 +51,7 @@ def _options(
     return SwarmOptions(
         services=services,
         remove_orphans=bool(flags.get("remove_orphans")),
-        salt=secrets.token_hex(8),
+        salt=S.fresh(),  # for a project with none on the swarm yet (stackup.planning.salt, rule 3)
         file_objects=read_file_objects(loaded.stack),
         registry=loaded.stack.stackup.registry,
         digests=dict(digests or {}),
@@ -127,7 +127,7 @@ def push_images(
     Only with `x-stackup.registry`: a multi-node swarm pulls every image by name on the node
     that runs the task, so an image that exists only here must reach a registry first."""
     from stackup.planning.desired import image_ref
-    from stackup.targets.swarm.plan import deployed_image
+    from stackup.targets.swarm.desired import deployed_image
 
     registry = loaded.stack.stackup.registry
     if not registry:
@@ -200,8 +200,8 @@ def up(loaded: LoadedStack, services: tuple[str, ...], kw: Mapping[str, object])
 
 def down(project: str, progress: str = "auto") -> None:
     from stackup.cli.progress import Progress
+    from stackup.planning.teardown import plan_swarm_down
     from stackup.targets.engine.execute import ExecuteOptions, execute
-    from stackup.targets.swarm.plan import plan_swarm_down
 
     engine = connect()
     plan = plan_swarm_down(engine.observe_swarm(project))

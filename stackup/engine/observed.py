@@ -7,7 +7,7 @@ volumes, images), whatever the number of services; reconcile reads nothing else.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from pydantic import JsonValue
@@ -80,10 +80,6 @@ class ObservedContainer(_Labelled):
             return 1
 
     @property
-    def salt(self) -> str | None:
-        return self.labels.get(L.SALT)
-
-    @property
     def health(self) -> str | None:
         for word in ("healthy", "unhealthy", "health: starting"):
             if f"({word})" in self.status:
@@ -139,6 +135,12 @@ class Observed:
     images: Mapping[str, str] = field(default_factory=dict)
     foreign: tuple[ObservedContainer, ...] = ()
     engine_id: str = ""
+
+    def labelled(self) -> Iterator[Mapping[str, str]]:
+        """The labels of the project's containers, in the order their salt is trusted
+        (`stackup.planning.salt`): by name. Networks and volumes are not asked."""
+        for c in sorted(self.containers, key=lambda c: c.name):
+            yield c.labels
 
     def fingerprint(self) -> str:
         """A digest of everything reconcile reads, for `up --plan` to refuse a stale plan."""

@@ -60,7 +60,7 @@ def warnings(
     swarm: bool = False,
 ) -> list[str]:
     """Keys of the stack (of `services`, or of every service) stackup reads but ignores, on a
-    single engine or (`swarm`) on Swarm, which has its own list (`stackup.targets.swarm.plan.check`)."""
+    single engine or (`swarm`) on Swarm, which has its own list (`stackup.targets.swarm.check.check`)."""
     out: list[str] = []
     names = sorted(stack.services if services is None else services)
     for name in names:

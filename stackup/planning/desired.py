@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,12 +255,23 @@ def desired_containers(
     return out
 
 
-def canonical_service(
-    stack: Stack, service_name: str, salt: str, file_objects: Mapping[str, bytes]
-) -> dict[str, JsonValue]:
+def service_data(
+    stack: Stack,
+    service_name: str,
+    salt: str,
+    image: str,
+    *,
+    include: Set[str] | None = None,
+    exclude: Set[str] | None = None,
+) -> dict[str, Any]:
+    """What the canonical spec of a service is made from on either target (the container's
+    here, the swarm service's in `stackup.targets.swarm.plan`): the service as plain data (only `include`,
+    or without `exclude`), its environment without unset variables, sorted, every sensitive
+    value a digest keyed with `salt`, and the image it runs. Each target layers its own
+    fields on top (names resolved, secrets and configs, the swarm's deploy)."""
     service = stack.services[service_name]
-    data: dict[str, Any] = _drop_unset_later_keys(
-        service.model_dump(mode="json", by_alias=True, exclude=_NOT_CONTAINER_CONFIG)
+    data: dict[str, Any] = service.model_dump(
+        mode="json", by_alias=True, include=include, exclude=exclude
     )
     data["environment"] = {k: v for k, v in sorted(service.environment.items()) if v is not None}
     sensitive = [*stack.stackup.sensitive, *service.stackup.sensitive]
@@ -268,7 +279,21 @@ def canonical_service(
         service_name, lambda v: L.sensitive_digest(v, salt), sensitive, stack.tainted
     )
     masker.service(data)
-    data["image"] = image_ref(stack, service_name)
+    data["image"] = image
+    return data
+
+
+def canonical_service(
+    stack: Stack, service_name: str, salt: str, file_objects: Mapping[str, bytes]
+) -> dict[str, JsonValue]:
+    service = stack.services[service_name]
+    # Pruning after masking is the same as before it: neither the masker nor the environment
+    # and image set above ever put a None where pruning would look.
+    data: dict[str, Any] = _drop_unset_later_keys(
+        service_data(
+            stack, service_name, salt, image_ref(stack, service_name), exclude=_NOT_CONTAINER_CONFIG
+        )
+    )
     data["networks"] = {
         (stack.networks[k].name or k): v for k, v in sorted(data.get("networks", {}).items())
     }

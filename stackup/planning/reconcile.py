@@ -31,6 +31,7 @@ from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Service, Stack
 from stackup.planning import configstate as CS
 from stackup.planning import graph as G
+from stackup.planning import salt as S
 from stackup.planning.desired import (
     UPDATABLE,
     DesiredContainer,
@@ -77,7 +78,9 @@ class ReconcileOptions:
     no_recreate: bool = False
     renew_anon_volumes: bool = False
     scale: Mapping[str, int] = field(default_factory=dict)
-    salt: str = "stackup"  # for a project that has no resource carrying a salt yet
+    salt: str = (
+        S.UNSET
+    )  # for a project that has no resource carrying a salt yet (stackup.planning.salt)
     file_objects: Mapping[str, bytes] = field(default_factory=dict)
     with_dependencies: bool = True
     # Config files on the host and what each container last applied (stackup.planning.configstate);
@@ -115,13 +118,6 @@ def containers_needing_live_config(
     )
 
 
-def _project_salt(observed: Observed, fallback: str) -> str:
-    for c in sorted(observed.containers, key=lambda c: c.name):
-        if c.salt:
-            return c.salt
-    return fallback
-
-
 @dataclass
 class _ServiceOutcome:
     op_ids: list[str] = field(default_factory=list)
@@ -136,7 +132,7 @@ class _Reconciler:
         self.graph = graph
         self.observed = observed
         self.options = options
-        self.salt = _project_salt(observed, options.salt)
+        self.salt = S.choose(observed.labelled(), options.salt)
         self.ops: list[Operation] = []
         self.warnings: list[str] = []
         self.blockers: list[str] = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import secrets
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from stackup.engine.fake import FakeEngine
 from stackup.errors import PlanError
 from stackup.gcpause import collector_paused
 from stackup.loading.loader import LoadedStack
+from stackup.planning import salt as S
 from stackup.planning.desired import image_ref, read_file_objects
 from stackup.planning.graph import build_graph
 from stackup.planning.plan import Plan
@@ -34,12 +34,9 @@ def plan_between(
 ) -> Plan:
     """The plan from `base` to `head`; `base_reader` reads the base's secret and config files
     (from git for `--base`), so a change of their content shows as it would on an engine."""
-    # Both sides share one salt, so only real changes show; a fresh one each run, because the
-    # Markdown goes into pull-request comments and a known key would let anyone test guesses
-    # of a weak secret against its digest.
-    salt = (
-        options.salt if options is not None and options.salt != "stackup" else secrets.token_hex(8)
-    )
+    # Both sides share one salt, so only real changes show; a fresh one each run unless one is
+    # given (stackup.planning.salt, rule 3: the Markdown goes into pull-request comments).
+    salt = S.choose(given=options.salt if options is not None else S.UNSET, fallback=S.fresh)
     options = dataclasses.replace(options or ReconcileOptions(), salt=salt)
     with collector_paused():  # stackup.gcpause: linear in the stacks' size
         return _plan_between(base, head, options, base_reader)

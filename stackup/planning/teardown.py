@@ -1,8 +1,13 @@
 """Plans that take a project down, built from labels alone (`stackup -p NAME down` needs no
-stack file): containers first, in parallel, then networks, then, only when asked, the named
-volumes stackup created. External resources carry no label of ours and are never touched."""
+stack file), on both targets in one order (`teardown`): containers, or swarm services, first,
+in parallel, then networks, the swarm's configs and secrets, and, only when asked, the named
+volumes stackup created (never on Swarm: they live on the nodes). External resources carry no
+label of ours and are never touched."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from stackup.engine.observed import Observed
 from stackup.model import labels as L
@@ -15,8 +20,54 @@ from stackup.planning.plan import (
     RemoveNetwork,
     RemoveVolume,
     StartContainer,
+    Step,
     StopContainer,
 )
+from stackup.targets.swarm.desired import ObjectKind
+from stackup.targets.swarm.plan import SwarmObject, SwarmObserved
+from stackup.targets.swarm.steps import RemoveObject, RemoveService, WaitServiceGone
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One resource a `down` removes."""
+
+    kind: Kind
+    name: str
+    steps: tuple[Step, ...]
+    service: str | None = None
+    reason: str = "down"
+    destroys_data: bool = False
+
+
+def teardown(
+    project: str,
+    first: Sequence[Removal],
+    then: Sequence[Removal],
+    fingerprint: str,
+    warnings: Sequence[str] = (),
+) -> Plan:
+    """The order of every `down`, on either target: what runs (containers, or swarm services)
+    first, in parallel; then what it used (networks, configs and secrets, volumes), each once
+    all of `first` is gone, since the engine refuses to remove what is still in use."""
+    first_ops = [_remove(r, after=()) for r in first]
+    after = tuple(op.id for op in first_ops)
+    ops = [*first_ops, *(_remove(r, after=after) for r in then)]
+    return Plan(project, tuple(ops), tuple(warnings), fingerprint=fingerprint)
+
+
+def _remove(removal: Removal, after: tuple[str, ...]) -> Operation:
+    return Operation(
+        id=f"{removal.kind.value}:{removal.name}",
+        action=Action.REMOVE,
+        kind=removal.kind,
+        name=removal.name,
+        service=removal.service,
+        reason=removal.reason,
+        destroys_data=removal.destroys_data,
+        steps=removal.steps,
+        after=after,
+    )
 
 
 def plan_down(
@@ -31,51 +82,37 @@ def plan_down(
     """`services=None` removes every container of the project, orphans included;
     `keep_services` names services whose absence from the file makes them orphans to keep;
     `keep_volumes` names volumes the file now declares external (they are no longer ours)."""
-    ops: list[Operation] = []
     warnings: list[str] = []
     containers = [
         c
         for c in observed.containers
         if (services is None or c.service in services) and c.service not in keep_services
     ]
-    for c in containers:
-        ops.append(
-            Operation(
-                id=f"container:{c.name}",
-                action=Action.REMOVE,
-                kind=Kind.CONTAINER,
-                name=c.name,
-                service=c.service,
-                reason="down",
-                steps=(
-                    *(
-                        (StopContainer(c.name, timeout),)
-                        if c.state in ("running", "restarting", "paused")
-                        else ()
-                    ),
-                    RemoveContainer(c.name, volumes=volumes),
+    first = [
+        Removal(
+            Kind.CONTAINER,
+            c.name,
+            service=c.service,
+            steps=(
+                *(
+                    (StopContainer(c.name, timeout),)
+                    if c.state in ("running", "restarting", "paused")
+                    else ()
                 ),
-            )
+                RemoveContainer(c.name, volumes=volumes),
+            ),
         )
+        for c in containers
+    ]
     if keep_services:
         names = ", ".join(sorted(c.name for c in observed.containers if c.service in keep_services))
         warnings.append(f"orphan containers left running: {names} (--remove-orphans removes them)")
-    container_ops = tuple(op.id for op in ops)
     remaining = [c for c in observed.containers if c not in containers]
-    for net in sorted(observed.networks.values(), key=lambda n: n.name):
-        if net.project != observed.project or any(net.name in c.networks for c in remaining):
-            continue
-        ops.append(
-            Operation(
-                id=f"network:{net.name}",
-                action=Action.REMOVE,
-                kind=Kind.NETWORK,
-                name=net.name,
-                reason="down",
-                steps=(RemoveNetwork(net.name),),
-                after=container_ops,
-            )
-        )
+    then = [
+        Removal(Kind.NETWORK, net.name, steps=(RemoveNetwork(net.name),))
+        for net in sorted(observed.networks.values(), key=lambda n: n.name)
+        if net.project == observed.project and not any(net.name in c.networks for c in remaining)
+    ]
     if volumes:
         for vol in sorted(observed.volumes.values(), key=lambda v: v.name):
             if vol.project != observed.project:
@@ -87,19 +124,44 @@ def plan_down(
             if users:  # kept containers still mount it: the engine would refuse anyway
                 warnings.append(f"volume {vol.name} kept: still used by {', '.join(users)}")
                 continue
-            ops.append(
-                Operation(
-                    id=f"volume:{vol.name}",
-                    action=Action.REMOVE,
-                    kind=Kind.VOLUME,
-                    name=vol.name,
+            then.append(
+                Removal(
+                    Kind.VOLUME,
+                    vol.name,
+                    steps=(RemoveVolume(vol.name),),
                     reason="down --volumes",
                     destroys_data=True,
-                    steps=(RemoveVolume(vol.name),),
-                    after=container_ops,
                 )
             )
-    return Plan(observed.project, tuple(ops), tuple(warnings), fingerprint=observed.fingerprint())
+    return teardown(observed.project, first, then, observed.fingerprint(), warnings)
+
+
+def plan_swarm_down(observed: SwarmObserved) -> Plan:
+    """Remove the project's services, then its networks, configs and secrets. Named volumes
+    stay: they live on the nodes, with the data."""
+    first = [
+        Removal(
+            Kind.SERVICE,
+            s.name,
+            service=s.service,
+            steps=(RemoveService(s.name), WaitServiceGone(s.name)),
+        )
+        for s in sorted(observed.services, key=lambda s: s.name)
+    ]
+    then = [
+        Removal(Kind.NETWORK, n.name, steps=(RemoveNetwork(n.name),))
+        for n in sorted(observed.networks, key=lambda n: n.name)
+    ]
+    groups: list[tuple[ObjectKind, Kind, tuple[SwarmObject, ...]]] = [
+        ("config", Kind.CONFIG, observed.configs),
+        ("secret", Kind.SECRET, observed.secrets),
+    ]
+    for kind, plan_kind, objs in groups:
+        then.extend(
+            Removal(plan_kind, obj.name, steps=(RemoveObject(kind, obj.name),))
+            for obj in sorted(objs, key=lambda o: o.name)
+        )
+    return teardown(observed.project, first, then, observed.fingerprint())
 
 
 def plan_lifecycle(

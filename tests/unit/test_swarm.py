@@ -13,22 +13,21 @@ from stackup.loading.loader import LoadedStack, load_text
 from stackup.model import labels as L
 from stackup.planning.plan import Action, Kind, Plan
 from stackup.planning.render import render_json, render_markdown, render_text
-from stackup.targets.swarm.plan import (
+from stackup.planning.teardown import plan_swarm_down
+from stackup.targets.swarm.desired import (
     OBJECT_KEY,
-    CreateObject,
-    CreateService,
-    SwarmObject,
-    SwarmObserved,
     SwarmOptions,
-    SwarmServiceState,
-    UpdateService,
-    WaitConverged,
     deployed_image,
     desired_objects,
     desired_service,
-    plan_swarm_down,
+)
+from stackup.targets.swarm.plan import (
+    SwarmObject,
+    SwarmObserved,
+    SwarmServiceState,
     reconcile_swarm,
 )
+from stackup.targets.swarm.steps import CreateObject, CreateService, UpdateService, WaitConverged
 
 SALT = "0123456789abcdef"
 SECRET = "hunter2-weak"

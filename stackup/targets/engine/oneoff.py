@@ -12,6 +12,7 @@ from stackup.engine.interface import Engine
 from stackup.errors import ApplyError
 from stackup.loading.loader import LoadedStack
 from stackup.model import labels as L
+from stackup.planning import salt as S
 from stackup.planning.desired import desired_containers, read_file_objects
 from stackup.planning.graph import build_graph, dependencies
 from stackup.planning.plan import Action
@@ -58,7 +59,8 @@ def run_oneoff(
     if network_ops:
         execute(dataclasses.replace(net_plan, operations=tuple(network_ops)), engine)
     observed = engine.observe(stack.name)
-    salt = next((c.salt for c in observed.containers if c.salt), secrets.token_hex(8))
+    # The project's salt, as `up` would choose it (stackup.planning.salt); a fresh one if it has none.
+    salt = S.choose(observed.labelled(), fallback=S.fresh)
     base = desired_containers(stack, service, 1, salt, read_file_objects(stack))[0].spec
     svc = base.service
     if command is not None:

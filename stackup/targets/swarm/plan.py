@@ -3,7 +3,9 @@
 Pure, like `reconcile`: a `Stack` (with its `SourceMap`, for locations) and one
 `SwarmObserved` snapshot go in, a `plan.Plan` comes out, with the same actions, reasons,
 field-level changes and renderers as the single-engine target. The engine layer is
-`stackup.engine.docker.swarm`; the steps here carry themselves out over it (`plan.RunnableStep`).
+`stackup.engine.docker.swarm`; the steps (`stackup.targets.swarm.steps`) carry themselves out over it
+(`plan.RunnableStep`). The desired state is built in `stackup.targets.swarm.desired`, the checks of
+what Swarm cannot honour are `stackup.targets.swarm.check`, and `down` is `teardown.plan_swarm_down`.
 
 What maps where:
 - a service becomes the swarm service `<project>_<service>` (as `docker stack deploy` names
@@ -22,38 +24,47 @@ What maps where:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
-from stackup.errors import ApplyError
 from stackup.loading.source import SourceMap
 from stackup.model import labels as L
-from stackup.model.parts import FileRef
-from stackup.model.sensitive import ServiceMasker
-from stackup.model.spec import Service, Stack
-from stackup.planning.desired import desired_network, image_ref
+from stackup.model.spec import Stack
+from stackup.planning import salt as S
+from stackup.planning.desired import desired_network
 from stackup.planning.fielddiff import diff_fields
-from stackup.planning.plan import (
-    Action,
-    CreateNetwork,
-    FieldChange,
-    Kind,
-    Operation,
-    Plan,
-    RemoveNetwork,
+from stackup.planning.plan import Action, CreateNetwork, FieldChange, Kind, Operation, Plan
+from stackup.targets.swarm.check import check
+from stackup.targets.swarm.desired import (
+    OBJECT_KEY,
+    ObjectKind,
+    SwarmOptions,
+    desired_objects,
+    desired_service,
 )
-from stackup.poll import poll_until
-
-ObjectKind = Literal["config", "secret"]
-OBJECT_KEY = "io.stackup.object"  # on a config or secret version: its key in the stack file
-TASK_HASH = "io.stackup.task-hash"  # on a service's containers: what their tasks were made from
-SWARM_PROJECT = "io.stackup.swarm-project"  # on a service's containers
+from stackup.targets.swarm.desired import TASK_HASH as TASK_HASH
+from stackup.targets.swarm.desired import DesiredObject as DesiredObject
+from stackup.targets.swarm.desired import (
+    DesiredService as DesiredService,
+)
+from stackup.targets.swarm.desired import (
+    strip_digest as strip_digest,
+)
+from stackup.targets.swarm.steps import Convergence as Convergence
+from stackup.targets.swarm.steps import (
+    CreateObject,
+    CreateService,
+    RemoveObject,
+    RemoveService,
+    UpdateService,
+    WaitServiceGone,
+)
+from stackup.targets.swarm.steps import (
+    WaitConverged as WaitConverged,
+)
 
 # --------------------------------------------------------------------------- observed
 
@@ -104,13 +115,11 @@ class SwarmObserved:
     secrets: tuple[SwarmObject, ...] = ()
     nodes: int = 1  # ready nodes
 
-    def salt(self, fallback: str) -> str:
+    def labelled(self) -> Iterator[Mapping[str, str]]:
+        """The labels of the project's resources, in the order their salt is trusted."""
         for group in (self.services, self.configs, self.secrets, self.networks):
             for obj in group:
-                salt = obj.labels.get(L.SALT)
-                if salt:
-                    return salt
-        return fallback
+                yield obj.labels
 
     def fingerprint(self) -> str:
         parts = [
@@ -125,407 +134,6 @@ class SwarmObserved:
         return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:16]
 
 
-# --------------------------------------------------------------------------- desired
-
-
-@dataclass(frozen=True)
-class FileMount:
-    """A config or secret version mounted in a service's tasks."""
-
-    name: str  # the engine's name of the version
-    target: str  # absolute path in the container
-    uid: str = "0"
-    gid: str = "0"
-    mode: int = 0o444
-
-
-@dataclass(frozen=True)
-class SwarmMount:
-    type: str
-    target: str
-    source: str | None = None
-    read_only: bool = False
-    volume_labels: Mapping[str, str] = field(default_factory=dict)
-    volume_driver: str | None = None
-    volume_driver_opts: Mapping[str, str] = field(default_factory=dict)
-    tmpfs_size: int | None = None
-
-
-@dataclass(frozen=True)
-class DesiredObject:
-    """A version of a config or secret. Its content is never rendered (`repr=False`)."""
-
-    kind: ObjectKind
-    key: str
-    name: str
-    external: bool
-    labels: Mapping[str, str]
-    content: bytes = field(repr=False, default=b"")
-
-
-@dataclass(frozen=True)
-class DesiredService:
-    service: str
-    name: str
-    image: str  # what the tasks run: registry-qualified, pinned to a digest when known
-    replicas: int | None  # None in global mode
-    spec: Service = field(repr=False)
-    environment: Mapping[str, str] = field(repr=False)
-    networks: tuple[tuple[str, tuple[str, ...]], ...]  # (network name, aliases)
-    mounts: tuple[SwarmMount, ...]
-    configs: tuple[FileMount, ...]
-    secrets: tuple[FileMount, ...]
-    labels: Mapping[str, str]  # the service's (deploy.labels and ours)
-    container_labels: Mapping[str, str]  # the tasks' (labels, and the task hash)
-    canonical: dict[str, JsonValue]
-
-    @property
-    def task_hash(self) -> str:
-        return self.container_labels[TASK_HASH]
-
-
-@dataclass(frozen=True)
-class SwarmOptions:
-    services: tuple[str, ...] = ()  # empty: all
-    remove_orphans: bool = False
-    salt: str = "stackup"  # for a project that has no resource carrying a salt yet
-    file_objects: Mapping[str, bytes] = field(default_factory=dict, repr=False)
-    registry: str | None = None
-    digests: Mapping[str, str] = field(default_factory=dict)  # image → sha256:… after a push
-    wait_timeout: float = 300.0
-
-
-def deployed_image(stack: Stack, service: str, registry: str | None = None) -> str:
-    """The image the service's tasks pull: with `x-stackup.registry`, an image named without
-    a registry host is deployed from that registry (`up` pushes it there first)."""
-    image = image_ref(stack, service)
-    registry = registry if registry is not None else stack.stackup.registry
-    if registry and not has_registry_host(image):
-        return f"{registry}/{image}"
-    return image
-
-
-def has_registry_host(image: str) -> bool:
-    first, sep, _ = image.partition("/")
-    return bool(sep) and ("." in first or ":" in first or first == "localhost")
-
-
-def strip_digest(image: str) -> str:
-    return image.split("@", 1)[0]
-
-
-def service_name(stack: Stack, service: str) -> str:
-    return f"{stack.name}_{service}"
-
-
-def _keyed(salt: str, content: bytes) -> str:
-    return hmac.new(salt.encode(), content, hashlib.sha256).hexdigest()
-
-
-def desired_objects(
-    stack: Stack, salt: str, file_objects: Mapping[str, bytes]
-) -> list[DesiredObject]:
-    out: list[DesiredObject] = []
-    for kind, table in (("config", stack.configs), ("secret", stack.secrets)):
-        for key, obj in sorted(table.items()):
-            assert obj.name is not None
-            if obj.external:
-                out.append(DesiredObject(kind, key, obj.name, True, {}))  # type: ignore[arg-type]
-                continue
-            content = file_objects.get(f"{kind}:{key}", b"")
-            version = _keyed(salt, content)[:12]
-            labels = {
-                **obj.labels,
-                L.PROJECT: stack.name,
-                OBJECT_KEY: key,
-                L.VERSION: L.LABEL_SCHEMA_VERSION,
-                L.SALT: salt,
-            }
-            out.append(
-                DesiredObject(kind, key, f"{obj.name}-{version}", False, labels, content)  # type: ignore[arg-type]
-            )
-    return out
-
-
-_SERVICE_FIELDS = {
-    "image",
-    "command",
-    "entrypoint",
-    "environment",
-    "ports",
-    "volumes",
-    "healthcheck",
-    "labels",
-    "hostname",
-    "user",
-    "working_dir",
-    "read_only",
-    "init",
-    "stop_signal",
-    "stop_grace_period",
-    "tmpfs",
-    "ulimits",
-    "sysctls",
-    "extra_hosts",
-    "dns",
-    "dns_search",
-    "dns_opt",
-    "group_add",
-    "logging",
-    "tty",
-    "stdin_open",
-    "deploy",
-}
-
-
-def desired_service(
-    stack: Stack,
-    name: str,
-    salt: str,
-    objects: Mapping[tuple[ObjectKind, str], DesiredObject],
-    options: SwarmOptions,
-) -> DesiredService:
-    service = stack.services[name]
-    image = deployed_image(stack, name, options.registry)
-    pinned = options.digests.get(image)
-    deploy = service.deploy
-    global_mode = deploy is not None and deploy.mode == "global"
-    replicas = None if global_mode else service.replicas
-
-    data: dict[str, Any] = service.model_dump(mode="json", by_alias=True, include=_SERVICE_FIELDS)
-    data["environment"] = {k: v for k, v in sorted(service.environment.items()) if v is not None}
-    sensitive = [*stack.stackup.sensitive, *service.stackup.sensitive]
-    ServiceMasker(name, lambda v: L.sensitive_digest(v, salt), sensitive, stack.tainted).service(
-        data
-    )
-    data["image"] = image
-    data.setdefault("deploy", None)
-    data["deploy"] = dict(data["deploy"] or {})
-    data["deploy"]["replicas"] = replicas
-
-    networks: list[tuple[str, tuple[str, ...]]] = []
-    for key, net in sorted(service.networks.items()):
-        net_name = stack.networks[key].name or key
-        networks.append((net_name, tuple(dict.fromkeys([name, *net.aliases]))))
-    data["networks"] = {n: list(a) for n, a in networks}
-
-    mounts: list[SwarmMount] = []
-    for vol in service.volumes:
-        source = vol.source
-        volume_labels: dict[str, str] = {}
-        driver: str | None = None
-        driver_opts: Mapping[str, str] = {}
-        if vol.type == "volume" and source and source in stack.volumes:
-            top = stack.volumes[source]
-            if not top.external:
-                volume_labels = {**top.labels, L.PROJECT: stack.name, L.VOLUME: source}
-                driver, driver_opts = top.driver, top.driver_opts
-            source = top.name
-        mounts.append(
-            SwarmMount(
-                type=vol.type,
-                target=vol.target,
-                source=source,
-                read_only=vol.read_only,
-                volume_labels=volume_labels,
-                volume_driver=driver,
-                volume_driver_opts=driver_opts,
-                tmpfs_size=vol.tmpfs.size if vol.tmpfs else None,
-            )
-        )
-    data["volumes"] = [
-        {"type": m.type, "source": m.source, "target": m.target, "read_only": m.read_only}
-        for m in mounts
-    ]
-
-    refs: dict[str, list[FileMount]] = {"config": [], "secret": []}
-    uses: list[tuple[ObjectKind, list[FileRef]]] = [
-        ("config", service.configs),
-        ("secret", service.secrets),
-    ]
-    for kind, used in uses:
-        for ref in used:
-            obj = objects.get((kind, ref.source))
-            if obj is None:
-                continue
-            refs[kind].append(_file_mount(kind, ref, obj.name))
-    for kind in ("config", "secret"):
-        data[kind + "s"] = [
-            {"name": m.name, "target": m.target, "uid": m.uid, "gid": m.gid, "mode": m.mode}
-            for m in refs[kind]
-        ]
-
-    canonical: dict[str, JsonValue] = json.loads(L.canonical_json(data))
-    task_part = json.loads(L.canonical_json(data))
-    for key in ("replicas", "update_config", "rollback_config", "labels"):
-        task_part["deploy"].pop(key, None)
-    task_hash = L.spec_hash(L.canonical_json(task_part))[:16]
-    text = L.canonical_json(canonical)
-    labels = L.resource_labels(
-        stack.name, text, salt=salt, service=name, extra=deploy.labels if deploy else None
-    )
-    return DesiredService(
-        service=name,
-        name=service_name(stack, name),
-        image=f"{strip_digest(image)}@{pinned}" if pinned else image,
-        replicas=replicas,
-        spec=service,
-        environment={k: v for k, v in service.environment.items() if v is not None},
-        networks=tuple(networks),
-        mounts=tuple(mounts),
-        configs=tuple(refs["config"]),
-        secrets=tuple(refs["secret"]),
-        labels=labels,
-        # Not io.stackup.project: the single-engine target would take the tasks' containers
-        # for its own (and `down --target engine` would remove what Swarm then restarts).
-        container_labels={**service.labels, SWARM_PROJECT: stack.name, TASK_HASH: task_hash},
-        canonical=canonical,
-    )
-
-
-def _file_mount(kind: str, ref: FileRef, name: str) -> FileMount:
-    target = ref.target or ref.source
-    if not target.startswith("/"):
-        target = f"/run/secrets/{target}" if kind == "secret" else f"/{target}"
-    return FileMount(
-        name=name,
-        target=target,
-        uid=ref.uid or "0",
-        gid=ref.gid or "0",
-        mode=ref.mode if ref.mode is not None else 0o444,
-    )
-
-
-# --------------------------------------------------------------------------- what Swarm cannot do
-
-# Keys a swarm service has no place for: `docker stack deploy` ignores them too.
-IGNORED: dict[str, str] = {
-    "build": "Swarm does not build images: build it first (`up --build`) and deploy it from a "
-    "registry (x-stackup.registry)",
-    "privileged": "Swarm services cannot run privileged",
-    "network_mode": "Swarm services join overlay networks; network_mode is ignored",
-    "devices": "Swarm services cannot map devices",
-    "device_cgroup_rules": "Swarm services cannot set device cgroup rules",
-    "cap_add": "ignored on the swarm target",
-    "cap_drop": "ignored on the swarm target",
-    "security_opt": "ignored by Swarm",
-    "container_name": "Swarm names tasks itself",
-    "restart": "Swarm uses deploy.restart_policy instead",
-    "depends_on": "Swarm starts services in no particular order; use healthchecks and retries",
-    "links": "ignored by Swarm: services find each other by name on their networks",
-    "external_links": "ignored by Swarm",
-    "cgroup_parent": "ignored by Swarm",
-    "userns_mode": "ignored by Swarm",
-    "pid": "ignored by Swarm",
-    "ipc": "ignored by Swarm",
-    "uts": "ignored by Swarm",
-    "mac_address": "ignored by Swarm",
-    "cpus": "use deploy.resources.limits.cpus on Swarm",
-    "cpu_shares": "ignored by Swarm",
-    "cpu_quota": "ignored by Swarm",
-    "cpu_period": "ignored by Swarm",
-    "cpuset": "ignored by Swarm",
-    "mem_limit": "use deploy.resources.limits.memory on Swarm",
-    "mem_reservation": "use deploy.resources.reservations.memory on Swarm",
-    "memswap_limit": "ignored by Swarm",
-    "mem_swappiness": "ignored by Swarm",
-    "pids_limit": "use deploy.resources.limits.pids on Swarm",
-    "oom_kill_disable": "ignored by Swarm",
-    "oom_score_adj": "ignored by Swarm",
-    "shm_size": "ignored by Swarm",
-    "storage_opt": "ignored by Swarm",
-    "runtime": "ignored by Swarm",
-    "domainname": "ignored by Swarm",
-    "cgroup": "ignored by Swarm",
-}
-
-# Keys that cannot work on a swarm: the plan refuses them.
-FORBIDDEN: dict[str, str] = {
-    "volumes_from": "a swarm task cannot mount another container's volumes; use a named volume",
-}
-
-
-def check(
-    stack: Stack, source: SourceMap, services: tuple[str, ...], nodes: int
-) -> tuple[list[str], list[str]]:
-    """(warnings, errors) for what Swarm cannot honour, each starting with its location."""
-    warnings: list[str] = []
-    errors: list[str] = []
-
-    def where(path: tuple[str | int, ...]) -> str:
-        mark = source.key(path)
-        dotted = ".".join(str(p) for p in path)
-        return f"{mark}: {dotted}" if mark else dotted
-
-    for name in services:
-        service = stack.services[name]
-        base: tuple[str | int, ...] = ("services", name)
-        for key, why in sorted(IGNORED.items()):
-            if _is_set(service, key):
-                if key == "network_mode" and str(service.network_mode).startswith(
-                    ("service:", "container:")
-                ):
-                    errors.append(
-                        f"{where((*base, key))}: not possible on Swarm: a task cannot share "
-                        "another task's network namespace"
-                    )
-                    continue
-                warnings.append(f"{where((*base, key))}: not supported by Swarm: {why}")
-        for key, why in sorted(FORBIDDEN.items()):
-            if _is_set(service, key):
-                errors.append(f"{where((*base, key))}: not possible on Swarm: {why}")
-        deploy = service.deploy
-        if deploy is not None and deploy.mode in ("replicated-job", "global-job"):
-            errors.append(
-                f"{where((*base, 'deploy', 'mode'))}: job modes are not supported by stackup's "
-                "swarm target"
-            )
-        host_ports = [p for p in service.ports if p.mode == "host" and p.published]
-        for i, port in enumerate(service.ports):
-            if port.host_ip:
-                warnings.append(
-                    f"{where((*base, 'ports', i))}: Swarm publishes on every interface; "
-                    f"host_ip {port.host_ip} is ignored"
-                )
-            if (
-                port.mode == "ingress"
-                and deploy is not None
-                and deploy.endpoint_mode == "dnsrr"
-                and port.published
-            ):
-                errors.append(
-                    f"{where((*base, 'ports', i))}: a port published through the ingress mesh "
-                    "needs endpoint_mode vip; use mode: host with dnsrr"
-                )
-        replicas = None if deploy is not None and deploy.mode == "global" else service.replicas
-        if host_ports and replicas is not None:
-            order = deploy.update_config.order if deploy and deploy.update_config else None
-            if replicas > nodes:
-                errors.append(
-                    f"{where((*base, 'ports'))}: {replicas} replicas publish host port "
-                    f"{host_ports[0].published} on {nodes} node(s): a node runs one of them at most"
-                )
-            elif order == "start-first" and replicas >= nodes:
-                errors.append(
-                    f"{where((*base, 'deploy', 'update_config', 'order'))}: start-first cannot "
-                    f"update {replicas} replica(s) publishing host port {host_ports[0].published} "
-                    f"on {nodes} node(s): the new task needs a node whose port is free; "
-                    "use stop-first"
-                )
-        for i, vol in enumerate(service.volumes):
-            if vol.type == "bind":
-                warnings.append(
-                    f"{where((*base, 'volumes', i))}: bind mount {vol.source} must exist on every "
-                    "node a task may run on (consider a config, or a placement constraint)"
-                )
-    return warnings, errors
-
-
-def _is_set(service: Service, key: str) -> bool:
-    value = getattr(service, key)
-    return value not in (None, False, [], {}, ())
-
-
 # --------------------------------------------------------------------------- reconcile
 
 
@@ -534,7 +142,7 @@ def reconcile_swarm(
 ) -> Plan:
     """The plan that makes the swarm run `stack`: networks, config and secret versions,
     services (created, or updated with every changed field), then what they no longer use."""
-    salt = observed.salt(options.salt)
+    salt = S.choose(observed.labelled(), options.salt)
     selected = tuple(sorted(options.services or stack.services))
     warnings, errors = check(stack, source, selected, observed.nodes)
     ops: list[Operation] = []
@@ -787,190 +395,3 @@ def _rollout_details(want: DesiredService, fields: list[FieldChange]) -> tuple[s
     if uc.parallelism:
         parts.append(f"{uc.parallelism} at a time")
     return ("rolling update: " + ", ".join(parts),)
-
-
-# --------------------------------------------------------------------------- steps
-
-
-@runtime_checkable
-class SwarmEngine(Protocol):
-    """What the swarm steps need from the engine (`stackup.engine.docker.swarm.DockerSwarm`)."""
-
-    def create_service(self, want: DesiredService) -> None: ...
-    def update_service(self, want: DesiredService) -> None: ...
-    def remove_service(self, name: str) -> None: ...
-    def service_gone(self, name: str) -> bool: ...
-    def create_object(self, obj: DesiredObject) -> None: ...
-    def remove_object(self, kind: ObjectKind, name: str) -> None: ...
-    def convergence(self, step: WaitConverged) -> Convergence: ...
-
-
-@dataclass(frozen=True)
-class Convergence:
-    """One look at a service while waiting for it: done, failed (with why), or progress."""
-
-    done: bool = False
-    failed: str | None = None
-    progress: str = ""
-
-
-def _swarm(engine: object) -> SwarmEngine:
-    if not isinstance(engine, SwarmEngine):
-        raise ApplyError("this plan is for Docker Swarm; run it with --target swarm")
-    return engine
-
-
-Report = Callable[[str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class CreateService:
-    want: DesiredService
-
-    def run(self, engine: object, report: Report, cancel: threading.Event) -> None:
-        _swarm(engine).create_service(self.want)
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateService:
-    want: DesiredService
-
-    def run(self, engine: object, report: Report, cancel: threading.Event) -> None:
-        _swarm(engine).update_service(self.want)
-
-
-@dataclass(frozen=True, slots=True)
-class RemoveService:
-    name: str
-
-    def run(self, engine: object, report: Report, cancel: threading.Event) -> None:
-        _swarm(engine).remove_service(self.name)
-
-
-@dataclass(frozen=True, slots=True)
-class WaitServiceGone:
-    """A removed service's tasks hold its networks until they are gone."""
-
-    name: str
-    timeout: float = 120.0
-    poll: float = 0.5
-
-    def run(self, engine: object, report: Report, cancel: threading.Event) -> None:
-        swarm = _swarm(engine)
-        report(f"waiting for the tasks of {self.name} to stop")
-
-        def gone() -> bool | None:
-            return True if swarm.service_gone(self.name) else None
-
-        if poll_until(gone, interval=self.poll, timeout=self.timeout, cancel=cancel):
-            return
-        if cancel.is_set():
-            raise ApplyError(f"interrupted while waiting for {self.name} to stop")
-        raise ApplyError(
-            f"timed out after {self.timeout:g}s waiting for {self.name}'s tasks to stop"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class CreateObject:
-    obj: DesiredObject
-
-    def run(self, engine: object, report: Report, cancel: threading.Event) -> None:
-        _swarm(engine).create_object(self.obj)
-
-
-@dataclass(frozen=True, slots=True)
-class RemoveObject:
-    kind: ObjectKind
-    name: str
-
-    def run(self, engine: object, report: Report, cancel: threading.Event) -> None:
-        _swarm(engine).remove_object(self.kind, self.name)
-
-
-@dataclass(frozen=True, slots=True)
-class WaitConverged:
-    """Until every task of the new spec runs (healthy, where there is a healthcheck: Swarm
-    marks a task running only then), or the update is rolled back or paused."""
-
-    service: str
-    name: str
-    task_hash: str
-    replicas: int | None
-    previous_update: str | None  # UpdateStatus.StartedAt before this apply: older news is stale
-    timeout: float = 300.0
-    poll: float = 0.5
-
-    def run(self, engine: object, report: Report, cancel: threading.Event) -> None:
-        swarm = _swarm(engine)
-        shown = [""]  # the progress last reported, and so the last seen
-
-        def converged() -> bool | None:
-            state = swarm.convergence(self)
-            if state.failed:
-                raise ApplyError(f"service {self.service}: {state.failed}")
-            if state.done:
-                return True
-            if state.progress and state.progress != shown[0]:
-                report(f"{self.service}: {state.progress}")
-                shown[0] = state.progress
-            return None
-
-        if poll_until(converged, interval=self.poll, timeout=self.timeout, cancel=cancel):
-            return
-        if cancel.is_set():
-            raise ApplyError(f"interrupted while waiting for service {self.service}")
-        raise ApplyError(
-            f"service {self.service} did not converge in {self.timeout:g}s: {shown[0]}"
-        )
-
-
-# --------------------------------------------------------------------------- down
-
-
-def plan_swarm_down(observed: SwarmObserved) -> Plan:
-    """Remove the project's services, then its networks, configs and secrets. Named volumes
-    stay: they live on the nodes, with the data."""
-    ops: list[Operation] = []
-    service_ids: list[str] = []
-    for s in sorted(observed.services, key=lambda s: s.name):
-        op_id = f"service:{s.name}"
-        service_ids.append(op_id)
-        ops.append(
-            Operation(
-                id=op_id,
-                action=Action.REMOVE,
-                kind=Kind.SERVICE,
-                name=s.name,
-                service=s.service,
-                reason="down",
-                steps=(RemoveService(s.name), WaitServiceGone(s.name)),
-            )
-        )
-    after = tuple(service_ids)
-    for n in sorted(observed.networks, key=lambda n: n.name):
-        ops.append(
-            Operation(
-                id=f"network:{n.name}",
-                action=Action.REMOVE,
-                kind=Kind.NETWORK,
-                name=n.name,
-                reason="down",
-                steps=(RemoveNetwork(n.name),),
-                after=after,
-            )
-        )
-    for kind, objs in (("config", observed.configs), ("secret", observed.secrets)):
-        for obj in sorted(objs, key=lambda o: o.name):
-            ops.append(
-                Operation(
-                    id=f"{kind}:{obj.name}",
-                    action=Action.REMOVE,
-                    kind=Kind.CONFIG if kind == "config" else Kind.SECRET,
-                    name=obj.name,
-                    reason="down",
-                    steps=(RemoveObject(kind, obj.name),),  # type: ignore[arg-type]
-                    after=after,
-                )
-            )
-    return Plan(project=observed.project, operations=tuple(ops), fingerprint=observed.fingerprint())
