@@ -636,3 +636,114 @@ services:
     assert own(engine, f"{p}-web-1").state == "running"
     assert own(engine, f"{p}-web-1").health is None
     replan_is_empty(engine, loaded)
+
+
+def plan_for(s: Subject, loaded: LoadedStack, **options: Any) -> list[tuple[str, str, Action]]:
+    """The plan's operations on services, as (service, container, action), sorted."""
+    plan = api.plan(loaded, s.engine, ReconcileOptions(salt="contract", **options))
+    assert not plan.blockers, plan.blockers
+    return sorted((op.service, op.name, op.action) for op in plan.operations if op.service)
+
+
+def sleeper(p: str, tmp_path: Path, extra: str = "", more: str = "") -> LoadedStack:
+    """One service `app` sleeping, with `extra` lines added to it (indented 4), and `more`
+    services after it."""
+    body = "".join(f"    {line}\n" for line in extra.strip("\n").split("\n") if line)
+    text = (
+        f"name: {p}\nservices:\n  app:\n    image: busybox:latest\n"
+        f'    command: [sleep, "3600"]\n    stop_grace_period: 0s\n{body}{more}'
+    )
+    return load_text(text, working_dir=tmp_path)
+
+
+def test_a_limit_changed_in_the_file_or_by_hand_is_updated_in_place(
+    engine: Subject, tmp_path: Path
+) -> None:
+    e, p = engine.engine, engine.project
+    up(engine, sleeper(p, tmp_path, "mem_limit: 64m\nrestart: unless-stopped"))
+    cid = own(engine, f"{p}-app-1").id
+
+    raised = sleeper(p, tmp_path, "mem_limit: 96m\nrestart: unless-stopped")
+    assert plan_for(engine, raised) == [("app", f"{p}-app-1", Action.UPDATE)]
+    up(engine, raised)
+    assert own(engine, f"{p}-app-1").id == cid
+    live = e.live_config(cid)
+    assert (live.memory, live.restart) == (96 * 1024 * 1024, "unless-stopped")
+    replan_is_empty(engine, raised)
+
+    # `docker update` by hand: the label still says 96m, the container does not.
+    e.update_container(cid, service(mem_limit="128m", restart="no"))
+    assert plan_for(engine, raised) == [("app", f"{p}-app-1", Action.UPDATE)]
+    up(engine, raised)
+    assert e.live_config(cid).memory == 96 * 1024 * 1024
+    assert own(engine, f"{p}-app-1").id == cid
+    replan_is_empty(engine, raised)
+
+
+def test_scale_up_and_down(engine: Subject, tmp_path: Path) -> None:
+    p = engine.project
+    two = sleeper(p, tmp_path, "deploy: {replicas: 2}")
+    up(engine, two)
+    assert [(c.name, c.number, c.state) for c in engine.engine.observe(p).containers] == [
+        (f"{p}-app-1", 1, "running"),
+        (f"{p}-app-2", 2, "running"),
+    ]
+    replan_is_empty(engine, two)
+    one = sleeper(p, tmp_path, "deploy: {replicas: 1}")
+    assert plan_for(engine, one) == [("app", f"{p}-app-2", Action.REMOVE)]
+    up(engine, one)
+    assert names(engine) == [f"{p}-app-1"]
+    replan_is_empty(engine, one)
+
+
+def test_an_orphan_is_kept_or_removed_when_asked(engine: Subject, tmp_path: Path) -> None:
+    p = engine.project
+    worker = '  worker:\n    image: busybox:latest\n    command: [sleep, "3600"]\n'
+    worker += "    stop_grace_period: 0s\n"
+    up(engine, sleeper(p, tmp_path, more=worker))
+    assert names(engine) == [f"{p}-app-1", f"{p}-worker-1"]
+    alone = sleeper(p, tmp_path)
+    assert plan_for(engine, alone) == []  # the orphan is left alone by default
+    removal = plan_for(engine, alone, remove_orphans=True)
+    assert removal == [("worker", f"{p}-worker-1", Action.REMOVE)]
+    plan = api.plan(alone, engine.engine, ReconcileOptions(salt="contract", remove_orphans=True))
+    assert api.apply(plan, engine.engine).ok
+    assert names(engine) == [f"{p}-app-1"]
+
+
+def test_drift_by_hand_is_repaired(engine: Subject, tmp_path: Path) -> None:
+    """A container removed, and another disconnected from its network, outside stackup."""
+    e, p = engine.engine, engine.project
+    other = '  other:\n    image: busybox:latest\n    command: [sleep, "3600"]\n'
+    other += "    stop_grace_period: 0s\n"
+    loaded = sleeper(p, tmp_path, more=other)
+    up(engine, loaded)
+    default = f"{p}_default"
+    assert own(engine, f"{p}-other-1").networks == frozenset({default})
+
+    e.remove_container(f"{p}-app-1")
+    e.disconnect(f"{p}-other-1", default)
+    assert own(engine, f"{p}-other-1").networks == frozenset()
+    assert plan_for(engine, loaded) == [
+        ("app", f"{p}-app-1", Action.CREATE),
+        ("other", f"{p}-other-1", Action.CONNECT),
+    ]
+    up(engine, loaded)
+    assert own(engine, f"{p}-app-1").state == "running"
+    assert own(engine, f"{p}-other-1").networks == frozenset({default})
+    replan_is_empty(engine, loaded)
+
+
+def test_a_changed_port_is_recreated_and_published(engine: Subject, tmp_path: Path) -> None:
+    e, p = engine.engine, engine.project
+    first, second = free_port(), free_port()
+    loaded = sleeper(p, tmp_path, f'ports: ["127.0.0.1:{first}:80"]')
+    up(engine, loaded)
+    assert e.published_ports()[f"{p}-app-1"] == (f"127.0.0.1:{first}->80/tcp",)
+    replan_is_empty(engine, loaded)
+    moved = sleeper(p, tmp_path, f'ports: ["127.0.0.1:{second}:80"]')
+    assert plan_for(engine, moved) == [("app", f"{p}-app-1", Action.RECREATE)]
+    up(engine, moved)
+    assert e.published_ports()[f"{p}-app-1"] == (f"127.0.0.1:{second}->80/tcp",)
+    assert own(engine, f"{p}-app-1").ports == (f"127.0.0.1:{second}->80/tcp",)
+    replan_is_empty(engine, moved)
