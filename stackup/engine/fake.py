@@ -67,6 +67,7 @@ class _Container:
     created: int = 0
     has_healthcheck: bool = False
     ports: tuple[str, ...] = ()  # "127.0.0.1:8080->80/tcp", as the engine lists them
+    exits_with: int | None = None  # a command that ends at once (`true`, `false`): its code
 
 
 class FakeEngine:
@@ -266,6 +267,7 @@ class FakeEngine:
             networks=_networks(spec),
             mounts=mounts,
             live=_live(spec.service),
+            exits_with=_one_shot(spec.service),
             created=next(self._ids),
             has_healthcheck=hc is not None and not hc.disable and bool(hc.test),
             ports=tuple(
@@ -295,6 +297,9 @@ class FakeEngine:
                     f"driver failed programming external connectivity on endpoint {c.name}: "
                     f"Bind for {host} failed: port is already allocated"
                 )
+        if c.exits_with is not None:
+            c.state, c.exit_code, c.health = "exited", c.exits_with, None
+            return
         c.state = "running"
         # A container with a healthcheck passes it at once, unless a test says otherwise.
         c.health = self.health_on_start.get(service, "healthy" if c.has_healthcheck else None)
@@ -448,3 +453,17 @@ def _exec(command: Sequence[str]) -> ExecResult:
             return ExecResult(0, " ".join(words) + "\n")
         case _:
             return ExecResult(0, "")
+
+
+def _one_shot(service: Service) -> int | None:
+    """The exit code of a container whose command is `true` or `false` (no entrypoint): the
+    engine runs it and it ends at once. Every other container is taken to keep running."""
+    if service.entrypoint:
+        return None
+    match service.command:
+        case ["true"]:
+            return 0
+        case ["false"]:
+            return 1
+        case _:
+            return None
