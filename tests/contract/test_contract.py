@@ -36,7 +36,7 @@ from stackup.reconcile import ReconcileOptions
 from stackup.spec import Service
 from stackup.teardown import plan_down
 from tests.contract.conftest import Subject
-from tests.engine.helpers import free_port
+from tests.engine.helpers import free_port, wait_for
 
 ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
 SLEEP = ["sleep", "3600"]
@@ -390,6 +390,21 @@ def test_exec_run_exit_code_and_output(engine: Subject) -> None:
     assert e.exec_run(cid, ["false"]).exit_code == 1
     hello = e.exec_run(cid, ["echo", "hello", "contract"])
     assert (hello.exit_code, hello.output) == (0, "hello contract\n")
+
+
+def test_a_command_that_ends_leaves_the_container_exited_with_its_code(engine: Subject) -> None:
+    e, p = engine.engine, engine.project
+    for name, command, code in (("ok", "true", 0), ("bad", "false", 1)):
+        cid = e.create_container(cspec(engine, name, service(command=[command])))
+        e.start_container(cid)
+        state = wait_for(
+            lambda cid=cid: (s := e.inspect_container(cid)).status == "exited" and s,
+            timeout=60,
+            what=f"{command} to exit",
+        )
+        assert (state.status, state.exit_code) == ("exited", code)
+        assert own(engine, f"{p}-{name}-1").exit_code == code
+    assert f"{p}-ok-1" not in e.published_ports()
 
 
 def test_kill_container_with_a_signal(engine: Subject) -> None:
@@ -747,3 +762,57 @@ def test_a_changed_port_is_recreated_and_published(engine: Subject, tmp_path: Pa
     assert e.published_ports()[f"{p}-app-1"] == (f"127.0.0.1:{second}->80/tcp",)
     assert own(engine, f"{p}-app-1").ports == (f"127.0.0.1:{second}->80/tcp",)
     replan_is_empty(engine, moved)
+
+
+ONE_SHOT = """
+name: {project}
+services:
+  init:
+    image: busybox:latest
+    command: [{command}]
+  app:
+    image: busybox:latest
+    command: [sleep, "3600"]
+    stop_grace_period: 0s
+    depends_on:
+      init: {{condition: service_completed_successfully}}
+"""
+
+
+def test_depends_on_a_one_shot_service(engine: Subject, tmp_path: Path) -> None:
+    p = engine.project
+    loaded = load_text(ONE_SHOT.format(project=p, command="true"), working_dir=tmp_path)
+    up(engine, loaded)
+    init = own(engine, f"{p}-init-1")
+    assert (init.state, init.exit_code) == ("exited", 0)
+    assert own(engine, f"{p}-app-1").state == "running"
+    replan_is_empty(engine, loaded)  # a one-shot that succeeded is not run again
+
+
+def test_a_failed_one_shot_service_stops_its_dependents(engine: Subject, tmp_path: Path) -> None:
+    e, p = engine.engine, engine.project
+    loaded = load_text(ONE_SHOT.format(project=p, command="false"), working_dir=tmp_path)
+    plan = api.plan(loaded, e, ReconcileOptions(salt="contract"))
+    outcome = api.apply(plan, e, options=ExecuteOptions(wait_timeout=60))
+    assert not outcome.ok
+    assert set(outcome.failed) | set(outcome.skipped) >= {f"container:{p}-app-1"}
+    init = own(engine, f"{p}-init-1")
+    assert (init.state, init.exit_code) == ("exited", 1)
+    assert all(c.state != "running" for c in e.observe(p).containers)
+
+
+def test_a_service_whose_command_ends_is_started_again_unless_awaited(
+    engine: Subject, tmp_path: Path
+) -> None:
+    """Like `docker compose up`: a stopped service is started; a one-shot that a dependent
+    waits for (`service_completed_successfully`) is done once it exited 0."""
+    e, p = engine.engine, engine.project
+    text = ONE_SHOT.format(project=p, command="true") + (
+        '  job:\n    image: busybox:latest\n    command: ["true"]\n'
+    )
+    loaded = load_text(text, working_dir=tmp_path)
+    up(engine, loaded)
+    wait_for(lambda: own(engine, f"{p}-job-1").state == "exited", timeout=60, what="job to exit")
+    assert own(engine, f"{p}-job-1").exit_code == 0
+    assert plan_for(engine, loaded) == [("job", f"{p}-job-1", Action.START)]
+    assert e.inspect_container(f"{p}-init-1").exit_code == 0
