@@ -67,7 +67,8 @@ class _Container:
     created: int = 0
     has_healthcheck: bool = False
     ports: tuple[str, ...] = ()  # "127.0.0.1:8080->80/tcp", as the engine lists them
-    exits_with: int | None = None  # a command that ends at once (`true`, `false`): its code
+    one_shot: ExecResult | None = None  # a command that ends at once: its exit code and output
+    output: bytes = b""  # what it printed, for `logs`
 
 
 class FakeEngine:
@@ -267,7 +268,7 @@ class FakeEngine:
             networks=_networks(spec),
             mounts=mounts,
             live=_live(spec.service),
-            exits_with=_one_shot(spec.service),
+            one_shot=_one_shot(spec.service),
             created=next(self._ids),
             has_healthcheck=hc is not None and not hc.disable and bool(hc.test),
             ports=tuple(
@@ -297,8 +298,9 @@ class FakeEngine:
                     f"driver failed programming external connectivity on endpoint {c.name}: "
                     f"Bind for {host} failed: port is already allocated"
                 )
-        if c.exits_with is not None:
-            c.state, c.exit_code, c.health = "exited", c.exits_with, None
+        if c.one_shot is not None:
+            c.state, c.exit_code, c.health = "exited", c.one_shot.exit_code, None
+            c.output += c.one_shot.output.encode()
             return
         c.state = "running"
         # A container with a healthcheck passes it at once, unless a test says otherwise.
@@ -410,8 +412,11 @@ class FakeEngine:
         timestamps: bool = False,
     ) -> Iterator[bytes]:
         self.calls["logs"] += 1
-        self._find(container)
-        return iter(())
+        c = self._find(container)
+        lines = c.output.splitlines(keepends=True)
+        if tail is not None:
+            lines = lines[-tail:] if tail > 0 else []
+        return iter(lines)
 
     # ------------------------------------------------------------------ drift, for tests
 
@@ -455,15 +460,12 @@ def _exec(command: Sequence[str]) -> ExecResult:
             return ExecResult(0, "")
 
 
-def _one_shot(service: Service) -> int | None:
-    """The exit code of a container whose command is `true` or `false` (no entrypoint): the
-    engine runs it and it ends at once. Every other container is taken to keep running."""
-    if service.entrypoint:
+def _one_shot(service: Service) -> ExecResult | None:
+    """What a container whose command is `true`, `false` or `echo …` (no entrypoint) does
+    when started: the engine runs it and it ends at once, having printed what `echo` prints.
+    Every other container is taken to keep running (and to print nothing)."""
+    if service.entrypoint or not service.command:
         return None
-    match service.command:
-        case ["true"]:
-            return 0
-        case ["false"]:
-            return 1
-        case _:
-            return None
+    if service.command[0] in ("true", "false", "echo"):
+        return _exec(service.command)
+    return None

@@ -35,6 +35,7 @@ from stackup.plan import Action
 from stackup.reconcile import ReconcileOptions
 from stackup.spec import Service
 from stackup.teardown import plan_down
+from stackup.throwaway import run_check
 from tests.contract.conftest import Subject
 from tests.engine.helpers import free_port, wait_for
 
@@ -392,19 +393,56 @@ def test_exec_run_exit_code_and_output(engine: Subject) -> None:
     assert (hello.exit_code, hello.output) == (0, "hello contract\n")
 
 
+def exited(s: Subject, container: str) -> None:
+    wait_for(
+        lambda: s.engine.inspect_container(container).status == "exited",
+        timeout=60,
+        what=f"{container} to exit",
+    )
+
+
 def test_a_command_that_ends_leaves_the_container_exited_with_its_code(engine: Subject) -> None:
     e, p = engine.engine, engine.project
     for name, command, code in (("ok", "true", 0), ("bad", "false", 1)):
         cid = e.create_container(cspec(engine, name, service(command=[command])))
         e.start_container(cid)
-        state = wait_for(
-            lambda cid=cid: (s := e.inspect_container(cid)).status == "exited" and s,
-            timeout=60,
-            what=f"{command} to exit",
-        )
+        exited(engine, cid)
+        state = e.inspect_container(cid)
         assert (state.status, state.exit_code) == ("exited", code)
         assert own(engine, f"{p}-{name}-1").exit_code == code
     assert f"{p}-ok-1" not in e.published_ports()
+
+
+def test_logs_of_a_container_that_printed(engine: Subject) -> None:
+    e = engine.engine
+    cid = e.create_container(cspec(engine, "say", service(command=["echo", "hello", "contract"])))
+    assert b"".join(e.logs(cid)) == b""  # not started: nothing printed yet
+    e.start_container(cid)
+    exited(engine, cid)
+    assert list(e.logs(cid)) == [b"hello contract\n"]
+    e.start_container(cid)  # runs again: its output adds to the log
+    exited(engine, cid)
+    assert list(e.logs(cid)) == [b"hello contract\n", b"hello contract\n"]
+    assert list(e.logs(cid, tail=1)) == [b"hello contract\n"]
+    assert list(e.logs(cid, tail=0)) == []
+    with pytest.raises(EngineError):
+        e.logs(f"{engine.project}-gone-1")
+
+
+def test_a_check_in_a_throwaway_container(engine: Subject) -> None:
+    """`run_check` (the check before a recreate) creates, starts, waits, reads the output
+    and removes: its result is the command's exit code and output."""
+    e, p = engine.engine, engine.project
+    said = run_check(e, cspec(engine, "check", service(command=["echo", "config", "ok"])))
+    assert (said.exit_code, said.output) == (0, "config ok\n")
+    failed = run_check(e, cspec(engine, "check", service(command=["false"])))
+    assert (failed.exit_code, failed.output) == (1, "")
+    assert names(engine) == []
+    # A leftover of an interrupted check is replaced, not refused.
+    e.create_container(cspec(engine, "check"))
+    assert run_check(e, cspec(engine, "check", service(command=["true"]))).exit_code == 0
+    assert names(engine) == []
+    assert f"{p}-check-1" not in e.published_ports()
 
 
 def test_kill_container_with_a_signal(engine: Subject) -> None:
@@ -812,7 +850,7 @@ def test_a_service_whose_command_ends_is_started_again_unless_awaited(
     )
     loaded = load_text(text, working_dir=tmp_path)
     up(engine, loaded)
-    wait_for(lambda: own(engine, f"{p}-job-1").state == "exited", timeout=60, what="job to exit")
+    exited(engine, f"{p}-job-1")
     assert own(engine, f"{p}-job-1").exit_code == 0
     assert plan_for(engine, loaded) == [("job", f"{p}-job-1", Action.START)]
     assert e.inspect_container(f"{p}-init-1").exit_code == 0
