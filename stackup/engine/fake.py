@@ -1,6 +1,10 @@
 """An in-memory engine with the same interface as `DockerEngine`, for fast tests of the pure
 core and for benchmarks of planning. It keeps just enough state for reconcile and execute:
-names, labels, states, networks, mounts and image IDs. It runs no process.
+names, labels, states, networks, mounts and image IDs. It runs no process: a container keeps
+running until stopped, except one whose command is `true`, `false` or `echo` (it ends at once),
+and `exec_run` answers those three commands the same way. tests/contract runs the same
+scenarios on this engine and on Docker, so where the two differ for what the core relies on,
+a test says so.
 """
 
 from __future__ import annotations
