@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from stackup.docker_engine import DockerEngine
-from stackup.fake_engine import FakeEngine
+from stackup.engine.docker.engine import DockerEngine
+from stackup.engine.fake import FakeEngine
 
 # The engine tests' fixtures: a docker client that skips when no engine answers, and a
 # project name whose resources are removed by label afterwards.

@@ -19,23 +19,23 @@ from typing import Any
 import pytest
 
 from stackup import api
-from stackup import labels as L
-from stackup.engine import (
+from stackup.engine.interface import (
     ContainerSpec,
     MountSpec,
     NetworkAttachment,
     NetworkSpec,
     VolumeSpec,
 )
+from stackup.engine.observed import ObservedContainer
 from stackup.errors import EngineError
-from stackup.execute import ExecuteOptions
-from stackup.loader import LoadedStack, load_text
-from stackup.observed import ObservedContainer
-from stackup.plan import Action
-from stackup.reconcile import ReconcileOptions
-from stackup.spec import Service
-from stackup.teardown import plan_down
-from stackup.throwaway import run_check
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.model import labels as L
+from stackup.model.spec import Service
+from stackup.planning.plan import Action
+from stackup.planning.reconcile import ReconcileOptions
+from stackup.planning.teardown import plan_down
+from stackup.targets.engine.execute import ExecuteOptions
+from stackup.targets.engine.throwaway import run_check
 from tests.contract.conftest import Subject
 from tests.engine.helpers import free_port, wait_for
 
