@@ -1,6 +1,10 @@
 """An in-memory engine with the same interface as `DockerEngine`, for fast tests of the pure
 core and for benchmarks of planning. It keeps just enough state for reconcile and execute:
-names, labels, states, networks, mounts and image IDs. It runs no process.
+names, labels, states, networks, mounts and image IDs. It runs no process: a container keeps
+running until stopped, except one whose command is `true`, `false` or `echo` (it ends at once),
+and `exec_run` answers those three commands the same way. tests/contract runs the same
+scenarios on this engine and on Docker, so where the two differ for what the core relies on,
+a test says so.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class _Container:
     created: int = 0
     has_healthcheck: bool = False
     ports: tuple[str, ...] = ()  # "127.0.0.1:8080->80/tcp", as the engine lists them
+    one_shot: ExecResult | None = None  # a command that ends at once: its exit code and output
+    output: bytes = b""  # what it printed, for `logs`
 
 
 class FakeEngine:
@@ -84,6 +90,9 @@ class FakeEngine:
         self.execs: list[tuple[str, tuple[str, ...]]] = []  # (container, command), in order
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
+        # Volumes a mount made without a name: the only ones `remove_container(volumes=True)`
+        # removes, as the engine keeps every named volume.
+        self.anonymous_volumes: set[str] = set()
         self.health_on_start: dict[str, str] = {}  # service → health after start
         self.exit_on_start: dict[str, int] = {}  # service → exits at once with this code
 
@@ -93,10 +102,19 @@ class FakeEngine:
         return hashlib.sha256(f"{seed}-{next(self._ids)}".encode()).hexdigest()
 
     def _find(self, ref: str) -> _Container:
-        found = self.containers.get(ref) or self.containers.get(self._names.get(ref, ""))
+        found = self._get(ref)
         if found is None:
             raise EngineError(f"no such container: {ref}")
         return found
+
+    def _get(self, ref: str) -> _Container | None:
+        return self.containers.get(ref) or self.containers.get(self._names.get(ref, ""))
+
+    def _running(self, ref: str, doing: str) -> _Container:
+        c = self._find(ref)
+        if c.state != "running":
+            raise EngineError(f"{doing}: container {c.name} is not running")
+        return c
 
     def _forget(self, c: _Container) -> None:
         del self.containers[c.id]
@@ -130,9 +148,11 @@ class FakeEngine:
                 created=c.created,
                 ports=c.ports if c.state == "running" else (),
             )
+            # Two label filters, as the engine is asked: a container carrying both labels
+            # is in both lists.
             if c.labels.get(L.PROJECT) == project:
                 ours.append(oc)
-            elif c.labels.get(L.COMPOSE_PROJECT) == project:
+            if c.labels.get(L.COMPOSE_PROJECT) == project:
                 foreign.append(oc)
         return Observed(
             project=project,
@@ -140,7 +160,7 @@ class FakeEngine:
             networks=dict(self.networks),
             volumes=dict(self.volumes),
             images=dict(self.images),
-            foreign=tuple(foreign),
+            foreign=tuple(sorted(foreign, key=lambda c: c.name)),
             engine_id=self.engine_id(),
         )
 
@@ -197,7 +217,9 @@ class FakeEngine:
     @_locked
     def disconnect(self, container: str, network: str) -> None:
         self.calls["disconnect"] += 1
-        self._find(container).networks.discard(network)
+        c = self._get(container)
+        if c is not None:  # a container that is gone is not on the network either
+            c.networks.discard(network)
 
     @_locked
     def create_volume(self, spec: VolumeSpec) -> None:
@@ -212,6 +234,7 @@ class FakeEngine:
         if any(m.name == name for c in self.containers.values() for m in c.mounts):
             raise EngineError(f"volume {name} is in use")
         self.volumes.pop(name, None)
+        self.anonymous_volumes.discard(name)
 
     @_locked
     def create_container(self, spec: ContainerSpec) -> str:
@@ -221,29 +244,35 @@ class FakeEngine:
         image_id = self.images.get(spec.image) or self.images.get(spec.image + ":latest")
         if image_id is None:
             raise EngineError(f"No such image: {spec.image}")
+        # Refused before anything is made. (Engines before API 1.44 accept the create and
+        # refuse the start; later ones refuse here.)
+        for att in spec.networks:
+            if att.network not in self.networks:
+                raise EngineError(f"network {att.network} not found")
         mounts = []
         for m in spec.mounts:
             if m.type == "volume":
-                name = m.source or self._new_id("anon")
+                name = m.source
+                if name is None:
+                    name = self._new_id("anon")
+                    self.anonymous_volumes.add(name)
                 if name not in self.volumes:
-                    self.volumes[name] = ObservedVolume(name, {})
+                    self.volumes[name] = ObservedVolume(name, dict(m.volume_labels))
                 mounts.append(ObservedMount("volume", name, None, m.target))
             else:
                 mounts.append(ObservedMount(m.type, None, m.source, m.target))
         cid = self._new_id(spec.name)
         hc = spec.service.healthcheck
-        for att in spec.networks:
-            if att.network not in self.networks:
-                raise EngineError(f"network {att.network} not found")
         self.containers[cid] = _Container(
             id=cid,
             name=spec.name,
             image=spec.image,
             image_id=image_id,
             labels=dict(spec.labels),
-            networks={a.network for a in spec.networks},
+            networks=_networks(spec),
             mounts=mounts,
             live=_live(spec.service),
+            one_shot=_one_shot(spec.service),
             created=next(self._ids),
             has_healthcheck=hc is not None and not hc.disable and bool(hc.test),
             ports=tuple(
@@ -273,6 +302,10 @@ class FakeEngine:
                     f"driver failed programming external connectivity on endpoint {c.name}: "
                     f"Bind for {host} failed: port is already allocated"
                 )
+        if c.one_shot is not None:
+            c.state, c.exit_code, c.health = "exited", c.one_shot.exit_code, None
+            c.output += c.one_shot.output.encode()
+            return
         c.state = "running"
         # A container with a healthcheck passes it at once, unless a test says otherwise.
         c.health = self.health_on_start.get(service, "healthy" if c.has_healthcheck else None)
@@ -280,23 +313,24 @@ class FakeEngine:
     @_locked
     def stop_container(self, container: str, timeout: float | None = None) -> None:
         self.calls["stop_container"] += 1
-        c = self._find(container)
-        if c.state == "running":
-            c.state, c.exit_code = "exited", 0
+        c = self._get(container)
+        if c is not None and c.state == "running":
+            # No process here to exit on SIGTERM: it is taken to exit 0 within its grace
+            # period. With none (timeout 0) the engine kills it at once: 128 + SIGKILL.
+            c.state, c.exit_code = "exited", 137 if timeout == 0 else 0
 
     @_locked
     def remove_container(self, container: str, *, volumes: bool = False) -> None:
         self.calls["remove_container"] += 1
-        c = self._find(container)
+        c = self._get(container)
+        if c is None:  # gone already: not an error
+            return
         self._forget(c)
         if volumes:
             for m in c.mounts:
-                if (
-                    m.type == "volume"
-                    and m.name
-                    and not self.volumes.get(m.name, ObservedVolume("", {})).labels
-                ):
+                if m.type == "volume" and m.name in self.anonymous_volumes:
                     self.volumes.pop(m.name, None)
+                    self.anonymous_volumes.discard(m.name)
 
     @_locked
     def rename_container(self, container: str, new_name: str) -> None:
@@ -312,7 +346,18 @@ class FakeEngine:
     def update_container(self, container: str, service: Service) -> None:
         self.calls["update_container"] += 1
         c = self._find(container)
-        c.live = _live(service)
+        new = _live(service)
+        # The engine cannot lift a memory or CPU limit in place (0 means "leave as is").
+        for what, old_value, new_value in (
+            ("memory limit", c.live.memory, new.memory),
+            ("CPU limit", c.live.nano_cpus, new.nano_cpus),
+        ):
+            if old_value and not new_value:
+                raise EngineError(
+                    f"updating container {container}: the engine cannot remove a {what} "
+                    "in place; the container must be recreated"
+                )
+        c.live = new
 
     @_locked
     def inspect_container(self, container: str) -> ContainerState:
@@ -332,7 +377,11 @@ class FakeEngine:
     @_locked
     def kill_container(self, container: str, signal: str) -> None:
         self.calls["kill_container"] += 1
-        self._find(container)
+        c = self._running(container, f"sending {signal}")
+        # The main process is PID 1 with no handler of its own: the kernel drops every
+        # signal but SIGKILL (and SIGSTOP) sent to it.
+        if signal.upper().removeprefix("SIG") in ("KILL", "9"):
+            c.state, c.exit_code, c.health = "exited", 137, None
 
     @_locked
     def exec_run(
@@ -346,9 +395,9 @@ class FakeEngine:
         privileged: bool = False,
     ) -> ExecResult:
         self.calls["exec_run"] += 1
-        self._find(container)
+        self._running(container, f"running {' '.join(command)!r}")
         self.execs.append((container, tuple(command)))
-        return ExecResult(0, "")
+        return _exec(command)
 
     @_locked
     def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str:
@@ -367,8 +416,11 @@ class FakeEngine:
         timestamps: bool = False,
     ) -> Iterator[bytes]:
         self.calls["logs"] += 1
-        self._find(container)
-        return iter(())
+        c = self._find(container)
+        lines = c.output.splitlines(keepends=True)
+        if tail is not None:
+            lines = lines[-tail:] if tail > 0 else []
+        return iter(lines)
 
     # ------------------------------------------------------------------ drift, for tests
 
@@ -390,3 +442,34 @@ def _live(service: Service) -> LiveConfig:
         memory=convert.memory_limit(service),
         pids_limit=convert.pids_limit(service),
     )
+
+
+def _networks(spec: ContainerSpec) -> set[str]:
+    """The networks the engine lists a new container on: its attachments; with none, the
+    default bridge; with a `network_mode`, that network, or none for `container:<name>`."""
+    if spec.network_mode is not None:
+        return set() if spec.network_mode.startswith("container:") else {spec.network_mode}
+    return {a.network for a in spec.networks} or {"bridge"}
+
+
+def _exec(command: Sequence[str]) -> ExecResult:
+    """The fake runs no process: `true`, `false` and `echo` answer as in a shell, anything
+    else succeeds with no output."""
+    match list(command):
+        case ["false", *_]:
+            return ExecResult(1, "")
+        case ["echo", *words]:
+            return ExecResult(0, " ".join(words) + "\n")
+        case _:
+            return ExecResult(0, "")
+
+
+def _one_shot(service: Service) -> ExecResult | None:
+    """What a container whose command is `true`, `false` or `echo …` (no entrypoint) does
+    when started: the engine runs it and it ends at once, having printed what `echo` prints.
+    Every other container is taken to keep running (and to print nothing)."""
+    if service.entrypoint or not service.command:
+        return None
+    if service.command[0] in ("true", "false", "echo"):
+        return _exec(service.command)
+    return None
