@@ -27,7 +27,8 @@ from stackup.engine.fake import FakeEngine
 from stackup.engine.observed import Observed
 from stackup.loading.loader import load_text
 from stackup.planning.graph import build_graph
-from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.options import ReconcileOptions
+from stackup.planning.reconcile import reconcile
 from stackup.planning.review import plan_between
 from stackup.targets.engine.execute import ExecuteOptions, execute
 

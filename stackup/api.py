@@ -26,8 +26,9 @@ from stackup.planning import configstate
 from stackup.planning import salt as S
 from stackup.planning.desired import read_file_objects
 from stackup.planning.graph import build_graph
+from stackup.planning.options import ReconcileOptions, containers_needing_live_config
 from stackup.planning.plan import Plan
-from stackup.planning.reconcile import ReconcileOptions, containers_needing_live_config, reconcile
+from stackup.planning.reconcile import reconcile
 from stackup.planning.render import plan_json
 from stackup.planning.teardown import plan_down
 from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute

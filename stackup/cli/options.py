@@ -10,7 +10,7 @@ import click
 
 if TYPE_CHECKING:
     from stackup.loading.loader import LoadedStack
-    from stackup.planning.reconcile import ReconcileOptions
+    from stackup.planning.options import ReconcileOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,7 +77,7 @@ def reconcile_options(
     loaded: LoadedStack, services: tuple[str, ...], flags: Mapping[str, object]
 ) -> ReconcileOptions:
     from stackup.errors import UsageError
-    from stackup.planning.reconcile import ReconcileOptions
+    from stackup.planning.options import ReconcileOptions
 
     if flags.get("force_recreate") and flags.get("no_recreate"):
         raise UsageError("--force-recreate and --no-recreate cannot be used together")

@@ -17,8 +17,8 @@ from stackup.cli.options import reconcile_flags
 
 if TYPE_CHECKING:
     from stackup.loading.loader import LoadedStack
+    from stackup.planning.options import ReconcileOptions
     from stackup.planning.plan import Plan
-    from stackup.planning.reconcile import ReconcileOptions
     from stackup.targets.engine.execute import Event
     from stackup.watch.livereload import LiveReloadServer
     from stackup.watch.loop import WatchEvent

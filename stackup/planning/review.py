@@ -21,8 +21,9 @@ from stackup.loading.loader import LoadedStack
 from stackup.planning import salt as S
 from stackup.planning.desired import image_ref, read_file_objects
 from stackup.planning.graph import build_graph
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Plan
-from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.reconcile import reconcile
 from stackup.targets.engine.execute import ExecuteOptions, execute
 
 

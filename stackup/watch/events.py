@@ -11,8 +11,8 @@ from typing import Protocol
 
 from stackup.engine.docker.engine import DockerEngine
 from stackup.loading.loader import LoadedStack
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Plan
-from stackup.planning.reconcile import ReconcileOptions
 from stackup.targets.engine.execute import Event
 
 

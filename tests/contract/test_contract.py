@@ -31,8 +31,8 @@ from stackup.errors import EngineError
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.model import labels as L
 from stackup.model.spec import Service
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action
-from stackup.planning.reconcile import ReconcileOptions
 from stackup.planning.teardown import plan_down
 from stackup.targets.engine.execute import ExecuteOptions
 from stackup.targets.engine.throwaway import run_check

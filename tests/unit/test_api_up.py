@@ -14,8 +14,8 @@ from stackup.engine.fake import FakeEngine
 from stackup.engine.interface import PullEvent
 from stackup.errors import PlanError
 from stackup.loading.loader import load_text
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, Plan
-from stackup.planning.reconcile import ReconcileOptions
 from stackup.planning.render import plan_json
 from stackup.targets.engine.execute import Event
 

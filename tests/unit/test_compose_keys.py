@@ -21,8 +21,9 @@ from stackup.model import labels as L
 from stackup.model.spec import Service
 from stackup.planning.desired import canonical_service, desired_containers, desired_network
 from stackup.planning.graph import build_graph
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Exec
-from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.reconcile import reconcile
 from stackup.targets.engine.execute import execute
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "good" / "compose_keys.yaml"

@@ -8,8 +8,9 @@ from stackup.engine.fake import FakeEngine
 from stackup.engine.interface import ContainerSpec
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.planning.graph import build_graph
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, CreateContainer, Plan
-from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.reconcile import reconcile
 from stackup.planning.teardown import plan_lifecycle
 from stackup.targets.engine.execute import ExecuteOptions, execute
 

@@ -15,8 +15,8 @@ from stackup.engine.interface import ContainerSpec
 from stackup.errors import ApplyError
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.model.spec import Service
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, FieldChange, Plan, UpdateContainer
-from stackup.planning.reconcile import ReconcileOptions
 from stackup.targets.engine.preflight import check
 
 BUSYBOX = "sha256:" + "b0" * 32

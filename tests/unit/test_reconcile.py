@@ -19,8 +19,9 @@ from stackup.engine.fake import FakeEngine
 from stackup.engine.observed import Observed
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.planning.graph import build_graph
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Plan
-from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.reconcile import reconcile
 from stackup.planning.render import plan_json, render_json, render_markdown, render_text
 from stackup.targets.engine.execute import ExecuteOptions, execute
 

@@ -20,6 +20,7 @@ from stackup.engine.observed import ObservedNetwork, ObservedVolume
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.planning.desired import read_file_objects
 from stackup.planning.graph import build_graph
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import (
     Action,
     Connect,
@@ -40,7 +41,7 @@ from stackup.planning.plan import (
     UpdateContainer,
     WaitFor,
 )
-from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.reconcile import reconcile
 from stackup.planning.render import render_json, render_markdown, render_text
 from stackup.targets.engine.execute import ExecuteOptions, execute
 

@@ -10,8 +10,8 @@ from stackup.engine.fake import FakeEngine
 from stackup.loading.loader import load_text
 from stackup.model import labels as L
 from stackup.planning import salt as S
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import CreateContainer, Plan
-from stackup.planning.reconcile import ReconcileOptions
 from stackup.planning.review import plan_between
 from stackup.targets.engine.execute import execute
 from stackup.targets.swarm.desired import SwarmOptions

@@ -7,8 +7,9 @@ from __future__ import annotations
 from stackup.engine.fake import FakeEngine
 from stackup.loading.loader import load_text
 from stackup.planning.graph import build_graph
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Plan
-from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.reconcile import reconcile
 from stackup.planning.teardown import plan_down, plan_swarm_down
 from stackup.targets.engine.execute import execute
 from stackup.targets.swarm.plan import SwarmObject, SwarmObserved, SwarmServiceState

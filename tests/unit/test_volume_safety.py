@@ -5,8 +5,9 @@ from __future__ import annotations
 from stackup.engine.fake import FakeEngine
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.planning.graph import build_graph
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Plan
-from stackup.planning.reconcile import ReconcileOptions, reconcile
+from stackup.planning.reconcile import reconcile
 from stackup.targets.engine.execute import ExecuteOptions, execute
 
 STACK = """

@@ -15,8 +15,8 @@ from stackup.model import labels as L
 from stackup.planning import salt as S
 from stackup.planning.desired import desired_containers, read_file_objects
 from stackup.planning.graph import build_graph, dependencies
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action
-from stackup.planning.reconcile import ReconcileOptions
 from stackup.poll import poll_until
 from stackup.targets.engine.execute import execute
 

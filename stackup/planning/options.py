@@ -1,0 +1,50 @@
+"""What a plan is asked for (`ReconcileOptions`: which services, which flags, the salt, the
+file contents read beforehand), and which containers' live settings it needs inspected."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from stackup.engine.observed import Observed
+from stackup.model import labels as L
+from stackup.model.spec import Stack
+from stackup.planning import configstate as CS
+from stackup.planning import salt as S
+
+
+@dataclass(frozen=True)
+class ReconcileOptions:
+    services: tuple[str, ...] = ()  # empty: every service
+    remove_orphans: bool = False
+    force_recreate: bool = False
+    no_recreate: bool = False
+    renew_anon_volumes: bool = False
+    scale: Mapping[str, int] = field(default_factory=dict)
+    # For a project that has no resource carrying a salt yet (stackup.planning.salt).
+    salt: str = S.UNSET
+    file_objects: Mapping[str, bytes] = field(default_factory=dict)
+    with_dependencies: bool = True
+    # Config files on the host and what each container last applied (stackup.planning.configstate);
+    # None: not read (a plan from the stack alone), so no config reloads are planned.
+    configs: CS.ConfigSnapshot | None = None
+
+
+def containers_needing_live_config(
+    stack: Stack, observed: Observed, options: ReconcileOptions | None = None
+) -> list[str]:
+    """IDs of the containers whose live settings reconcile compares with the file: every
+    container of a service this plan is for. Neither the label's hash nor its spec can
+    rule one out, since a `docker update` changes neither."""
+    options = options or ReconcileOptions()
+    wanted = set(options.services) if options.services and not options.with_dependencies else None
+    return sorted(
+        c.id
+        for c in observed.containers
+        if c.service is not None
+        and c.service in stack.services
+        and (wanted is None or c.service in wanted)
+        and c.project == stack.name
+        and not c.is_temporary
+        and not c.labels.get(L.ONEOFF)
+    )
