@@ -19,26 +19,26 @@ import yaml
 from stackup.errors import (
     InterpolationError,
     PathElement,
-    ReferenceCycleError,
     SpecValidationError,
     StackFileError,
     StackFileProblems,
     UsageError,
 )
 from stackup.gcpause import collector_paused
+from stackup.loading.composition import Composition
 from stackup.loading.envfile import chain, parse_env_text
 from stackup.loading.files import read_text
 from stackup.loading.interpolate import TemplateError, interpolate
 from stackup.loading.merge import merge, strip_tags
 from stackup.loading.normalize import (
-    absolute,
     default_build_contexts,
     located_error,
     normalize_document,
     resolve_paths,
 )
+from stackup.loading.service_files import ServiceFiles
 from stackup.loading.source import Mark, SourceMap
-from stackup.loading.validation import combine
+from stackup.loading.validation import combine, validate_stack
 from stackup.loading.yamlsource import Node, parse, to_plain
 from stackup.model.sensitive import is_sensitive_name
 from stackup.model.spec import PROJECT_NAME_PATTERN, Stack
@@ -51,7 +51,6 @@ DISCOVERY = (
     ("docker-compose.yml", ("docker-compose.override.yml", "docker-compose.override.yaml")),
     ("docker-compose.yaml", ("docker-compose.override.yaml", "docker-compose.override.yml")),
 )
-_RESOURCE_KINDS = ("services", "networks", "volumes", "secrets", "configs")
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ def normalize_project_name(name: str) -> str:
 
 
 @dataclass
-class _Loader:
+class _Loader(Composition, ServiceFiles):
     options: LoadOptions
     read_files: list[Path] = field(default_factory=list)
     raw_cache: dict[Path, Node] = field(default_factory=dict)
@@ -238,7 +237,7 @@ class _Loader:
 
         source = SourceMap()
         data = to_plain(doc, source)
-        stack = _validate(data, source, self._file_order, self.deferred)
+        stack = validate_stack(data, source, self._file_order, self.deferred)
         from stackup.loading.consistency import consistency_problems
         from stackup.loading.references import reference_problems
 
@@ -369,356 +368,6 @@ class _Loader:
 
     # ----------------------------------------------------------------- include
 
-    def process_includes(
-        self,
-        doc: Node,
-        path: Path,
-        lookup: Callable[[str], str | None],
-        include_chain: tuple[Path, ...],
-    ) -> None:
-        entries = doc.mapping().pop("include", None)
-        if entries is None or entries.value is None:
-            return
-        if not entries.is_seq:
-            raise located_error(entries, ("include",), "expected a list of files to include")
-        here = str(path.parent)
-        owner: dict[tuple[str, str], str] = {}
-        for i, entry in enumerate(entries.sequence()):
-            epath: tuple[PathElement, ...] = ("include", i)
-            paths, project_directory, env_files = _include_entry(entry, epath)
-            abs_paths = [Path(absolute(p, here)) for p in paths]
-            project_dir = (
-                Path(absolute(project_directory, here))
-                if project_directory
-                else abs_paths[0].parent
-            )
-            env: dict[str, str] = {}
-            if env_files:
-                for env_file in env_files:
-                    env_path = Path(absolute(env_file, here))
-                    text = self.read(env_path, self.display(env_path), "env file not found")
-                    env.update(
-                        parse_env_text(text, self.display(env_path), chain(self.environ, env))
-                    )
-            elif self._exists(project_dir / ".env"):
-                env_path = project_dir / ".env"
-                env = parse_env_text(
-                    self.read(env_path, self.display(env_path)),
-                    self.display(env_path),
-                    chain(self.environ),
-                )
-            sub_lookup = chain(self.environ, env)
-            included: Node | None = None
-            for inc in abs_paths:
-                if inc in include_chain:
-                    cycle = " → ".join(self.display(p) for p in (*include_chain, inc))
-                    mark = entry.mark
-                    raise ReferenceCycleError(
-                        f"include cycle: {cycle}",
-                        file=mark.file if mark else None,
-                        line=mark.line if mark else None,
-                        column=mark.column if mark else None,
-                        path=epath,
-                    )
-                if not self._exists(inc):
-                    raise located_error(
-                        entry, epath, f"included file not found: {self.display(inc)}"
-                    )
-                sub = self.document(
-                    inc, self.display(inc), sub_lookup, str(project_dir), (*include_chain, inc)
-                )
-                default_build_contexts(sub, str(project_dir))
-                included = sub if included is None else merge(included, sub)
-            if included is None:
-                continue
-            included = strip_tags(included) or Node({})
-            for kind in _RESOURCE_KINDS:
-                table = included.get(kind)
-                if table is None or not table.is_map:
-                    continue
-                target = doc.get(kind)
-                if target is None or not target.is_map:
-                    target = Node({}, table.mark, table.key_mark)
-                    doc.mapping()[kind] = target
-                for key, value in table.mapping().items():
-                    where = self.display(abs_paths[0])
-                    if key in target.mapping():
-                        clash = target.mapping()[key]
-                        other = owner.get((kind, key))
-                        mark = clash.key_mark or clash.mark
-                        first = other or "here"
-                        message = (
-                            f'{kind[:-1]} "{key}" is defined both {"in " if other else ""}{first} '
-                            f"and in included file {where}"
-                        )
-                        raise StackFileError(
-                            message,
-                            file=mark.file if mark else None,
-                            line=mark.line if mark else None,
-                            column=mark.column if mark else None,
-                            path=(kind, key),
-                        )
-                    owner[(kind, key)] = where
-                    target.mapping()[key] = value
-
-    # ----------------------------------------------------------------- extends
-
-    def process_extends(self, doc: Node, path: Path, lookup: Callable[[str], str | None]) -> None:
-        services = doc.get("services")
-        if services is None or not services.is_map:
-            return
-        table = services.mapping()
-        for name in list(table):
-            table[name] = self.resolve_chain(table, path, name, lookup)
-
-    def resolve_chain(
-        self, table: dict[str, Node], path: Path, name: str, lookup: Callable[[str], str | None]
-    ) -> Node:
-        """`resolve_service` without recursion over a long chain: the bases are resolved
-        first, from the root down, and remembered, so a chain of n services costs n merges
-        (a recursive walk cost n² and ran out of stack at ~1,000)."""
-        done: dict[tuple[Path, str], Node] = self.resolved
-        todo: list[tuple[dict[str, Node], Path, str]] = []
-        current: tuple[dict[str, Node], Path, str] | None = (table, path, name)
-        seen: set[tuple[Path, str]] = set()
-        while current is not None and (current[1], current[2]) not in done:
-            ctable, cpath, cname = current
-            if (cpath, cname) in seen or cname not in ctable:
-                # A cycle or a missing service: reported by resolve_service, from `name`.
-                return self.resolve_service(table, path, name, lookup, ())
-            seen.add((cpath, cname))
-            todo.append(current)
-            current = self.base_of(ctable, cpath, cname, lookup)
-        for ctable, cpath, cname in reversed(todo):
-            done[(cpath, cname)] = self.resolve_service(ctable, cpath, cname, lookup, ())
-        return done.get((path, name)) or self.resolve_service(table, path, name, lookup, ())
-
-    def base_of(
-        self, table: dict[str, Node], path: Path, name: str, lookup: Callable[[str], str | None]
-    ) -> tuple[dict[str, Node], Path, str] | None:
-        """The (table, file, name) that a service extends, or None; errors are left to
-        `resolve_service`, which locates them."""
-        service = table[name]
-        ext = service.get("extends") if service.is_map else None
-        if ext is None:
-            return None
-        try:
-            target_name, target_file = _extends_entry(ext, ("services", name, "extends"))
-        except StackFileError:
-            return None
-        if target_file is None:
-            return table, path, target_name
-        other = Path(absolute(target_file, str(path.parent)))
-        other_doc = self.raw_cache.get(other)
-        if other_doc is None:
-            return None
-        other_services = other_doc.get("services")
-        if other_services is None or not other_services.is_map:
-            return None
-        return other_services.mapping(), other, target_name
-
-    def resolve_service(
-        self,
-        table: dict[str, Node],
-        path: Path,
-        name: str,
-        lookup: Callable[[str], str | None],
-        seen: tuple[tuple[Path, str], ...],
-    ) -> Node:
-        key = (path, name)
-        if key in self.resolved:
-            return self.resolved[key]
-        service = table[name]
-        ext = service.get("extends")
-        if ext is None:
-            return service
-        epath: tuple[PathElement, ...] = ("services", name, "extends")
-        if key in seen:
-            cycle = " → ".join(f"{self.display(p)}:{s}" for p, s in (*seen, key))
-            mark = ext.mark
-            raise ReferenceCycleError(
-                f"extends cycle: {cycle}",
-                file=mark.file if mark else None,
-                line=mark.line if mark else None,
-                column=mark.column if mark else None,
-                path=epath,
-            )
-        target_name, target_file = _extends_entry(ext, epath)
-        if target_file is not None:
-            other = Path(absolute(target_file, str(path.parent)))
-            if not self._exists(other):
-                raise located_error(ext, epath, f"extended file not found: {self.display(other)}")
-            other_doc = self.raw_cache.get(other)
-            if other_doc is None:
-                other_doc = self.raw_document(other, self.display(other), lookup, str(other.parent))
-                resolve_paths(other_doc, str(other.parent))
-                default_build_contexts(other_doc, str(other.parent))
-                self.raw_cache[other] = other_doc
-            other_services = other_doc.get("services")
-            other_table = (
-                other_services.mapping()
-                if other_services is not None and other_services.is_map
-                else {}
-            )
-            if target_name not in other_table:
-                raise located_error(
-                    ext, epath, f'service "{target_name}" is not defined in {self.display(other)}'
-                )
-            base = self.resolve_service(other_table, other, target_name, lookup, (*seen, key))
-        else:
-            if target_name not in table:
-                raise located_error(ext, epath, f'extends undefined service "{target_name}"')
-            base = self.resolve_service(table, path, target_name, lookup, (*seen, key))
-        if not base.is_map:
-            raise located_error(
-                ext, epath, f'the extended service "{target_name}" is not a mapping'
-            )
-        own = Node(
-            {k: v for k, v in service.mapping().items() if k != "extends"},
-            service.mark,
-            service.key_mark,
-        )
-        merged = merge(base.copy(), own, ("services", name))
-        return merged if merged is not None else own
-
-    # ----------------------------------------------------------------- profiles, env, name
-
-    def apply_profiles(self, doc: Node, lookup: Callable[[str], str | None]) -> None:
-        services = doc.get("services")
-        if services is None or not services.is_map:
-            return
-        active = set(self.options.profiles)
-        from_env = lookup("COMPOSE_PROFILES")
-        if from_env:
-            active.update(p.strip() for p in from_env.split(",") if p.strip())
-        table = services.mapping()
-        disabled: dict[str, list[str]] = {}
-        for name, service in table.items():
-            profiles = service.get("profiles")
-            if profiles is None or not profiles.is_seq or not profiles.sequence():
-                continue
-            names = [str(p.value) for p in profiles.sequence()]
-            if "*" in active or active.intersection(names):
-                continue
-            disabled[name] = names
-        for name in disabled:
-            del table[name]
-        for name, service in table.items():
-            deps = service.get("depends_on")
-            if deps is None or not deps.is_map:
-                continue
-            for dep, cond in list(deps.mapping().items()):
-                if dep not in disabled:
-                    continue
-                required = cond.get("required")
-                if required is not None and required.value is False:
-                    del deps.mapping()[dep]
-                    continue
-                wanted = disabled[dep]
-                raise located_error(
-                    cond if cond.key_mark is None else Node(None, cond.key_mark),
-                    ("services", name, "depends_on", dep),
-                    f'depends on service "{dep}", which is disabled: it has profiles '
-                    f"{', '.join(wanted)} and none is active",
-                    hint=f"enable it with --profile {wanted[0]}, "
-                    "or give this service the same profiles",
-                )
-
-    def apply_env_files(self, doc: Node, lookup: Callable[[str], str | None]) -> None:
-        services = doc.get("services")
-        if services is None or not services.is_map:
-            return
-        for name, service in services.mapping().items():
-            if not service.is_map:
-                continue
-            environment = service.get("environment")
-            if environment is None or environment.value is None:
-                environment = Node({}, service.mark, service.mark)
-            elif not environment.is_map:
-                continue  # the model reports it
-            env_map = environment.mapping()
-            from_files: dict[str, tuple[str, Node]] = {}
-            env_file = service.get("env_file")
-            if env_file is not None and env_file.is_seq:
-                for i, entry in enumerate(env_file.sequence()):
-                    if not entry.is_map:
-                        continue
-                    path_node = entry.get("path")
-                    if path_node is None or not isinstance(path_node.value, str):
-                        continue
-                    required = entry.get("required")
-                    env_path = Path(path_node.value)
-                    if not self._exists(env_path):
-                        if required is not None and required.value is False:
-                            continue
-                        raise located_error(
-                            path_node,
-                            ("services", name, "env_file", i),
-                            f"env file not found: {self.display(env_path)}",
-                        )
-                    text = self.read(env_path, self.display(env_path), "env file not found")
-                    fmt = entry.get("format")
-                    values = parse_env_text(
-                        text,
-                        self.display(env_path),
-                        lookup,
-                        raw=fmt is not None and fmt.value == "raw",
-                    )
-                    for key, value in values.items():
-                        from_files[key] = (value, path_node)
-            for key, (value, origin) in from_files.items():
-                current = env_map.get(key)
-                if current is None:
-                    env_map[key] = Node(value, origin.mark, origin.mark)
-                elif current.value is None and lookup(key) is None:
-                    current.value = value
-            for key, node in env_map.items():
-                if node.value is None:
-                    found = lookup(key)
-                    if found is not None:
-                        node.value = found
-            build = service.get("build")
-            args = build.get("args") if build is not None and build.is_map else None
-            if args is not None and args.is_map:
-                # `args: [VERSION]` takes the value from the environment, as `environment` does.
-                for key, node in args.mapping().items():
-                    if node.value is None and (found := lookup(key)) is not None:
-                        node.value = found
-            if env_map and "environment" not in service.mapping():
-                service.mapping()["environment"] = environment
-
-    def apply_label_files(self, doc: Node) -> None:
-        """`label_file` entries (`KEY=VALUE` lines, as in an env file) merged under `labels`;
-        a key the service's `labels` sets itself wins, as in Compose."""
-        services = doc.get("services")
-        if services is None or not services.is_map:
-            return
-        for name, service in services.mapping().items():
-            files = service.get("label_file") if service.is_map else None
-            if files is None or not files.is_seq:
-                continue
-            labels = service.get("labels")
-            if labels is None or labels.value is None:
-                labels = Node({}, files.mark, files.mark)
-            elif not labels.is_map:
-                continue  # the model reports it
-            label_map = labels.mapping()
-            for i, entry in enumerate(files.sequence()):
-                if not isinstance(entry.value, str):
-                    continue  # the model reports it
-                path = Path(entry.value)
-                if not self._exists(path):
-                    raise located_error(
-                        entry,
-                        ("services", name, "label_file", i),
-                        f"label file not found: {self.display(path)}",
-                    )
-                text = self.read(path, self.display(path), "label file not found")
-                for key, value in parse_env_text(text, self.display(path)).items():
-                    label_map.setdefault(key, Node(value, entry.mark, entry.mark))
-            if label_map and "labels" not in service.mapping():
-                service.mapping()["labels"] = labels
-
     def project_name(
         self, doc: Node, project_dir: Path, lookup: Callable[[str], str | None]
     ) -> Node:
@@ -814,119 +463,3 @@ def _watching(lookup: Callable[[str], str | None], used: list[str]) -> Callable[
         return found
 
     return watching
-
-
-def _strings(node: Node, path: tuple[PathElement, ...], what: str) -> list[str]:
-    if isinstance(node.value, str):
-        return [node.value]
-    if node.is_seq and all(isinstance(item.value, str) for item in node.sequence()):
-        return [item.value for item in node.sequence()]
-    raise located_error(node, path, f"{what} must be a string or a list of strings")
-
-
-def _include_entry(
-    entry: Node, path: tuple[PathElement, ...]
-) -> tuple[list[str], str | None, list[str]]:
-    if isinstance(entry.value, str):
-        return [entry.value], None, []
-    if not entry.is_map:
-        raise located_error(entry, path, "an include entry must be a path or a mapping with `path`")
-    fields = entry.mapping()
-    for key, child in fields.items():
-        if key not in ("path", "project_directory", "env_file") and not key.startswith("x-"):
-            raise located_error(
-                Node(None, child.key_mark),
-                (*path, key),
-                f'unknown key "{key}"',
-                hint="an include entry has path, project_directory and env_file",
-            )
-    path_node = fields.get("path")
-    if path_node is None:
-        raise located_error(entry, path, "an include entry needs a `path`")
-    paths = _strings(path_node, (*path, "path"), "path")
-    if not paths:
-        raise located_error(path_node, (*path, "path"), "path must name at least one file")
-    project = fields.get("project_directory")
-    if project is not None and not isinstance(project.value, str):
-        raise located_error(
-            project, (*path, "project_directory"), "project_directory must be a string"
-        )
-    env_node = fields.get("env_file")
-    env_files = _strings(env_node, (*path, "env_file"), "env_file") if env_node is not None else []
-    return paths, project.value if project is not None else None, env_files
-
-
-def _extends_entry(ext: Node, path: tuple[PathElement, ...]) -> tuple[str, str | None]:
-    if isinstance(ext.value, str):
-        return ext.value, None
-    if not ext.is_map:
-        raise located_error(ext, path, "extends must be a service name or a mapping with `service`")
-    fields = ext.mapping()
-    for key, child in fields.items():
-        if key not in ("service", "file"):
-            raise located_error(
-                Node(None, child.key_mark),
-                (*path, key),
-                f'unknown key "{key}"',
-                hint="extends has service and file",
-            )
-    service = fields.get("service")
-    if service is None or not isinstance(service.value, str):
-        raise located_error(service or ext, (*path, "service"), "extends needs a `service` name")
-    file = fields.get("file")
-    if file is not None and not isinstance(file.value, str):
-        raise located_error(file, (*path, "file"), "extends.file must be a path")
-    return service.value, file.value if file is not None else None
-
-
-def _validate(
-    data: Any, source: SourceMap, file_order: list[str], deferred: list[SpecValidationError]
-) -> Stack:
-    from pydantic import ValidationError
-
-    from stackup.loading.validation import problems
-
-    try:
-        stack = Stack.model_validate(data)
-    except ValidationError as exc:
-        found = problems(exc, data, source, Stack, file_order)
-        # A short form left as written fails the models again, at its list or at itself:
-        # the reading of the short form already said why.
-        found = [e for e in found if not any(_covers(e.path, d.path) for d in deferred)]
-        found += _valid_services_problems(data, source, [*deferred, *found])
-        raise combine([*deferred, *found], file_order) from None
-    if deferred:  # a bad short form that a later file removed (!reset) still was bad
-        raise combine(deferred, file_order)
-    return stack
-
-
-def _valid_services_problems(
-    data: Any, source: SourceMap, found: list[SpecValidationError]
-) -> list[SpecValidationError]:
-    """The consistency checks of the services that are valid on their own, when the stack as a
-    whole is not: a mistake in one service does not hide those of the others."""
-    from pydantic import ValidationError
-
-    from stackup.loading.consistency import service_problems
-    from stackup.model.spec import Service
-
-    services = data.get("services") if isinstance(data, dict) else None
-    if not isinstance(services, dict):
-        return []
-    out: list[SpecValidationError] = []
-    for name, body in services.items():
-        if not isinstance(name, str) or any(_covers(f"services.{name}", e.path) for e in found):
-            continue
-        try:
-            service = Service.model_validate(body if body is not None else {})
-        except ValidationError:
-            continue
-        out.extend(service_problems(name, service, services, source))
-    return out
-
-
-def _covers(outer: str | None, inner: str | None) -> bool:
-    """`services.web.ports` covers itself and `services.web.ports[1]`, not `...ports_x`."""
-    if outer is None or inner is None:
-        return False
-    return inner == outer or inner.startswith((outer + ".", outer + "["))

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from stackup.errors import PathElement, SpecValidationError, StackFileProblems, StackupError
 from stackup.loading.source import Mark, SourceMap
+from stackup.model.spec import Stack
 
 _FRIENDLY_PATTERNS = {
     "restart": "a restart policy: no, always, unless-stopped, on-failure or on-failure:N",
@@ -307,3 +308,56 @@ def _item_type(tp: Any) -> Any:
         if origin is dict:
             return typing.get_args(member)[1]
     return None
+
+
+def validate_stack(
+    data: Any, source: SourceMap, file_order: list[str], deferred: list[SpecValidationError]
+) -> Stack:
+    """The stack's models, or every problem found (the short forms' ones deferred by the
+    loader first), located and sorted."""
+    from pydantic import ValidationError
+
+    try:
+        stack = Stack.model_validate(data)
+    except ValidationError as exc:
+        found = problems(exc, data, source, Stack, file_order)
+        # A short form left as written fails the models again, at its list or at itself:
+        # the reading of the short form already said why.
+        found = [e for e in found if not any(_covers(e.path, d.path) for d in deferred)]
+        found += _valid_services_problems(data, source, [*deferred, *found])
+        raise combine([*deferred, *found], file_order) from None
+    if deferred:  # a bad short form that a later file removed (!reset) still was bad
+        raise combine(deferred, file_order)
+    return stack
+
+
+def _valid_services_problems(
+    data: Any, source: SourceMap, found: list[SpecValidationError]
+) -> list[SpecValidationError]:
+    """The consistency checks of the services that are valid on their own, when the stack as a
+    whole is not: a mistake in one service does not hide those of the others."""
+    from pydantic import ValidationError
+
+    from stackup.loading.consistency import service_problems
+    from stackup.model.spec import Service
+
+    services = data.get("services") if isinstance(data, dict) else None
+    if not isinstance(services, dict):
+        return []
+    out: list[SpecValidationError] = []
+    for name, body in services.items():
+        if not isinstance(name, str) or any(_covers(f"services.{name}", e.path) for e in found):
+            continue
+        try:
+            service = Service.model_validate(body if body is not None else {})
+        except ValidationError:
+            continue
+        out.extend(service_problems(name, service, services, source))
+    return out
+
+
+def _covers(outer: str | None, inner: str | None) -> bool:
+    """`services.web.ports` covers itself and `services.web.ports[1]`, not `...ports_x`."""
+    if outer is None or inner is None:
+        return False
+    return inner == outer or inner.startswith((outer + ".", outer + "["))

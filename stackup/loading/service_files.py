@@ -1,0 +1,191 @@
+"""What a service takes from outside its own definition: profiles (which services are
+active), `env_file` and `label_file` contents. Mixed into the loader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stackup.errors import (
+    SpecValidationError,
+)
+from stackup.loading.envfile import parse_env_text
+from stackup.loading.normalize import (
+    located_error,
+)
+from stackup.loading.source import Mark
+from stackup.loading.yamlsource import Node
+
+if TYPE_CHECKING:
+    from stackup.loading.loader import LoadOptions
+
+
+class ServiceFiles:
+    """Profiles and the files a service reads, over the loader's state."""
+
+    options: LoadOptions
+    working_dir: Path
+    environ: Mapping[str, str]
+    deferred: list[SpecValidationError]
+    tainted_marks: set[Mark]
+    resolved: dict[tuple[Path, str], Node]
+    read_files: list[Path]
+    raw_cache: dict[Path, Node]
+
+    if TYPE_CHECKING:
+
+        def _exists(self, path: Path) -> bool: ...
+
+        def read(self, path: Path, display: str, missing: str = ...) -> str: ...
+
+        def display(self, path: Path) -> str: ...
+
+        def raw_document(
+            self, path: Path, display: str, lookup: Callable[[str], str | None], base: str
+        ) -> Node: ...
+
+        def document(
+            self,
+            path: Path,
+            display: str,
+            lookup: Callable[[str], str | None],
+            base: str,
+            include_chain: tuple[Path, ...],
+        ) -> Node: ...
+
+    def apply_profiles(self, doc: Node, lookup: Callable[[str], str | None]) -> None:
+        services = doc.get("services")
+        if services is None or not services.is_map:
+            return
+        active = set(self.options.profiles)
+        from_env = lookup("COMPOSE_PROFILES")
+        if from_env:
+            active.update(p.strip() for p in from_env.split(",") if p.strip())
+        table = services.mapping()
+        disabled: dict[str, list[str]] = {}
+        for name, service in table.items():
+            profiles = service.get("profiles")
+            if profiles is None or not profiles.is_seq or not profiles.sequence():
+                continue
+            names = [str(p.value) for p in profiles.sequence()]
+            if "*" in active or active.intersection(names):
+                continue
+            disabled[name] = names
+        for name in disabled:
+            del table[name]
+        for name, service in table.items():
+            deps = service.get("depends_on")
+            if deps is None or not deps.is_map:
+                continue
+            for dep, cond in list(deps.mapping().items()):
+                if dep not in disabled:
+                    continue
+                required = cond.get("required")
+                if required is not None and required.value is False:
+                    del deps.mapping()[dep]
+                    continue
+                wanted = disabled[dep]
+                raise located_error(
+                    cond if cond.key_mark is None else Node(None, cond.key_mark),
+                    ("services", name, "depends_on", dep),
+                    f'depends on service "{dep}", which is disabled: it has profiles '
+                    f"{', '.join(wanted)} and none is active",
+                    hint=f"enable it with --profile {wanted[0]}, "
+                    "or give this service the same profiles",
+                )
+
+    def apply_env_files(self, doc: Node, lookup: Callable[[str], str | None]) -> None:
+        services = doc.get("services")
+        if services is None or not services.is_map:
+            return
+        for name, service in services.mapping().items():
+            if not service.is_map:
+                continue
+            environment = service.get("environment")
+            if environment is None or environment.value is None:
+                environment = Node({}, service.mark, service.mark)
+            elif not environment.is_map:
+                continue  # the model reports it
+            env_map = environment.mapping()
+            from_files: dict[str, tuple[str, Node]] = {}
+            env_file = service.get("env_file")
+            if env_file is not None and env_file.is_seq:
+                for i, entry in enumerate(env_file.sequence()):
+                    if not entry.is_map:
+                        continue
+                    path_node = entry.get("path")
+                    if path_node is None or not isinstance(path_node.value, str):
+                        continue
+                    required = entry.get("required")
+                    env_path = Path(path_node.value)
+                    if not self._exists(env_path):
+                        if required is not None and required.value is False:
+                            continue
+                        raise located_error(
+                            path_node,
+                            ("services", name, "env_file", i),
+                            f"env file not found: {self.display(env_path)}",
+                        )
+                    text = self.read(env_path, self.display(env_path), "env file not found")
+                    fmt = entry.get("format")
+                    values = parse_env_text(
+                        text,
+                        self.display(env_path),
+                        lookup,
+                        raw=fmt is not None and fmt.value == "raw",
+                    )
+                    for key, value in values.items():
+                        from_files[key] = (value, path_node)
+            for key, (value, origin) in from_files.items():
+                current = env_map.get(key)
+                if current is None:
+                    env_map[key] = Node(value, origin.mark, origin.mark)
+                elif current.value is None and lookup(key) is None:
+                    current.value = value
+            for key, node in env_map.items():
+                if node.value is None:
+                    found = lookup(key)
+                    if found is not None:
+                        node.value = found
+            build = service.get("build")
+            args = build.get("args") if build is not None and build.is_map else None
+            if args is not None and args.is_map:
+                # `args: [VERSION]` takes the value from the environment, as `environment` does.
+                for key, node in args.mapping().items():
+                    if node.value is None and (found := lookup(key)) is not None:
+                        node.value = found
+            if env_map and "environment" not in service.mapping():
+                service.mapping()["environment"] = environment
+
+    def apply_label_files(self, doc: Node) -> None:
+        """`label_file` entries (`KEY=VALUE` lines, as in an env file) merged under `labels`;
+        a key the service's `labels` sets itself wins, as in Compose."""
+        services = doc.get("services")
+        if services is None or not services.is_map:
+            return
+        for name, service in services.mapping().items():
+            files = service.get("label_file") if service.is_map else None
+            if files is None or not files.is_seq:
+                continue
+            labels = service.get("labels")
+            if labels is None or labels.value is None:
+                labels = Node({}, files.mark, files.mark)
+            elif not labels.is_map:
+                continue  # the model reports it
+            label_map = labels.mapping()
+            for i, entry in enumerate(files.sequence()):
+                if not isinstance(entry.value, str):
+                    continue  # the model reports it
+                path = Path(entry.value)
+                if not self._exists(path):
+                    raise located_error(
+                        entry,
+                        ("services", name, "label_file", i),
+                        f"label file not found: {self.display(path)}",
+                    )
+                text = self.read(path, self.display(path), "label file not found")
+                for key, value in parse_env_text(text, self.display(path)).items():
+                    label_map.setdefault(key, Node(value, entry.mark, entry.mark))
+            if label_map and "labels" not in service.mapping():
+                service.mapping()["labels"] = labels
