@@ -8,7 +8,7 @@ import hashlib
 import json
 from dataclasses import replace
 
-from stackup.engine.docker.swarm import service_spec
+from stackup.engine.docker.swarm_payloads import service_spec
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.model import labels as L
 from stackup.planning.plan import Action, Kind, Plan
