@@ -257,7 +257,7 @@ RULES: dict[str, Rule] = _rules(
         "A suppression records a decision; without the reason, the next reader cannot tell a "
         "considered exception from a silenced warning. A suppression without a reason, or naming "
         "a rule that does not exist, is not applied.",
-        "Add `reason:` to the entry in `x-stackup.lint.linter.ignore`, saying why the finding is "
+        "Add `reason:` to the entry in `x-stackup.lint.ignore`, saying why the finding is "
         "acceptable here, and check the rule id against `docs/lint.md`.",
     ),
 )

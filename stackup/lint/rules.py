@@ -59,7 +59,7 @@ _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
 def is_secret_name(name: str, extra: tuple[str, ...] = ()) -> bool:
     """`DB_PASSWORD`, `apiKey`, `GITHUB_TOKEN` look secret; `DB_PASSWORD_FILE` and `KEYBOARD`
-    do not. Names in `extra` (`x-stackup.model.sensitive`) always do."""
+    do not. Names in `extra` (`x-stackup.sensitive`) always do."""
     if name.upper() in {e.upper() for e in extra}:
         return True
     if not is_sensitive_name(name):

@@ -3,7 +3,7 @@
 A value is masked when
 - its name (an environment variable, a build argument, a label key) looks secret: it contains
   one of `SECRET_WORDS`, or has one of `SECRET_WHOLE_WORDS` as a whole word (`SMTP_PASS`,
-  `dbPwd`, `SENTRY_DSN`, but not `BYPASS` or `COMPASS`), or is listed in `x-stackup.model.sensitive`;
+  `dbPwd`, `SENTRY_DSN`, but not `BYPASS` or `COMPASS`), or is listed in `x-stackup.sensitive`;
 - it was built by interpolating a variable whose name looks secret
   (`DATABASE_URL: postgres://u:${DB_PASSWORD}@db`): the loader records where (`tainted`);
 - it is the value of a secret-looking command-line flag (`--password=...`, `--api-token ...`).

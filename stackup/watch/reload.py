@@ -59,7 +59,7 @@ def image_repository(image: str) -> str:
 
 
 def reload_policy(service: Service) -> ReloadPolicy | None:
-    """The service's reload policy: its own `x-stackup.watch.reload`, `false` for none, else nginx's
+    """The service's reload policy: its own `x-stackup.reload`, `false` for none, else nginx's
     default (validate `nginx -t`, then HUP) for an nginx image or a command starting `nginx`."""
     declared = service.stackup.reload
     if declared is False:
