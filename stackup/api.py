@@ -1,4 +1,5 @@
-"""The public API: plan a loaded stack against an engine, and apply a plan.
+"""The public API and the use cases: plan a loaded stack against an engine, apply a plan;
+`up`, `down` and `watch` whole, callable without the CLI (which only shows and asks).
 
 loaded = stackup.load(LoadOptions(files=(Path("stack.yaml"),)))
 engine = DockerEngine.from_env()
@@ -13,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import networkx as nx
 
@@ -41,6 +42,9 @@ from stackup.targets.engine.images import (
 )
 from stackup.targets.engine.lock import project_lock
 from stackup.targets.engine.preflight import check as preflight_check
+
+if TYPE_CHECKING:
+    from stackup.watch.events import WatchConfig, WatchUI
 
 
 def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> Observed:
@@ -285,3 +289,12 @@ def down(
         with ui.applying(plan) as on_event:
             outcome = execute(plan, engine, on_event, options, cancel or threading.Event())
     return Applied(plan, outcome)
+
+
+def watch(config: WatchConfig, ui: WatchUI, stop: threading.Event | None = None) -> None:
+    """Keep a stack live until `stop` is set (or Ctrl-C): each burst of file events is
+    classified (pure, `stackup.watch.reload`), then reloads, syncs or a re-plan are applied
+    (`stackup.watch.loop`)."""
+    from stackup.watch.loop import run_watch
+
+    run_watch(config, ui, stop)
