@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "images": ("stackup.cli.images_cmd", "images", "List images used by the stack."),
     "lint": ("stackup.cli.lint_cmd", "lint", "Check the stack against security rules."),
     "watch": ("stackup.cli.watch_cmd", "watch", "Keep a dev stack live: reload on changes."),
+    "import": ("stackup.cli.import_cmd", "import_", "Write a stack file from `docker run` lines."),
 }
 
 

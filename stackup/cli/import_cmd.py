@@ -1,0 +1,76 @@
+"""`stackup import`: a stack file from what you run today.
+
+stackup import run -o stack.yaml -- docker run -d -p 80:80 -v $PWD/app:/usr/share/nginx/html nginx
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+
+@click.group("import")
+def import_() -> None:
+    """Write a stack file from `docker run` lines."""
+
+
+@import_.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the stack file here (and secret-looking values to a .env beside it); "
+    "default: print it.",
+)
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True)
+def run(output: str | None, argv: tuple[str, ...]) -> None:
+    """Read a `docker run` command line (after `--`) as a service of a stack file.
+
+    Every common flag is read (-p -v --mount -e --env-file --name --network --network-alias
+    --restart --health-* --tmpfs --read-only --cap-add/--cap-drop --security-opt -m --cpus
+    --pids-limit -u -w --entrypoint --label --log-opt --add-host --dns --hostname --init
+    --ulimit --shm-size --stop-signal --stop-timeout --expose --device --privileged and
+    more); an unknown flag is an error naming it. A whole line in one argument is split as a
+    shell would.
+    """
+    from stackup.errors import UsageError
+    from stackup.importing.dockerrun import parse_docker_run, split_command_line
+    from stackup.importing.writer import dotenv_text, write_stack
+
+    args = list(argv)
+    if len(args) == 1 and " " in args[0]:
+        args = split_command_line(args[0])
+    target = Path(output) if output else None
+    project_dir = str(target.resolve().parent) if target else os.getcwd()
+    imported = parse_docker_run(args, cwd=project_dir)
+    written = write_stack([imported], project_dir)
+    for warning in written.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if target is None:
+        click.echo(written.stack, nl=False)
+        if written.dotenv:
+            click.echo("# .env (not written without -o):", err=True)
+            for key in written.dotenv:
+                click.echo(f"#   {key}=…", err=True)
+        return
+    if target.exists():
+        raise UsageError(f"{output} exists; nothing was written", hint="choose another -o path")
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {output}: the directory {target.parent} does not exist")
+    env_path = target.parent / ".env"
+    if written.dotenv and env_path.exists():
+        raise UsageError(
+            f"{env_path} exists and the secrets would go there; nothing was written",
+            hint="move it aside, or add the values to it yourself",
+        )
+    target.write_text(written.stack, encoding="utf-8")
+    if written.dotenv:
+        env_path.write_text(dotenv_text(written.dotenv), encoding="utf-8")
+        env_path.chmod(0o600)
+        click.echo(f"wrote {env_path} (mode 600)", err=True)
+    click.echo(f"wrote {output}; run it with `stackup -f {output} up`", err=True)

@@ -1,0 +1,394 @@
+"""A `docker run` command line read as the Compose service it describes (`stackup import run`).
+
+Flags are read as the docker CLI reads them: `--flag value`, `--flag=value`, a short flag with
+its value attached (`-p80:80`) or next, short boolean flags combined (`-dit`), repeated flags
+accumulating. The first argument that is not a flag is the image; everything after it is the
+command. A flag this reader does not know is an error naming it, never silently dropped.
+Pure: no engine, no files; `stackup.importing.writer` turns the result into a stack file.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackup.errors import UsageError
+
+Service = dict[str, Any]
+
+
+@dataclass
+class Imported:
+    """One service from one `docker run`, and what the stack file needs besides."""
+
+    name: str
+    service: Service
+    named_volumes: list[str] = field(default_factory=list)
+    external_networks: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was read but has no Compose form
+
+
+Apply = Callable[[Imported, str], None]
+
+
+def _append(key: str) -> Apply:
+    def apply(imp: Imported, value: str) -> None:
+        imp.service.setdefault(key, []).append(value)
+
+    return apply
+
+
+def _set(key: str, convert: Callable[[str], Any] = str) -> Apply:
+    def apply(imp: Imported, value: str) -> None:
+        imp.service[key] = convert(value)
+
+    return apply
+
+
+def _flag(key: str) -> Apply:
+    def apply(imp: Imported, value: str) -> None:
+        imp.service[key] = True
+
+    return apply
+
+
+def _ignored(why: str) -> Apply:
+    def apply(imp: Imported, value: str) -> None:
+        if why not in imp.notes:
+            imp.notes.append(why)
+
+    return apply
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"expected a whole number, got {text!r}") from None
+
+
+def _env(imp: Imported, value: str) -> None:
+    key, sep, val = value.partition("=")
+    # `-e NAME` passes NAME through from the environment of whoever runs the stack.
+    imp.service.setdefault("environment", {})[key] = val if sep else None
+
+
+def _mapping(key: str) -> Apply:
+    """`NAME=VALUE` entries into a mapping (`--label`, `--sysctl`); a bare NAME maps to ""."""
+
+    def apply(imp: Imported, value: str) -> None:
+        name, _, val = value.partition("=")
+        imp.service.setdefault(key, {})[name] = val
+
+    return apply
+
+
+def _network(imp: Imported, value: str) -> None:
+    if value in ("host", "none", "bridge") or value.startswith(("container:", "service:")):
+        if value != "bridge":  # the engine's default network: Compose's default is its own
+            imp.service["network_mode"] = value
+        return
+    networks = imp.service.setdefault("networks", {})
+    networks.setdefault(value, None)
+    if value not in imp.external_networks:
+        imp.external_networks.append(value)  # it exists already: docker run does not create it
+
+
+def _alias(imp: Imported, value: str) -> None:
+    networks = imp.service.get("networks") or {}
+    if not networks:
+        raise UsageError("--network-alias needs a --network (before it) to be an alias on")
+    last = list(networks)[-1]
+    entry = networks[last] or {}
+    entry.setdefault("aliases", []).append(value)
+    networks[last] = entry
+
+
+def _volume(imp: Imported, value: str) -> None:
+    source, sep, _ = value.partition(":")
+    named = sep and source and not source.startswith(("/", ".", "~")) and "$" not in source
+    if named and source not in imp.named_volumes:
+        imp.named_volumes.append(source)  # a named volume, created by docker run if missing
+    imp.service.setdefault("volumes", []).append(value)
+
+
+def _mount(imp: Imported, value: str) -> None:
+    entry: dict[str, Any] = {}
+    options: dict[str, str] = {}
+    for part in value.split(","):
+        key, sep, val = part.partition("=")
+        key = key.strip()
+        if key in ("type",):
+            entry["type"] = val
+        elif key in ("source", "src"):
+            entry["source"] = val
+        elif key in ("target", "destination", "dst"):
+            entry["target"] = val
+        elif key in ("readonly", "ro"):
+            entry["read_only"] = val.lower() not in ("false", "0") if sep else True
+        else:
+            options[key] = val
+    entry.setdefault("type", "volume")
+    if "target" not in entry:
+        raise UsageError(f"--mount {value!r} has no target (target=/path/in/container)")
+    if entry["type"] == "bind" and "bind-propagation" in options:
+        entry["bind"] = {"propagation": options.pop("bind-propagation")}
+    if entry["type"] == "volume" and "volume-nocopy" in options:
+        entry["volume"] = {"nocopy": options.pop("volume-nocopy") in ("", "true", "1")}
+    if entry["type"] == "tmpfs" and "tmpfs-size" in options:
+        entry["tmpfs"] = {"size": _int(options.pop("tmpfs-size"))}
+    if options:
+        raise UsageError(f"--mount option {sorted(options)[0]!r} is not supported by import")
+    source = entry.get("source")
+    if entry["type"] == "volume" and source and source not in imp.named_volumes:
+        imp.named_volumes.append(source)
+    imp.service.setdefault("volumes", []).append(entry)
+
+
+def _health(key: str, convert: Callable[[str], Any] = str) -> Apply:
+    def apply(imp: Imported, value: str) -> None:
+        check = imp.service.setdefault("healthcheck", {})
+        check[key] = ["CMD-SHELL", value] if key == "test" else convert(value)
+
+    return apply
+
+
+def _no_healthcheck(imp: Imported, value: str) -> None:
+    imp.service["healthcheck"] = {"disable": True}
+
+
+def _log_opt(imp: Imported, value: str) -> None:
+    key, _, val = value.partition("=")
+    imp.service.setdefault("logging", {}).setdefault("options", {})[key] = val
+
+
+def _log_driver(imp: Imported, value: str) -> None:
+    imp.service.setdefault("logging", {})["driver"] = value
+
+
+def _ulimit(imp: Imported, value: str) -> None:
+    name, _, limits = value.partition("=")
+    soft, sep, hard = limits.partition(":")
+    imp.service.setdefault("ulimits", {})[name] = (
+        {"soft": _int(soft), "hard": _int(hard)} if sep else _int(soft)
+    )
+
+
+def _stop_timeout(imp: Imported, value: str) -> None:
+    imp.service["stop_grace_period"] = f"{_int(value)}s"
+
+
+def _entrypoint(imp: Imported, value: str) -> None:
+    # docker run --entrypoint takes one executable; its arguments come after the image.
+    imp.service["entrypoint"] = [value]
+
+
+def _name(imp: Imported, value: str) -> None:
+    imp.name = value
+    imp.service["container_name"] = value
+
+
+def _cpus(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"--cpus expects a number, got {text!r}") from None
+
+
+def _pull(text: str) -> str:
+    return {"always": "always", "missing": "missing", "never": "never"}.get(text, text)
+
+
+# flag → (takes a value, what to do with it). Short forms map to the long ones below.
+FLAGS: dict[str, tuple[bool, Apply]] = {
+    "--publish": (True, _append("ports")),
+    "--volume": (True, _volume),
+    "--mount": (True, _mount),
+    "--env": (True, _env),
+    "--env-file": (True, _append("env_file")),
+    "--name": (True, _name),
+    "--network": (True, _network),
+    "--net": (True, _network),
+    "--network-alias": (True, _alias),
+    "--net-alias": (True, _alias),
+    "--restart": (True, _set("restart")),
+    "--health-cmd": (True, _health("test")),
+    "--health-interval": (True, _health("interval")),
+    "--health-timeout": (True, _health("timeout")),
+    "--health-retries": (True, _health("retries", _int)),
+    "--health-start-period": (True, _health("start_period")),
+    "--health-start-interval": (True, _health("start_interval")),
+    "--no-healthcheck": (False, _no_healthcheck),
+    "--tmpfs": (True, _append("tmpfs")),
+    "--read-only": (False, _flag("read_only")),
+    "--cap-add": (True, _append("cap_add")),
+    "--cap-drop": (True, _append("cap_drop")),
+    "--security-opt": (True, _append("security_opt")),
+    "--memory": (True, _set("mem_limit")),
+    "--memory-reservation": (True, _set("mem_reservation")),
+    "--memory-swap": (True, _set("memswap_limit")),
+    "--cpus": (True, _set("cpus", _cpus)),
+    "--cpu-shares": (True, _set("cpu_shares", _int)),
+    "--cpuset-cpus": (True, _set("cpuset")),
+    "--pids-limit": (True, _set("pids_limit", _int)),
+    "--user": (True, _set("user")),
+    "--workdir": (True, _set("working_dir")),
+    "--entrypoint": (True, _entrypoint),
+    "--label": (True, _mapping("labels")),
+    "--log-driver": (True, _log_driver),
+    "--log-opt": (True, _log_opt),
+    "--add-host": (True, _append("extra_hosts")),
+    "--dns": (True, _append("dns")),
+    "--dns-search": (True, _append("dns_search")),
+    "--dns-option": (True, _append("dns_opt")),
+    "--hostname": (True, _set("hostname")),
+    "--domainname": (True, _set("domainname")),
+    "--mac-address": (True, _set("mac_address")),
+    "--init": (False, _flag("init")),
+    "--ulimit": (True, _ulimit),
+    "--shm-size": (True, _set("shm_size")),
+    "--stop-signal": (True, _set("stop_signal")),
+    "--stop-timeout": (True, _stop_timeout),
+    "--expose": (True, _append("expose")),
+    "--device": (True, _append("devices")),
+    "--privileged": (False, _flag("privileged")),
+    "--group-add": (True, _append("group_add")),
+    "--sysctl": (True, _mapping("sysctls")),
+    "--ipc": (True, _set("ipc")),
+    "--pid": (True, _set("pid")),
+    "--userns": (True, _set("userns_mode")),
+    "--platform": (True, _set("platform")),
+    "--pull": (True, _set("pull_policy", _pull)),
+    "--runtime": (True, _set("runtime")),
+    "--oom-kill-disable": (False, _flag("oom_kill_disable")),
+    "--oom-score-adj": (True, _set("oom_score_adj", _int)),
+    "--interactive": (False, _flag("stdin_open")),
+    "--tty": (False, _flag("tty")),
+    "--detach": (False, _ignored("-d: a stack's containers always run in the background")),
+    "--rm": (
+        False,
+        _ignored("--rm: a stack keeps its containers; `stackup down` removes them"),
+    ),
+}
+
+SHORT = {
+    "-p": "--publish",
+    "-v": "--volume",
+    "-e": "--env",
+    "-m": "--memory",
+    "-u": "--user",
+    "-w": "--workdir",
+    "-l": "--label",
+    "-h": "--hostname",
+    "-i": "--interactive",
+    "-t": "--tty",
+    "-d": "--detach",
+}
+
+
+def parse_docker_run(argv: Sequence[str], *, cwd: str | None = None) -> Imported:
+    """`argv` is what follows `docker run` (a leading `docker run` or `docker container run`
+    is skipped). Relative bind sources stay as written; absolute ones under `cwd` are made
+    relative by the writer."""
+    args = list(argv)
+    for prefix in (["docker", "run"], ["docker", "container", "run"], ["run"]):
+        if args[: len(prefix)] == prefix:
+            args = args[len(prefix) :]
+            break
+    imp = Imported(name="", service={})
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        consumed = _one_flag(imp, args, i)
+        i += consumed
+    if i >= len(args):
+        raise UsageError("no image: expected `docker run [OPTIONS] IMAGE [COMMAND] [ARG...]`")
+    image, command = args[i], args[i + 1 :]
+    imp.service = {"image": image, **imp.service}
+    if command:
+        imp.service["command"] = list(command)
+    if not imp.name:
+        imp.name = _name_from_image(image)
+    return imp
+
+
+def _one_flag(imp: Imported, args: list[str], i: int) -> int:
+    """Apply the flag at `args[i]`; returns how many arguments it used."""
+    arg = args[i]
+    if arg.startswith("--"):
+        name, sep, attached = arg.partition("=")
+        entry = FLAGS.get(name)
+        if entry is None:
+            raise UsageError(f"unknown docker run flag {name}", hint=_hint(name))
+        takes_value, apply = entry
+        if not takes_value:
+            if not (sep and attached.lower() in ("false", "0")):  # `--init=false` is no flag
+                apply(imp, "")
+            return 1
+        if sep:
+            apply(imp, attached)
+            return 1
+        if i + 1 >= len(args):
+            raise UsageError(f"docker run flag {name} needs a value")
+        apply(imp, args[i + 1])
+        return 2
+    # Short flags: `-p 80:80`, `-p80:80`, `-p=80:80`, and booleans combined (`-dit`).
+    body = arg[1:]
+    for k, letter in enumerate(body):
+        long = SHORT.get("-" + letter)
+        if long is None:
+            raise UsageError(f"unknown docker run flag -{letter}", hint=_hint("-" + letter))
+        takes_value, apply = FLAGS[long]
+        if not takes_value:
+            apply(imp, "")
+            continue
+        rest = body[k + 1 :]
+        if rest:
+            apply(imp, rest[1:] if rest.startswith("=") else rest)
+            return 1
+        if i + 1 >= len(args):
+            raise UsageError(f"docker run flag -{letter} needs a value")
+        apply(imp, args[i + 1])
+        return 2
+    return 1
+
+
+def _hint(name: str) -> str:
+    import difflib
+
+    known = [*FLAGS, *SHORT]
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"did you mean {close[0]}? (`stackup import run --help` lists what is read)"
+    return "`stackup import run --help` lists the flags that are read"
+
+
+def _name_from_image(image: str) -> str:
+    """`registry:5000/library/nginx:1.27@sha256:…` → `nginx`."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1].split(":", 1)[0]
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in last).strip("-.")
+    return cleaned or "app"
+
+
+def split_command_line(text: str) -> list[str]:
+    """A whole `docker run ...` line as a shell would split it (for lines given as one string)."""
+    return shlex.split(text)
+
+
+def relative_to(path: str, base: str) -> str:
+    """A host path as the stack file writes it: `./x` under `base`, else as given."""
+    if not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path, base)
+    if rel == ".":
+        return "."
+    return path if rel.startswith("..") else "./" + rel
