@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from stackup.importing.dockerrun import Imported
 
 
 @click.group("import")
@@ -38,17 +42,24 @@ def run(output: str | None, argv: tuple[str, ...]) -> None:
     more); an unknown flag is an error naming it. A whole line in one argument is split as a
     shell would.
     """
-    from stackup.errors import UsageError
     from stackup.importing.dockerrun import parse_docker_run, split_command_line
-    from stackup.importing.writer import dotenv_text, write_stack
 
     args = list(argv)
     if len(args) == 1 and " " in args[0]:
         args = split_command_line(args[0])
+    _write([parse_docker_run(args)], output)
+
+
+def _write(imports: list[Imported], output: str | None) -> None:
+    from stackup.errors import UsageError
+    from stackup.importing.writer import dotenv_text, write_stack
+
     target = Path(output) if output else None
     project_dir = str(target.resolve().parent) if target else os.getcwd()
-    imported = parse_docker_run(args, cwd=project_dir)
-    written = write_stack([imported], project_dir)
+    try:
+        written = write_stack(imports, project_dir)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     for warning in written.warnings:
         click.echo(f"warning: {warning}", err=True)
     if target is None:
@@ -74,3 +85,28 @@ def run(output: str | None, argv: tuple[str, ...]) -> None:
         env_path.chmod(0o600)
         click.echo(f"wrote {env_path} (mode 600)", err=True)
     click.echo(f"wrote {output}; run it with `stackup -f {output} up`", err=True)
+
+
+@import_.command("container")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the stack file here (and secret-looking values to a .env beside it); "
+    "default: print it.",
+)
+@click.argument("names", nargs=-1, required=True)
+def container(output: str | None, names: tuple[str, ...]) -> None:
+    """Read containers on the engine (running or not) as services of a stack file, one per
+    container, named after it, leaving out what the image and the engine set by default."""
+    from stackup.cli.common import connect_engine
+    from stackup.importing.dockerrun import parse_docker_run
+    from stackup.importing.fromcontainer import docker_run_args
+
+    engine = connect_engine()
+    imports = []
+    for name in names:
+        raw = engine.inspect_raw(name)
+        image = engine.inspect_image_raw(str(raw.get("Image", "")))
+        imports.append(parse_docker_run(docker_run_args(raw, image)))
+    _write(imports, output)

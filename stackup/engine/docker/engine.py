@@ -192,9 +192,15 @@ class DockerEngine(ImageCalls):
 
     @counted
     def inspect_raw(self, container: str) -> dict[str, Any]:
-        """The engine's full inspect document (for tests and diagnostics)."""
+        """The engine's full inspect document (`import container`, tests, diagnostics)."""
         with engine_errors(f"inspecting container {container}"):
             return dict(self.api.inspect_container(container))
+
+    @counted
+    def inspect_image_raw(self, image: str) -> dict[str, Any]:
+        """The engine's inspect document of an image (its defaults, for `import container`)."""
+        with engine_errors(f"inspecting image {image}"):
+            return dict(self.api.inspect_image(image))  # type: ignore[no-untyped-call]
 
     # ------------------------------------------------------------------ networks, volumes
 

@@ -1,0 +1,185 @@
+"""A running (or stopped) container read back as the `docker run` line that would make it
+(`stackup import container`), leaving out what its image and the engine set by default; the
+line then goes through the same reader as `stackup import run`, so both give one service.
+
+Pure: takes the engine's inspect documents of the container and of its image."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
+_DEFAULT_SHM = 64 * 1024 * 1024
+_NS = 1_000_000_000
+
+
+def docker_run_args(container: Mapping[str, Any], image: Mapping[str, Any]) -> list[str]:
+    """The arguments after `docker run` that make `container` from `image`."""
+    config: Mapping[str, Any] = container.get("Config") or {}
+    host: Mapping[str, Any] = container.get("HostConfig") or {}
+    base: Mapping[str, Any] = image.get("Config") or {}
+    name = str(container.get("Name", "")).lstrip("/")
+    cid = str(container.get("Id", ""))
+    args: list[str] = ["--name", name] if name else []
+    args += _ports(host.get("PortBindings") or {})
+    args += _mounts(container.get("Mounts") or [], set((base.get("Volumes") or {}).keys()))
+    for path, options in sorted((host.get("Tmpfs") or {}).items()):
+        args += ["--tmpfs", f"{path}:{options}" if options else path]
+    image_env = set(base.get("Env") or [])
+    for entry in config.get("Env") or []:
+        if entry not in image_env:
+            args += ["-e", entry]
+    args += _network(container, host, name, cid)
+    restart = host.get("RestartPolicy") or {}
+    if restart.get("Name") not in (None, "", "no"):
+        retries = restart.get("MaximumRetryCount") or 0
+        policy = restart["Name"]
+        args += [
+            "--restart",
+            f"{policy}:{retries}" if policy == "on-failure" and retries else policy,
+        ]
+    image_labels = base.get("Labels") or {}
+    for key, value in sorted((config.get("Labels") or {}).items()):
+        if image_labels.get(key) != value:
+            args += ["--label", f"{key}={value}"]
+    args += _health(config.get("Healthcheck"), base.get("Healthcheck"))
+    args += _flags(config, host)
+    args += _differs("-u", config.get("User"), base.get("User"))
+    args += _differs("-w", config.get("WorkingDir"), base.get("WorkingDir"))
+    args += _differs("--stop-signal", config.get("StopSignal"), base.get("StopSignal"))
+    if config.get("StopTimeout") is not None:
+        args += ["--stop-timeout", str(config["StopTimeout"])]
+    hostname = config.get("Hostname")
+    if hostname and hostname != cid[:12]:
+        args += ["-h", hostname]
+    published = {p.split("/")[0] for p in (host.get("PortBindings") or {})}
+    image_ports = set((base.get("ExposedPorts") or {}).keys())
+    for port in sorted((config.get("ExposedPorts") or {}).keys()):
+        if port not in image_ports and port.split("/")[0] not in published:
+            args += ["--expose", port.removesuffix("/tcp")]
+    entrypoint = config.get("Entrypoint") or None
+    command = list(config.get("Cmd") or [])
+    if entrypoint != (base.get("Entrypoint") or None) and entrypoint:
+        # docker run --entrypoint takes the executable; the rest of it leads the command.
+        args += ["--entrypoint", entrypoint[0]]
+        command = [*entrypoint[1:], *command]
+    elif command == list(base.get("Cmd") or []):
+        command = []
+    return [*args, str(config.get("Image", "")), *command]
+
+
+def _ports(bindings: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for port, hosts in sorted(bindings.items()):
+        target, _, proto = port.partition("/")
+        suffix = "" if proto in ("", "tcp") else f"/{proto}"
+        for binding in hosts or [{}]:
+            ip, published = binding.get("HostIp") or "", binding.get("HostPort") or ""
+            parts = [p for p in (ip, published) if p] if published else []
+            out += ["-p", ":".join([*parts, target]) + suffix]
+    return out
+
+
+def _mounts(mounts: Sequence[Mapping[str, Any]], image_volumes: set[str]) -> list[str]:
+    out: list[str] = []
+    for m in mounts:
+        target = m.get("Destination", "")
+        ro = "" if m.get("RW", True) else ":ro"
+        if m.get("Type") == "bind":
+            out += ["-v", f"{m.get('Source')}:{target}{ro}"]
+        elif m.get("Type") == "volume":
+            name = m.get("Name", "")
+            if _ANONYMOUS.match(name):
+                if target not in image_volumes:  # the image's VOLUME makes that one anyway
+                    out += ["-v", target]
+            else:
+                out += ["-v", f"{name}:{target}{ro}"]
+    return out
+
+
+def _network(
+    container: Mapping[str, Any], host: Mapping[str, Any], name: str, cid: str
+) -> list[str]:
+    mode = str(host.get("NetworkMode") or "default")
+    if mode in ("default", "bridge"):
+        return []
+    if mode in ("host", "none") or mode.startswith("container:"):
+        return ["--network", mode]
+    args = ["--network", mode]
+    networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
+    automatic = {name, cid[:12], cid}
+    for alias in (networks.get(mode) or {}).get("Aliases") or []:
+        if alias not in automatic:
+            args += ["--network-alias", alias]
+    return args
+
+
+def _health(mine: Mapping[str, Any] | None, image: Mapping[str, Any] | None) -> list[str]:
+    if not mine or mine == image:
+        return []
+    test = list(mine.get("Test") or [])
+    if test[:1] == ["NONE"]:
+        return ["--no-healthcheck"]
+    args: list[str] = []
+    if test[:1] == ["CMD-SHELL"] and len(test) == 2:
+        args += ["--health-cmd", test[1]]
+    for key, flag in (
+        ("Interval", "--health-interval"),
+        ("Timeout", "--health-timeout"),
+        ("StartPeriod", "--health-start-period"),
+    ):
+        if mine.get(key):
+            args += [flag, f"{mine[key] / _NS:g}s"]
+    if mine.get("Retries"):
+        args += ["--health-retries", str(mine["Retries"])]
+    return args
+
+
+def _flags(config: Mapping[str, Any], host: Mapping[str, Any]) -> list[str]:
+    args: list[str] = []
+    for flag, on in (
+        ("--read-only", host.get("ReadonlyRootfs")),
+        ("--privileged", host.get("Privileged")),
+        ("--init", host.get("Init")),
+        ("-t", config.get("Tty")),
+        ("-i", config.get("OpenStdin")),
+    ):
+        if on:
+            args.append(flag)
+    for flag, key in (
+        ("--cap-add", "CapAdd"),
+        ("--cap-drop", "CapDrop"),
+        ("--security-opt", "SecurityOpt"),
+        ("--add-host", "ExtraHosts"),
+        ("--dns", "Dns"),
+    ):
+        for value in host.get(key) or []:
+            # The engine stores capabilities as CAP_X; they are written as a user writes them.
+            args += [flag, value.removeprefix("CAP_") if key.startswith("Cap") else value]
+    if host.get("Memory"):
+        args += ["-m", str(host["Memory"])]
+    if host.get("NanoCpus"):
+        args += ["--cpus", f"{host['NanoCpus'] / _NS:g}"]
+    if host.get("PidsLimit") and host["PidsLimit"] > 0:
+        args += ["--pids-limit", str(host["PidsLimit"])]
+    if host.get("ShmSize") and host["ShmSize"] != _DEFAULT_SHM:
+        args += ["--shm-size", str(host["ShmSize"])]
+    for u in host.get("Ulimits") or []:
+        limits = f"{u['Soft']}" if u["Soft"] == u["Hard"] else f"{u['Soft']}:{u['Hard']}"
+        args += ["--ulimit", f"{u['Name']}={limits}"]
+    for d in host.get("Devices") or []:
+        perms = d.get("CgroupPermissions") or "rwm"
+        spec = f"{d['PathOnHost']}:{d['PathInContainer']}"
+        args += ["--device", spec if perms == "rwm" else f"{spec}:{perms}"]
+    log = host.get("LogConfig") or {}
+    if log.get("Type") and log["Type"] != "json-file":
+        args += ["--log-driver", log["Type"]]
+    for key, value in sorted((log.get("Config") or {}).items()):
+        args += ["--log-opt", f"{key}={value}"]
+    return args
+
+
+def _differs(flag: str, mine: object, image: object) -> list[str]:
+    return [flag, str(mine)] if mine and mine != image else []

@@ -1,0 +1,112 @@
+"""`stackup import container` reads a container made by `docker run` back as the same service
+`stackup import run` reads from the line itself: for each line below, both give one service and
+the two load as equal models. Each container is labelled with the test's project, so it is
+removed by label at the end whatever happens."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from stackup.engine.docker.engine import DockerEngine
+from stackup.importing.dockerrun import parse_docker_run
+from stackup.importing.fromcontainer import docker_run_args
+from stackup.importing.writer import write_stack
+from stackup.loading.loader import load_text
+from tests.engine.helpers import free_port
+
+SLEEP = "busybox:latest sleep 3600"
+
+# `{p}`: a free host port; `{dir}`: the test's directory; `{net}`, `{vol}`: the test's own.
+LINES = [
+    "-p 127.0.0.1:{p}:80 nginx:stable",
+    "-p 127.0.0.1:{p}:80 -v {dir}/site:/usr/share/nginx/html:ro nginx:stable",
+    "-v {vol}:/data " + SLEEP,
+    "-v /data " + SLEEP,
+    "-e MODE=prod -e LEVEL=3 " + SLEEP,
+    "--network {net} --network-alias db " + SLEEP,
+    "--network none " + SLEEP,
+    "--restart unless-stopped " + SLEEP,
+    "--restart on-failure:3 " + SLEEP,
+    "--health-cmd 'true' --health-interval 5s --health-retries 2 " + SLEEP,
+    "--tmpfs /run --read-only " + SLEEP,
+    "--cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges " + SLEEP,
+    "-m 64m --cpus 0.5 --pids-limit 50 " + SLEEP,
+    "-u 1000:1000 -w /tmp " + SLEEP,
+    "--entrypoint /bin/sh busybox:latest -c 'sleep 3600'",
+    "--label team=web --label tier=front " + SLEEP,
+    "--add-host db.local:10.9.8.7 --dns 127.0.0.53 -h box --init " + SLEEP,
+    "--ulimit nofile=1024:2048 --shm-size 32m --stop-signal SIGTERM --stop-timeout 7 " + SLEEP,
+    "--expose 9000 " + SLEEP,  # (--privileged: refused by this sandbox's runtime; unit-tested)
+    "-it " + SLEEP,
+]
+
+
+@pytest.mark.engine
+def test_import_container_equals_import_run_on_the_same_line(
+    docker_client: docker.DockerClient, project_name: str, tmp_path: Path
+) -> None:
+    (tmp_path / "site").mkdir()
+    net, vol = f"{project_name}_net", f"{project_name}_vol"
+    labels = {"io.stackup.project": project_name}
+    docker_client.networks.create(net, labels=labels)
+    docker_client.volumes.create(vol, labels=labels)
+    engine = DockerEngine.from_env()
+    checked = 0
+    for i, template in enumerate(LINES):
+        line = template.format(p=free_port(), dir=tmp_path, net=net, vol=vol)
+        name = f"{project_name}-c{i}"
+        args = ["--name", name, "--label", f"io.stackup.project={project_name}", *shlex.split(line)]
+        subprocess.run(["docker", "run", "-d", *args], check=True, capture_output=True, timeout=120)
+        from_line = _service(parse_docker_run(args), tmp_path)
+        raw = engine.inspect_raw(name)
+        image = engine.inspect_image_raw(str(raw["Image"]))
+        from_engine = _service(parse_docker_run(docker_run_args(raw, image)), tmp_path)
+        assert from_engine == from_line, (line, docker_run_args(raw, image))
+        checked += 1
+    assert checked == len(LINES) >= 15
+
+
+def _service(imported, base: Path):  # type: ignore[no-untyped-def]
+    written = write_stack([imported], str(base))
+    loaded = load_text(written.stack, working_dir=str(base), environ={}, project_name="imp")
+    return loaded.stack.services[imported.name]
+
+
+@pytest.mark.engine
+def test_import_container_command_writes_a_stack_that_loads(
+    docker_client: docker.DockerClient, project_name: str, tmp_path: Path
+) -> None:
+    name = f"{project_name}-web"
+    docker_client.containers.run(
+        "busybox:latest",
+        ["sleep", "3600"],
+        name=name,
+        detach=True,
+        environment={"API_TOKEN": "t0k3n", "MODE": "dev"},
+        labels={"io.stackup.project": project_name},
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "stackup", "import", "container", "-o", "stack.yaml", name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    text = (tmp_path / "stack.yaml").read_text()
+    assert "t0k3n" not in text and "API_TOKEN: ${API_TOKEN}" in text
+    assert "PATH=" not in text  # the image's own environment is left out
+    assert (tmp_path / ".env").read_text() == "API_TOKEN='t0k3n'\n"
+    config = subprocess.run(
+        [sys.executable, "-m", "stackup", "config", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+    )
+    assert config.returncode == 0, config.stderr
