@@ -25,7 +25,7 @@ from stackup.loading.compat import engine_errors
 from stackup.loading.loader import LoadedStack
 from stackup.planning import configstate
 from stackup.planning import salt as S
-from stackup.planning.desired import read_file_objects
+from stackup.planning.desired import desired_names, read_file_objects
 from stackup.planning.graph import build_graph
 from stackup.planning.options import ReconcileOptions, containers_needing_live_config
 from stackup.planning.plan import Plan
@@ -114,6 +114,9 @@ class UpRequest:
     parallel: int = 32
     wait_timeout: float = 300.0
     wait_lock: bool = True
+    # Replace containers made outside stackup (docker run) that hold the stack's container
+    # names with managed ones, keeping their volumes; the UI confirms (`up --adopt --yes`).
+    adopt: bool = False
 
 
 class ApplyUI(Protocol):
@@ -142,6 +145,8 @@ class UpUI(ApplyUI, Protocol):
     def pulled(self, image: str, image_id: str) -> None: ...
 
     def confirm_data_loss(self, plan: Plan) -> bool: ...
+
+    def confirm_adoption(self, plan: Plan) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,12 @@ def up(
                 f"the plan deletes the data in {names}; nothing was applied",
                 hint="review `stackup diff`, then run `stackup up --yes` to accept",
             )
+        if plan.adoptions and not ui.confirm_adoption(plan):
+            names = ", ".join(str(op.adopts) for op in plan.adoptions)
+            raise PlanError(
+                f"the plan replaces {names}, made outside stackup; nothing was applied",
+                hint="review the plan, then run `stackup up --adopt --yes` to accept",
+            )
         if not plan.operations:
             return Applied(plan, Outcome())
         options = ExecuteOptions(
@@ -194,6 +205,10 @@ def _plan_with_images(loaded: LoadedStack, engine: Engine, request: UpRequest, u
     """Plan after building and pulling what is needed (observing again if images changed),
     so the plan compares the image IDs the containers will really get."""
     options = plan_options(loaded, engine, request.options)
+    if request.adopt:
+        names = desired_names(loaded.stack, options.services, options.scale)
+        found = engine.unmanaged_containers(names)
+        options = dataclasses.replace(options, adopt={c.name: c for c in found})
     observed = observe(loaded, engine, options)
     selected = options.services or tuple(loaded.stack.services)
     to_build = images_to_build(loaded, selected, observed.images, always=request.build)

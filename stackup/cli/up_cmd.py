@@ -39,7 +39,10 @@ if TYPE_CHECKING:
     help="Seconds to wait for health.",
 )
 @click.option(
-    "--yes", "-y", is_flag=True, help="Apply operations that delete volume data without asking."
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Apply operations that delete volume data, or adopt containers, without asking.",
 )
 @click.option(
     "--pull",
@@ -56,6 +59,12 @@ if TYPE_CHECKING:
 )
 @click.option("--parallel", type=int, default=32, show_default=True, help="Operations run at once.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and stop.")
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Replace containers made outside stackup (docker run) that have the stack's container "
+    "names with managed ones, keeping their volumes (asks, or --yes).",
+)
 @click.option(
     "--plan",
     "plan_file",
@@ -141,6 +150,7 @@ def up(services: tuple[str, ...], **kw: object) -> None:
         parallel=int(str(kw["parallel"])),
         wait_timeout=float(str(kw["wait_timeout"])),
         wait_lock=not kw["no_wait_lock"],
+        adopt=bool(kw["adopt"]),
     )
     cancel = threading.Event()
     ui = ClickUpUI(str(kw["progress"]), bool(kw["yes"]), cancel)
@@ -246,6 +256,19 @@ class ClickUpUI:
 
     def planned(self, plan: Plan) -> None:
         _show(plan, self.progress)
+
+    def confirm_adoption(self, plan: Plan) -> bool:
+        if self.yes:
+            return True
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            names = ", ".join(str(op.adopts) for op in plan.adoptions)
+            question = f"Replace {names} (made outside stackup) with managed containers?"
+            if click.confirm(question, default=False):
+                return True
+            from stackup.errors import PlanError
+
+            raise PlanError("nothing was applied")
+        return False
 
     def confirm_data_loss(self, plan: Plan) -> bool:
         if self.yes:

@@ -135,19 +135,7 @@ class FakeEngine:
         ours = []
         foreign = []
         for c in self.containers.values():
-            oc = ObservedContainer(
-                id=c.id,
-                name=c.name,
-                labels=dict(c.labels),
-                state=c.state,
-                status=self._status(c),
-                image_id=c.image_id,
-                image=c.image,
-                networks=frozenset(c.networks),
-                mounts=tuple(c.mounts),
-                created=c.created,
-                ports=c.ports if c.state == "running" else (),
-            )
+            oc = self._observed(c)
             # Two label filters, as the engine is asked: a container carrying both labels
             # is in both lists.
             if c.labels.get(L.PROJECT) == project:
@@ -188,6 +176,31 @@ class FakeEngine:
         return {
             c.name: c.ports for c in self.containers.values() if c.state == "running" and c.ports
         }
+
+    @_locked
+    def unmanaged_containers(self, names: Sequence[str]) -> tuple[ObservedContainer, ...]:
+        self.calls["unmanaged_containers"] += 1
+        wanted = set(names)
+        return tuple(
+            self._observed(c)
+            for c in sorted(self.containers.values(), key=lambda c: c.name)
+            if c.name in wanted and L.PROJECT not in c.labels
+        )
+
+    def _observed(self, c: _Container) -> ObservedContainer:
+        return ObservedContainer(
+            id=c.id,
+            name=c.name,
+            labels=dict(c.labels),
+            state=c.state,
+            status=self._status(c),
+            image_id=c.image_id,
+            image=c.image,
+            networks=frozenset(c.networks),
+            mounts=tuple(c.mounts),
+            created=c.created,
+            ports=c.ports if c.state == "running" else (),
+        )
 
     @_locked
     def create_network(self, spec: NetworkSpec) -> str:

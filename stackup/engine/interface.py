@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from stackup.engine.observed import LiveConfig, Observed
+from stackup.engine.observed import LiveConfig, Observed, ObservedContainer
 from stackup.model.spec import Service
 
 
@@ -137,6 +137,11 @@ class Engine(Protocol):
     def published_ports(self) -> Mapping[str, tuple[str, ...]]:
         """Every running container on the engine (any project) by name, with the host ports
         it publishes ("127.0.0.1:8080->80/tcp"): who holds a port `up` wants."""
+        ...
+
+    def unmanaged_containers(self, names: Sequence[str]) -> tuple[ObservedContainer, ...]:
+        """The containers with exactly these names that stackup did not make (no project
+        label): what `up --adopt` replaces with managed ones. One list call."""
         ...
 
     def create_network(self, spec: NetworkSpec) -> str: ...

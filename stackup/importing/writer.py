@@ -34,7 +34,9 @@ def write_stack(imports: Sequence[Imported], project_dir: str) -> Written:
         if imp.name in services:
             raise ValueError(f"two containers would both be service {imp.name}: name them (--name)")
         services[imp.name] = _service(imp, project_dir, out)
-        volumes.update({v: None for v in imp.named_volumes})
+        # A named volume of `docker run` is the engine's volume of that very name, not one of
+        # the project (`<project>_data`): external, so its data is the data the stack uses.
+        volumes.update({v: {"external": True} for v in imp.named_volumes})
         networks.update({n: {"external": True} for n in imp.external_networks})
         out.warnings += [f"{imp.name}: {note}" for note in imp.notes]
     document: dict[str, Any] = {"services": services}

@@ -282,6 +282,50 @@ class ContainerDecisions:
         if drift.edited and have.state == "running":
             self._reload(service, have, drift, after=(op_id,) if action is not None else after)
 
+    def _adopt(self, service: str, want: DesiredContainer, old: ObservedContainer) -> None:
+        """`up --adopt`: the container `docker run` made under this name is replaced by the
+        managed one, the way a recreate replaces (created under a temporary name, the old one
+        stopped, the new one started, the old one removed without its volumes, the new one
+        renamed), so its named and anonymous volumes and bind mounts carry over, and a failed
+        start puts the old one back."""
+        want = self._with_config_label(service, want)
+        tmp = temporary_name(want.name)
+        new_spec = replace(want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: old.id})
+        waits = self._waits(service)
+        self.replaced.add(old.name)
+        self._add_service_op(
+            service,
+            Operation(
+                id=f"container:{want.name}",
+                action=Action.RECREATE,
+                kind=Kind.CONTAINER,
+                name=want.name,
+                service=service,
+                reason=(
+                    f"adopting {old.name}: it was made outside stackup (docker run); a managed "
+                    "container replaces it and keeps its volumes"
+                ),
+                steps=(
+                    CreateContainer(new_spec),
+                    StopContainer(old.name, stop_timeout(self.stack, service)),
+                    *waits,
+                    StartContainer(tmp),
+                    RemoveContainer(old.name),
+                    RenameContainer(tmp, want.name),
+                    *post_start(self.stack.services[service], want.name),
+                ),
+                after=self._after(service),
+                restore=(
+                    RemoveContainer(tmp),
+                    *((StartContainer(old.name),) if old.state == "running" else ()),
+                ),
+                restore_from=1,
+                restore_to=1 + len(waits) + 2,
+                adopts=old.name,
+            ),
+            recreated=True,
+        )
+
     def _reload(
         self, service: str, have: ObservedContainer, drift: CS.Drift, after: tuple[str, ...]
     ) -> None:

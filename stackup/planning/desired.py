@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,18 @@ def container_name(stack: Stack, service: str, number: int) -> str:
     """`<project>-<service>-<n>`, as Docker Compose v2 names them, or `container_name`."""
     explicit = stack.services[service].container_name
     return explicit if explicit else f"{stack.name}-{service}-{number}"
+
+
+def desired_names(
+    stack: Stack, services: Sequence[str] = (), scale: Mapping[str, int] | None = None
+) -> list[str]:
+    """The names the containers of `services` (default: all) get, every replica's."""
+    out = []
+    for name in services or sorted(stack.services):
+        service = stack.services[name]
+        replicas = 1 if service.container_name else (scale or {}).get(name, service.replicas)
+        out += [container_name(stack, name, n) for n in range(1, replicas + 1)]
+    return out
 
 
 def image_ref(stack: Stack, service: str) -> str:

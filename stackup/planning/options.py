@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from stackup.engine.observed import Observed
+from stackup.engine.observed import Observed, ObservedContainer
 from stackup.model import labels as L
 from stackup.model.spec import Stack
 from stackup.planning import configstate as CS
@@ -28,6 +28,9 @@ class ReconcileOptions:
     # Config files on the host and what each container last applied (stackup.planning.configstate);
     # None: not read (a plan from the stack alone), so no config reloads are planned.
     configs: CS.ConfigSnapshot | None = None
+    # `up --adopt`: containers made outside stackup (`docker run`) under the names the stack's
+    # containers get, by name; each is replaced by a managed one that keeps its volumes.
+    adopt: Mapping[str, ObservedContainer] = field(default_factory=dict)
 
 
 def containers_needing_live_config(

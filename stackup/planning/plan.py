@@ -235,6 +235,7 @@ class Operation:
     restore_from: int = 0
     restore_to: int = 0
     details: tuple[str, ...] = ()  # extra lines shown under the operation
+    adopts: str | None = None  # `up --adopt`: the unmanaged container this one replaces
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,11 @@ class Plan:
     @property
     def destroys_data(self) -> tuple[Operation, ...]:
         return tuple(op for op in self.operations if op.destroys_data)
+
+    @property
+    def adoptions(self) -> tuple[Operation, ...]:
+        """Operations that replace a container stackup did not make (`up --adopt`)."""
+        return tuple(op for op in self.operations if op.adopts)
 
     def summary(self) -> dict[str, int]:
         counts = Counter(op.action.value for op in self.operations)

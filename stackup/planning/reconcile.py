@@ -318,6 +318,15 @@ class _Reconciler(ContainerDecisions):
             for c in self.temporaries.values()
             if c.service == name and c.number not in existing
         }
+        # `up --adopt`: a container made outside stackup under this slot's name hands its
+        # anonymous volumes to the managed one that replaces it.
+        adopted = {
+            n: self.options.adopt[cname]
+            for n in range(1, replicas + 1)
+            if n not in existing
+            and (cname := container_name(self.stack, name, n)) in self.options.adopt
+        }
+        holders.update(adopted)
         holders.update(existing)
         carried = (
             {}
@@ -329,7 +338,10 @@ class _Reconciler(ContainerDecisions):
         )
         for d in wanted:
             self.desired[d.name] = d
-            self._container(name, d, existing.get(d.number))
+            if d.number in adopted:
+                self._adopt(name, d, adopted[d.number])
+            else:
+                self._container(name, d, existing.get(d.number))
         for number in sorted(existing):
             if number > replicas:
                 c = existing[number]

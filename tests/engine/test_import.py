@@ -5,6 +5,7 @@ removed by label at the end whatever happens."""
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import subprocess
 import sys
@@ -110,3 +111,48 @@ def test_import_container_command_writes_a_stack_that_loads(
         timeout=60,
     )
     assert config.returncode == 0, config.stderr
+
+
+@pytest.mark.engine
+def test_up_adopt_replaces_the_docker_run_container_and_keeps_its_data(
+    docker_client: docker.DockerClient, project_name: str, tmp_path: Path
+) -> None:
+    from tests.engine.helpers import http_get, stackup
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<p>adopted</p>\n")
+    name, vol, port = f"{project_name}-web", f"{project_name}_data", free_port()
+    docker_client.volumes.create(vol, labels={"io.stackup.project": project_name})
+    line = (
+        f"-d --name {name} -p 127.0.0.1:{port}:80 -v {site}:/usr/share/nginx/html:ro "
+        f"-v {vol}:/data -v /cache nginx:stable"
+    )
+    subprocess.run(
+        ["docker", "run", *shlex.split(line)], check=True, capture_output=True, timeout=120
+    )
+    try:
+        old = docker_client.containers.get(name)
+        old.exec_run(["sh", "-c", "echo kept > /data/named && echo kept > /cache/anonymous"])
+        work = tmp_path / "stack"
+        work.mkdir()
+        imported = stackup("import", "container", "-o", "stack.yaml", name, cwd=work)
+        assert imported.returncode == 0, imported.stderr
+        dry = stackup("-p", project_name, "up", "--adopt", "--dry-run", cwd=work)
+        assert f"adopting {name}" in dry.stdout
+        refused = stackup("-p", project_name, "up", "--adopt", cwd=work, check=False)
+        assert refused.returncode == 1 and "--adopt --yes" in refused.stderr
+        assert docker_client.containers.get(name).id == old.id  # nothing was touched
+        stackup("-p", project_name, "up", "--adopt", "--yes", cwd=work)
+        now = docker_client.containers.get(name)
+        assert now.id != old.id and now.labels.get("io.stackup.project") == project_name
+        assert "<p>adopted</p>" in http_get(f"http://127.0.0.1:{port}/").body
+        for path in ("/data/named", "/cache/anonymous"):
+            code, out = now.exec_run(["cat", path])
+            assert (code, out.decode().strip()) == (0, "kept"), path
+        assert "No changes" in stackup("-p", project_name, "diff", cwd=work).stdout
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            leftover = docker_client.containers.get(name)
+            if "io.stackup.project" not in leftover.labels:
+                leftover.remove(force=True, v=True)

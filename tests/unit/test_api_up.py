@@ -67,6 +67,10 @@ class RecordingUI:
         self.seen.append("asked")
         return self.confirm
 
+    def confirm_adoption(self, plan: Plan) -> bool:
+        self.seen.append("asked to adopt")
+        return self.confirm
+
     @contextmanager
     def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
         yield self.events.append
@@ -139,3 +143,51 @@ def test_down_removes_containers_and_networks_and_keeps_volumes_unless_asked() -
     assert list(observed.volumes) == ["lib_data"]  # named volumes survive down
     down("lib", engine, DownRequest(volumes=True), RecordingUI())
     assert not engine.observe("lib").volumes
+
+
+ADOPT = """
+name: lib
+services:
+  web:
+    image: busybox:latest
+    container_name: web
+    volumes: [/cache]
+"""
+
+
+def test_adopt_replaces_a_docker_run_container_and_keeps_its_anonymous_volume() -> None:
+    from stackup.engine.interface import ContainerSpec, MountSpec
+    from stackup.model.spec import Service
+
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    # What `docker run -d --name web -v /cache busybox` leaves: no label of ours.
+    engine.create_container(
+        ContainerSpec(
+            name="web",
+            image="busybox:latest",
+            service=Service.model_validate({"image": "busybox:latest"}),
+            labels={},
+            environment={},
+            mounts=(MountSpec(type="volume", target="/cache"),),
+        )
+    )
+    engine.start_container("web")
+    (old,) = engine.unmanaged_containers(["web", "other"])
+    (cache,) = [m.name for m in old.mounts if m.destination == "/cache"]
+    loaded = load_text(ADOPT)
+
+    # Without --adopt the plan does not know it; with it, it is shown and must be confirmed.
+    refused = RecordingUI(confirm=False)
+    with pytest.raises(PlanError, match="replaces web, made outside stackup"):
+        up(loaded, engine, UpRequest(adopt=True), refused)
+    (adoption,) = refused.plans[0].adoptions
+    assert adoption.adopts == "web" and "adopting web" in adoption.reason
+    assert engine.unmanaged_containers(["web"]) == (old,)  # nothing was touched
+
+    result = up(loaded, engine, UpRequest(adopt=True), RecordingUI(confirm=True))
+    assert result.outcome.ok
+    (now,) = engine.observe("lib").containers
+    assert now.name == "web" and now.id != old.id and now.state == "running"
+    assert [m.name for m in now.mounts if m.destination == "/cache"] == [cache]
+    assert engine.unmanaged_containers(["web"]) == ()
+    assert up(loaded, engine, UpRequest(adopt=True), RecordingUI()).plan.operations == ()

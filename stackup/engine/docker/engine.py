@@ -51,7 +51,7 @@ from stackup.engine.interface import (
     NetworkSpec,
     VolumeSpec,
 )
-from stackup.engine.observed import LiveConfig, Observed
+from stackup.engine.observed import LiveConfig, Observed, ObservedContainer
 from stackup.errors import EngineError
 from stackup.model import labels as L
 from stackup.model.spec import Service
@@ -183,6 +183,22 @@ class DockerEngine(ImageCalls):
             if c.ports:
                 out[c.name] = c.ports
         return out
+
+    @counted
+    def unmanaged_containers(self, names: Sequence[str]) -> tuple[ObservedContainer, ...]:
+        if not names:
+            return ()
+        with engine_errors("listing containers by name"):
+            # The engine's name filter matches substrings: keep the exact names only.
+            raw = self.api.containers(all=True, filters={"name": list(names)})
+        wanted = set(names)
+        found = (payloads.container_from_payload(payload) for payload in raw)
+        return tuple(
+            sorted(
+                (c for c in found if c.name in wanted and L.PROJECT not in c.labels),
+                key=lambda c: c.name,
+            )
+        )
 
     @counted
     def inspect_container(self, container: str) -> ContainerState:
