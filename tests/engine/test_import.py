@@ -49,28 +49,129 @@ LINES = [
 
 
 @pytest.mark.engine
-def test_import_container_equals_import_run_on_the_same_line(
+def test_each_line_imported_two_ways_then_adopted_runs_as_before(
     docker_client: docker.DockerClient, project_name: str, tmp_path: Path
 ) -> None:
+    """For every line: `import container` equals `import run`; then one stack of all of them,
+    `up --adopt --yes`, and each managed container runs with the configuration the
+    `docker run` one had (networks aside: the default bridge becomes the project network,
+    as in Compose)."""
+    from tests.engine.helpers import stackup
+
     (tmp_path / "site").mkdir()
     net, vol = f"{project_name}_net", f"{project_name}_vol"
     labels = {"io.stackup.project": project_name}
     docker_client.networks.create(net, labels=labels)
     docker_client.volumes.create(vol, labels=labels)
     engine = DockerEngine.from_env()
-    checked = 0
-    for i, template in enumerate(LINES):
-        line = template.format(p=free_port(), dir=tmp_path, net=net, vol=vol)
-        name = f"{project_name}-c{i}"
-        args = ["--name", name, "--label", f"io.stackup.project={project_name}", *shlex.split(line)]
-        subprocess.run(["docker", "run", "-d", *args], check=True, capture_output=True, timeout=120)
-        from_line = _service(parse_docker_run(args), tmp_path)
-        raw = engine.inspect_raw(name)
-        image = engine.inspect_image_raw(str(raw["Image"]))
-        from_engine = _service(parse_docker_run(docker_run_args(raw, image)), tmp_path)
-        assert from_engine == from_line, (line, docker_run_args(raw, image))
-        checked += 1
-    assert checked == len(LINES) >= 15
+    imports, before = [], {}
+    try:
+        for i, template in enumerate(LINES):
+            line = template.format(p=free_port(), dir=tmp_path, net=net, vol=vol)
+            name = f"{project_name}-c{i}"
+            # Not stackup's project label: `--adopt` takes only containers stackup did not make.
+            args = ["--name", name, "--label", f"{RUN_LABEL}={project_name}", *shlex.split(line)]
+            subprocess.run(
+                ["docker", "run", "-d", *args], check=True, capture_output=True, timeout=120
+            )
+            from_line = parse_docker_run(args)
+            raw = engine.inspect_raw(name)
+            image = engine.inspect_image_raw(str(raw["Image"]))
+            from_engine = parse_docker_run(docker_run_args(raw, image))
+            assert _service(from_engine, tmp_path) == _service(from_line, tmp_path), (
+                line,
+                docker_run_args(raw, image),
+            )
+            imports.append(from_engine)
+            before[name] = raw
+        assert len(imports) == len(LINES) >= 15
+        work = tmp_path / "stack"
+        work.mkdir()
+        (work / "stack.yaml").write_text(write_stack(imports, str(work)).stack)
+        stackup("-p", project_name, "up", "--adopt", "--yes", cwd=work, timeout=600)
+        for name, old in before.items():
+            now = engine.inspect_raw(name)
+            assert now["Id"] != old["Id"]
+            assert now["Config"]["Labels"]["io.stackup.project"] == project_name
+            assert _effective(now) == _effective(old), name
+        assert "No changes" in stackup("-p", project_name, "diff", cwd=work).stdout
+    finally:
+        for c in docker_client.containers.list(
+            all=True, filters={"label": f"{RUN_LABEL}={project_name}"}
+        ):
+            if "io.stackup.project" not in c.labels:  # not adopted: ours to remove
+                c.remove(force=True, v=True)
+
+
+RUN_LABEL = "test.stackup.docker-run"
+
+
+def _effective(raw: dict) -> dict:  # type: ignore[type-arg]
+    """What a container runs with, as the engine reports it, stackup's own labels aside."""
+    config, host = raw["Config"], raw["HostConfig"]
+    short_id = raw["Id"][:12]
+    health = {k: v for k, v in (config.get("Healthcheck") or {}).items() if v}
+    mounts = sorted(
+        (m["Type"], m.get("Name") or m.get("Source"), m["Destination"], m["RW"])
+        for m in raw["Mounts"]
+    )
+    mode = host.get("NetworkMode")
+    # docker run's default bridge is the project's default network once adopted, as in Compose.
+    default_network = mode in ("default", "bridge") or str(mode).endswith("_default")
+    networks = raw["NetworkSettings"]["Networks"]
+    aliases = sorted(
+        a
+        for a in (networks.get(mode) or {}).get("Aliases") or []
+        if a not in (short_id, raw["Name"].lstrip("/"))
+    )
+    return {
+        "image": config["Image"],
+        "cmd": config.get("Cmd"),
+        "entrypoint": config.get("Entrypoint"),
+        "env": sorted(config.get("Env") or []),
+        "user": config.get("User"),
+        "workdir": config.get("WorkingDir"),
+        "labels": {
+            k: v for k, v in (config.get("Labels") or {}).items() if not k.startswith("io.stackup.")
+        },
+        "hostname": None if config.get("Hostname") == short_id else config.get("Hostname"),
+        "health": health,
+        "stop_signal": config.get("StopSignal"),
+        "stop_timeout": config.get("StopTimeout") or 10,
+        "exposed": sorted(config.get("ExposedPorts") or {}),
+        "tty": bool(config.get("Tty")),
+        "stdin": bool(config.get("OpenStdin")),
+        "ports": host.get("PortBindings") or {},
+        "mounts": mounts,
+        "tmpfs": host.get("Tmpfs") or {},
+        "restart": (
+            host["RestartPolicy"]["Name"] or "no",
+            host["RestartPolicy"]["MaximumRetryCount"],
+        ),
+        **{
+            key: host.get(key) or None
+            for key in (
+                "Memory",
+                "NanoCpus",
+                "PidsLimit",
+                "SecurityOpt",
+                "ReadonlyRootfs",
+                "ExtraHosts",
+                "Dns",
+                "Ulimits",
+                "ShmSize",
+                "Init",
+                "Privileged",
+            )
+        },
+        # The engine takes NET_ADMIN and CAP_NET_ADMIN alike and keeps what it was sent.
+        "caps": [
+            sorted(c.removeprefix("CAP_") for c in host.get(key) or [])
+            for key in ("CapAdd", "CapDrop")
+        ],
+        "network": None if default_network else mode,
+        "aliases": [] if default_network else aliases,
+    }
 
 
 def _service(imported, base: Path):  # type: ignore[no-untyped-def]
