@@ -4,14 +4,12 @@ resolved without recursion, with cycles reported along their path. Mixed into th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from stackup.errors import (
     PathElement,
     ReferenceCycleError,
-    SpecValidationError,
     StackFileError,
 )
 from stackup.loading.envfile import chain, parse_env_text
@@ -22,47 +20,14 @@ from stackup.loading.normalize import (
     located_error,
     resolve_paths,
 )
-from stackup.loading.source import Mark
+from stackup.loading.state import LoaderState
 from stackup.loading.yamlsource import Node
-
-if TYPE_CHECKING:
-    from stackup.loading.loader import LoadOptions
 
 _RESOURCE_KINDS = ("services", "networks", "volumes", "secrets", "configs")
 
 
-class Composition:
+class Composition(LoaderState):
     """`include` and `extends`, over the loader's files and caches."""
-
-    options: LoadOptions
-    working_dir: Path
-    environ: Mapping[str, str]
-    deferred: list[SpecValidationError]
-    tainted_marks: set[Mark]
-    resolved: dict[tuple[Path, str], Node]
-    read_files: list[Path]
-    raw_cache: dict[Path, Node]
-
-    if TYPE_CHECKING:
-
-        def _exists(self, path: Path) -> bool: ...
-
-        def read(self, path: Path, display: str, missing: str = ...) -> str: ...
-
-        def display(self, path: Path) -> str: ...
-
-        def raw_document(
-            self, path: Path, display: str, lookup: Callable[[str], str | None], base: str
-        ) -> Node: ...
-
-        def document(
-            self,
-            path: Path,
-            display: str,
-            lookup: Callable[[str], str | None],
-            base: str,
-            include_chain: tuple[Path, ...],
-        ) -> Node: ...
 
     def process_includes(
         self,

@@ -3,56 +3,19 @@ active), `env_file` and `label_file` contents. Mixed into the loader."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from stackup.errors import (
-    SpecValidationError,
-)
 from stackup.loading.envfile import parse_env_text
 from stackup.loading.normalize import (
     located_error,
 )
-from stackup.loading.source import Mark
+from stackup.loading.state import LoaderState
 from stackup.loading.yamlsource import Node
 
-if TYPE_CHECKING:
-    from stackup.loading.loader import LoadOptions
 
-
-class ServiceFiles:
+class ServiceFiles(LoaderState):
     """Profiles and the files a service reads, over the loader's state."""
-
-    options: LoadOptions
-    working_dir: Path
-    environ: Mapping[str, str]
-    deferred: list[SpecValidationError]
-    tainted_marks: set[Mark]
-    resolved: dict[tuple[Path, str], Node]
-    read_files: list[Path]
-    raw_cache: dict[Path, Node]
-
-    if TYPE_CHECKING:
-
-        def _exists(self, path: Path) -> bool: ...
-
-        def read(self, path: Path, display: str, missing: str = ...) -> str: ...
-
-        def display(self, path: Path) -> str: ...
-
-        def raw_document(
-            self, path: Path, display: str, lookup: Callable[[str], str | None], base: str
-        ) -> Node: ...
-
-        def document(
-            self,
-            path: Path,
-            display: str,
-            lookup: Callable[[str], str | None],
-            base: str,
-            include_chain: tuple[Path, ...],
-        ) -> Node: ...
 
     def apply_profiles(self, doc: Node, lookup: Callable[[str], str | None]) -> None:
         services = doc.get("services")

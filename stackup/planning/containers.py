@@ -186,45 +186,15 @@ class ContainerDecisions:
             reasons = []
         if reasons:
             self.replaced.add(have.name)
-            tmp = temporary_name(want.name)
-            new_spec = replace(
-                want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: have.id}
-            )
-            # The old container is only stopped until the new one has started (under its
-            # temporary name): when the start fails, the old one is started again as it was.
-            # Removed first, as before, a taken port left the service down.
-            stop_at = len(check) + len(cleanup) + 1
-            recreate_steps = (
-                *check,
-                *cleanup,
-                CreateContainer(new_spec),
-                StopContainer(have.name, stop_timeout(self.stack, service)),
-                *waits,
-                StartContainer(tmp),
-                RemoveContainer(have.name),
-                RenameContainer(tmp, want.name),
-            )
-            self._add_service_op(
+            op = self._replacement(
                 service,
-                Operation(
-                    id=op_id,
-                    action=Action.RECREATE,
-                    kind=Kind.CONTAINER,
-                    name=want.name,
-                    service=service,
-                    reason="; ".join(reasons),
-                    fields=tuple(fields),  # a recreate applies every change, in-place ones too
-                    steps=recreate_steps,
-                    after=after,
-                    restore=(
-                        RemoveContainer(tmp),
-                        *((StartContainer(have.name),) if converged_state(have, False) else ()),
-                    ),
-                    restore_from=stop_at,
-                    restore_to=stop_at + len(waits) + 2,
-                ),
-                recreated=True,
+                want,
+                have,
+                reason="; ".join(reasons),
+                fields=tuple(fields),  # a recreate applies every change, in-place ones too
+                head=(*check, *cleanup),
             )
+            self._add_service_op(service, op, recreated=True)
             return
         steps: list[Step] = list(cleanup)
         action: Action | None = None
@@ -284,46 +254,62 @@ class ContainerDecisions:
 
     def _adopt(self, service: str, want: DesiredContainer, old: ObservedContainer) -> None:
         """`up --adopt`: the container `docker run` made under this name is replaced by the
-        managed one, the way a recreate replaces (created under a temporary name, the old one
-        stopped, the new one started, the old one removed without its volumes, the new one
-        renamed), so its named and anonymous volumes and bind mounts carry over, and a failed
-        start puts the old one back."""
+        managed one exactly as a recreate replaces, so its named and anonymous volumes and
+        bind mounts carry over, and a failed start puts the old one back."""
         want = self._with_config_label(service, want)
+        self.replaced.add(old.name)
+        reason = (
+            f"adopting {old.name}: it was made outside stackup (docker run); a managed "
+            "container replaces it and keeps its volumes"
+        )
+        op = self._replacement(service, want, old, reason=reason, adopts=old.name)
+        self._add_service_op(service, op, recreated=True)
+
+    def _replacement(
+        self,
+        service: str,
+        want: DesiredContainer,
+        old: ObservedContainer,
+        *,
+        reason: str,
+        fields: tuple[FieldChange, ...] = (),
+        head: tuple[Step, ...] = (),
+        adopts: str | None = None,
+    ) -> Operation:
+        """Replace `old` by `want`: create it under a temporary name (carrying the old one's
+        anonymous volumes by name), stop the old one, start the new, remove the old (not its
+        volumes), rename the new. The old container is only stopped until the new one has
+        started: when the start fails, it is started again as it was (removed first, as
+        before, a taken port left the service down)."""
         tmp = temporary_name(want.name)
         new_spec = replace(want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: old.id})
         waits = self._waits(service)
-        self.replaced.add(old.name)
-        self._add_service_op(
-            service,
-            Operation(
-                id=f"container:{want.name}",
-                action=Action.RECREATE,
-                kind=Kind.CONTAINER,
-                name=want.name,
-                service=service,
-                reason=(
-                    f"adopting {old.name}: it was made outside stackup (docker run); a managed "
-                    "container replaces it and keeps its volumes"
-                ),
-                steps=(
-                    CreateContainer(new_spec),
-                    StopContainer(old.name, stop_timeout(self.stack, service)),
-                    *waits,
-                    StartContainer(tmp),
-                    RemoveContainer(old.name),
-                    RenameContainer(tmp, want.name),
-                    *post_start(self.stack.services[service], want.name),
-                ),
-                after=self._after(service),
-                restore=(
-                    RemoveContainer(tmp),
-                    *((StartContainer(old.name),) if old.state == "running" else ()),
-                ),
-                restore_from=1,
-                restore_to=1 + len(waits) + 2,
-                adopts=old.name,
+        stop_at = len(head) + 1
+        return Operation(
+            id=f"container:{want.name}",
+            action=Action.RECREATE,
+            kind=Kind.CONTAINER,
+            name=want.name,
+            service=service,
+            reason=reason,
+            fields=fields,
+            steps=(
+                *head,
+                CreateContainer(new_spec),
+                StopContainer(old.name, stop_timeout(self.stack, service)),
+                *waits,
+                StartContainer(tmp),
+                RemoveContainer(old.name),
+                RenameContainer(tmp, want.name),
             ),
-            recreated=True,
+            after=self._after(service),
+            restore=(
+                RemoveContainer(tmp),
+                *((StartContainer(old.name),) if converged_state(old, False) else ()),
+            ),
+            restore_from=stop_at,
+            restore_to=stop_at + len(waits) + 2,
+            adopts=adopts,
         )
 
     def _reload(
