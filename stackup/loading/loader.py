@@ -112,6 +112,7 @@ class _Loader(Composition, ServiceFiles):
     options: LoadOptions
     read_files: list[Path] = field(default_factory=list)
     raw_cache: dict[Path, Node] = field(default_factory=dict)
+    texts: dict[Path, str] = field(default_factory=dict)  # each file read once per load
     # Short forms that could not be read: reported with the models' problems, all at once.
     deferred: list[SpecValidationError] = field(default_factory=list)
     # Where a value was built from a secret-looking variable (`postgres://u:${DB_PASSWORD}@db`):
@@ -130,6 +131,8 @@ class _Loader(Composition, ServiceFiles):
     # ----------------------------------------------------------------- files
 
     def read(self, path: Path, display: str, missing: str = "stack file not found") -> str:
+        if path in self.texts:
+            return self.texts[path]
         reader = self.options.read_text
         try:
             text = reader(path) if reader is not None else read_text(path, display)
@@ -143,6 +146,7 @@ class _Loader(Composition, ServiceFiles):
             raise StackFileError(f"cannot read {display}: {exc.strerror or exc}") from None
         if path not in self.read_files:
             self.read_files.append(path)
+        self.texts[path] = text
         return text
 
     def display(self, path: Path) -> str:

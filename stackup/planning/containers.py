@@ -16,6 +16,7 @@ from stackup.model import labels as L
 from stackup.model.spec import Stack
 from stackup.planning import configstate as CS
 from stackup.planning import graph as G
+from stackup.planning.checks import check_spec
 from stackup.planning.container_rules import (
     converged_state,
     describe,
@@ -52,7 +53,6 @@ from stackup.planning.plan import (
     StopContainer,
     UpdateContainer,
 )
-from stackup.targets.engine.throwaway import check_spec
 from stackup.watch import reload as R
 
 

@@ -36,11 +36,12 @@ from stackup.errors import EngineUnavailableError, StackupError
 from stackup.loading.loader import LoadedStack
 from stackup.model.settings import ReloadPolicy
 from stackup.planning import configstate as CS
+from stackup.planning.checks import CHECK_LABEL, check_spec
 from stackup.planning.desired import desired_containers, read_file_objects
 from stackup.planning.plan import Action, Plan
 from stackup.targets.engine.execute import Event, Outcome, execute
 from stackup.targets.engine.lock import project_lock
-from stackup.targets.engine.throwaway import CHECK_LABEL, check_spec, run_check
+from stackup.targets.engine.throwaway import run_check
 from stackup.watch import reload as R
 from stackup.watch.develop import DevelopActions
 from stackup.watch.events import WatchConfig, WatchEvent, WatchUI
