@@ -198,10 +198,6 @@ def _cpus(text: str) -> float:
         raise UsageError(f"--cpus expects a number, got {text!r}") from None
 
 
-def _pull(text: str) -> str:
-    return {"always": "always", "missing": "missing", "never": "never"}.get(text, text)
-
-
 # flag → (takes a value, what to do with it). Short forms map to the long ones below.
 FLAGS: dict[str, tuple[bool, Apply]] = {
     "--publish": (True, _append("ports")),
@@ -261,7 +257,7 @@ FLAGS: dict[str, tuple[bool, Apply]] = {
     "--pid": (True, _set("pid")),
     "--userns": (True, _set("userns_mode")),
     "--platform": (True, _set("platform")),
-    "--pull": (True, _set("pull_policy", _pull)),
+    "--pull": (True, _set("pull_policy")),
     "--runtime": (True, _set("runtime")),
     "--oom-kill-disable": (False, _flag("oom_kill_disable")),
     "--oom-score-adj": (True, _set("oom_score_adj", _int)),
@@ -289,10 +285,10 @@ SHORT = {
 }
 
 
-def parse_docker_run(argv: Sequence[str], *, cwd: str | None = None) -> Imported:
+def parse_docker_run(argv: Sequence[str]) -> Imported:
     """`argv` is what follows `docker run` (a leading `docker run` or `docker container run`
-    is skipped). Relative bind sources stay as written; absolute ones under `cwd` are made
-    relative by the writer."""
+    is skipped). Host paths stay as written; the writer makes those under the project
+    directory relative."""
     args = list(argv)
     for prefix in (["docker", "run"], ["docker", "container", "run"], ["run"]):
         if args[: len(prefix)] == prefix:

@@ -82,7 +82,7 @@ LINES: list[tuple[str, dict[str, object]]] = [
 def _load(args: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     import shlex
 
-    imported = parse_docker_run(shlex.split(args), cwd=str(tmp_path))
+    imported = parse_docker_run(shlex.split(args))
     written = write_stack([imported], str(tmp_path))
     loaded = load_text(written.stack, working_dir=str(tmp_path), environ={}, project_name="imp")
     return imported, written, loaded.stack.services[imported.name]
