@@ -81,8 +81,10 @@ def _write(imports: list[Imported], output: str | None) -> None:
         )
     target.write_text(written.stack, encoding="utf-8")
     if written.dotenv:
-        env_path.write_text(dotenv_text(written.dotenv), encoding="utf-8")
-        env_path.chmod(0o600)
+        # Created readable by its owner only, from the first byte (not chmod-ed afterwards).
+        fd = os.open(env_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(dotenv_text(written.dotenv))
         click.echo(f"wrote {env_path} (mode 600)", err=True)
     click.echo(f"wrote {output}; run it with `stackup -f {output} up`", err=True)
 
@@ -108,5 +110,12 @@ def container(output: str | None, names: tuple[str, ...]) -> None:
     for name in names:
         raw = engine.inspect_raw(name)
         image = engine.inspect_image_raw(str(raw.get("Image", "")))
-        imports.append(parse_docker_run(docker_run_args(raw, image)))
+        args = docker_run_args(raw, image)
+        # `--network container:<id>`: written with the other container's name, as a user would.
+        mode = str((raw.get("HostConfig") or {}).get("NetworkMode") or "")
+        if mode.startswith("container:"):
+            other = engine.inspect_raw(mode.removeprefix("container:"))
+            named = "container:" + str(other.get("Name", "")).lstrip("/")
+            args = [named if a == mode else a for a in args]
+        imports.append(parse_docker_run(args))
     _write(imports, output)

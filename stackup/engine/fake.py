@@ -184,7 +184,7 @@ class FakeEngine:
         return tuple(
             self._observed(c)
             for c in sorted(self.containers.values(), key=lambda c: c.name)
-            if c.name in wanted and L.PROJECT not in c.labels
+            if c.name in wanted and L.PROJECT not in c.labels and L.COMPOSE_PROJECT not in c.labels
         )
 
     def _observed(self, c: _Container) -> ObservedContainer:

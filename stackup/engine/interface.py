@@ -140,8 +140,9 @@ class Engine(Protocol):
         ...
 
     def unmanaged_containers(self, names: Sequence[str]) -> tuple[ObservedContainer, ...]:
-        """The containers with exactly these names that stackup did not make (no project
-        label): what `up --adopt` replaces with managed ones. One list call."""
+        """The containers with exactly these names that neither stackup nor Docker Compose
+        made (no project label of either): what `up --adopt` replaces with managed ones.
+        One list call."""
         ...
 
     def create_network(self, spec: NetworkSpec) -> str: ...

@@ -10,6 +10,7 @@ Pure: no engine, no files; `stackup.importing.writer` turns the result into a st
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 from stackup.errors import UsageError
 
 Service = dict[str, Any]
+_CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Imported:
     named_volumes: list[str] = field(default_factory=list)
     external_networks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was read but has no Compose form
+    pending_aliases: list[str] = field(default_factory=list)
 
 
 Apply = Callable[[Imported, str], None]
@@ -72,6 +75,8 @@ def _int(text: str) -> int:
 
 def _env(imp: Imported, value: str) -> None:
     key, sep, val = value.partition("=")
+    if not key or any(c.isspace() for c in key):
+        raise UsageError(f"-e {value!r}: expected NAME=VALUE or NAME")
     # `-e NAME` passes NAME through from the environment of whoever runs the stack.
     imp.service.setdefault("environment", {})[key] = val if sep else None
 
@@ -97,10 +102,15 @@ def _network(imp: Imported, value: str) -> None:
         imp.external_networks.append(value)  # it exists already: docker run does not create it
 
 
+def _alias_flag(imp: Imported, value: str) -> None:
+    # docker's flags do not depend on their order: applied once every --network is read.
+    imp.pending_aliases.append(value)
+
+
 def _alias(imp: Imported, value: str) -> None:
     networks = imp.service.get("networks") or {}
     if not networks:
-        raise UsageError("--network-alias needs a --network (before it) to be an alias on")
+        raise UsageError("--network-alias needs a --network (a user network) to be an alias on")
     last = list(networks)[-1]
     entry = networks[last] or {}
     entry.setdefault("aliases", []).append(value)
@@ -139,7 +149,7 @@ def _mount(imp: Imported, value: str) -> None:
     if entry["type"] == "volume" and "volume-nocopy" in options:
         entry["volume"] = {"nocopy": options.pop("volume-nocopy") in ("", "true", "1")}
     if entry["type"] == "tmpfs" and "tmpfs-size" in options:
-        entry["tmpfs"] = {"size": _int(options.pop("tmpfs-size"))}
+        entry["tmpfs"] = {"size": options.pop("tmpfs-size")}  # bytes, or 64m as docker takes
     if options:
         raise UsageError(f"--mount option {sorted(options)[0]!r} is not supported by import")
     source = entry.get("source")
@@ -187,6 +197,12 @@ def _entrypoint(imp: Imported, value: str) -> None:
 
 
 def _name(imp: Imported, value: str) -> None:
+    if not _CONTAINER_NAME.fullmatch(value.lstrip("/")):
+        raise UsageError(
+            f"--name {value!r}: a container name has letters, digits and _ . - and does not "
+            "start with a symbol"
+        )
+    value = value.lstrip("/")
     imp.name = value
     imp.service["container_name"] = value
 
@@ -208,8 +224,8 @@ FLAGS: dict[str, tuple[bool, Apply]] = {
     "--name": (True, _name),
     "--network": (True, _network),
     "--net": (True, _network),
-    "--network-alias": (True, _alias),
-    "--net-alias": (True, _alias),
+    "--network-alias": (True, _alias_flag),
+    "--net-alias": (True, _alias_flag),
     "--restart": (True, _set("restart")),
     "--health-cmd": (True, _health("test")),
     "--health-interval": (True, _health("interval")),
@@ -225,7 +241,7 @@ FLAGS: dict[str, tuple[bool, Apply]] = {
     "--security-opt": (True, _append("security_opt")),
     "--memory": (True, _set("mem_limit")),
     "--memory-reservation": (True, _set("mem_reservation")),
-    "--memory-swap": (True, _set("memswap_limit")),
+    "--memory-swap": (True, _set("memswap_limit", lambda v: -1 if v == "-1" else v)),
     "--cpus": (True, _set("cpus", _cpus)),
     "--cpu-shares": (True, _set("cpu_shares", _int)),
     "--cpuset-cpus": (True, _set("cpuset")),
@@ -264,6 +280,11 @@ FLAGS: dict[str, tuple[bool, Apply]] = {
     "--interactive": (False, _flag("stdin_open")),
     "--tty": (False, _flag("tty")),
     "--detach": (False, _ignored("-d: a stack's containers always run in the background")),
+    "--detach-keys": (True, _ignored("--detach-keys: for an attached terminal, not a service")),
+    "--sig-proxy": (False, _ignored("--sig-proxy: for an attached terminal, not a service")),
+    "--cidfile": (True, _ignored("--cidfile: stackup names containers itself")),
+    "--disable-content-trust": (False, _ignored("--disable-content-trust: not a service setting")),
+    "--quiet": (False, _ignored("-q: pull output is stackup's to show")),
     "--rm": (
         False,
         _ignored("--rm: a stack keeps its containers; `stackup down` removes them"),
@@ -282,6 +303,7 @@ SHORT = {
     "-i": "--interactive",
     "-t": "--tty",
     "-d": "--detach",
+    "-q": "--quiet",
 }
 
 
@@ -308,6 +330,10 @@ def parse_docker_run(argv: Sequence[str]) -> Imported:
     if i >= len(args):
         raise UsageError("no image: expected `docker run [OPTIONS] IMAGE [COMMAND] [ARG...]`")
     image, command = args[i], args[i + 1 :]
+    if not image.strip() or any(c.isspace() for c in image):
+        raise UsageError(f"{image!r} is not an image name (is the line split right?)")
+    for alias in imp.pending_aliases:
+        _alias(imp, alias)
     imp.service = {"image": image, **imp.service}
     if command:
         imp.service["command"] = list(command)
@@ -376,15 +402,22 @@ def _name_from_image(image: str) -> str:
 
 
 def split_command_line(text: str) -> list[str]:
-    """A whole `docker run ...` line as a shell would split it (for lines given as one string)."""
-    return shlex.split(text)
+    """A whole `docker run ...` line as a shell would split it (for lines given as one string,
+    pasted with `\\` line continuations too)."""
+    try:
+        return shlex.split(text.replace("\\\n", " ").replace("\\\r\n", " "))
+    except ValueError as exc:  # an unclosed quote
+        raise UsageError(f"cannot split the docker run line: {exc}") from None
 
 
 def relative_to(path: str, base: str) -> str:
-    """A host path as the stack file writes it: `./x` under `base`, else as given."""
-    if not os.path.isabs(path):
+    """A host path as the stack file in `base` writes it: `./x` under `base`, else absolute.
+    A relative path is taken from the working directory, where `docker run` would have been
+    typed; `~` and `$VAR` paths are left for the shell-like reading of the stack file."""
+    if path.startswith(("~", "$")):
         return path
-    rel = os.path.relpath(path, base)
+    absolute = os.path.abspath(path)
+    rel = os.path.relpath(absolute, base)
     if rel == ".":
         return "."
-    return path if rel.startswith("..") else "./" + rel
+    return absolute if rel.startswith("..") else "./" + rel

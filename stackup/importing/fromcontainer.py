@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
+_TOOL_LABELS = ("io.stackup.", "com.docker.compose.")
 _DEFAULT_SHM = 64 * 1024 * 1024
 _NS = 1_000_000_000
 
@@ -42,7 +43,8 @@ def docker_run_args(container: Mapping[str, Any], image: Mapping[str, Any]) -> l
         ]
     image_labels = base.get("Labels") or {}
     for key, value in sorted((config.get("Labels") or {}).items()):
-        if image_labels.get(key) != value:
+        # stackup's and Compose's own labels describe their management, not the service.
+        if image_labels.get(key) != value and not key.startswith(_TOOL_LABELS):
             args += ["--label", f"{key}={value}"]
     args += _health(config.get("Healthcheck"), base.get("Healthcheck"))
     args += _flags(config, host)
@@ -52,8 +54,14 @@ def docker_run_args(container: Mapping[str, Any], image: Mapping[str, Any]) -> l
     if config.get("StopTimeout") is not None:
         args += ["--stop-timeout", str(config["StopTimeout"])]
     hostname = config.get("Hostname")
-    if hostname and hostname != cid[:12]:
+    mode = str(host.get("NetworkMode") or "")
+    shared = mode == "host" or mode.startswith("container:")  # the hostname is not its own
+    if hostname and hostname != cid[:12] and not shared:
         args += ["-h", hostname]
+    if config.get("Domainname"):
+        args += ["--domainname", config["Domainname"]]
+    if config.get("MacAddress"):
+        args += ["--mac-address", config["MacAddress"]]
     published = {p.split("/")[0] for p in (host.get("PortBindings") or {})}
     image_ports = set((base.get("ExposedPorts") or {}).keys())
     for port in sorted((config.get("ExposedPorts") or {}).keys()):
@@ -89,6 +97,8 @@ def _mounts(mounts: Sequence[Mapping[str, Any]], image_volumes: set[str]) -> lis
         ro = "" if m.get("RW", True) else ":ro"
         if m.get("Type") == "bind":
             out += ["-v", f"{m.get('Source')}:{target}{ro}"]
+        elif m.get("Type") == "tmpfs":
+            out += ["--mount", f"type=tmpfs,target={target}"]
         elif m.get("Type") == "volume":
             name = m.get("Name", "")
             if _ANONYMOUS.match(name):
@@ -129,6 +139,7 @@ def _health(mine: Mapping[str, Any] | None, image: Mapping[str, Any] | None) -> 
         ("Interval", "--health-interval"),
         ("Timeout", "--health-timeout"),
         ("StartPeriod", "--health-start-period"),
+        ("StartInterval", "--health-start-interval"),
     ):
         if mine.get(key):
             args += [flag, f"{mine[key] / _NS:g}s"]
@@ -158,6 +169,36 @@ def _flags(config: Mapping[str, Any], host: Mapping[str, Any]) -> list[str]:
         for value in host.get(key) or []:
             # The engine stores capabilities as CAP_X; they are written as a user writes them.
             args += [flag, value.removeprefix("CAP_") if key.startswith("Cap") else value]
+    for flag, key, default in (
+        ("--pid", "PidMode", ""),
+        ("--ipc", "IpcMode", ("", "private", "shareable")),
+        ("--userns", "UsernsMode", ""),
+        ("--cpuset-cpus", "CpusetCpus", ""),
+        ("--runtime", "Runtime", ("", "runc")),
+    ):
+        value = host.get(key) or ""
+        if value not in (default if isinstance(default, tuple) else (default,)):
+            args += [flag, str(value)]
+    for flag, key in (
+        ("--group-add", "GroupAdd"),
+        ("--dns-search", "DnsSearch"),
+        ("--dns-option", "DnsOptions"),
+    ):
+        for value in host.get(key) or []:
+            args += [flag, value]
+    for name, value in sorted((host.get("Sysctls") or {}).items()):
+        args += ["--sysctl", f"{name}={value}"]
+    if host.get("CpuShares"):
+        args += ["--cpu-shares", str(host["CpuShares"])]
+    if host.get("OomScoreAdj"):
+        args += ["--oom-score-adj", str(host["OomScoreAdj"])]
+    if host.get("OomKillDisable"):
+        args.append("--oom-kill-disable")
+    if host.get("MemoryReservation"):
+        args += ["--memory-reservation", str(host["MemoryReservation"])]
+    if host.get("MemorySwap") and host["MemorySwap"] != 2 * (host.get("Memory") or 0):
+        # docker run -m alone sets swap to twice the memory: only another value was given.
+        args += ["--memory-swap", str(host["MemorySwap"])]
     if host.get("Memory"):
         args += ["-m", str(host["Memory"])]
     if host.get("NanoCpus"):

@@ -14,7 +14,7 @@ import yaml
 
 from stackup.importing.dockerrun import Imported, relative_to
 from stackup.model.schema import SCHEMA_PATH
-from stackup.model.sensitive import is_sensitive_name
+from stackup.model.sensitive import is_sensitive_name, mask_words
 
 
 @dataclass
@@ -70,22 +70,59 @@ def _service(imp: Imported, project_dir: str, out: Written) -> dict[str, Any]:
         service["volumes"] = [_volume(v, project_dir) for v in service["volumes"]]
     if "env_file" in service:
         service["env_file"] = [relative_to(p, project_dir) for p in service["env_file"]]
-    environment = service.get("environment")
-    if environment:
-        kept: dict[str, str | None] = {}
-        for key, value in environment.items():
-            if value and is_sensitive_name(key):
-                # The value leaves the stack file (which is shared, reviewed, committed).
-                out.dotenv[key] = value
-                kept[key] = "${" + key + "}"
-                out.warnings.append(
-                    f"{imp.name}: the value of {key} looks secret: moved to .env "
-                    "(keep .env out of version control)"
-                )
-            else:
-                kept[key] = value
-        service["environment"] = kept
-    return service
+    moved: list[str] = []
+    for key, value in (service.get("environment") or {}).items():
+        if value and is_sensitive_name(key):
+            # The value leaves the stack file (which is shared, reviewed, committed).
+            out.dotenv[key] = value
+            moved.append(key)
+            out.warnings.append(
+                f"{imp.name}: the value of {key} looks secret: moved to .env "
+                "(keep .env out of version control)"
+            )
+    _warn_other_secrets(imp.name, service, out)
+    # docker run takes `$` as written; a stack file would interpolate it from the host.
+    written: dict[str, Any] = _literal(service)
+    for key in moved:
+        written["environment"][key] = "${" + key + "}"
+    return written
+
+
+def _literal(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _literal(v) for k, v in value.items()}
+    return value
+
+
+def _hide(value: str) -> str:
+    return "…"
+
+
+def _warn_other_secrets(name: str, service: dict[str, Any], out: Written) -> None:
+    """Secret-looking labels, log options and command flags stay (they have no `.env` form
+    in Compose), but the user is told where they are."""
+    for where in ("labels",):
+        for key in service.get(where) or {}:
+            if is_sensitive_name(key):
+                out.warnings.append(f"{name}: {where}.{key} looks secret and is in the stack file")
+    for key in (service.get("logging") or {}).get("options") or {}:
+        if is_sensitive_name(key):
+            out.warnings.append(
+                f"{name}: logging option {key} looks secret and is in the stack file"
+            )
+    for where in ("command", "entrypoint"):
+        words = service.get(where) or []
+        if words and mask_words(words, _hide) != list(words):
+            out.warnings.append(
+                f"{name}: {where} holds a secret-looking value (it stays in the stack file)"
+            )
+    test = (service.get("healthcheck") or {}).get("test") or []
+    if test and mask_words(test, _hide) != list(test):
+        out.warnings.append(f"{name}: the health check holds a secret-looking value")
 
 
 def _volume(entry: str | dict[str, Any], project_dir: str) -> str | dict[str, Any]:
@@ -96,6 +133,8 @@ def _volume(entry: str | dict[str, Any], project_dir: str) -> str | dict[str, An
     source, sep, rest = entry.partition(":")
     if not sep:
         return entry  # an anonymous volume: a container path alone
+    if not source.startswith(("/", ".", "~", "$")):
+        return entry  # a named volume
     return relative_to(source, project_dir) + ":" + rest
 
 

@@ -28,6 +28,9 @@ def check_spec(
             "restart": None,
             "deploy": None,
             "container_name": None,
+            # It runs beside the container it checks, on the same networks.
+            "mac_address": None,
+            "hostname": None,
         }
     )
     return dataclasses.replace(

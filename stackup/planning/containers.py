@@ -259,10 +259,17 @@ class ContainerDecisions:
         want = self._with_config_label(service, want)
         self.replaced.add(old.name)
         reason = (
-            f"adopting {old.name}: it was made outside stackup (docker run); a managed "
-            "container replaces it and keeps its volumes"
+            f"adopting {old.name}: it was made outside stackup; a managed container "
+            "replaces it and keeps its volumes"
         )
-        op = self._replacement(service, want, old, reason=reason, adopts=old.name)
+        # An adoption interrupted before the old container was removed left its replacement
+        # under the temporary name: removed first (not its volumes), then adopted again.
+        temp = self.temporaries.get(temporary_name(want.name))
+        cleanup: tuple[Step, ...] = ()
+        if temp is not None:
+            self.used_temporaries.add(temp.name)
+            cleanup = (RemoveContainer(temp.name),)
+        op = self._replacement(service, want, old, reason=reason, head=cleanup, adopts=old.name)
         self._add_service_op(service, op, recreated=True)
 
     def _replacement(

@@ -25,6 +25,7 @@ from stackup.model import labels as L
 from stackup.model.spec import Stack
 from stackup.planning import graph as G
 from stackup.planning import salt as S
+from stackup.planning.checks import CHECK_LABEL
 from stackup.planning.container_rules import (
     anonymous_volumes,
     stop_timeout,
@@ -97,8 +98,8 @@ class _Reconciler(ContainerDecisions):
         for c in sorted(ours, key=lambda c: c.name):
             if c.is_temporary:
                 self.temporaries[c.name] = c
-            elif c.labels.get(L.ONEOFF):
-                continue
+            elif c.labels.get(L.ONEOFF) or CHECK_LABEL in c.labels:
+                continue  # a one-off run, or a throwaway check an interrupted apply left
             elif c.service is not None and c.service in stack.services:
                 self.by_service[c.service].append(c)
             else:

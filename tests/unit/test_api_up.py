@@ -191,3 +191,55 @@ def test_adopt_replaces_a_docker_run_container_and_keeps_its_anonymous_volume() 
     assert [m.name for m in now.mounts if m.destination == "/cache"] == [cache]
     assert engine.unmanaged_containers(["web"]) == ()
     assert up(loaded, engine, UpRequest(adopt=True), RecordingUI()).plan.operations == ()
+
+
+@pytest.mark.parametrize("done", range(1, 6))
+def test_an_interrupted_adoption_converges_on_the_next_up(done: int) -> None:
+    """Killed after any step of the adoption (create, stop, start, remove, rename), one more
+    `up --adopt --yes` converges, a published port included, and the old container's
+    anonymous volume is the one the managed container mounts."""
+    import dataclasses
+
+    from stackup.engine.interface import ContainerSpec, MountSpec
+    from stackup.model.spec import Service
+    from stackup.planning import plan as P
+    from stackup.targets.engine.execute import ExecuteOptions, execute
+
+    port = ["127.0.0.1:18090:80"]
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    engine.create_container(
+        ContainerSpec(
+            name="web",
+            image="busybox:latest",
+            service=Service.model_validate({"image": "busybox:latest", "ports": port}),
+            labels={},
+            environment={},
+            mounts=(MountSpec(type="volume", target="/cache"),),
+        )
+    )
+    engine.start_container("web")
+    (cache,) = [m.name for m in engine.unmanaged_containers(["web"])[0].mounts]
+    loaded = load_text(ADOPT + '    ports: ["127.0.0.1:18090:80"]\n')
+    plan = up(loaded, engine, UpRequest(adopt=True, dry_run=True), RecordingUI()).plan
+    (adoption,) = plan.adoptions
+    rest = dataclasses.replace(plan, operations=tuple(o for o in plan.operations if not o.adopts))
+    assert execute(rest, engine, options=ExecuteOptions(allow_data_loss=True)).ok
+    for step in adoption.steps[:done]:  # the steps a killed `up` got through
+        match step:
+            case P.CreateContainer(spec):
+                engine.create_container(spec)
+            case P.StopContainer(name):
+                engine.stop_container(name)
+            case P.StartContainer(name):
+                engine.start_container(name)
+            case P.RemoveContainer(name):
+                engine.remove_container(name)
+            case P.RenameContainer(name, new_name):
+                engine.rename_container(name, new_name)
+    again = up(loaded, engine, UpRequest(adopt=True), RecordingUI(confirm=True))
+    assert again.outcome.ok, again.outcome.failed
+    (now,) = engine.observe("lib").containers
+    assert now.name == "web" and now.state == "running"
+    assert [m.name for m in now.mounts] == [cache]
+    assert engine.unmanaged_containers(["web"]) == ()
+    assert up(loaded, engine, UpRequest(adopt=True), RecordingUI()).plan.operations == ()

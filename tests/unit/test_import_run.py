@@ -111,7 +111,8 @@ def test_a_docker_run_line_loads_as_the_service_it_describes(
             assert getattr(service, key) == want, key
 
 
-def test_every_listed_flag_is_read(tmp_path: Path) -> None:
+def test_every_listed_flag_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where the docker run line is typed: --env-file app.env
     args = (
         "-p 80:80 -v /srv:/srv --mount type=bind,source=/etc/hosts,target=/h -e A=1 --env-file app.env "
         "--name box --network net --network-alias a --restart always --health-cmd true "
@@ -177,3 +178,85 @@ def test_the_command_writes_the_files_and_never_overwrites(tmp_path: Path) -> No
     )
     assert unknown.returncode == 1 and "--frobnicate" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_dollar_signs_stay_literal_and_secrets_elsewhere_are_pointed_out(tmp_path: Path) -> None:
+    args = "-e GREETING=hi$USER --label api_key=k1 --log-opt splunk-token=t2 busybox sh -c 'echo $HOME'"
+    _, written, service = _load(args, tmp_path)
+    assert service.command == ["sh", "-c", "echo $HOME"]  # not the importing user's $HOME
+    assert service.environment["GREETING"] == "hi$USER"
+    assert any("labels.api_key looks secret" in w for w in written.warnings)
+    assert any("logging option splunk-token looks secret" in w for w in written.warnings)
+
+
+def test_a_pasted_line_and_its_mistakes(tmp_path: Path) -> None:
+    from stackup.importing.dockerrun import split_command_line
+
+    line = "docker run -d \\\n  -p 127.0.0.1:8080:80 \\\n  nginx"
+    assert parse_docker_run(split_command_line(line)).service["ports"] == ["127.0.0.1:8080:80"]
+    with pytest.raises(UsageError, match="cannot split"):
+        split_command_line("docker run 'nginx")
+    with pytest.raises(UsageError, match="not an image name"):
+        parse_docker_run(["-d", "\n"])
+    with pytest.raises(UsageError, match="--name 'bad name'"):
+        parse_docker_run(["--name", "bad name", "nginx"])
+    with pytest.raises(UsageError, match="expected NAME=VALUE"):
+        parse_docker_run(["-e", "=x", "nginx"])
+
+
+def test_flag_order_and_values_docker_accepts(tmp_path: Path) -> None:
+    args = "--network-alias web --network back --memory-swap -1 -m 64m -q --sig-proxy=false nginx"
+    imported, _, service = _load(args, tmp_path)
+    assert service.networks["back"].aliases == ["web"]  # type: ignore[union-attr]
+    assert service.memswap_limit == -1
+    assert any("-q" in note for note in imported.notes)
+
+
+def test_paths_are_read_from_the_working_directory_for_a_file_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    imported = parse_docker_run(
+        ["-v", "./app:/app", "-v", "data:/d", "--env-file", "x.env", "nginx"]
+    )
+    written = write_stack([imported], str(tmp_path / "sub"))
+    assert f"{tmp_path}/app:/app" in written.stack and "data:/d" in written.stack
+    assert f"{tmp_path}/x.env" in written.stack
+
+
+def test_import_container_leaves_out_defaults_and_tool_labels() -> None:
+    from stackup.importing.fromcontainer import docker_run_args
+
+    image = {"Config": {"Env": ["PATH=/bin"], "Cmd": ["nginx"], "Labels": {"v": "1"}}}
+    container = {
+        "Id": "a" * 64,
+        "Name": "/web",
+        "Config": {
+            "Image": "nginx:stable",
+            "Env": ["PATH=/bin", "MODE=prod"],
+            "Cmd": ["nginx"],
+            "Hostname": "vm",
+            "Labels": {
+                "v": "1",
+                "team": "web",
+                "io.stackup.spec": "{}",
+                "com.docker.compose.project": "x",
+            },
+        },
+        "HostConfig": {
+            "NetworkMode": "host",
+            "PidMode": "host",
+            "IpcMode": "private",
+            "Sysctls": {"net.core.somaxconn": "1024"},
+        },
+        "Mounts": [{"Type": "tmpfs", "Destination": "/cache"}],
+    }
+    args = docker_run_args(container, image)
+    assert args[:2] == ["--name", "web"] and args[-1] == "nginx:stable"
+    assert "-h" not in args  # under --network host the hostname is the host's
+    assert args[args.index("-e") : args.index("-e") + 2] == ["-e", "MODE=prod"]
+    assert "io.stackup.spec={}" not in args and "team=web" in args
+    assert args[args.index("--pid") : args.index("--pid") + 2] == ["--pid", "host"]
+    assert "--ipc" not in args and "net.core.somaxconn=1024" in args
+    assert "type=tmpfs,target=/cache" in args

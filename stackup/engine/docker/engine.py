@@ -195,7 +195,13 @@ class DockerEngine(ImageCalls):
         found = (payloads.container_from_payload(payload) for payload in raw)
         return tuple(
             sorted(
-                (c for c in found if c.name in wanted and L.PROJECT not in c.labels),
+                (
+                    c
+                    for c in found
+                    if c.name in wanted
+                    and L.PROJECT not in c.labels
+                    and L.COMPOSE_PROJECT not in c.labels
+                ),
                 key=lambda c: c.name,
             )
         )

@@ -41,7 +41,7 @@ def _sdk(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
 
 
 class DockerSwarm(DockerEngine):
-    """`DockerEngine` plus the swarm primitives (`stackup.targets.swarm.plan.SwarmEngine`)."""
+    """`DockerEngine` plus the swarm primitives (`stackup.targets.swarm.steps.SwarmEngine`)."""
 
     # ------------------------------------------------------------------ reads
 
