@@ -315,6 +315,12 @@ def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
     }
     for op_id, message in sorted(outcome.failed.items()):
         click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)
+        if "is already in use by container" in message and "container name" in message:
+            click.echo(
+                "  hint: another container has this name; if `docker run` made it, "
+                "`stackup up --adopt` replaces it with a managed one, keeping its volumes",
+                err=True,
+            )
         service = services.get(op_id)
         if service is not None and message.startswith("validate command "):
             # The same words watch uses: the host file and line, and what still serves.

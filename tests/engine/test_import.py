@@ -239,6 +239,8 @@ def test_up_adopt_replaces_the_docker_run_container_and_keeps_its_data(
         work.mkdir()
         imported = stackup("import", "container", "-o", "stack.yaml", name, cwd=work)
         assert imported.returncode == 0, imported.stderr
+        plain = stackup("-p", project_name, "up", cwd=work, check=False)
+        assert plain.returncode == 1 and "`stackup up --adopt` replaces it" in plain.stderr
         dry = stackup("-p", project_name, "up", "--adopt", "--dry-run", cwd=work)
         assert f"adopting {name}" in dry.stdout
         refused = stackup("-p", project_name, "up", "--adopt", cwd=work, check=False)

@@ -51,11 +51,17 @@ def _ports_free(plan: Plan, engine: Engine, stack: Stack) -> None:
             continue  # free, or held by a container this change stops before it starts
         else:
             by = "a process on this host"
+        hint = (
+            f"stop what listens there (`ss -ltnp 'sport = :{port.published}'`, "
+            f"`docker ps --filter publish={port.published}`) or publish another port"
+        )
+        if others and others[0] == op.name:
+            # The container of this very name, made outside stackup (docker run).
+            hint = "if `docker run` made it, `stackup up --adopt` replaces it with a managed one, keeping its volumes"
         raise ApplyError(
             f"port {host}:{port.published}/{port.protocol} of service {op.service} is already "
             f"in use by {by}; nothing was changed",
-            hint=f"stop what listens there (`ss -ltnp 'sport = :{port.published}'`, "
-            f"`docker ps --filter publish={port.published}`) or publish another port",
+            hint=hint,
         )
 
 
