@@ -98,11 +98,6 @@ def use_colour(stream: Any = None) -> bool:
     return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
 
 
-def project_name_only() -> str | None:
-    """The project name when it can be known without a stack file (`-p NAME`)."""
-    return global_options().project_name
-
-
 # Service prefixes of interleaved logs (logs, up --attach), one colour per container.
 LOG_COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "red")
 

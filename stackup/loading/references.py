@@ -8,15 +8,6 @@ from stackup.loading.source import SourceMap
 from stackup.model.spec import Stack
 
 
-def check_references(stack: Stack, source: SourceMap) -> None:
-    """Raise a located error listing every dangling reference."""
-    found = reference_problems(stack, source)
-    if found:
-        from stackup.loading.validation import combine
-
-        raise combine(found)
-
-
 def reference_problems(stack: Stack, source: SourceMap) -> list[SpecValidationError]:
     """Every dangling reference, each located at the reference (by service name order)."""
     out: list[SpecValidationError] = []

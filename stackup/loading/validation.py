@@ -27,18 +27,6 @@ _FRIENDLY_PATTERNS = {
 }
 
 
-def translate(
-    exc: ValidationError,
-    data: Any,
-    source: SourceMap,
-    root: type[BaseModel],
-    file_order: Sequence[str] = (),
-) -> SpecValidationError:
-    """Every problem in `exc` as one error: the problem itself when there is one, else a
-    `StackFileProblems` listing them in file order."""
-    return combine(problems(exc, data, source, root, file_order), file_order)
-
-
 def combine(found: Sequence[StackupError], file_order: Sequence[str] = ()) -> SpecValidationError:
     """Located errors sorted by file, line and column, one per dotted path, as one error."""
     order = {name: i for i, name in enumerate(file_order)}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -110,20 +109,6 @@ def to_plain(node: Node, source: SourceMap, path: tuple[PathElement, ...] = ()) 
     if isinstance(value, list):
         return [to_plain(v, source, (*path, i)) for i, v in enumerate(value)]
     return value
-
-
-def walk_strings(node: Node) -> Iterator[Node]:
-    """Every string scalar under `node` (values only; keys are not nodes)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        value = current.value
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-        elif isinstance(value, str):
-            yield current
 
 
 # --------------------------------------------------------------------------- resolver

@@ -151,14 +151,6 @@ def service_graph(g: nx.DiGraph[str]) -> nx.DiGraph[str]:
     return sub
 
 
-def service_edge(g: nx.DiGraph[str], dependency: str, dependent: str) -> ServiceEdge | None:
-    data = g.get_edge_data(node("service", dependency), node("service", dependent))
-    if data is None or "edge" not in data:
-        return None
-    edge: ServiceEdge = data["edge"]
-    return edge
-
-
 def dependencies(g: nx.DiGraph[str], service: str) -> list[tuple[str, ServiceEdge]]:
     """The services `service` waits for, by name."""
     out = []

@@ -14,7 +14,6 @@ is a pure function of the stack and the paths, so it is tested without an engine
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -276,10 +275,6 @@ def merge(into: Batch, more: Batch) -> Batch:
 
 
 # ----------------------------------------------------------------------------- atomic saves
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def replaced_by_rename(host_inode: int, container_inode: int | None) -> bool:
