@@ -70,3 +70,24 @@ def test_rename_plans_a_recreate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert first.spec.service.command == ["nginx", "-t"]
     assert first.spec.service.ports == [] and first.spec.name != op.name
     assert "nginx -t checks it first" in op.reason
+
+
+def test_a_check_container_left_by_a_crash_is_not_an_orphan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stackup.engine.interface import ContainerSpec
+    from stackup.model.spec import Service
+    from stackup.planning.checks import CHECK_LABEL
+
+    engine, _ = _up(tmp_path, monkeypatch)
+    engine.create_container(
+        ContainerSpec(
+            name="cfg-web-1_stackup-check",
+            image="nginx:latest",
+            service=Service.model_validate({"image": "nginx:latest"}),
+            labels={"io.stackup.project": "cfg", CHECK_LABEL: "web"},
+            environment={},
+        )
+    )
+    loaded = load_text(STACK, working_dir=str(tmp_path))
+    assert not api.plan(loaded, engine).operations  # run_check removes it before its next use
