@@ -12,6 +12,7 @@ import pytest
 from stackup import api
 from stackup.engine.fake import FakeEngine
 from stackup.loading.loader import load_text
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, CheckInThrowaway
 from stackup.planning.render import render_json, render_markdown, render_text
 
@@ -90,4 +91,7 @@ def test_a_check_container_left_by_a_crash_is_not_an_orphan(
         )
     )
     loaded = load_text(STACK, working_dir=str(tmp_path))
-    assert not api.plan(loaded, engine).operations  # run_check removes it before its next use
+    plan = api.plan(loaded, engine)
+    assert not plan.operations and not plan.warnings  # no "orphan container" warning either
+    removing = api.plan(loaded, engine, ReconcileOptions(remove_orphans=True))
+    assert not removing.operations  # run_check removes it itself before its next use
