@@ -1,4 +1,4 @@
-"""The small interface everything but `docker_engine` talks to, and the values it takes.
+"""The small interface everything but `stackup.engine.docker` talks to, and the values it takes.
 
 `DockerEngine` implements it over the Docker SDK; `FakeEngine` (stackup.engine.fake) keeps the
 same state in memory for fast tests of the pure core. Operations are primitives: the plan

@@ -1,6 +1,6 @@
 """What the engine is really running for a project: one snapshot, as typed values.
 
-`docker_engine.observe` builds it from a constant number of list calls (containers, networks,
+`DockerEngine.observe` (stackup.engine.docker.engine) builds it from a constant number of list calls (containers, networks,
 volumes, images), whatever the number of services; reconcile reads nothing else.
 """
 

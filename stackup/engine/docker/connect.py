@@ -10,7 +10,7 @@ Order (as `docker` itself resolves it, cli/command/cli.go):
 A named context's endpoint is read from `contexts/meta/<sha256 of name>/meta.json`
 (`Endpoints.docker.Host`), its TLS material from `contexts/tls/<sha256>/docker/`.
 
-`resolve()` returns the candidates in the order to try; `docker_engine` tries them and, when
+`resolve()` returns the candidates in the order to try; `stackup.engine.docker.engine` tries them and, when
 none answers, raises `unavailable()` naming every one it tried.
 """
 

@@ -1,10 +1,10 @@
 """Pure conversions of stackup's values into the Docker Engine API's JSON (API 1.41+); what
 the engine returns is read by `stackup.engine.docker.payloads`.
 
-No I/O and no `import docker` here: `docker_engine` sends what these functions build and hands
-what the engine returns back to them, so the mapping is tested from recorded real payloads
-(`tests/fixtures/payloads/`) without an engine. `Payload` is the engine's wire format and never
-leaves `docker_engine`/this module.
+No I/O and no `import docker` here: `stackup.engine.docker.engine` sends what these build, so
+the mapping is tested from recorded real payloads (`tests/fixtures/payloads/`) without an
+engine. `Payload` is the engine's wire format and never
+leaves `stackup.engine.docker`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The swarm engine layer: a `DockerEngine` that also drives Docker Swarm services, configs and
-secrets (the second module that imports `docker`; `docker_engine` is the first).
+secrets (in `stackup.engine.docker`, the only sub-package that imports `docker`).
 
 It is a subclass so the executor's ordinary steps (overlay networks are created and removed
 with `create_network` / `remove_network`) and the swarm steps of `stackup.targets.swarm.plan` run over one
