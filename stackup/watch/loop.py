@@ -24,6 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import watchfiles
@@ -57,6 +58,7 @@ class Watcher(DevelopActions):
         self.targets = R.watch_targets(self.loaded, self._selected())
         self.pending = R.Batch()
         self._inodes: dict[tuple[str, str], int] = {}
+        self._lock_depth = 0  # how deep this thread is in `_locked` (the lock is taken once)
 
     # ------------------------------------------------------------------ the loop
 
@@ -116,7 +118,28 @@ class Watcher(DevelopActions):
     # ------------------------------------------------------------------ one burst
 
     def handle(self, batch: R.Batch, seen: float | None = None) -> None:
-        seen = time.monotonic() if seen is None else seen
+        # Observe, decide, plan and apply under the project's lock, held once for the whole
+        # burst: a `stackup up` of the same project waits for it, and it for `up`.
+        with self._locked():
+            self._handle(batch, time.monotonic() if seen is None else seen)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._lock_depth:  # already held by this burst
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        with project_lock(self.engine.engine_id(), self.loaded.stack.name, on_wait=self._say_lock):
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+
+    def _handle(self, batch: R.Batch, seen: float) -> None:
         if batch.stack_files:
             self._say("changed", f"{R.describe(batch.stack_files, self._base())} saved", at=seen)
             self._restack()
@@ -289,6 +312,10 @@ class Watcher(DevelopActions):
         self._converge("the stack file changed")
 
     def _converge(self, why: str) -> None:
+        with self._locked():  # observed, planned and applied under one hold of the lock
+            self._converge_locked(why)
+
+    def _converge_locked(self, why: str) -> None:
         options = dataclasses.replace(self.config.options, services=self._selected())
         try:
             plan = api.plan(self.loaded, self.engine, options)
@@ -344,10 +371,7 @@ class Watcher(DevelopActions):
 
     def _apply(self, plan: Plan) -> Outcome:
         self.ui.show_plan(plan)
-        with (
-            project_lock(self.engine.engine_id(), plan.project, on_wait=self._say_lock),
-            self.ui.progress() as show,
-        ):
+        with self._locked(), self.ui.progress() as show:
             outcome = execute(plan, self.engine, show)
         self._check(outcome)
         if outcome.ok:
@@ -363,7 +387,8 @@ class Watcher(DevelopActions):
             kind = "reloaded" if event.message.startswith("sent ") else "validated"
             self._say(kind, f"{service}: {event.message} ({event.elapsed * 1000:.0f} ms)", service)
 
-        outcome = execute(plan, self.engine, on_event)
+        with self._locked():
+            outcome = execute(plan, self.engine, on_event)
         self._check(outcome)
         return outcome
 

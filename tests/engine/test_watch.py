@@ -180,3 +180,25 @@ def test_stack_edit_recreates_only_the_changed_service(
         assert watch.interrupt() == 130
     finally:
         watch.kill()
+
+
+@pytest.mark.parametrize("watched", ["dir"], indirect=True)
+def test_a_burst_waits_for_the_project_lock_held_by_another_apply(
+    watched: tuple[WatchProcess, StackDir, str, str], docker_client: docker.DockerClient
+) -> None:
+    """A burst observes, decides and applies under the project's lock: while another stackup
+    (here: this test) holds it, watch says it waits and reloads only once it is released."""
+    from stackup.engine.docker.engine import DockerEngine
+    from stackup.targets.engine.lock import project_lock
+
+    watch, d, url, name = watched
+    wait_header(url, "X-Version", "one")
+    project = name.rsplit("-web-1", 1)[0]
+    engine = DockerEngine.from_env()
+    with project_lock(engine.engine_id(), project):
+        (d / "nginx/conf.d/default.conf").write_text(server_conf("two"), encoding="utf-8")
+        watch.wait_for(r"waiting for the lock on project " + re.escape(project))
+        assert "sent HUP" not in watch.output
+    watch.wait_for(r"got the lock on project " + re.escape(project))
+    watch.wait_for(r"sent HUP to " + re.escape(name))
+    wait_header(url, "X-Version", "two")
