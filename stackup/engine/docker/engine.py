@@ -24,7 +24,7 @@ the process after any one of them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,12 +41,12 @@ from stackup.engine.docker.calls import (
     mutating,
     mutating_methods,
 )
+from stackup.engine.docker.execs import ExecCalls
 from stackup.engine.docker.images import ImageCalls
 from stackup.engine.interface import (
     ContainerSpec,
     ContainerState,
     Engine,
-    ExecResult,
     NetworkAttachment,
     NetworkSpec,
     VolumeSpec,
@@ -57,7 +57,7 @@ from stackup.model import labels as L
 from stackup.model.spec import Service
 
 
-class DockerEngine(ImageCalls):
+class DockerEngine(ImageCalls, ExecCalls):
     """`stackup.engine.interface.Engine` over the Docker SDK. Thread-safe enough for the executor's
     pool: every call is one or a few HTTP requests on a shared connection pool."""
 
@@ -406,68 +406,6 @@ class DockerEngine(ImageCalls):
                 data=body,
             )
             self.api._result(response, True)  # type: ignore[attr-defined]
-
-    @counted
-    def exec_run(
-        self,
-        container: str,
-        command: Sequence[str],
-        *,
-        user: str | None = None,
-        working_dir: str | None = None,
-        environment: Sequence[str] = (),
-        privileged: bool = False,
-    ) -> ExecResult:
-        with engine_errors(f"running {' '.join(command)!r} in container {container}"):
-            exec_id = self.api.exec_create(
-                container,
-                list(command),
-                stdout=True,
-                stderr=True,
-                user=user or "",
-                workdir=working_dir,
-                environment=list(environment) or None,
-                privileged=privileged,
-            )["Id"]
-            output = self.api.exec_start(exec_id)
-            code = self.api.exec_inspect(exec_id).get("ExitCode")
-        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
-        return ExecResult(exit_code=int(code if code is not None else -1), output=text)
-
-    @counted
-    def put_files(self, container: str, path: str, archive: bytes) -> None:
-        """Extract a tar archive into a container at `path` (watch mode's sync)."""
-        with engine_errors(f"copying files into {container}:{path}"):
-            self.api.put_archive(container, path, archive)
-
-    @counted
-    def exec_stream(
-        self,
-        container: str,
-        command: Sequence[str],
-        *,
-        user: str | None = None,
-        workdir: str | None = None,
-        environment: Sequence[str] = (),
-        on_output: Callable[[bytes], object] | None = None,
-    ) -> int:
-        """Run a command in a container without a TTY, passing its output (stdout and stderr
-        as they come) to `on_output`; returns its exit code (`stackup exec -T`)."""
-        with engine_errors(f"running {' '.join(command)!r} in container {container}"):
-            exec_id = self.api.exec_create(
-                container,
-                list(command),
-                stdout=True,
-                stderr=True,
-                user=user or "",
-                workdir=workdir,
-                environment=list(environment) or None,
-            )["Id"]
-            for chunk in self.api.exec_start(exec_id, stream=True):
-                if on_output is not None:
-                    on_output(chunk)
-            code = self.api.exec_inspect(exec_id).get("ExitCode")
-        return int(code if code is not None else -1)
 
     @counted
     def list_projects(self) -> list[dict[str, str | int]]:
