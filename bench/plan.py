@@ -29,7 +29,7 @@ from stackup.loading.loader import load_text
 from stackup.planning.graph import build_graph
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.reconcile import reconcile
-from stackup.planning.review import plan_between
+from stackup.review import plan_between
 from stackup.targets.engine.execute import ExecuteOptions, execute
 
 BUSYBOX_ID = "sha256:" + "b0" * 32

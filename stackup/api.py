@@ -16,8 +16,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-import networkx as nx
-
 from stackup.engine.interface import Engine, PullEvent
 from stackup.engine.observed import Observed
 from stackup.errors import ApplyError, PlanError
@@ -26,7 +24,7 @@ from stackup.loading.loader import LoadedStack
 from stackup.planning import configstate
 from stackup.planning import salt as S
 from stackup.planning.desired import desired_names, read_file_objects
-from stackup.planning.graph import build_graph
+from stackup.planning.graph import ResourceGraph, build_graph
 from stackup.planning.options import ReconcileOptions, containers_needing_live_config
 from stackup.planning.plan import Plan
 from stackup.planning.reconcile import reconcile
@@ -82,7 +80,7 @@ def plan(
     loaded: LoadedStack,
     engine: Engine,
     options: ReconcileOptions | None = None,
-    graph: nx.DiGraph[str] | None = None,
+    graph: ResourceGraph | None = None,
 ) -> Plan:
     options = plan_options(loaded, engine, options)
     graph = graph if graph is not None else build_graph(loaded.stack, loaded.source)

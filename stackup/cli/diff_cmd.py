@@ -79,7 +79,7 @@ def diff(
         return
     options = reconcile_options(loaded, services, flags)
     if review:
-        from stackup.planning.review import plan_between
+        from stackup.review import plan_between
 
         base, reader = _base(opts, loaded, against, base_rev)
         plan = plan_between(base, loaded, options, base_reader=reader)
@@ -132,7 +132,7 @@ def _base(
     }
     if against:
         return load(LoadOptions(files=(Path(against),), **common)), None  # type: ignore[arg-type]
-    from stackup.planning.review import git_reader
+    from stackup.review import git_reader
 
     assert base_rev is not None
     reader = git_reader(base_rev, Path.cwd())

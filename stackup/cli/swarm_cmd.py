@@ -200,8 +200,8 @@ def up(loaded: LoadedStack, services: tuple[str, ...], kw: Mapping[str, object])
 
 def down(project: str, progress: str = "auto") -> None:
     from stackup.cli.progress import Progress
-    from stackup.planning.teardown import plan_swarm_down
     from stackup.targets.engine.execute import ExecuteOptions, execute
+    from stackup.targets.swarm.down import plan_swarm_down
 
     engine = connect()
     plan = plan_swarm_down(engine.observe_swarm(project))

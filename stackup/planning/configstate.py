@@ -87,7 +87,7 @@ class Drift:
 
 def file_state(path: Path) -> FileState | None:
     """The state of a config source on the host, or None if it cannot be read."""
-    from stackup.watch.reload import is_noise
+    from stackup.planning.reloads import is_noise
 
     try:
         if path.is_file():
@@ -171,7 +171,7 @@ def write_record(store: Path, container_id: str, files: Mapping[str, FileState])
 
 def config_mounts(stack: Stack, service: str) -> list[ConfigMount]:
     """The bind mounts of `service` that hold a config its reload policy can reload."""
-    from stackup.watch.reload import is_config_mount, reload_policy
+    from stackup.planning.reloads import is_config_mount, reload_policy
 
     spec = stack.services[service]
     policy = reload_policy(spec)

@@ -16,6 +16,7 @@ from stackup.model import labels as L
 from stackup.model.spec import Stack
 from stackup.planning import configstate as CS
 from stackup.planning import graph as G
+from stackup.planning import reloads as R
 from stackup.planning.checks import check_spec
 from stackup.planning.container_rules import (
     converged_state,
@@ -53,7 +54,6 @@ from stackup.planning.plan import (
     StopContainer,
     UpdateContainer,
 )
-from stackup.watch import reload as R
 
 
 @dataclass

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 
-import networkx as nx
-
 from stackup.engine.interface import NetworkAttachment
 from stackup.engine.observed import (
     Observed,
@@ -62,7 +60,7 @@ from stackup.planning.plan import (
 
 def reconcile(
     stack: Stack,
-    graph: nx.DiGraph[str],
+    graph: G.ResourceGraph,
     observed: Observed,
     options: ReconcileOptions | None = None,
 ) -> Plan:
@@ -72,7 +70,7 @@ def reconcile(
 
 class _Reconciler(ContainerDecisions):
     def __init__(
-        self, stack: Stack, graph: nx.DiGraph[str], observed: Observed, options: ReconcileOptions
+        self, stack: Stack, graph: G.ResourceGraph, observed: Observed, options: ReconcileOptions
     ):
         self.stack = stack
         self.graph = graph

@@ -2,7 +2,8 @@
 stack file), on both targets in one order (`teardown`): containers, or swarm services, first,
 in parallel, then networks, the swarm's configs and secrets, and, only when asked, the named
 volumes stackup created (never on Swarm: they live on the nodes). External resources carry no
-label of ours and are never touched."""
+label of ours and are never touched. The swarm's removals are listed by
+`stackup.targets.swarm.down`, through `teardown` here."""
 
 from __future__ import annotations
 
@@ -23,9 +24,6 @@ from stackup.planning.plan import (
     Step,
     StopContainer,
 )
-from stackup.targets.swarm.desired import ObjectKind
-from stackup.targets.swarm.plan import SwarmObject, SwarmObserved
-from stackup.targets.swarm.steps import RemoveObject, RemoveService, WaitServiceGone
 
 
 @dataclass(frozen=True)
@@ -134,34 +132,6 @@ def plan_down(
                 )
             )
     return teardown(observed.project, first, then, observed.fingerprint(), warnings)
-
-
-def plan_swarm_down(observed: SwarmObserved) -> Plan:
-    """Remove the project's services, then its networks, configs and secrets. Named volumes
-    stay: they live on the nodes, with the data."""
-    first = [
-        Removal(
-            Kind.SERVICE,
-            s.name,
-            service=s.service,
-            steps=(RemoveService(s.name), WaitServiceGone(s.name)),
-        )
-        for s in sorted(observed.services, key=lambda s: s.name)
-    ]
-    then = [
-        Removal(Kind.NETWORK, n.name, steps=(RemoveNetwork(n.name),))
-        for n in sorted(observed.networks, key=lambda n: n.name)
-    ]
-    groups: list[tuple[ObjectKind, Kind, tuple[SwarmObject, ...]]] = [
-        ("config", Kind.CONFIG, observed.configs),
-        ("secret", Kind.SECRET, observed.secrets),
-    ]
-    for kind, plan_kind, objs in groups:
-        then.extend(
-            Removal(plan_kind, obj.name, steps=(RemoveObject(kind, obj.name),))
-            for obj in sorted(objs, key=lambda o: o.name)
-        )
-    return teardown(observed.project, first, then, observed.fingerprint())
 
 
 def plan_lifecycle(

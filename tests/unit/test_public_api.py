@@ -32,6 +32,13 @@ def test_import_is_light() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_planning_does_not_import_networkx() -> None:
+    # Every diff and up plans; networkx alone cost 0.13-0.2 s of a no-op run (docs/benchmarks.md).
+    code = "import sys, stackup.api, stackup.cli.diff_cmd, stackup.cli.up_cmd, stackup.cli.graph_cmd; print('networkx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_errors_have_one_root() -> None:
     from stackup import errors
 

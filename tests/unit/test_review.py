@@ -16,7 +16,7 @@ import yaml
 
 from stackup.loading.loader import load_text
 from stackup.planning.plan import Action
-from stackup.planning.review import plan_between
+from stackup.review import plan_between
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ci-review"

@@ -12,7 +12,7 @@ from stackup.model import labels as L
 from stackup.planning import salt as S
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import CreateContainer, Plan
-from stackup.planning.review import plan_between
+from stackup.review import plan_between
 from stackup.targets.engine.execute import execute
 from stackup.targets.swarm.desired import SwarmOptions
 from stackup.targets.swarm.plan import SwarmObject, SwarmObserved, reconcile_swarm

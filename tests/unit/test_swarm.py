@@ -13,7 +13,6 @@ from stackup.loading.loader import LoadedStack, load_text
 from stackup.model import labels as L
 from stackup.planning.plan import Action, Kind, Plan
 from stackup.planning.render import render_json, render_markdown, render_text
-from stackup.planning.teardown import plan_swarm_down
 from stackup.targets.swarm.desired import (
     OBJECT_KEY,
     SwarmOptions,
@@ -21,6 +20,7 @@ from stackup.targets.swarm.desired import (
     desired_objects,
     desired_service,
 )
+from stackup.targets.swarm.down import plan_swarm_down
 from stackup.targets.swarm.plan import (
     SwarmObject,
     SwarmObserved,

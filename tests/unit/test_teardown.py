@@ -10,8 +10,9 @@ from stackup.planning.graph import build_graph
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Plan
 from stackup.planning.reconcile import reconcile
-from stackup.planning.teardown import plan_down, plan_swarm_down
+from stackup.planning.teardown import plan_down
 from stackup.targets.engine.execute import execute
+from stackup.targets.swarm.down import plan_swarm_down
 from stackup.targets.swarm.plan import SwarmObject, SwarmObserved, SwarmServiceState
 
 STACK = """

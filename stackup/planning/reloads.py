@@ -1,0 +1,95 @@
+"""Reload policies, as the planner and watch mode both need them: which services reload and
+how (`x-stackup.reload`, nginx's default), which of their mounts are config, which file names
+are an editor's noise, and the ↻ operations that carry a reload out (validate, then signal or
+exec). Pure: no I/O."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+
+from stackup.model.settings import ReloadPolicy
+from stackup.model.spec import Service
+from stackup.planning.plan import Action, Exec, Kind, Operation, RunnableStep, Signal
+
+NGINX_POLICY = ReloadPolicy.model_validate({"validate": ["nginx", "-t"], "signal": "HUP"})
+
+# Files editors and tools write next to the real ones; never a reason to act.
+_NOISE = ("*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913", "*.tmp", ".*.tmp", "*.kate-swp")
+# `sed -i` writes its output to `sedXXXXXX` (mkstemp's six random characters) beside the file,
+# then renames it over the file: only the rename matters. Not `sed*`: `sedona.conf` is real.
+_SED_TEMP = re.compile(r"^sed[A-Za-z0-9]{6}$")
+NOISE_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache"})
+
+
+def image_repository(image: str) -> str:
+    """`registry:5000/library/nginx:1.25@sha256:…` → `nginx` (the last path component)."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def reload_policy(service: Service) -> ReloadPolicy | None:
+    """The service's reload policy: its own `x-stackup.reload`, `false` for none, else nginx's
+    default (validate `nginx -t`, then HUP) for an nginx image or a command starting `nginx`."""
+    declared = service.stackup.reload
+    if declared is False:
+        return None
+    if declared is not None:
+        return declared
+    if service.image is not None and image_repository(service.image) == "nginx":
+        return NGINX_POLICY
+    if service.command and PurePosixPath(service.command[0]).name == "nginx":
+        return NGINX_POLICY
+    return None
+
+
+def is_config_mount(policy: ReloadPolicy | None, target: str) -> bool:
+    """A mount its service's reload policy reloads: a target under /etc/ or ending in .conf."""
+    return policy is not None and (target.startswith("/etc/") or target.endswith(".conf"))
+
+
+def is_noise(path: Path) -> bool:
+    if any(part in NOISE_DIRS for part in path.parts):
+        return True
+    if _SED_TEMP.match(path.name):
+        return True
+    return any(fnmatch.fnmatch(path.name, pattern) for pattern in _NOISE)
+
+
+def reload_operations(
+    service: str,
+    containers: Sequence[str],
+    policy: ReloadPolicy,
+    reason: str,
+    records: Mapping[str, RunnableStep] | None = None,
+) -> tuple[Operation, ...]:
+    """One ↻ operation per container: validate (if the policy says how), then signal or exec,
+    then `records[container]` (what it now runs: `configstate.RecordApplied`). The executor
+    stops an operation at a failing validate, so nothing is sent or recorded then."""
+    ops = []
+    for name in sorted(containers):
+        steps: list[Exec | Signal | RunnableStep] = []
+        if policy.validate_:
+            steps.append(Exec(name, tuple(policy.validate_), "validate"))
+        if policy.signal:
+            steps.append(Signal(name, policy.signal))
+        elif policy.exec_:
+            steps.append(Exec(name, tuple(policy.exec_), "reload"))
+        record = (records or {}).get(name)
+        if record is not None:
+            steps.append(record)
+        ops.append(
+            Operation(
+                id=f"reload:{name}",
+                action=Action.RELOAD,
+                kind=Kind.CONTAINER,
+                name=name,
+                service=service,
+                reason=reason,
+                steps=tuple(steps),
+            )
+        )
+    return tuple(ops)
