@@ -54,6 +54,7 @@ from stackup.planning.plan import (
     StopContainer,
     UpdateContainer,
 )
+from stackup.planning.rollout import Rollout
 
 
 @dataclass
@@ -90,7 +91,19 @@ class ContainerDecisions:
 
         def _add(self, op: Operation) -> None: ...
 
-        def _add_service_op(self, service: str, op: Operation, *, recreated: bool) -> None: ...
+        def _add_service_op(
+            self, service: str, op: Operation, *, recreated: bool, gated: bool = True
+        ) -> None: ...
+
+        def _defer_replacement(
+            self,
+            service: str,
+            want: DesiredContainer,
+            old: ObservedContainer,
+            reason: str,
+            fields: tuple[FieldChange, ...],
+            head: tuple[Step, ...],
+        ) -> bool: ...
 
     def _container(
         self, service: str, want: DesiredContainer, have: ObservedContainer | None
@@ -186,13 +199,12 @@ class ContainerDecisions:
             reasons = []
         if reasons:
             self.replaced.add(have.name)
+            # A recreate applies every change, in-place ones too.
+            args = (service, want, have, "; ".join(reasons), tuple(fields), (*check, *cleanup))
+            if self._defer_replacement(*args):  # deploy.update_config: planned per service
+                return
             op = self._replacement(
-                service,
-                want,
-                have,
-                reason="; ".join(reasons),
-                fields=tuple(fields),  # a recreate applies every change, in-place ones too
-                head=(*check, *cleanup),
+                service, want, have, reason=args[3], fields=args[4], head=args[5]
             )
             self._add_service_op(service, op, recreated=True)
             return
@@ -282,15 +294,17 @@ class ContainerDecisions:
         fields: tuple[FieldChange, ...] = (),
         head: tuple[Step, ...] = (),
         adopts: str | None = None,
+        rollout: Rollout | None = None,
     ) -> Operation:
         """Replace `old` by `want`: create it under a temporary name (carrying the old one's
         anonymous volumes by name), stop the old one, start the new, remove the old (not its
         volumes), rename the new. The old container is only stopped until the new one has
-        started: when the start fails, it is started again as it was (removed first, as
-        before, a taken port left the service down)."""
+        started (and, with a `rollout`, is ready): when the start fails, it is started again
+        as it was (removed first, as before, a taken port left the service down)."""
         tmp = temporary_name(want.name)
         new_spec = replace(want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: old.id})
         waits = self._waits(service)
+        gate = rollout.gate(service, (tmp,)) if rollout is not None else ()
         stop_at = len(head) + 1
         return Operation(
             id=f"container:{want.name}",
@@ -306,6 +320,7 @@ class ContainerDecisions:
                 StopContainer(old.name, stop_timeout(self.stack, service)),
                 *waits,
                 StartContainer(tmp),
+                *gate,
                 RemoveContainer(old.name),
                 RenameContainer(tmp, want.name),
             ),
@@ -315,7 +330,7 @@ class ContainerDecisions:
                 *((StartContainer(old.name),) if converged_state(old, False) else ()),
             ),
             restore_from=stop_at,
-            restore_to=stop_at + len(waits) + 2,
+            restore_to=stop_at + len(waits) + 2 + len(gate),
             adopts=adopts,
         )
 

@@ -139,12 +139,24 @@ class Disconnect:
 
 @dataclass(frozen=True, slots=True)
 class WaitFor:
-    """Block until `containers` of `service` meet `condition` (a depends_on condition)."""
+    """Block until `containers` of `service` meet `condition`: a depends_on condition, or
+    `service_ready` (healthy when the container has a healthcheck, else running: a rollout's
+    gate). `timeout` (a rollout's `monitor`) replaces the apply's wait timeout."""
 
     service: str
     containers: tuple[str, ...]
     condition: str
     required: bool = True
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """A pause the plan asks for: `deploy.update_config.delay` between batches, or `monitor`
+    for a container without a healthcheck (it must still be running afterwards)."""
+
+    seconds: float
+    why: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +210,7 @@ Step = (
     | Connect
     | Disconnect
     | WaitFor
+    | Sleep
     | Signal
     | Exec
     | CheckInThrowaway
@@ -235,6 +248,9 @@ class Operation:
     restore_from: int = 0
     restore_to: int = 0
     details: tuple[str, ...] = ()  # extra lines shown under the operation
+    # Order only: run after these have ended, whether they succeeded or not
+    # (`update_config.failure_action: continue` between batches of a rollout).
+    follows: tuple[str, ...] = ()
     adopts: str | None = None  # `up --adopt`: the unmanaged container this one replaces
 
 

@@ -56,6 +56,8 @@ from stackup.planning.plan import (
     StopContainer,
     WaitFor,
 )
+from stackup.planning.rollout import Replacement
+from stackup.planning.rollout_decisions import RolloutDecisions
 
 
 def reconcile(
@@ -68,7 +70,7 @@ def reconcile(
         return _Reconciler(stack, graph, observed, options or ReconcileOptions()).plan()
 
 
-class _Reconciler(ContainerDecisions):
+class _Reconciler(ContainerDecisions, RolloutDecisions):
     def __init__(
         self, stack: Stack, graph: G.ResourceGraph, observed: Observed, options: ReconcileOptions
     ):
@@ -92,6 +94,7 @@ class _Reconciler(ContainerDecisions):
         ours = [c for c in observed.containers if c.project == stack.name]
         self.by_service: dict[str, list[ObservedContainer]] = defaultdict(list)
         self.temporaries: dict[str, ObservedContainer] = {}
+        self.rollouts: dict[str, list[Replacement]] = {}  # deploy.update_config, per service
         self.orphans: list[ObservedContainer] = []
         for c in sorted(ours, key=lambda c: c.name):
             if c.is_temporary:
@@ -341,6 +344,7 @@ class _Reconciler(ContainerDecisions):
                 self._adopt(name, d, adopted[d.number])
             else:
                 self._container(name, d, existing.get(d.number))
+        self._plan_rollout(name)
         for number in sorted(existing):
             if number > replicas:
                 c = existing[number]
@@ -382,6 +386,9 @@ class _Reconciler(ContainerDecisions):
             names = tuple(container_name(self.stack, dep, n) for n in range(1, replicas + 1))
             steps.append(WaitFor(dep, names, edge.condition, edge.required))
         return tuple(steps)
+
+    def _dependents_of(self, service: str) -> list[tuple[str, G.ServiceEdge]]:
+        return G.dependents(self.graph, service)
 
     def _completes(self, service: str) -> bool:
         """A one-shot service: something waits for it to complete successfully."""
@@ -479,8 +486,10 @@ class _Reconciler(ContainerDecisions):
     def _replace_op(self, op: Operation) -> None:
         self.ops = [op if o.id == op.id else o for o in self.ops]
 
-    def _add_service_op(self, service: str, op: Operation, *, recreated: bool) -> None:
-        self._add(self._gated(service, op))
+    def _add_service_op(
+        self, service: str, op: Operation, *, recreated: bool, gated: bool = True
+    ) -> None:
+        self._add(self._gated(service, op) if gated else op)
         outcome = self.outcome[service]
         outcome.op_ids.append(op.id)
         outcome.recreated = outcome.recreated or recreated

@@ -34,6 +34,7 @@ from stackup.planning.plan import (
     RenameContainer,
     RunnableStep,
     Signal,
+    Sleep,
     StartContainer,
     Step,
     StopContainer,
@@ -112,7 +113,8 @@ class _Executor:
         # An `after` naming an operation outside the plan is already satisfied.
         self.pending: dict[str, Operation] = dict(self.ops)
         self.waiting_on: dict[str, set[str]] = {
-            op.id: {a for a in op.after if a in self.ops and a != op.id} for op in plan.operations
+            op.id: {a for a in (*op.after, *op.follows) if a in self.ops and a != op.id}
+            for op in plan.operations
         }
         # `start_after` gates only the steps from `op.gate` on: a container is created as soon
         # as its networks exist and started once its dependencies are. A parked operation
@@ -215,6 +217,11 @@ class _Executor:
             cause = stack.pop()
             for op_id in self.dependents[cause]:
                 if op_id not in self.pending:
+                    continue
+                if cause in self.ops[op_id].follows and cause not in self.ops[op_id].after:
+                    self.waiting_on[op_id].discard(cause)  # order only: it still runs
+                    if self._runnable(op_id):
+                        heapq.heappush(self.ready, op_id)
                     continue
                 op = self.pending.pop(op_id)
                 self._abandon(op)
@@ -341,6 +348,10 @@ class _Executor:
                         f"(exit {result.exit_code}): {result.output.strip()}"
                     )
                 self._step_done(op, start, f"{purpose} passed in a throwaway container: {shown}")
+            case Sleep(seconds, why):
+                self.emit(Event(op.id, op.name, "waiting", why, time.monotonic() - start))
+                if self.cancel.wait(seconds):
+                    raise ApplyError(f"interrupted while waiting ({why})")
             case WaitFor():
                 self.emit(
                     Event(
@@ -413,6 +424,20 @@ def wait_for_condition(
                 raise ApplyError(
                     f"{step.service} is {state.health or state.status}: {state.health_log or 'no health output'}"
                 )
+        elif step.condition == "service_ready":
+            # A rollout's gate: healthy if it has a healthcheck (the image's counts too), else
+            # running; exited or unhealthy fails at once, with what the container said.
+            if state.health == "healthy" or (state.health is None and state.status == "running"):
+                return True
+            if state.health == "unhealthy" or state.status in ("exited", "dead"):
+                output = (
+                    state.health_log
+                    or b"".join(engine.logs(container, tail=10)).decode(errors="replace").strip()
+                )
+                raise ApplyError(
+                    f"{step.service}: the new container {container} is "
+                    f"{state.health or state.status}: {output or 'no output'}"
+                )
         elif step.condition == "service_completed_successfully" and state.status in (
             "exited",
             "dead",
@@ -426,13 +451,14 @@ def wait_for_condition(
             )
         return None
 
-    if poll_until(met, interval=options.poll_interval, timeout=options.wait_timeout, cancel=cancel):
+    timeout = step.timeout if step.timeout is not None else options.wait_timeout
+    if poll_until(met, interval=options.poll_interval, timeout=timeout, cancel=cancel):
         return
     if cancel.is_set():
         raise ApplyError(f"interrupted while waiting for {step.service}")
     (state,) = last
     raise ApplyError(
-        f"timed out after {options.wait_timeout:g}s waiting for {step.service} "
+        f"timed out after {timeout:g}s waiting for {step.service} "
         f"({step.condition}); last state: {state.status}"
         + (f", health {state.health}: {state.health_log}" if state.health else "")
     )

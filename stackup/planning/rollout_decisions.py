@@ -1,0 +1,171 @@
+"""The reconciler's side of a rollout (`stackup.planning.rollout`): the replacements of a
+service with `deploy.update_config` are collected while its containers are decided, then
+planned together once all of them are known: one start-first operation for the service, or
+stop-first operations in batches. Part of the reconciler, mixed into it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from stackup.engine.observed import Observed, ObservedContainer
+from stackup.model.settings import ReloadPolicy
+from stackup.model.spec import Stack
+from stackup.planning import graph as G
+from stackup.planning import reloads as R
+from stackup.planning import rollout as RO
+from stackup.planning.container_rules import stop_timeout
+from stackup.planning.desired import DesiredContainer
+from stackup.planning.plan import Action, FieldChange, Kind, Operation, Sleep, Step
+
+
+class RolloutDecisions:
+    """Mixed into `_Reconciler` (with `ContainerDecisions`)."""
+
+    stack: Stack
+    observed: Observed
+    warnings: list[str]
+    by_service: dict[str, list[ObservedContainer]]
+    rollouts: dict[str, list[RO.Replacement]]
+
+    if TYPE_CHECKING:
+
+        def _after(self, service: str) -> tuple[str, ...]: ...
+
+        def _waits(self, service: str) -> tuple[Step, ...]: ...
+
+        def _add(self, op: Operation) -> None: ...
+
+        def _add_service_op(
+            self, service: str, op: Operation, *, recreated: bool, gated: bool = True
+        ) -> None: ...
+
+        def _dependents_of(self, service: str) -> list[tuple[str, G.ServiceEdge]]: ...
+
+        def _replacement(
+            self,
+            service: str,
+            want: DesiredContainer,
+            old: ObservedContainer,
+            *,
+            reason: str,
+            fields: tuple[FieldChange, ...] = (),
+            head: tuple[Step, ...] = (),
+            adopts: str | None = None,
+            rollout: RO.Rollout | None = None,
+        ) -> Operation: ...
+
+    def _defer_replacement(
+        self,
+        service: str,
+        want: DesiredContainer,
+        old: ObservedContainer,
+        reason: str,
+        fields: tuple[FieldChange, ...],
+        head: tuple[Step, ...],
+    ) -> bool:
+        """Keep the replacement for `_plan_rollout` when the service has `update_config`."""
+        if RO.rollout_policy(self.stack.services[service]) is None:
+            return False
+        item = RO.Replacement(want, old.name, old.id, reason, fields, head)
+        self.rollouts.setdefault(service, []).append(item)
+        return True
+
+    def _plan_rollout(self, service: str) -> None:
+        items = self.rollouts.pop(service, [])
+        spec = self.stack.services[service]
+        policy = RO.rollout_policy(spec)
+        if not items or policy is None:
+            return
+        if spec.deploy is not None and spec.deploy.rollback_config is not None:
+            self.warnings.append(
+                f"{service}: deploy.rollback_config is used on Swarm; on one engine a failed "
+                "update is undone at once (the new container removed, the old one kept or "
+                "started again)"
+            )
+        if policy.order == "start-first":
+            self._start_first(service, policy, items)
+            return
+        previous: tuple[str, ...] = ()
+        for index, batch in enumerate(policy.batches(items)):
+            ids = []
+            for item in batch:
+                old = next(c for c in self.by_service[service] if c.name == item.old_name)
+                op = self._replacement(
+                    service,
+                    item.want,
+                    old,
+                    reason=item.reason,
+                    fields=item.fields,
+                    head=item.head,
+                    rollout=policy,
+                )
+                if index and policy.delay:
+                    wait = Sleep(policy.delay, f"update_config.delay {policy.delay:g}s")
+                    op = replace(
+                        op,
+                        steps=(wait, *op.steps),
+                        restore_from=op.restore_from + 1,
+                        restore_to=op.restore_to + 1,
+                    )
+                if previous and policy.failure_action == "continue":
+                    op = replace(op, follows=previous)
+                elif previous:
+                    op = replace(op, after=(*op.after, *previous))
+                op = replace(op, details=(policy.summary(service, ()), *op.details))
+                self._add_service_op(service, op, recreated=True)
+                ids.append(op.id)
+            previous = tuple(ids)
+
+    def _start_first(self, service: str, policy: RO.Rollout, items: list[RO.Replacement]) -> None:
+        reloads = self._reloading_dependents(service)
+        built = RO.start_first_steps(
+            service,
+            policy,
+            items,
+            self._waits(service),
+            [(c, p) for _, c, p in reloads],
+            stop_timeout(self.stack, service),
+        )
+        together = (
+            (f"replaces {', '.join(item.want.name for item in items)} together",)
+            if len(items) > 1
+            else ()
+        )
+        reason = "; ".join(dict.fromkeys(item.reason for item in items))
+        fields = tuple({f: None for item in items for f in item.fields})
+        head = sum(len(item.head) for item in items)
+        op = Operation(
+            id=f"container:{items[0].want.name}",
+            action=Action.RECREATE,
+            kind=Kind.CONTAINER,
+            name=items[0].want.name,
+            service=service,
+            reason=reason,
+            fields=fields,
+            steps=built.steps,
+            after=self._after(service),
+            restore=built.restore,
+            restore_from=head,
+            restore_to=built.restore_to,
+            details=(policy.summary(service, sorted({s for s, _, _ in reloads})), *together),
+        )
+        # Not gated like a single create: the old containers serve until the whole operation
+        # is through, so it simply runs after its dependencies' operations.
+        self._add_service_op(service, op, recreated=True, gated=False)
+
+    def _reloading_dependents(self, service: str) -> list[tuple[str, str, ReloadPolicy]]:
+        """(service, running container, policy) of each dependent that reloads its config:
+        nginx resolves its upstreams when it loads its config, so it must load it again to
+        see the new containers (and again to forget the old ones)."""
+        out = []
+        for dep, edge in self._dependents_of(service):
+            if edge.via not in ("depends_on", "links"):
+                continue
+            policy = R.reload_policy(self.stack.services[dep])
+            if policy is None:
+                continue
+            for c in sorted(self.by_service.get(dep, []), key=lambda c: c.name):
+                if c.state == "running":
+                    out.append((dep, c.name, policy))
+        return out

@@ -1,0 +1,171 @@
+"""deploy.update_config on one engine (stackup.planning.rollout), over the in-memory engine:
+start-first keeps the old containers untouched until every new one is ready, and removes the
+new ones when one is not; stop-first is gated on readiness and runs in batches; a fixed host
+port makes start-first impossible and the plan says why."""
+
+from __future__ import annotations
+
+import pytest
+
+import stackup
+from stackup.engine.fake import FakeEngine
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.planning.plan import (
+    Action,
+    CreateContainer,
+    Exec,
+    Signal,
+    Sleep,
+    StartContainer,
+    StopContainer,
+    WaitFor,
+)
+from stackup.planning.render import plan_json, render_text
+from tests.unit.test_api_up import RecordingUI
+
+IMAGES = {"busybox:latest": "sha256:" + "b0" * 32, "nginx:stable": "sha256:" + "c0" * 32}
+STACK = """
+name: ro
+services:
+  app:
+    image: busybox:latest
+    command: ["sleep", "{version}"]
+    healthcheck: {{test: ["CMD", "true"], interval: 1s}}
+    {ports}
+    deploy:
+      replicas: {replicas}
+      update_config: {{{update}}}
+  web:
+    image: nginx:stable
+    depends_on: [app]
+"""
+
+
+@pytest.fixture(autouse=True)
+def _state(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir()
+
+
+def stack(version: int, update: str, replicas: int = 1, ports: str = "") -> LoadedStack:
+    return load_text(STACK.format(version=version, update=update, replicas=replicas, ports=ports))
+
+
+def deployed(update: str, replicas: int = 1, ports: str = "") -> tuple[FakeEngine, dict[str, str]]:
+    engine = FakeEngine(dict(IMAGES))
+    result = stackup.up(
+        stack(1, update, replicas, ports), engine, stackup.UpRequest(), RecordingUI()
+    )
+    assert result.outcome.ok
+    return engine, ids(engine)
+
+
+def ids(engine: FakeEngine) -> dict[str, str]:
+    return {c.name: c.id for c in engine.observe("ro").containers}
+
+
+def test_start_first_starts_the_new_one_before_touching_the_old_and_reloads_nginx_twice() -> None:
+    update = "order: start-first, monitor: 20s"
+    engine, before = deployed(update)
+    result = stackup.up(stack(2, update), engine, stackup.UpRequest(), RecordingUI())
+    assert result.outcome.ok
+    (op,) = result.plan.operations
+    assert op.action is Action.RECREATE and op.name == "ro-app-1"
+    kinds = [type(s).__name__ for s in op.steps]
+    # The old container is stopped only after the new one is ready and nginx was reloaded.
+    assert kinds.index("StopContainer") > kinds.index("WaitFor") > kinds.index("StartContainer")
+    gate = next(s for s in op.steps if isinstance(s, WaitFor))
+    assert (gate.condition, gate.timeout) == ("service_ready", 20.0)
+    reloads = [(i, s) for i, s in enumerate(op.steps) if isinstance(s, Signal | Exec)]
+    assert [type(s).__name__ for _, s in reloads] == ["Exec", "Signal", "Signal"]  # nginx -t once
+    stop = next(i for i, s in enumerate(op.steps) if isinstance(s, StopContainer))
+    assert reloads[1][0] < stop < reloads[2][0]
+    assert "start-first" in render_text(result.plan) and "reloaded before and after" in render_text(
+        result.plan
+    )
+    assert plan_json(result.plan)["operations"][0]["details"][0].startswith("start-first")  # type: ignore[index]
+    after = ids(engine)
+    assert after.keys() == before.keys() and after["ro-app-1"] != before["ro-app-1"]
+    assert after["ro-web-1"] == before["ro-web-1"]  # reloaded, not recreated
+
+
+def test_start_first_that_never_gets_healthy_is_removed_and_the_old_one_keeps_running() -> None:
+    update = "order: start-first, monitor: 5s"
+    engine, before = deployed(update, replicas=2)
+    engine.health_on_start["app"] = "unhealthy"
+    result = stackup.up(stack(2, update, replicas=2), engine, stackup.UpRequest(), RecordingUI())
+    assert not result.outcome.ok
+    (message,) = result.outcome.failed.values()
+    assert "unhealthy" in message and "was left as it was" in message
+    assert ids(engine) == before  # the same containers, none stopped, no leftover
+    assert {c.state for c in engine.observe("ro").containers} == {"running"}
+
+
+def test_start_first_with_replicas_starts_them_in_batches_with_the_delay_between() -> None:
+    update = "order: start-first, parallelism: 2, delay: 3s"
+    engine, _ = deployed(update, replicas=3)
+    plan = stackup.plan(stack(2, update, replicas=3), engine)
+    (op,) = plan.operations
+    starts = [s.name for s in op.steps if isinstance(s, StartContainer)]
+    assert starts == [
+        "ro-app-1_stackup-new",
+        "ro-app-2_stackup-new",
+        "ro-app-3_stackup-new",
+    ]
+    sleeps = [s for s in op.steps if isinstance(s, Sleep)]
+    assert [s.seconds for s in sleeps] == [3.0]
+    assert op.steps.index(sleeps[0]) > op.steps.index(
+        next(s for s in op.steps if isinstance(s, WaitFor))
+    )
+    assert "replaces ro-app-1, ro-app-2, ro-app-3 together" in op.details
+
+
+def test_a_fixed_host_port_means_stop_first_and_the_plan_says_why() -> None:
+    update = "order: start-first"
+    ports = 'ports: ["127.0.0.1:8080:80"]'
+    engine, _ = deployed(update, ports=ports)
+    plan = stackup.plan(stack(2, update, ports=ports), engine)
+    (op,) = plan.operations
+    (detail,) = op.details
+    assert "start-first is not possible" in detail and "127.0.0.1:8080" in detail
+    kinds = [type(s).__name__ for s in op.steps]
+    assert kinds.index("StopContainer") < kinds.index("StartContainer")  # stop-first
+
+
+def test_stop_first_batches_pause_after_a_failure_and_continue_goes_on() -> None:
+    for action, skipped in (("pause", True), ("continue", False)):
+        update = f"parallelism: 1, failure_action: {action}"
+        engine, before = deployed(update, replicas=2)
+        engine.health_on_start["app"] = "unhealthy"
+        result = stackup.up(
+            stack(2, update, replicas=2), engine, stackup.UpRequest(), RecordingUI()
+        )
+        first, second = result.plan.operations[:2]
+        assert second.after == ((*first.after, first.id) if action == "pause" else first.after)
+        assert "container:ro-app-1" in result.outcome.failed
+        assert ("container:ro-app-2" in result.outcome.skipped) is skipped
+        # Each failed replica was put back: the old containers run, nothing left over.
+        assert ids(engine) == before
+        assert {c.state for c in engine.observe("ro").containers} == {"running"}
+
+
+def test_rollback_config_is_named_as_swarms() -> None:
+    engine, _ = deployed("order: start-first")
+    text = STACK.format(version=2, update="order: start-first", replicas=1, ports="").replace(
+        "      update_config:", "      rollback_config: {parallelism: 1}\n      update_config:"
+    )
+    plan = stackup.plan(load_text(text), engine)
+    assert any("rollback_config is used on Swarm" in w for w in plan.warnings)
+
+
+def test_without_update_config_the_replacement_is_unchanged() -> None:
+    engine = FakeEngine(dict(IMAGES))
+    text = STACK.format(version=1, update="", replicas=1, ports="").replace(
+        "      update_config: {}\n", ""
+    )
+    stackup.up(load_text(text), engine, stackup.UpRequest(), RecordingUI())
+    plan = stackup.plan(load_text(text.replace('"1"]', '"2"]')), engine)
+    (op,) = plan.operations
+    assert not op.details and not any(isinstance(s, WaitFor | Sleep) for s in op.steps)
+    assert isinstance(op.steps[0], CreateContainer)
