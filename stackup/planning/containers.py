@@ -295,16 +295,19 @@ class ContainerDecisions:
         head: tuple[Step, ...] = (),
         adopts: str | None = None,
         rollout: Rollout | None = None,
+        when_ready: tuple[Step, ...] = (),
     ) -> Operation:
         """Replace `old` by `want`: create it under a temporary name (carrying the old one's
         anonymous volumes by name), stop the old one, start the new, remove the old (not its
         volumes), rename the new. The old container is only stopped until the new one has
         started (and, with a `rollout`, is ready): when the start fails, it is started again
-        as it was (removed first, as before, a taken port left the service down)."""
+        as it was (removed first, as before, a taken port left the service down).
+        `when_ready` runs once it is ready, before the old one is removed (the reload of a
+        dependent that must learn the new address)."""
         tmp = temporary_name(want.name)
         new_spec = replace(want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: old.id})
         waits = self._waits(service)
-        gate = rollout.gate(service, (tmp,)) if rollout is not None else ()
+        gate = (*rollout.gate(service, (tmp,)), *when_ready) if rollout is not None else ()
         stop_at = len(head) + 1
         return Operation(
             id=f"container:{want.name}",

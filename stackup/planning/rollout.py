@@ -16,7 +16,8 @@ operation per container, all at once). With it:
 * **stop-first** (the default order, and the fallback when start-first cannot work: a fixed
   host port only one container can hold, or a shared network namespace): one operation per
   container as before, gated on the new container being ready within `monitor` (a container
-  that is not is removed and the old one started again), in batches of `parallelism`,
+  that is not is removed and the old one started again), then dependents with a reload policy
+  reloaded (the new container has a new address), in batches of `parallelism`,
   `delay` apart. `failure_action: pause` (the default) and `rollback` stop the batches after
   a failure; `continue` goes on with the next batches.
 
@@ -48,6 +49,10 @@ from stackup.planning.plan import (
 )
 
 DEFAULT_MONITOR = 5.0  # Swarm's default `monitor`, for a container without a healthcheck
+# A reload signal returns at once; nginx then reads its config and starts new workers, and
+# the old workers keep the old upstream addresses until they are done. The old containers are
+# stopped only after this pause, so no worker is left with nothing but their addresses.
+RELOAD_SETTLE = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,13 +98,14 @@ class Rollout:
             )
             if reloaded:
                 text += f"; {', '.join(reloaded)} reloaded before and after the switch"
-            return text + "; on failure the new ones are removed and the old ones keep serving"
+            return text + "; on failure the new version is removed and the old one keeps serving"
         text = "stop-first"
         if self.fallback:
             text += f" (start-first is not possible: {self.fallback})"
         text += f"; the new container must be {'healthy' if self.healthcheck else 'running'}"
         text += f" within {self.monitor:g}s" if self.monitor is not None else ""
-        return text + ", else the old one is started again"
+        text += ", else the old one is started again"
+        return text + (f"; then {', '.join(reloaded)} reloaded" if reloaded else "")
 
 
 @dataclass(frozen=True)
@@ -203,7 +209,11 @@ def start_first_steps(
         temps = tuple(temporary_name(item.want.name) for item in batch)
         steps.extend(StartContainer(t) for t in temps)
         steps.extend(policy.gate(service, temps))
-    steps.extend(reload_steps(dependents, validate=True))
+    first_reload = reload_steps(dependents, validate=True)
+    steps.extend(first_reload)
+    if first_reload:
+        names = ", ".join(container for container, _ in dependents)
+        steps.append(Sleep(RELOAD_SETTLE, f"letting {names} load its config again"))
     restore_to = len(steps)
     steps.extend(StopContainer(item.old_name, stop_timeout) for item in items)
     # The old containers' endpoints are gone now: the alias answers with the new ones only.

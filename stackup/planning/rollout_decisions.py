@@ -53,6 +53,7 @@ class RolloutDecisions:
             head: tuple[Step, ...] = (),
             adopts: str | None = None,
             rollout: RO.Rollout | None = None,
+            when_ready: tuple[Step, ...] = (),
         ) -> Operation: ...
 
     def _defer_replacement(
@@ -86,6 +87,11 @@ class RolloutDecisions:
         if policy.order == "start-first":
             self._start_first(service, policy, items)
             return
+        # The new container has a new address: dependents that cached the old one (nginx)
+        # load their config again once it is ready.
+        reloads = self._reloading_dependents(service)
+        when_ready = RO.reload_steps([(c, p) for _, c, p in reloads], validate=True)
+        shown = sorted({s for s, _, _ in reloads})
         previous: tuple[str, ...] = ()
         for index, batch in enumerate(policy.batches(items)):
             ids = []
@@ -99,6 +105,7 @@ class RolloutDecisions:
                     fields=item.fields,
                     head=item.head,
                     rollout=policy,
+                    when_ready=when_ready,
                 )
                 if index and policy.delay:
                     wait = Sleep(policy.delay, f"update_config.delay {policy.delay:g}s")
@@ -112,7 +119,7 @@ class RolloutDecisions:
                     op = replace(op, follows=previous)
                 elif previous:
                     op = replace(op, after=(*op.after, *previous))
-                op = replace(op, details=(policy.summary(service, ()), *op.details))
+                op = replace(op, details=(policy.summary(service, shown), *op.details))
                 self._add_service_op(service, op, recreated=True)
                 ids.append(op.id)
             previous = tuple(ids)

@@ -114,7 +114,7 @@ def test_start_first_with_replicas_starts_them_in_batches_with_the_delay_between
         "ro-app-3_stackup-new",
     ]
     sleeps = [s for s in op.steps if isinstance(s, Sleep)]
-    assert [s.seconds for s in sleeps] == [3.0]
+    assert [s.seconds for s in sleeps] == [3.0, 1.0]  # the delay; nginx's reload settling
     assert op.steps.index(sleeps[0]) > op.steps.index(
         next(s for s in op.steps if isinstance(s, WaitFor))
     )
