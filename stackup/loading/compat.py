@@ -117,6 +117,18 @@ def _service_warnings(s: Service, base: Path, source: SourceMap) -> list[str]:
             ("deploy", "resources", "reservations", "generic_resources"),
             "Swarm only; ignored by a single engine",
         )
+    if s.deploy is not None and s.deploy.rollback_config is not None:
+        warn(
+            ("deploy", "rollback_config"),
+            "Swarm only; on a single engine a failed update is undone at once (the new "
+            "container removed, the old one kept or started again)",
+        )
+    update = s.deploy.update_config if s.deploy is not None else None
+    if update is not None and update.max_failure_ratio is not None:
+        warn(
+            ("deploy", "update_config", "max_failure_ratio"),
+            "Swarm only; a single engine stops a rollout at its first failure",
+        )
     if s.build is not None:
         for key in _BUILDKIT_ONLY:
             if getattr(s.build, key):

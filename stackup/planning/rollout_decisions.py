@@ -78,12 +78,6 @@ class RolloutDecisions:
         policy = RO.rollout_policy(spec)
         if not items or policy is None:
             return
-        if spec.deploy is not None and spec.deploy.rollback_config is not None:
-            self.warnings.append(
-                f"{service}: deploy.rollback_config is used on Swarm; on one engine a failed "
-                "update is undone at once (the new container removed, the old one kept or "
-                "started again)"
-            )
         if policy.order == "start-first":
             self._start_first(service, policy, items)
             return

@@ -150,13 +150,17 @@ def test_stop_first_batches_pause_after_a_failure_and_continue_goes_on() -> None
         assert {c.state for c in engine.observe("ro").containers} == {"running"}
 
 
-def test_rollback_config_is_named_as_swarms() -> None:
-    engine, _ = deployed("order: start-first")
+def test_rollback_config_is_named_as_swarms_with_its_place() -> None:
+    from stackup.loading.compat import warnings
+
     text = STACK.format(version=2, update="order: start-first", replicas=1, ports="").replace(
         "      update_config:", "      rollback_config: {parallelism: 1}\n      update_config:"
     )
-    plan = stackup.plan(load_text(text), engine)
-    assert any("rollback_config is used on Swarm" in w for w in plan.warnings)
+    loaded = load_text(text)
+    (found,) = warnings(loaded.stack, loaded.source)
+    assert found.startswith("stack.yaml:11:7: services.app.deploy.rollback_config: ")
+    assert "Swarm only" in found
+    assert warnings(loaded.stack, loaded.source, swarm=True) == []
 
 
 def test_without_update_config_the_replacement_is_unchanged() -> None:
@@ -169,3 +173,43 @@ def test_without_update_config_the_replacement_is_unchanged() -> None:
     (op,) = plan.operations
     assert not op.details and not any(isinstance(s, WaitFor | Sleep) for s in op.steps)
     assert isinstance(op.steps[0], CreateContainer)
+
+
+def _apply_steps(engine: FakeEngine, steps: tuple[object, ...]) -> None:
+    """The steps a killed `up` got through, applied as the executor would."""
+    from stackup.planning import plan as P
+
+    for step in steps:
+        match step:
+            case P.CreateContainer(spec):
+                engine.create_container(spec)
+            case P.StopContainer(name):
+                engine.stop_container(name)
+            case P.StartContainer(name):
+                engine.start_container(name)
+            case P.RemoveContainer(name):
+                engine.remove_container(name)
+            case P.RenameContainer(name, new_name):
+                engine.rename_container(name, new_name)
+            case P.Signal(container, signal):
+                engine.kill_container(container, signal)
+            case _:  # waits, pauses and checks change nothing
+                pass
+
+
+@pytest.mark.parametrize("done", range(1, 15))
+def test_a_start_first_rollout_killed_after_any_step_converges_on_the_next_up(done: int) -> None:
+    update = "order: start-first"
+    engine, before = deployed(update, replicas=2)
+    plan = stackup.plan(stack(2, update, replicas=2), engine)
+    (op,) = plan.operations
+    # create x2, start x2, wait; nginx -t, HUP, settle; stop x2, HUP, remove x2, rename x2
+    assert len(op.steps) == 15
+    _apply_steps(engine, op.steps[:done])
+    again = stackup.up(stack(2, update, replicas=2), engine, stackup.UpRequest(), RecordingUI())
+    assert again.outcome.ok, again.outcome.failed
+    containers = {c.name: c for c in engine.observe("ro").containers}
+    assert set(containers) == {"ro-app-1", "ro-app-2", "ro-web-1"}  # no leftover
+    assert {c.state for c in containers.values()} == {"running"}
+    assert stackup.plan(stack(2, update, replicas=2), engine).operations == ()
+    assert containers["ro-web-1"].id == before["ro-web-1"]
