@@ -93,9 +93,7 @@ class Rollout:
         if self.order == "start-first":
             ready = "healthy" if self.healthcheck else "running"
             within = f" within {self.monitor:g}s" if self.monitor is not None else ""
-            text = (
-                f"start-first: new containers start beside the old ones and must be {ready}{within}"
-            )
+            text = f"start-first: the new version starts beside the old one and must be {ready}{within}"
             if reloaded:
                 text += f"; {', '.join(reloaded)} reloaded before and after the switch"
             return text + "; on failure the new version is removed and the old one keeps serving"

@@ -119,6 +119,20 @@ class RolloutDecisions:
             previous = tuple(ids)
 
     def _start_first(self, service: str, policy: RO.Rollout, items: list[RO.Replacement]) -> None:
+        shared = sorted(
+            {
+                m.source or m.target
+                for m in items[0].want.spec.mounts
+                if m.type == "volume" and not m.read_only
+            }
+        )
+        if shared:
+            # Swarm does the same; the user chose it, but a database would not survive it.
+            self.warnings.append(
+                f"{service}: start-first runs the old and the new containers at once, both "
+                f"writing to {', '.join(shared)}; use stop-first for a service that cannot "
+                "share its data with another copy of itself"
+            )
         reloads = self._reloading_dependents(service)
         built = RO.start_first_steps(
             service,

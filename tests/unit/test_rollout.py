@@ -213,3 +213,14 @@ def test_a_start_first_rollout_killed_after_any_step_converges_on_the_next_up(do
     assert {c.state for c in containers.values()} == {"running"}
     assert stackup.plan(stack(2, update, replicas=2), engine).operations == ()
     assert containers["ro-web-1"].id == before["ro-web-1"]
+
+
+def test_start_first_over_a_writable_volume_is_warned_about() -> None:
+    update = "order: start-first"
+    text = STACK.format(version=1, update=update, replicas=1, ports='volumes: ["data:/data"]')
+    text += "volumes:\n  data: {}\n"
+    engine = FakeEngine(dict(IMAGES))
+    assert stackup.up(load_text(text), engine, stackup.UpRequest(), RecordingUI()).outcome.ok
+    plan = stackup.plan(load_text(text.replace('"1"]', '"2"]')), engine)
+    (warning,) = plan.warnings
+    assert "both writing to ro_data" in warning and "stop-first" in warning
