@@ -98,3 +98,24 @@ def test_core_never_prints() -> None:
         if re.search(r"(?<![\w.])print\(|sys\.exit\(|click\.echo", text):
             offenders.append(str(rel))
     assert offenders == []
+
+
+def test_inner_layers_never_import_outer_ones() -> None:
+    """model, loading, planning and engine are the core: they never import a target, watch,
+    lint, import or the CLI (which build on them). A module-level or function-level import
+    both count."""
+    import re
+    from pathlib import Path
+
+    root = Path(stackup.__file__).parent
+    outer = re.compile(
+        r"^\s*(from|import) stackup\.(targets|watch|lint|importing|cli|api|review)\b"
+    )
+    crossings = [
+        f"{p.relative_to(root)}:{n}: {line.strip()}"
+        for inner in ("model", "loading", "planning", "engine")
+        for p in sorted((root / inner).rglob("*.py"))
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if outer.match(line)
+    ]
+    assert crossings == []

@@ -24,15 +24,15 @@ from stackup.engine.docker.swarm_payloads import (
     task_error,
     task_hash_of,
 )
-from stackup.errors import EngineError
-from stackup.model import labels as L
-from stackup.targets.swarm.plan import (
+from stackup.engine.swarm_interface import (
     Convergence,
+    ConvergenceQuery,
     DesiredObject,
     DesiredService,
     SwarmObserved,
-    WaitConverged,
 )
+from stackup.errors import EngineError
+from stackup.model import labels as L
 
 
 def _sdk(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -224,7 +224,7 @@ class DockerSwarm(DockerEngine):
 
     # ------------------------------------------------------------------ waiting
 
-    def convergence(self, step: WaitConverged) -> Convergence:
+    def convergence(self, step: ConvergenceQuery) -> Convergence:
         with engine_errors(f"inspecting service {step.name}"):
             service = _sdk(self.api.inspect_service, step.name)
             tasks = list(_sdk(self.api.tasks, filters={"service": step.name}))

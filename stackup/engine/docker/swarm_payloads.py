@@ -10,14 +10,14 @@ from typing import Any
 
 from docker.types import ServiceMode
 
-from stackup.model.parts import Healthcheck, UpdateConfig
-from stackup.targets.swarm.plan import (
+from stackup.engine.swarm_interface import (
     TASK_HASH,
     DesiredService,
     SwarmObject,
     SwarmServiceState,
     strip_digest,
 )
+from stackup.model.parts import Healthcheck, UpdateConfig
 
 _NS = 1_000_000_000
 

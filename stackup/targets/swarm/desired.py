@@ -10,76 +10,37 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 from pydantic import JsonValue
 
+from stackup.engine.swarm_interface import (  # the engine's value types; re-exported here
+    OBJECT_KEY,
+    SWARM_PROJECT,
+    TASK_HASH,
+    DesiredObject,
+    DesiredService,
+    FileMount,
+    ObjectKind,
+    SwarmMount,
+    strip_digest,
+)
 from stackup.model import labels as L
 from stackup.model.parts import FileRef
 from stackup.model.spec import Service, Stack
 from stackup.planning import salt as S
 from stackup.planning.desired import image_ref, service_data
 
-ObjectKind = Literal["config", "secret"]
-OBJECT_KEY = "io.stackup.object"  # on a config or secret version: its key in the stack file
-TASK_HASH = "io.stackup.task-hash"  # on a service's containers: what their tasks were made from
-SWARM_PROJECT = "io.stackup.swarm-project"  # on a service's containers
-
-
-@dataclass(frozen=True)
-class FileMount:
-    """A config or secret version mounted in a service's tasks."""
-
-    name: str  # the engine's name of the version
-    target: str  # absolute path in the container
-    uid: str = "0"
-    gid: str = "0"
-    mode: int = 0o444
-
-
-@dataclass(frozen=True)
-class SwarmMount:
-    type: str
-    target: str
-    source: str | None = None
-    read_only: bool = False
-    volume_labels: Mapping[str, str] = field(default_factory=dict)
-    volume_driver: str | None = None
-    volume_driver_opts: Mapping[str, str] = field(default_factory=dict)
-    tmpfs_size: int | None = None
-
-
-@dataclass(frozen=True)
-class DesiredObject:
-    """A version of a config or secret. Its content is never rendered (`repr=False`)."""
-
-    kind: ObjectKind
-    key: str
-    name: str
-    external: bool
-    labels: Mapping[str, str]
-    content: bytes = field(repr=False, default=b"")
-
-
-@dataclass(frozen=True)
-class DesiredService:
-    service: str
-    name: str
-    image: str  # what the tasks run: registry-qualified, pinned to a digest when known
-    replicas: int | None  # None in global mode
-    spec: Service = field(repr=False)
-    environment: Mapping[str, str] = field(repr=False)
-    networks: tuple[tuple[str, tuple[str, ...]], ...]  # (network name, aliases)
-    mounts: tuple[SwarmMount, ...]
-    configs: tuple[FileMount, ...]
-    secrets: tuple[FileMount, ...]
-    labels: Mapping[str, str]  # the service's (deploy.labels and ours)
-    container_labels: Mapping[str, str]  # the tasks' (labels, and the task hash)
-    canonical: dict[str, JsonValue]
-
-    @property
-    def task_hash(self) -> str:
-        return self.container_labels[TASK_HASH]
+__all__ = [
+    "OBJECT_KEY",
+    "SWARM_PROJECT",
+    "TASK_HASH",
+    "DesiredObject",
+    "DesiredService",
+    "FileMount",
+    "ObjectKind",
+    "SwarmMount",
+    "strip_digest",
+]
 
 
 @dataclass(frozen=True)
@@ -108,10 +69,6 @@ def deployed_image(stack: Stack, service: str, registry: str | None = None) -> s
 def has_registry_host(image: str) -> bool:
     first, sep, _ = image.partition("/")
     return bool(sep) and ("." in first or ":" in first or first == "localhost")
-
-
-def strip_digest(image: str) -> str:
-    return image.split("@", 1)[0]
 
 
 def service_name(stack: Stack, service: str) -> str:

@@ -23,15 +23,10 @@ What maps where:
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-
-from pydantic import JsonValue
-
+from stackup.engine.swarm_interface import SwarmObject as SwarmObject
+from stackup.engine.swarm_interface import SwarmObserved as SwarmObserved
+from stackup.engine.swarm_interface import SwarmServiceState as SwarmServiceState
 from stackup.loading.source import SourceMap
-from stackup.model import labels as L
 from stackup.model.spec import Stack
 from stackup.planning import salt as S
 from stackup.planning.desired import desired_network
@@ -67,71 +62,6 @@ from stackup.targets.swarm.steps import (
 )
 
 # --------------------------------------------------------------------------- observed
-
-
-@dataclass(frozen=True)
-class SwarmObject:
-    """A network, config or secret of the project, as the swarm lists it."""
-
-    id: str
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SwarmServiceState:
-    id: str
-    name: str
-    labels: Mapping[str, str]
-    replicas: int | None  # None in global mode
-    image: str  # the live image, without a pinned digest
-    configs: tuple[str, ...] = ()  # names of the configs its tasks use
-    secrets: tuple[str, ...] = ()
-    update_state: str | None = None  # UpdateStatus.State
-    update_started: str | None = None  # UpdateStatus.StartedAt: tells a new update from an old
-
-    @property
-    def applied(self) -> dict[str, JsonValue] | None:
-        text = self.labels.get(L.SPEC)
-        if not text:
-            return None
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
-
-    @property
-    def service(self) -> str | None:
-        return self.labels.get(L.SERVICE)
-
-
-@dataclass(frozen=True)
-class SwarmObserved:
-    project: str
-    services: tuple[SwarmServiceState, ...] = ()
-    networks: tuple[SwarmObject, ...] = ()
-    configs: tuple[SwarmObject, ...] = ()
-    secrets: tuple[SwarmObject, ...] = ()
-    nodes: int = 1  # ready nodes
-
-    def labelled(self) -> Iterator[Mapping[str, str]]:
-        """The labels of the project's resources, in the order their salt is trusted."""
-        for group in (self.services, self.configs, self.secrets, self.networks):
-            for obj in group:
-                yield obj.labels
-
-    def fingerprint(self) -> str:
-        parts = [
-            *(
-                f"s:{s.name}:{s.labels.get(L.SPEC_HASH)}:{s.replicas}:{s.image}"
-                for s in self.services
-            ),
-            *(f"n:{n.name}" for n in self.networks),
-            *(f"c:{c.name}" for c in self.configs),
-            *(f"x:{x.name}" for x in self.secrets),
-        ]
-        return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- reconcile

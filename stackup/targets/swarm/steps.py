@@ -6,33 +6,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
+from stackup.engine.swarm_interface import Convergence as Convergence
+from stackup.engine.swarm_interface import SwarmEngine
 from stackup.errors import ApplyError
 from stackup.poll import poll_until
 from stackup.targets.swarm.desired import DesiredObject, DesiredService, ObjectKind
-
-
-@runtime_checkable
-class SwarmEngine(Protocol):
-    """What the swarm steps need from the engine (`stackup.engine.docker.swarm.DockerSwarm`)."""
-
-    def create_service(self, want: DesiredService) -> None: ...
-    def update_service(self, want: DesiredService) -> None: ...
-    def remove_service(self, name: str) -> None: ...
-    def service_gone(self, name: str) -> bool: ...
-    def create_object(self, obj: DesiredObject) -> None: ...
-    def remove_object(self, kind: ObjectKind, name: str) -> None: ...
-    def convergence(self, step: WaitConverged) -> Convergence: ...
-
-
-@dataclass(frozen=True)
-class Convergence:
-    """One look at a service while waiting for it: done, failed (with why), or progress."""
-
-    done: bool = False
-    failed: str | None = None
-    progress: str = ""
 
 
 def _swarm(engine: object) -> SwarmEngine:
