@@ -247,7 +247,7 @@ def dependencies(g: ResourceGraph, service: str) -> list[tuple[str, ServiceEdge]
     for pred in g.predecessors(node("service", service)):
         kind, name = split(pred)
         if kind == "service":
-            out.append((name, g.edges[pred, node("service", service)]["edge"]))
+            out.append((name, g._pred[node("service", service)][pred]["edge"]))
     return sorted(out, key=lambda pair: pair[0])
 
 
@@ -256,7 +256,7 @@ def dependents(g: ResourceGraph, service: str) -> list[tuple[str, ServiceEdge]]:
     for succ in g.successors(node("service", service)):
         kind, name = split(succ)
         if kind == "service":
-            out.append((name, g.edges[node("service", service), succ]["edge"]))
+            out.append((name, g._succ[node("service", service)][succ]["edge"]))
     return sorted(out, key=lambda pair: pair[0])
 
 

@@ -148,7 +148,9 @@ class RolloutDecisions:
             else ()
         )
         reason = "; ".join(dict.fromkeys(item.reason for item in items))
-        fields = tuple({f: None for item in items for f in item.fields})
+        fields: list[FieldChange] = []
+        for item in items:  # equal, not hashable: a value may be a list
+            fields += [f for f in item.fields if f not in fields]
         head = sum(len(item.head) for item in items)
         op = Operation(
             id=f"container:{items[0].want.name}",
@@ -157,7 +159,7 @@ class RolloutDecisions:
             name=items[0].want.name,
             service=service,
             reason=reason,
-            fields=fields,
+            fields=tuple(fields),
             steps=built.steps,
             after=self._after(service),
             restore=built.restore,
