@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from stackup.engine.interface import Engine, PullEvent
+from stackup.engine.interface import Engine
 from stackup.engine.observed import Observed
 from stackup.errors import ApplyError, PlanError
 from stackup.loading.compat import engine_errors
@@ -26,18 +26,12 @@ from stackup.planning import salt as S
 from stackup.planning.desired import desired_names, read_file_objects
 from stackup.planning.graph import ResourceGraph, build_graph
 from stackup.planning.options import ReconcileOptions, containers_needing_live_config
-from stackup.planning.plan import Plan
+from stackup.planning.plan import Action, Kind, Plan
 from stackup.planning.reconcile import reconcile
 from stackup.planning.render import plan_json
 from stackup.planning.teardown import plan_down
 from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
-from stackup.targets.engine.images import (
-    ImageBuilder,
-    build_images,
-    images_to_build,
-    images_to_pull,
-    pull_images,
-)
+from stackup.targets.engine.images import check_build_contexts
 from stackup.targets.engine.lock import project_lock
 from stackup.targets.engine.preflight import check as preflight_check
 
@@ -103,9 +97,7 @@ def apply(
 class UpRequest:
     """What `stackup up` is asked to do, without the CLI's words for it."""
 
-    options: ReconcileOptions = field(default_factory=ReconcileOptions)
-    pull: str = "missing"  # always | missing | never
-    build: bool = False  # build every `build:` service, not only those without an image
+    options: ReconcileOptions = field(default_factory=ReconcileOptions)  # pull, build, ...
     saved_plan: Mapping[str, object] | None = None  # `diff -o`'s JSON: apply only if current
     saved_plan_file: str = "the saved file"  # named in the refusal
     dry_run: bool = False
@@ -130,17 +122,8 @@ class ApplyUI(Protocol):
 
 
 class UpUI(ApplyUI, Protocol):
-    """`up`'s side besides: build and pull output, and the one question it asks."""
-
-    def building(self, service: str, tag: str) -> None: ...
-
-    def build_output(self, service: str, line: str) -> None: ...
-
-    def pulling(self, image: str) -> None: ...
-
-    def pull_progress(self, image: str, event: PullEvent) -> None: ...
-
-    def pulled(self, image: str, image_id: str) -> None: ...
+    """`up`'s side besides: the questions it asks. (Build output and pull progress are
+    events of the plan's image operations.)"""
 
     def confirm_data_loss(self, plan: Plan) -> bool: ...
 
@@ -160,68 +143,109 @@ def up(
     ui: UpUI,
     cancel: threading.Event | None = None,
 ) -> Applied:
-    """Converge the engine to the stack, under the project's lock: build and pull what is
-    needed, plan against the images the containers will really get, refuse what is in the
-    way (a saved plan no longer current, a taken port, unconfirmed data loss), then apply.
-    Raises `PlanError`/`ApplyError` before anything is applied; a failure while applying is
-    in the outcome."""
+    """Converge the engine to the stack, under the project's lock: plan (the images to build
+    and pull first, then the containers), refuse what is in the way (a saved plan no longer
+    current, a taken port, unconfirmed data loss), then apply. Raises `PlanError`/`ApplyError`
+    before anything is applied; a failure while applying is in the outcome."""
     with project_lock(
         engine.engine_id(), loaded.stack.name, wait=request.wait_lock, on_wait=ui.lock_wait
     ):
-        plan = _plan_with_images(loaded, engine, request, ui)
+        options = plan_options(loaded, engine, request.options)
+        if request.adopt:
+            names = desired_names(loaded.stack, options.services, options.scale)
+            found = engine.unmanaged_containers(names)
+            options = dataclasses.replace(options, adopt={c.name: c for c in found})
+        plan = reconcile(
+            loaded.stack,
+            build_graph(loaded.stack, loaded.source),
+            observe(loaded, engine, options),
+            options,
+        )
         if request.saved_plan is not None:
             check_saved_plan(request.saved_plan, plan, request.saved_plan_file)
         ui.planned(plan)
         if request.dry_run:
             return Applied(plan, Outcome())
         preflight(plan, engine, loaded)
-        if plan.destroys_data and not ui.confirm_data_loss(plan):
-            names = ", ".join(op.name for op in plan.destroys_data)
-            raise PlanError(
-                f"the plan deletes the data in {names}; nothing was applied",
-                hint="review `stackup diff`, then run `stackup up --yes` to accept",
-            )
-        if plan.adoptions and not ui.confirm_adoption(plan):
-            names = ", ".join(str(op.adopts) for op in plan.adoptions)
-            raise PlanError(
-                f"the plan replaces {names}, made outside stackup; nothing was applied",
-                hint="review the plan, then run `stackup up --adopt --yes` to accept",
-            )
+        _confirm(plan, ui)
         if not plan.operations:
             return Applied(plan, Outcome())
-        options = ExecuteOptions(
+        execute_options = ExecuteOptions(
             parallel=request.parallel,
             wait_timeout=request.wait_timeout,
             allow_data_loss=True,  # confirmed above
         )
         with ui.applying(plan) as on_event:
-            outcome = execute(plan, engine, on_event, options, cancel or threading.Event())
-    return Applied(plan, outcome)
+            return apply_staged(
+                loaded,
+                engine,
+                plan,
+                options,
+                on_event,
+                execute_options,
+                cancel or threading.Event(),
+                confirm=lambda replan: _confirm(replan, ui),
+            )
 
 
-def _plan_with_images(loaded: LoadedStack, engine: Engine, request: UpRequest, ui: UpUI) -> Plan:
-    """Plan after building and pulling what is needed (observing again if images changed),
-    so the plan compares the image IDs the containers will really get."""
-    options = plan_options(loaded, engine, request.options)
-    if request.adopt:
-        names = desired_names(loaded.stack, options.services, options.scale)
-        found = engine.unmanaged_containers(names)
-        options = dataclasses.replace(options, adopt={c.name: c for c in found})
-    observed = observe(loaded, engine, options)
-    selected = options.services or tuple(loaded.stack.services)
-    to_build = images_to_build(loaded, selected, observed.images, always=request.build)
-    changed = False
-    if to_build:
-        if not isinstance(engine, ImageBuilder):
-            raise ApplyError(f"this engine cannot build images (needed by {', '.join(to_build)})")
-        changed = bool(build_images(loaded, engine, to_build, ui.build_output, ui.building))
-    to_pull = images_to_pull(loaded, selected, observed.images, request.pull)
-    if to_pull:
-        pull_images(engine, to_pull, ui.pull_progress, ui.pulling, ui.pulled)
-        changed = True
-    if changed:
-        observed = observe(loaded, engine, options)
-    return reconcile(loaded.stack, build_graph(loaded.stack, loaded.source), observed, options)
+def _confirm(plan: Plan, ui: UpUI) -> None:
+    if plan.destroys_data and not ui.confirm_data_loss(plan):
+        names = ", ".join(op.name for op in plan.destroys_data)
+        raise PlanError(
+            f"the plan deletes the data in {names}; nothing was applied",
+            hint="review `stackup diff`, then run `stackup up --yes` to accept",
+        )
+    if plan.adoptions and not ui.confirm_adoption(plan):
+        names = ", ".join(str(op.adopts) for op in plan.adoptions)
+        raise PlanError(
+            f"the plan replaces {names}, made outside stackup; nothing was applied",
+            hint="review the plan, then run `stackup up --adopt --yes` to accept",
+        )
+
+
+def apply_staged(
+    loaded: LoadedStack,
+    engine: Engine,
+    plan: Plan,
+    options: ReconcileOptions,
+    on_event: Callable[[Event], None],
+    execute_options: ExecuteOptions,
+    cancel: threading.Event,
+    confirm: Callable[[Plan], None] = lambda plan: None,
+) -> Applied:
+    """Apply `plan` (made with `options`); when it builds or pulls images, in two stages: the
+    image operations, then the rest planned again against the images now there. A tag that a
+    pull moved recreates its containers, with that reason, as Compose does after a pull.
+    `confirm` sees the second plan (its data loss or adoptions) before it runs."""
+    images = tuple(op for op in plan.operations if op.kind == Kind.IMAGE)
+    if not images:
+        return Applied(plan, execute(plan, engine, on_event, execute_options, cancel))
+    first = execute(
+        dataclasses.replace(plan, operations=images), engine, on_event, execute_options, cancel
+    )
+    if not first.ok:
+        for op in plan.operations:
+            if op.kind != Kind.IMAGE:
+                first.skipped[op.id] = "not started: an image it needs was not built or pulled"
+                on_event(Event(op.id, op.name, "skipped", first.skipped[op.id]))
+        return Applied(plan, first)
+    options = dataclasses.replace(options, pull=None)
+    rest = reconcile(
+        loaded.stack,
+        build_graph(loaded.stack, loaded.source),
+        observe(loaded, engine, options),
+        options,
+    )
+    preflight(rest, engine, loaded)
+    confirm(rest)
+    second = execute(rest, engine, on_event, execute_options, cancel)
+    outcome = Outcome(
+        done=first.done + second.done,
+        failed={**first.failed, **second.failed},
+        skipped={**first.skipped, **second.skipped},
+        interrupted=first.interrupted or second.interrupted,
+    )
+    return Applied(dataclasses.replace(plan, operations=images + rest.operations), outcome)
 
 
 def check_saved_plan(saved: Mapping[str, object], plan: Plan, file: str) -> None:
@@ -253,6 +277,9 @@ def preflight(plan: Plan, engine: Engine, loaded: LoadedStack) -> None:
                 hint="upgrade the engine, or remove the key; nothing was started",
             )
     preflight_check(plan, engine, loaded.stack)
+    check_build_contexts(
+        loaded, (op.service for op in plan.operations if op.action == Action.BUILD and op.service)
+    )
 
 
 @dataclass(frozen=True)

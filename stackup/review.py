@@ -38,7 +38,8 @@ def plan_between(
     # Both sides share one salt, so only real changes show; a fresh one each run unless one is
     # given (stackup.planning.salt, rule 3: the Markdown goes into pull-request comments).
     salt = S.choose(given=options.salt if options is not None else S.UNSET, fallback=S.fresh)
-    options = dataclasses.replace(options or ReconcileOptions(), salt=salt)
+    # Images are the engine's business, not a revision's: a review plans no pulls or builds.
+    options = dataclasses.replace(options or ReconcileOptions(), salt=salt, pull=None)
     with collector_paused():  # stackup.gcpause: linear in the stacks' size
         return _plan_between(base, head, options, base_reader)
 

@@ -1,4 +1,4 @@
-"""Flags shared by `diff` and `up`, and turning them into reconcile options."""
+"""Flags shared by `diff`, `up` and `watch`, and turning them into reconcile options."""
 
 from __future__ import annotations
 
@@ -39,6 +39,19 @@ def reconcile_flags(fn: F) -> F:
                 multiple=True,
                 metavar="SERVICE=N",
                 help="Run N containers of SERVICE.",
+            ),
+            click.option(
+                "--pull",
+                type=click.Choice(["always", "missing", "never"]),
+                default="missing",
+                show_default=True,
+                help="When to pull images (a service's pull_policy wins).",
+            ),
+            click.option(
+                "--build",
+                "do_build",
+                is_flag=True,
+                help="Build the images of services with a `build:` section, not only missing ones.",
             ),
         ]
     ):
@@ -90,4 +103,6 @@ def reconcile_options(
         no_recreate=bool(flags.get("no_recreate")),
         renew_anon_volumes=bool(flags.get("renew_anon_volumes")),
         scale=parse_scale(scale, loaded),
+        pull=str(flags.get("pull") or "missing"),
+        build=bool(flags.get("do_build")),
     )

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 MODES = ("auto", "tty", "plain", "quiet", "json")
 
+# Events that say more about a running operation: a build's output line ("output"), a pulled
+# layer's new state ("progress").
+_DETAIL = ("output", "progress")
 _MARK = {"done": "✔", "failed": "✘", "skipped": "-", "started": "…", "waiting": "…", "step": "…"}
 
 
@@ -79,7 +82,10 @@ class Progress:
             row = self.rows.get(event.op_id)
             if row is None:
                 row = self.rows[event.op_id] = _Row(event.name, event.status, event.message, now)
-            row.status, row.message = event.status, event.message or row.message
+            if event.status in _DETAIL:  # a build line or a layer's state: the row keeps its status
+                row.message = event.message or row.message
+            else:
+                row.status, row.message = event.status, event.message or row.message
             if event.status in ("done", "failed", "skipped"):
                 row.finished = now
             if self.mode == "json":
@@ -97,7 +103,11 @@ class Progress:
                 )
                 self.stream.flush()
             elif self.mode == "plain":
-                if event.status in ("started", "done", "failed", "skipped", "waiting"):
+                if event.status in _DETAIL:
+                    sep = " |" if event.status == "output" else ":"
+                    self.stream.write(f"   {event.name}{sep} {event.message}\n")
+                    self.stream.flush()
+                elif event.status in ("started", "done", "failed", "skipped", "waiting"):
                     elapsed = f" {event.elapsed:.1f}s" if event.status in ("done", "failed") else ""
                     mark = _MARK.get(event.status, " ")
                     self.stream.write(

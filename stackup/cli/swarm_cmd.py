@@ -150,6 +150,7 @@ def push_images(
 def up(loaded: LoadedStack, services: tuple[str, ...], kw: Mapping[str, object]) -> None:
     from stackup.cli.progress import Progress
     from stackup.targets.engine.execute import ExecuteOptions, execute
+    from stackup.targets.swarm.runner import SwarmSteps
     from stackup.targets.engine.lock import project_lock
 
     engine = connect()
@@ -181,7 +182,9 @@ def up(loaded: LoadedStack, services: tuple[str, ...], kw: Mapping[str, object])
                 plan,
                 engine,
                 show,
-                ExecuteOptions(parallel=int(str(kw.get("parallel") or 8))),
+                ExecuteOptions(
+                    parallel=int(str(kw.get("parallel") or 8)), target_steps=SwarmSteps(engine)
+                ),
                 cancel,
             )
     if outcome.interrupted:
@@ -201,6 +204,7 @@ def up(loaded: LoadedStack, services: tuple[str, ...], kw: Mapping[str, object])
 def down(project: str, progress: str = "auto") -> None:
     from stackup.cli.progress import Progress
     from stackup.targets.engine.execute import ExecuteOptions, execute
+    from stackup.targets.swarm.runner import SwarmSteps
     from stackup.targets.swarm.down import plan_swarm_down
 
     engine = connect()
@@ -209,7 +213,9 @@ def down(project: str, progress: str = "auto") -> None:
         click.echo(f"nothing to do for project {project}")
         return
     with Progress(progress) as show:
-        outcome = execute(plan, engine, show, ExecuteOptions(parallel=16))
+        outcome = execute(
+            plan, engine, show, ExecuteOptions(parallel=16, target_steps=SwarmSteps(engine))
+        )
     if outcome.failed:
         for op_id, message in sorted(outcome.failed.items()):
             click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from stackup.engine.docker.engine import DockerEngine
-    from stackup.engine.interface import PullEvent
     from stackup.loading.loader import LoadedStack
     from stackup.planning.plan import Plan
     from stackup.targets.engine.execute import Event, Outcome
@@ -43,19 +42,6 @@ if TYPE_CHECKING:
     "-y",
     is_flag=True,
     help="Apply operations that delete volume data, or adopt containers, without asking.",
-)
-@click.option(
-    "--pull",
-    type=click.Choice(["always", "missing", "never"]),
-    default="missing",
-    show_default=True,
-    help="When to pull images.",
-)
-@click.option(
-    "--build",
-    "do_build",
-    is_flag=True,
-    help="Build images of services with a `build:` section first.",
 )
 @click.option("--parallel", type=int, default=32, show_default=True, help="Operations run at once.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and stop.")
@@ -142,8 +128,6 @@ def up(services: tuple[str, ...], **kw: object) -> None:
     engine: DockerEngine = connect_engine()
     request = api.UpRequest(
         options=options,
-        pull=str(kw["pull"]),
-        build=bool(kw["do_build"]),
         saved_plan=_read_saved_plan(Path(str(kw["plan_file"]))) if kw["plan_file"] else None,
         saved_plan_file=str(kw["plan_file"] or ""),
         dry_run=bool(kw["dry_run"]),
@@ -227,32 +211,14 @@ def _read_saved_plan(path: Path) -> dict[str, object]:
 
 
 class ClickUpUI:
-    """`up`'s terminal: build and pull output, the plan, the data-loss question, progress."""
+    """`up`'s terminal: the plan, the data-loss question, progress (build output and pull
+    progress included: they are events of the plan's image operations)."""
 
     def __init__(self, progress: str, yes: bool, cancel: threading.Event) -> None:
         self.progress, self.yes, self.cancel = progress, yes, cancel
-        self._layers: dict[tuple[str, str], str] = {}
 
     def lock_wait(self, message: str) -> None:
         click.echo(message, err=True)
-
-    def building(self, service: str, tag: str) -> None:
-        click.echo(f"building {service} → {tag}")
-
-    def build_output(self, service: str, line: str) -> None:
-        click.echo(f"  {service} | {line}")
-
-    def pulling(self, image: str) -> None:
-        click.echo(f"pulling {image} ...")
-
-    def pull_progress(self, image: str, event: PullEvent) -> None:
-        # One line per layer state change, not per byte, so logs stay readable.
-        if event.layer and self._layers.get((image, event.layer)) != event.status:
-            self._layers[(image, event.layer)] = event.status
-            click.echo(f"  {event.layer}: {event.status}")
-
-    def pulled(self, image: str, image_id: str) -> None:
-        click.echo(f"pulled {image} ({image_id.removeprefix('sha256:')[:12]})")
 
     def planned(self, plan: Plan) -> None:
         _show(plan, self.progress)

@@ -1,11 +1,9 @@
-"""An in-memory engine with the same interface as `DockerEngine`, for fast tests of the pure
-core and for benchmarks of planning. It keeps just enough state for reconcile and execute:
-names, labels, states, networks, mounts and image IDs. It runs no process: a container keeps
-running until stopped, except one whose command is `true`, `false` or `echo` (it ends at once),
-and `exec_run` answers those three commands the same way. tests/contract runs the same
-scenarios on this engine and on Docker, so where the two differ for what the core relies on,
-a test says so.
-"""
+"""An in-memory engine with `DockerEngine`'s interface, for fast tests of the pure core and
+benchmarks of planning: names, labels, states, networks, mounts and image IDs. It runs no
+process: a container runs until stopped, except one whose command is `true`, `false` or `echo`
+(it ends at once; `exec_run` answers those the same way). tests/contract runs the same
+scenarios on this engine and on Docker: where they differ for what the core relies on, a test
+says so."""
 
 from __future__ import annotations
 
@@ -78,8 +76,11 @@ class _Container:
 class FakeEngine:
     """Implements `stackup.engine.interface.Engine` in memory. `calls` counts every method call."""
 
-    def __init__(self, images: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, images: Mapping[str, str] | None = None, registry: Mapping[str, str] | None = None
+    ) -> None:
         self.images: dict[str, str] = dict(images or {})
+        self.registry: dict[str, str] = dict(registry or {})  # what `pull` finds, else `images`
         self.containers: dict[str, _Container] = {}
         # name -> id, kept with `containers`, so a lookup by name costs the same for 5,000
         # containers as for 5 (the offline review of a big stack runs on this engine).
@@ -88,6 +89,7 @@ class FakeEngine:
         self.volumes: dict[str, ObservedVolume] = {}
         self.calls: Counter[str] = Counter()
         self.execs: list[tuple[str, tuple[str, ...]]] = []  # (container, command), in order
+        self.copied: list[tuple[str, str, bytes]] = []  # put_files: (container, path, tar)
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         # Volumes a mount made without a name: the only ones `remove_container(volumes=True)`
@@ -413,11 +415,21 @@ class FakeEngine:
         return _exec(command)
 
     @_locked
+    def put_files(self, container: str, path: str, archive: bytes) -> None:
+        self.calls["put_files"] += 1
+        c = self._running(container, "copying files")
+        self.copied.append((c.name, path, archive))
+
+    @_locked
     def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str:
         self.calls["pull"] += 1
-        if image not in self.images:
+        image_id = self.registry.get(image) or self.images.get(image)
+        if image_id is None:
             raise EngineError(f"pull access denied for {image}")
-        return self.images[image]
+        if progress is not None:
+            progress(PullEvent(image, image_id[7:19], "Pull complete"))
+        self.images[image] = image_id
+        return image_id
 
     @_locked
     def logs(

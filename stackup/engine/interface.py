@@ -184,6 +184,10 @@ class Engine(Protocol):
         privileged: bool = False,
     ) -> ExecResult: ...
 
+    def put_files(self, container: str, path: str, archive: bytes) -> None:
+        """Extract a tar archive into a container at `path` (watch mode's sync)."""
+        ...
+
     def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str: ...
 
     def logs(

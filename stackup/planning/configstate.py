@@ -32,7 +32,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,19 +256,12 @@ def current_states(stack: Stack, service: str, snap: ConfigSnapshot) -> dict[str
 
 @dataclass(frozen=True, slots=True)
 class RecordApplied:
-    """A plan step, last in a reload operation: record what the container now runs. Best
-    effort: a record that cannot be written costs one needless validated reload later, which
-    is no reason to report a reload that worked as failed."""
+    """A plan step, last in a reload operation: record what the container now runs (the
+    executor calls `write_record`)."""
 
     store: str
     container_id: str
     files: tuple[tuple[str, FileState], ...]
-
-    def run(self, engine: object, report: Callable[[str], None], cancel: threading.Event) -> None:
-        try:
-            write_record(Path(self.store), self.container_id, dict(self.files))
-        except OSError as exc:
-            report(f"could not record the applied config ({exc}); a later plan may reload again")
 
 
 def records_for(

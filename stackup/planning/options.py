@@ -31,6 +31,11 @@ class ReconcileOptions:
     # `up --adopt`: containers made outside stackup (`docker run`) under the names the stack's
     # containers get, by name; each is replaced by a managed one that keeps its volumes.
     adopt: Mapping[str, ObservedContainer] = field(default_factory=dict)
+    # The images to build and pull before the containers (stackup.planning.images): the pull
+    # policy (`up --pull`: always, missing, never) and `up --build`. None: no image
+    # operations at all (the plan made once they have run).
+    pull: str | None = "missing"
+    build: bool = False
 
 
 def containers_needing_live_config(

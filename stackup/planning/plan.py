@@ -2,24 +2,25 @@
 changes and the engine steps it is made of.
 
 Actions form a closed set with a symbol each, as in Terraform: `+` create, `~` update in place,
-`-/+` recreate, `-` remove, `>` start, `↻` reload. An operation's `steps` are engine
-primitives (create, start, wait, stop, remove, rename, connect, ...) run in order by the
-executor, which decides nothing; `after` names the operations that must finish first.
+`-/+` recreate, `-` remove, `>` start, `↻` reload, `↓` pull and `⚒` build an image, `⇄` sync
+files into a container (watch). An
+operation's `steps` are engine primitives (pull, build, create, start, wait, stop, remove,
+rename, connect, ...) run in order by the executor, which decides nothing; `after` names the
+operations that must finish first.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
 from stackup.engine.interface import ContainerSpec, NetworkAttachment, NetworkSpec, VolumeSpec
+from stackup.model.parts import Build
 from stackup.model.spec import Service
+from stackup.planning.configstate import RecordApplied as RecordApplied
 
 
 class Action(StrEnum):
@@ -32,6 +33,9 @@ class Action(StrEnum):
     RELOAD = "reload"
     CONNECT = "connect"
     RENAME = "rename"
+    PULL = "pull"
+    BUILD = "build"
+    SYNC = "sync"
 
     @property
     def symbol(self) -> str:
@@ -48,6 +52,9 @@ _SYMBOLS = {
     Action.RELOAD: "↻",
     Action.CONNECT: "~",
     Action.RENAME: "~",
+    Action.PULL: "↓",
+    Action.BUILD: "⚒",
+    Action.SYNC: "⇄",
 }
 
 
@@ -59,6 +66,7 @@ class Kind(StrEnum):
     SERVICE = "service"
     CONFIG = "config"
     SECRET = "secret"
+    IMAGE = "image"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +97,23 @@ class CreateVolume:
 @dataclass(frozen=True, slots=True)
 class RemoveVolume:
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PullImage:
+    """Pull `image` from its registry (per-layer progress is reported as it comes)."""
+
+    image: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuildImage:
+    """Build `service`'s image from its `build:` section and tag it `tag`; the build output is
+    reported line by line."""
+
+    service: str
+    tag: str
+    build: Build
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +202,16 @@ class Exec:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyFiles:
+    """Extract `archive` (a tar of `files` files, paths relative to `/`) into a running
+    container: develop.watch's sync."""
+
+    container: str
+    archive: bytes
+    files: int
+
+
+@dataclass(frozen=True, slots=True)
 class CheckInThrowaway:
     """Run `spec` (its command: a validation such as `nginx -t`) in a throwaway container and
     fail the operation when it exits non-zero; nothing else has been touched by then."""
@@ -185,15 +220,12 @@ class CheckInThrowaway:
     purpose: str = "validate"
 
 
-@runtime_checkable
-class RunnableStep(Protocol):
-    """A step that carries itself out over the engine it is given: the swarm target's steps
-    (stackup.targets.swarm.plan) are of this kind, so the executor needs no branch per target. `report`
-    shows progress (a "waiting" event); `cancel` is set on Ctrl-C."""
+class TargetStep:
+    """The base of the steps another target defines (the swarm's: stackup.targets.swarm.steps).
+    Data like every step: the executor hands them to the runner its caller gives for that
+    target (`ExecuteOptions.target_steps`)."""
 
-    def run(
-        self, engine: object, report: Callable[[str], None], cancel: threading.Event
-    ) -> None: ...
+    __slots__ = ()
 
 
 Step = (
@@ -201,6 +233,8 @@ Step = (
     | RemoveNetwork
     | CreateVolume
     | RemoveVolume
+    | PullImage
+    | BuildImage
     | CreateContainer
     | StartContainer
     | StopContainer
@@ -213,8 +247,10 @@ Step = (
     | Sleep
     | Signal
     | Exec
+    | CopyFiles
     | CheckInThrowaway
-    | RunnableStep
+    | RecordApplied
+    | TargetStep
 )
 
 
@@ -286,4 +322,7 @@ class Plan:
             "start": counts["start"],
             "stop": counts["stop"],
             "reload": counts["reload"],
+            "pull": counts["pull"],
+            "build": counts["build"],
+            "sync": counts["sync"],
         }

@@ -38,6 +38,7 @@ from stackup.planning.desired import (
     desired_volume,
 )
 from stackup.planning.fielddiff import diff_fields
+from stackup.planning.images import with_images
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import (
     Action,
@@ -129,10 +130,11 @@ class _Reconciler(ContainerDecisions, RolloutDecisions):
         self._finish_network_recreates()
         self._orphans()
         self._foreign()
-        ops = tuple(self.ops)
         return Plan(
             project=self.stack.name,
-            operations=ops,
+            operations=with_images(
+                self.stack, selected, self.observed.images, self.options, self.ops
+            ),
             warnings=tuple(self.warnings),
             blockers=tuple(self.blockers),
             fingerprint=self.observed.fingerprint(),

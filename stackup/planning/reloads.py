@@ -12,7 +12,8 @@ from pathlib import Path, PurePosixPath
 
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Service
-from stackup.planning.plan import Action, Exec, Kind, Operation, RunnableStep, Signal
+from stackup.planning.configstate import RecordApplied
+from stackup.planning.plan import Action, Exec, Kind, Operation, Signal
 
 NGINX_POLICY = ReloadPolicy.model_validate({"validate": ["nginx", "-t"], "signal": "HUP"})
 
@@ -64,14 +65,14 @@ def reload_operations(
     containers: Sequence[str],
     policy: ReloadPolicy,
     reason: str,
-    records: Mapping[str, RunnableStep] | None = None,
+    records: Mapping[str, RecordApplied] | None = None,
 ) -> tuple[Operation, ...]:
     """One ↻ operation per container: validate (if the policy says how), then signal or exec,
     then `records[container]` (what it now runs: `configstate.RecordApplied`). The executor
     stops an operation at a failing validate, so nothing is sent or recorded then."""
     ops = []
     for name in sorted(containers):
-        steps: list[Exec | Signal | RunnableStep] = []
+        steps: list[Exec | Signal | RecordApplied] = []
         if policy.validate_:
             steps.append(Exec(name, tuple(policy.validate_), "validate"))
         if policy.signal:

@@ -34,6 +34,9 @@ _COLOURS = {
     Action.START: "36",  # cyan
     Action.STOP: "31",
     Action.RELOAD: "36",
+    Action.PULL: "34",  # blue
+    Action.BUILD: "34",
+    Action.SYNC: "36",
 }
 
 
@@ -58,7 +61,7 @@ def summary_line(plan: Plan) -> str:
         f"{s['recreate']} to recreate",
         f"{s['remove']} to remove",
     ]
-    for key in ("start", "stop", "reload"):
+    for key in ("start", "stop", "reload", "pull", "build", "sync"):
         if s[key]:
             parts.append(f"{s[key]} to {key}")
     return "Plan: " + ", ".join(parts) + "."

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,8 +14,9 @@ from stackup.engine.docker.engine import DockerEngine
 from stackup.engine.observed import ObservedContainer
 from stackup.loading.loader import LoadedStack
 from stackup.planning.desired import image_ref
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Operation, Plan
-from stackup.targets.engine.execute import Outcome
+from stackup.targets.engine.execute import Outcome, execute
 from stackup.watch import reload as R
 from stackup.watch.events import WatchConfig
 from stackup.watch.sync import files_under, sync_archive
@@ -31,7 +33,11 @@ class DevelopActions:
 
         def _base(self) -> Path: ...
 
-        def _apply(self, plan: Plan) -> Outcome: ...
+        def _apply(self, plan: Plan, options: ReconcileOptions | None = None) -> Outcome: ...
+
+        def _locked(self) -> AbstractContextManager[None]: ...
+
+        def _check(self, outcome: Outcome) -> None: ...
 
         def _say(
             self,
@@ -100,11 +106,15 @@ class DevelopActions:
         archive, deleted, count = sync_archive(rule.rule, paths, target)
         if not count and not deleted:
             return
-        for c in containers:
-            if count:
-                self.engine.put_files(c.name, "/", archive)
-            if deleted:
-                self.engine.exec_run(c.name, ["rm", "-rf", "--", *deleted])
+        names = [c.name for c in containers]
+        ops = R.sync_operations(rule.service, names, archive, count, deleted, rule.path)
+        with self._locked():
+            outcome = execute(
+                R.watch_plan(self.loaded.stack.name, ops, (rule.service,)), self.engine
+            )
+        self._check(outcome)
+        if not outcome.ok:
+            return
         what = "initial sync" if initial else "synced"
         self._say(
             "sync",
@@ -118,21 +128,23 @@ class DevelopActions:
         return list(files_under(rule.rule, rule.path))
 
     def _rebuild(self, service: str) -> None:
+        """A plan that builds the image (its output shown as progress), then, planned again
+        against the new image, recreates the service's containers."""
         spec = self.loaded.stack.services[service]
         if spec.build is None:
             self._say("error", f"{service}: develop.watch rebuild needs a build section", service)
             return
-        tag = image_ref(self.loaded.stack, service)
-        self._say("rebuild", f"{service}: building {tag}", service)
-        last = ""
-        for line in self.engine.build_image(spec.build, tag):
-            last = line or last
         self._say(
-            "rebuild", f"{service}: built {tag}" + (f" ({last.strip()})" if last else ""), service
+            "rebuild", f"{service}: building {image_ref(self.loaded.stack, service)}", service
         )
         options = dataclasses.replace(
-            self.config.options, services=(service,), with_dependencies=False
+            self.config.options, services=(service,), with_dependencies=False, build=True
         )
         plan = api.plan(self.loaded, self.engine, options)
-        if plan.operations:
-            self._apply(plan)
+        builds = tuple(
+            dataclasses.replace(op, reason="develop.watch: rebuild")
+            for op in plan.operations
+            if op.id == f"build:{service}"
+        )
+        rest = tuple(op for op in plan.operations if not op.id.startswith("build:"))
+        self._apply(dataclasses.replace(plan, operations=builds + rest), options)

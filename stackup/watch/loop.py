@@ -23,7 +23,7 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,18 +31,16 @@ import watchfiles
 
 from stackup import api
 from stackup.engine.docker.engine import DockerEngine
-from stackup.engine.interface import ExecResult
 from stackup.engine.observed import ObservedContainer
 from stackup.errors import EngineUnavailableError, StackupError
 from stackup.loading.loader import LoadedStack
 from stackup.model.settings import ReloadPolicy
 from stackup.planning import configstate as CS
-from stackup.planning.checks import CHECK_LABEL, check_spec
-from stackup.planning.desired import desired_containers, read_file_objects
+from stackup.planning.checks import CHECK_LABEL
+from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, Plan
-from stackup.targets.engine.execute import Event, Outcome, execute
+from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
 from stackup.targets.engine.lock import project_lock
-from stackup.targets.engine.throwaway import run_check
 from stackup.watch import reload as R
 from stackup.watch.develop import DevelopActions
 from stackup.watch.events import WatchConfig, WatchEvent, WatchUI
@@ -241,21 +239,6 @@ class Watcher(DevelopActions):
             "the running container still sees the old one",
             service,
         )
-        if policy.validate_:
-            result = self._validate_in_throwaway(service, policy.validate_)
-            if result.exit_code != 0:
-                self._invalid(
-                    service,
-                    result.output,
-                    "the running container is kept, with the old config",
-                    throwaway=True,
-                )
-                return False
-            self._say(
-                "validated",
-                f"{service}: {' '.join(policy.validate_)} passed in a throwaway container",
-                service,
-            )
         options = dataclasses.replace(
             self.config.options,
             services=(service,),
@@ -267,25 +250,28 @@ class Watcher(DevelopActions):
             f"{files} was saved by rename; a single-file bind mount shows the new file "
             "only to a new container"
         )
+        # The new file is checked first in a throwaway twin of the container (`nginx -t`), as
+        # the plan's first step: a broken file stops the recreate before anything is touched.
+        check = R.throwaway_check(self.loaded.stack, service, policy)
         plan = dataclasses.replace(
             plan,
             operations=tuple(
-                dataclasses.replace(op, reason=why) if op.action == Action.RECREATE else op
+                R.checked_first(dataclasses.replace(op, reason=why), check)
+                if op.action == Action.RECREATE and op.service == service
+                else op
                 for op in plan.operations
             ),
         )
         self._say("recreate", f"{service}: recreating: {why}", service)
-        outcome = self._apply(plan)
+        outcome = self._apply(plan, options)
+        for message in outcome.failed.values():
+            if message.startswith("validate command "):
+                consequence = "the running container is kept, with the old config"
+                self._invalid(service, message, consequence, throwaway=True)
         for c in self._running(service):
             for mount in replaced:
                 self._inodes.pop((c.id, mount.target), None)
         return outcome.ok
-
-    def _validate_in_throwaway(self, service: str, command: Sequence[str]) -> ExecResult:
-        """Run `command` in a throwaway twin of the service's container (stackup.targets.engine.throwaway)."""
-        stack = self.loaded.stack
-        (want,) = desired_containers(stack, service, 1, "check", read_file_objects(stack))
-        return run_check(self.engine, check_spec(want.spec, stack.name, service, command))
 
     def _invalid(
         self, service: str, output: str, consequence: str, *, throwaway: bool = False
@@ -328,7 +314,7 @@ class Watcher(DevelopActions):
             self._say("plan", f"{why}: the engine already matches the stack")
             return
         self._say("plan", f"{why}: applying {len(plan.operations)} operation(s)")
-        self._apply(plan)
+        self._apply(plan, options)
 
     # ------------------------------------------------------------------ the engine
 
@@ -369,10 +355,27 @@ class Watcher(DevelopActions):
             key=lambda c: c.name,
         )
 
-    def _apply(self, plan: Plan) -> Outcome:
+    def _apply(self, plan: Plan, options: ReconcileOptions | None = None) -> Outcome:
+        """Show and apply `plan`, made with `options` (needed again when it builds or pulls
+        images: what follows them is planned anew, `api.apply_staged`)."""
         self.ui.show_plan(plan)
+        options = options or dataclasses.replace(self.config.options, services=self._selected())
         with self._locked(), self.ui.progress() as show:
-            outcome = execute(plan, self.engine, show)
+
+            def on_event(event: Event) -> None:
+                show(event)
+                if event.status == "step" and "passed in a throwaway container" in event.message:
+                    self._say("validated", f"{event.name}: {event.message}")
+
+            outcome = api.apply_staged(
+                self.loaded,
+                self.engine,
+                plan,
+                options,
+                on_event,
+                ExecuteOptions(),
+                threading.Event(),
+            ).outcome
         self._check(outcome)
         if outcome.ok:
             self._say("applied", f"applied {len(outcome.done)} operation(s)")

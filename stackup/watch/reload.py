@@ -16,14 +16,19 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from stackup.loading.loader import LoadedStack
 from stackup.model.parts import WatchRule
 from stackup.model.settings import ReloadPolicy
+from stackup.model.spec import Stack
+from stackup.planning.checks import check_spec
+from stackup.planning.desired import desired_containers, read_file_objects
 from stackup.planning.plan import (
     Action,
+    CheckInThrowaway,
+    CopyFiles,
     Exec,
     Kind,
     Operation,
@@ -309,6 +314,61 @@ def restart_operations(
             )
         )
     return tuple(ops)
+
+
+def sync_operations(
+    service: str,
+    containers: Sequence[str],
+    archive: bytes,
+    files: int,
+    deleted: Sequence[str],
+    watched: Path,
+) -> tuple[Operation, ...]:
+    """develop.watch's sync as plan operations: the tar of changed files copied into each
+    container, and the files gone from `watched` removed from it."""
+    ops = []
+    for name in sorted(containers):
+        steps: list[CopyFiles | Exec] = [CopyFiles(name, archive, files)] if files else []
+        if deleted:
+            steps.append(Exec(name, ("rm", "-rf", "--", *deleted), "sync"))
+        ops.append(
+            Operation(
+                id=f"sync:{name}",
+                action=Action.SYNC,
+                kind=Kind.CONTAINER,
+                name=name,
+                service=service,
+                reason=f"develop.watch: files changed under {watched}",
+                steps=tuple(steps),
+            )
+        )
+    return tuple(ops)
+
+
+def throwaway_check(
+    stack: Stack, service: str, policy: ReloadPolicy
+) -> tuple[CheckInThrowaway, ...]:
+    """The policy's validation (`nginx -t`) run in a throwaway twin of the service's
+    container, as a plan step; none when the policy validates nothing."""
+    if not policy.validate_:
+        return ()
+    (want,) = desired_containers(stack, service, 1, "check", read_file_objects(stack))
+    return (CheckInThrowaway(check_spec(want.spec, stack.name, service, policy.validate_)),)
+
+
+def checked_first(op: Operation, check: tuple[CheckInThrowaway, ...]) -> Operation:
+    """`op` with `check` as its first steps (unless it checks already); the step indexes it
+    holds (gate, restore range) move with its steps."""
+    if not check or any(isinstance(step, CheckInThrowaway) for step in op.steps):
+        return op
+    n = len(check)
+    return replace(
+        op,
+        steps=(*check, *op.steps),
+        gate=op.gate + n if op.gate else 0,
+        restore_from=op.restore_from + n if op.restore else op.restore_from,
+        restore_to=op.restore_to + n if op.restore else op.restore_to,
+    )
 
 
 def watch_plan(project: str, operations: Iterable[Operation], services: Sequence[str]) -> Plan:

@@ -11,9 +11,9 @@ import pytest
 import stackup
 from stackup.api import UpRequest, up
 from stackup.engine.fake import FakeEngine
-from stackup.engine.interface import PullEvent
 from stackup.errors import PlanError
 from stackup.loading.loader import load_text
+from stackup.planning.desired import image_key
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, Plan
 from stackup.planning.render import plan_json
@@ -44,21 +44,6 @@ class RecordingUI:
 
     def lock_wait(self, message: str) -> None:
         self.seen.append(f"lock: {message}")
-
-    def building(self, service: str, tag: str) -> None:
-        self.seen.append(f"build {service}")
-
-    def build_output(self, service: str, line: str) -> None:
-        pass
-
-    def pulling(self, image: str) -> None:
-        self.seen.append(f"pull {image}")
-
-    def pull_progress(self, image: str, event: PullEvent) -> None:
-        pass
-
-    def pulled(self, image: str, image_id: str) -> None:
-        self.seen.append(f"pulled {image} {image_id}")
 
     def planned(self, plan: Plan) -> None:
         self.plans.append(plan)
@@ -97,12 +82,59 @@ def test_up_applies_and_a_second_up_has_nothing_to_do() -> None:
     assert again.plan.operations == () and again.outcome.done == []
 
 
-def test_pull_always_pulls_each_image_once_and_says_so() -> None:
+def test_pull_always_pulls_each_image_once_before_any_container_and_says_so() -> None:
     engine = FakeEngine({"busybox:latest": BUSYBOX})
     ui = RecordingUI()
-    assert up(load_text(STACK.format(gen=1)), engine, UpRequest(pull="always"), ui).outcome.ok
+    always = UpRequest(options=ReconcileOptions(pull="always"))
+    result = up(load_text(STACK.format(gen=1)), engine, always, ui)
+    assert result.outcome.ok and engine.calls["pull"] == 1
+    (shown,) = ui.plans
+    pull = shown.operations[0]
+    assert (pull.action, pull.name, pull.reason) == (Action.PULL, "busybox:latest", "--pull always")
+    # Each container operation that creates a busybox container waits for the pull.
+    assert all(
+        "pull:busybox:latest" in op.after for op in shown.operations if op.kind == "container"
+    )
+    ids = [e.op_id for e in ui.events if e.status in ("started", "done")]
+    assert ids[:2] == ["pull:busybox:latest", "pull:busybox:latest"]
+    assert f"pulled busybox:latest ({BUSYBOX[7:19]})" in [e.message for e in ui.events]
+
+
+def test_a_missing_image_is_pulled_by_the_plan_and_a_dry_run_pulls_nothing() -> None:
+    engine = FakeEngine(registry={"busybox:latest": BUSYBOX})
+    loaded = load_text(STACK.format(gen=1))
+    dry = up(loaded, engine, UpRequest(dry_run=True), RecordingUI()).plan
+    assert [(op.id, op.reason) for op in dry.operations[:1]] == [
+        ("pull:busybox:latest", "not present on the engine")
+    ]
+    assert engine.calls["pull"] == 0 and "busybox:latest" not in engine.images
+    assert up(loaded, engine, UpRequest(), RecordingUI()).outcome.ok
     assert engine.calls["pull"] == 1
-    assert ui.seen[:2] == ["pull busybox:latest", f"pulled busybox:latest {BUSYBOX}"]
+    assert {c.image_id for c in engine.observe("lib").containers} == {BUSYBOX}
+    assert up(loaded, engine, UpRequest(), RecordingUI()).plan.operations == ()
+
+
+def test_a_pull_that_moves_a_tag_recreates_its_containers_with_that_reason() -> None:
+    moved = "sha256:" + "b1" * 32
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    loaded = load_text(STACK.format(gen=1))
+    assert up(loaded, engine, UpRequest(), RecordingUI()).outcome.ok
+    before = {c.name: c.id for c in engine.observe("lib").containers}
+    engine.registry["busybox:latest"] = moved
+    result = up(loaded, engine, UpRequest(options=ReconcileOptions(pull="always")), RecordingUI())
+    assert result.outcome.ok
+    recreated = [op for op in result.plan.operations if op.action == Action.RECREATE]
+    assert sorted(op.name for op in recreated) == sorted(before)
+    assert all("now resolves to b1b1b1b1b1b1 (was b0b0b0b0b0b0)" in op.reason for op in recreated)
+    after = {c.name: (c.id, c.image_id) for c in engine.observe("lib").containers}
+    assert all(after[n][0] != before[n] and after[n][1] == moved for n in before)
+
+
+def test_a_failed_pull_starts_no_container() -> None:
+    engine = FakeEngine()  # nothing local, nothing in the registry
+    result = up(load_text(STACK.format(gen=1)), engine, UpRequest(), RecordingUI())
+    assert result.outcome.failed == {"pull:busybox:latest": "pull access denied for busybox:latest"}
+    assert result.outcome.skipped and engine.containers == {}
 
 
 def test_data_loss_is_refused_unless_the_ui_confirms() -> None:
@@ -243,3 +275,44 @@ def test_an_interrupted_adoption_converges_on_the_next_up(done: int) -> None:
     assert [m.name for m in now.mounts] == [cache]
     assert engine.unmanaged_containers(["web"]) == ()
     assert up(loaded, engine, UpRequest(adopt=True), RecordingUI()).plan.operations == ()
+
+
+class BuildingEngine(FakeEngine):
+    """The in-memory engine with a builder: a build prints two lines and tags an image."""
+
+    def build_image(self, build: object, tag: str) -> Iterator[str]:
+        yield "Step 1/1 : FROM busybox"
+        yield f"Successfully tagged {tag}"
+        self.set_image(image_key(tag), "sha256:" + "bd" * 32)  # as the engine tags it
+
+
+def test_a_missing_build_image_is_built_by_the_plan_with_its_output_as_events(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    (tmp_path / "app").mkdir()
+    text = f"name: lib\nservices:\n  app:\n    build: {tmp_path / 'app'}\n"
+    engine = BuildingEngine()
+    ui = RecordingUI()
+    result = up(load_text(text), engine, UpRequest(), ui)
+    assert result.outcome.ok
+    build, *rest = ui.plans[0].operations
+    assert (build.id, build.action, build.name) == ("build:app", Action.BUILD, "lib-app")
+    assert build.reason == "image lib-app does not exist yet"
+    assert [op.after[0] for op in rest if op.kind == "container"] == ["build:app"]
+    output = [e.message for e in ui.events if e.status == "output"]
+    assert output == ["Step 1/1 : FROM busybox", "Successfully tagged lib-app"]
+    (container,) = engine.observe("lib").containers
+    assert container.image_id == "sha256:" + "bd" * 32
+    assert up(load_text(text), engine, UpRequest(), RecordingUI()).plan.operations == ()
+
+
+def test_a_build_context_that_is_not_a_directory_is_refused_before_anything_runs(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    from stackup.errors import UsageError
+
+    engine = BuildingEngine()
+    text = f"name: lib\nservices:\n  app:\n    build: {tmp_path / 'missing'}\n"
+    with pytest.raises(UsageError, match="is not a directory"):
+        up(load_text(text), engine, UpRequest(), RecordingUI())
+    assert engine.images == {} and engine.containers == {}

@@ -191,6 +191,9 @@ def test_json_shape() -> None:
         "start": 0,
         "stop": 0,
         "reload": 0,
+        "pull": 0,
+        "build": 0,
+        "sync": 0,
     }
     volume, web = data["operations"]
     for op in data["operations"]:

@@ -267,3 +267,58 @@ def test_targets_ignore_editor_temp_files_beside_a_mounted_config(tmp_path: Path
     assert not targets.interesting(tmp_path / "nginx" / "other.conf")
     batch = R.classify(targets, [tmp_path / "nginx" / "sedQ3zR9a", conf])
     assert [p for _, p in batch.services["web"].config] == [conf]
+
+
+def test_a_sync_is_a_plan_the_executor_copies_and_removes_files_with(tmp_path: Path) -> None:
+    from stackup.engine.fake import FakeEngine
+    from stackup.planning.plan import CopyFiles
+    from stackup.targets.engine.execute import execute
+
+    ops = R.sync_operations("app", ["demo-app-1"], b"tar", 2, ["/srv/gone.txt"], tmp_path)
+    (op,) = ops
+    assert (op.id, op.action, op.action.symbol) == ("sync:demo-app-1", Action.SYNC, "⇄")
+    assert op.steps == (
+        CopyFiles("demo-app-1", b"tar", 2),
+        Exec("demo-app-1", ("rm", "-rf", "--", "/srv/gone.txt"), "sync"),
+    )
+    engine = FakeEngine({"busybox": "sha256:" + "b0" * 32})
+    load = _stack(tmp_path, STACK)
+    from stackup.api import plan as make_plan
+
+    execute(make_plan(load, engine), engine)
+    outcome = execute(R.watch_plan("demo", ops, ("app",)), engine)
+    assert outcome.ok and engine.copied == [("demo-app-1", "/", b"tar")]
+    assert engine.execs[-1] == ("demo-app-1", ("rm", "-rf", "--", "/srv/gone.txt"))
+    # Only removals: no copy step.
+    (only_rm,) = R.sync_operations("app", ["demo-app-1"], b"", 0, ["/srv/x"], tmp_path)
+    assert [type(s).__name__ for s in only_rm.steps] == ["Exec"]
+
+
+def test_a_throwaway_check_goes_first_and_moves_the_step_indexes_with_it(tmp_path: Path) -> None:
+    from stackup.planning.plan import CheckInThrowaway, Kind, Operation, RemoveContainer
+
+    load = _stack(tmp_path, STACK)
+    policy = R.reload_policy(load.stack.services["web"])
+    assert policy is not None
+    check = R.throwaway_check(load.stack, "web", policy)
+    (step,) = check
+    assert isinstance(step, CheckInThrowaway) and list(step.spec.service.command or ()) == [
+        "nginx",
+        "-t",
+    ]
+    op = Operation(
+        id="container:demo-web-1",
+        action=Action.RECREATE,
+        kind=Kind.CONTAINER,
+        name="demo-web-1",
+        reason="r",
+        steps=(StopContainer("demo-web-1"), StartContainer("demo-web-1")),
+        gate=1,
+        restore=(RemoveContainer("x"),),
+        restore_from=1,
+        restore_to=2,
+    )
+    checked = R.checked_first(op, check)
+    assert checked.steps[0] is step and checked.steps[1:] == op.steps
+    assert (checked.gate, checked.restore_from, checked.restore_to) == (2, 2, 3)
+    assert R.checked_first(checked, check) is checked  # checked once only

@@ -14,13 +14,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from stackup.engine.interface import ContainerState, Engine
-from stackup.errors import ApplyError, EngineError, StackupError
+from stackup.engine.interface import Engine, PullEvent
+from stackup.errors import ApplyError, StackupError
+from stackup.planning.configstate import write_record
 from stackup.planning.plan import (
+    BuildImage,
     CheckInThrowaway,
     Connect,
+    CopyFiles,
     CreateContainer,
     CreateNetwork,
     CreateVolume,
@@ -28,20 +32,23 @@ from stackup.planning.plan import (
     Exec,
     Operation,
     Plan,
+    PullImage,
+    RecordApplied,
     RemoveContainer,
     RemoveNetwork,
     RemoveVolume,
     RenameContainer,
-    RunnableStep,
     Signal,
     Sleep,
     StartContainer,
     Step,
     StopContainer,
+    TargetStep,
     UpdateContainer,
     WaitFor,
 )
-from stackup.poll import poll_until
+from stackup.targets.engine.conditions import wait_for_condition
+from stackup.targets.engine.images import ImageBuilder
 from stackup.targets.engine.throwaway import run_check
 
 
@@ -49,9 +56,14 @@ from stackup.targets.engine.throwaway import run_check
 class Event:
     op_id: str
     name: str
-    status: str  # started, step, waiting, done, failed, skipped
+    # started, step, waiting, done, failed, skipped; output (a build's line) and progress
+    # (a pulled layer's new state) come many times while an image operation runs
+    status: str
     message: str = ""
     elapsed: float = 0.0
+
+
+TargetStepRunner = Callable[[TargetStep, Callable[[str], None], threading.Event], None]
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,8 @@ class ExecuteOptions:
     # Run each operation in the calling thread, one at a time. For the in-memory engine (the
     # offline review), where an operation takes microseconds and threads only add overhead.
     inline: bool = False
+    # Carries out the steps of another target (the swarm's: stackup.targets.swarm.runner).
+    target_steps: TargetStepRunner | None = None
 
 
 @dataclass
@@ -305,6 +319,14 @@ class _Executor:
                 e.create_volume(spec)
             case RemoveVolume(name):
                 e.remove_volume(name)
+            case PullImage(image):
+                self._pull(op, image, start)
+            case BuildImage(service, tag, build):
+                if not isinstance(e, ImageBuilder):
+                    raise ApplyError(f"this engine cannot build images (needed by {service})")
+                for line in e.build_image(build, tag):
+                    self.emit(Event(op.id, op.name, "output", line, time.monotonic() - start))
+                self._step_done(op, start, f"built {tag}")
             case CreateContainer(spec):
                 e.create_container(spec)
             case StartContainer(name):
@@ -339,6 +361,9 @@ class _Executor:
                         f"(exit {result.exit_code}): {result.output.strip()}"
                     )
                 self._step_done(op, start, f"{purpose} passed: {' '.join(command)}")
+            case CopyFiles(container, archive, files):
+                e.put_files(container, "/", archive)
+                self._step_done(op, start, f"copied {files} file(s) into {container}")
             case CheckInThrowaway(spec, purpose):
                 shown = " ".join(spec.service.command or ())
                 result = run_check(e, spec, self.cancel)
@@ -364,14 +389,42 @@ class _Executor:
                 )
                 for container in step.containers:
                     wait_for_condition(e, step, container, self.options, self.cancel)
-            case RunnableStep():
-                step.run(
-                    e,
+            case RecordApplied(store, container_id, files):
+                # Best effort: a record not written costs one needless validated reload later,
+                # no reason to report a reload that worked as failed.
+                try:
+                    write_record(Path(store), container_id, dict(files))
+                except OSError as exc:
+                    self._step_done(
+                        op,
+                        start,
+                        f"could not record the applied config ({exc}); a later plan may reload again",
+                    )
+            case TargetStep():
+                if self.options.target_steps is None:
+                    raise ApplyError(
+                        f"no runner for {type(step).__name__} steps: this plan is for another target"
+                    )
+                self.options.target_steps(
+                    step,
                     lambda message: self.emit(
                         Event(op.id, op.name, "waiting", message, time.monotonic() - start)
                     ),
                     self.cancel,
                 )
+
+    def _pull(self, op: Operation, image: str, start: float) -> None:
+        layers: dict[str, str] = {}
+
+        def progress(event: PullEvent) -> None:
+            # One event per layer state change, not per byte: progress lines stay readable.
+            if event.layer and layers.get(event.layer) != event.status:
+                layers[event.layer] = event.status
+                message = f"{event.layer}: {event.status}"
+                self.emit(Event(op.id, op.name, "progress", message, time.monotonic() - start))
+
+        image_id = self.engine.pull(image, progress)
+        self._step_done(op, start, f"pulled {image} ({image_id.removeprefix('sha256:')[:12]})")
 
     def _step_done(self, op: Operation, start: float, message: str) -> None:
         # Reload steps are reported one by one: watch mode shows (and times) each stage.
@@ -394,71 +447,3 @@ class _InlinePool:
         except Exception as exc:  # handed on as from a worker; Ctrl-C goes up to run()
             future.set_exception(exc)
         return future
-
-
-def wait_for_condition(
-    engine: Engine, step: WaitFor, container: str, options: ExecuteOptions, cancel: threading.Event
-) -> None:
-    """Block until `container` meets a depends_on condition, or raise with the reason."""
-    last: list[ContainerState] = []
-
-    def met() -> bool | None:
-        try:
-            state = engine.inspect_container(container)
-        except EngineError:
-            if not step.required:
-                return True
-            raise ApplyError(f"{step.service}: container {container} does not exist") from None
-        last[:] = [state]
-        if step.condition == "service_started":
-            if state.status in ("running", "exited", "restarting"):
-                return True
-        elif step.condition == "service_healthy":
-            if state.health == "healthy":
-                return True
-            if state.health is None:
-                raise ApplyError(
-                    f"{step.service} has no healthcheck, so it can never be healthy",
-                )
-            if state.health == "unhealthy" or state.status == "exited":
-                raise ApplyError(
-                    f"{step.service} is {state.health or state.status}: {state.health_log or 'no health output'}"
-                )
-        elif step.condition == "service_ready":
-            # A rollout's gate: healthy if it has a healthcheck (the image's counts too), else
-            # running; exited or unhealthy fails at once, with what the container said.
-            if state.health == "healthy" or (state.health is None and state.status == "running"):
-                return True
-            if state.health == "unhealthy" or state.status in ("exited", "dead"):
-                output = (
-                    state.health_log
-                    or b"".join(engine.logs(container, tail=10)).decode(errors="replace").strip()
-                )
-                raise ApplyError(
-                    f"{step.service}: the new container {container} is "
-                    f"{state.health or state.status}: {output or 'no output'}"
-                )
-        elif step.condition == "service_completed_successfully" and state.status in (
-            "exited",
-            "dead",
-        ):
-            if state.exit_code == 0:
-                return True
-            tail = b"".join(engine.logs(container, tail=10)).decode(errors="replace").strip()
-            raise ApplyError(
-                f"{step.service} exited with code {state.exit_code}"
-                + (f"; last log lines:\n{tail}" if tail else "")
-            )
-        return None
-
-    timeout = step.timeout if step.timeout is not None else options.wait_timeout
-    if poll_until(met, interval=options.poll_interval, timeout=timeout, cancel=cancel):
-        return
-    if cancel.is_set():
-        raise ApplyError(f"interrupted while waiting for {step.service}")
-    (state,) = last
-    raise ApplyError(
-        f"timed out after {timeout:g}s waiting for {step.service} "
-        f"({step.condition}); last state: {state.status}"
-        + (f", health {state.health}: {state.health_log}" if state.health else "")
-    )

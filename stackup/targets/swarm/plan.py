@@ -3,8 +3,8 @@
 Pure, like `reconcile`: a `Stack` (with its `SourceMap`, for locations) and one
 `SwarmObserved` snapshot go in, a `plan.Plan` comes out, with the same actions, reasons,
 field-level changes and renderers as the single-engine target. The engine layer is
-`stackup.engine.docker.swarm`; the steps (`stackup.targets.swarm.steps`) carry themselves out over it
-(`plan.RunnableStep`). The desired state is built in `stackup.targets.swarm.desired`, the checks of
+`stackup.engine.docker.swarm`; the steps (`stackup.targets.swarm.steps`) are data, carried out
+over it by `stackup.targets.swarm.runner`. The desired state is built in `stackup.targets.swarm.desired`, the checks of
 what Swarm cannot honour are `stackup.targets.swarm.check`, and `down` is `teardown.plan_swarm_down`.
 
 What maps where:

@@ -1,0 +1,86 @@
+"""The swarm plan's steps are data; `SwarmSteps` carries them out over a swarm engine, and the
+executor hands it every `TargetStep` (a plan for another target without its runner fails)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from stackup.engine.fake import FakeEngine
+from stackup.engine.swarm_interface import Convergence
+from stackup.errors import ApplyError
+from stackup.planning.plan import Action, Kind, Operation, Plan
+from stackup.targets.engine.execute import ExecuteOptions, execute
+from stackup.targets.swarm.runner import SwarmSteps
+from stackup.targets.swarm.steps import RemoveService, WaitConverged, WaitServiceGone
+
+
+class RecordingSwarm:
+    """The part of the swarm engine the runner calls, recording each call."""
+
+    def __init__(self, looks: list[Convergence]) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.looks = looks
+        self.gone_after = 2
+
+    def remove_service(self, name: str) -> None:
+        self.calls.append(("remove_service", name))
+
+    def service_gone(self, name: str) -> bool:
+        self.gone_after -= 1
+        return self.gone_after <= 0
+
+    def convergence(self, step: WaitConverged) -> Convergence:
+        return self.looks.pop(0)
+
+
+def _wait(timeout: float = 5.0) -> WaitConverged:
+    return WaitConverged("web", "demo_web", "h", 2, None, timeout=timeout, poll=0.001)
+
+
+def test_the_runner_removes_waits_and_reports_progress_once_per_change() -> None:
+    swarm = RecordingSwarm(
+        [
+            Convergence(progress="1/2 running"),
+            Convergence(progress="1/2 running"),
+            Convergence(progress="2/2 running"),
+            Convergence(done=True),
+        ]
+    )
+    runner, said = SwarmSteps(swarm), []  # type: ignore[arg-type]
+    cancel = threading.Event()
+    runner(RemoveService("demo_web"), said.append, cancel)
+    runner(WaitServiceGone("demo_web", poll=0.001), said.append, cancel)
+    runner(_wait(), said.append, cancel)
+    assert swarm.calls == [("remove_service", "demo_web")]
+    assert said == [
+        "waiting for the tasks of demo_web to stop",
+        "web: 1/2 running",
+        "web: 2/2 running",
+    ]
+
+
+def test_a_rolled_back_update_fails_the_step_with_why() -> None:
+    swarm = RecordingSwarm([Convergence(failed="the update rolled back: task exited (1)")])
+    with pytest.raises(ApplyError, match="service web: the update rolled back: task exited"):
+        SwarmSteps(swarm)(_wait(), lambda m: None, threading.Event())  # type: ignore[arg-type]
+
+
+def test_the_executor_hands_target_steps_to_the_runner_it_is_given() -> None:
+    op = Operation(
+        id="service:demo_web",
+        action=Action.REMOVE,
+        kind=Kind.SERVICE,
+        name="demo_web",
+        reason="orphan",
+        steps=(RemoveService("demo_web"),),
+    )
+    plan = Plan(project="demo", operations=(op,))
+    swarm = RecordingSwarm([])
+    with_runner = ExecuteOptions(target_steps=SwarmSteps(swarm))  # type: ignore[arg-type]
+    assert execute(plan, FakeEngine(), options=with_runner).ok
+    assert swarm.calls == [("remove_service", "demo_web")]
+    without = execute(plan, FakeEngine())
+    assert "this plan is for another target" in without.failed["service:demo_web"]
