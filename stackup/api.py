@@ -1,5 +1,7 @@
 """The public API and the use cases: plan a loaded stack against an engine, apply a plan;
-`up`, `down` and `watch` whole, callable without the CLI (which only shows and asks).
+`up`, `down` and `watch` whole, callable without the CLI (which only shows and asks). Each
+use case works through a `Target` (one engine, or a swarm: stackup.targets.target); an
+`Engine` given where a target is expected is the single-engine target over it.
 
 loaded = stackup.load(LoadOptions(files=(Path("stack.yaml"),)))
 engine = DockerEngine.from_env()
@@ -17,57 +19,44 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from stackup.engine.interface import Engine
-from stackup.engine.observed import Observed
-from stackup.errors import ApplyError, PlanError
-from stackup.loading.compat import engine_errors
+from stackup.errors import PlanError
 from stackup.loading.loader import LoadedStack
-from stackup.planning import configstate
-from stackup.planning import salt as S
-from stackup.planning.desired import desired_names, read_file_objects
 from stackup.planning.graph import ResourceGraph, build_graph
-from stackup.planning.options import ReconcileOptions, containers_needing_live_config
-from stackup.planning.plan import Action, Kind, Plan
+from stackup.planning.options import ReconcileOptions
+from stackup.planning.plan import Plan
 from stackup.planning.reconcile import reconcile
 from stackup.planning.render import plan_json
-from stackup.planning.teardown import plan_down
 from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
-from stackup.targets.engine.images import check_build_contexts
 from stackup.targets.engine.lock import project_lock
-from stackup.targets.engine.preflight import check as preflight_check
+from stackup.targets.engine.target import EngineTarget, observe, plan_options
+from stackup.targets.target import Applied, DownRequest, Target, apply_staged
 
 if TYPE_CHECKING:
     from stackup.watch.events import WatchConfig, WatchUI
 
+__all__ = [
+    "Applied",
+    "DownRequest",
+    "EngineTarget",
+    "Target",
+    "UpRequest",
+    "apply",
+    "apply_plan",
+    "as_target",
+    "down",
+    "observe",
+    "plan",
+    "plan_options",
+    "up",
+    "watch",
+]
 
-def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> Observed:
-    """One snapshot of the project, plus the live in-place-updatable settings of each of its
-    service containers: `docker update` (ours, or one by hand) leaves the applied-spec label
-    as it was, so only the container itself says what it runs with."""
-    observed = engine.observe(loaded.stack.name)
-    need = containers_needing_live_config(loaded.stack, observed, options)
-    if not need:
-        return observed
-    live = engine.live_configs(need)
-    containers = tuple(
-        dataclasses.replace(c, live=live[c.id]) if c.id in live else c for c in observed.containers
-    )
-    return dataclasses.replace(observed, containers=containers)
 
-
-def plan_options(
-    loaded: LoadedStack, engine: Engine, options: ReconcileOptions | None = None
-) -> ReconcileOptions:
-    """Options completed with what planning must read first (secret and config contents) and
-    the salt for a project that has none on the engine yet: keyed with the engine's ID
-    (`stackup.planning.salt`, rule 3)."""
-    options = options or ReconcileOptions()
-    name = loaded.stack.name
-    salt = S.choose(given=options.salt, fallback=lambda: S.engine_keyed(engine.engine_id(), name))
-    # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
-    configs = configstate.snapshot(loaded.stack, loaded.stack.services, loaded.project_directory)
-    return dataclasses.replace(
-        options, file_objects=read_file_objects(loaded.stack), salt=salt, configs=configs
-    )
+def as_target(target: Target | Engine) -> Target:
+    """A target as given, or the single-engine target over an engine."""
+    if isinstance(target, Target):
+        return target
+    return EngineTarget(target)
 
 
 def plan(
@@ -88,6 +77,29 @@ def apply(
     options: ExecuteOptions | None = None,
 ) -> Outcome:
     return execute(plan, engine, on_event, options)
+
+
+def apply_plan(
+    loaded: LoadedStack,
+    target: Target | Engine,
+    plan: Plan,
+    options: ReconcileOptions,
+    on_event: Callable[[Event], None] = lambda event: None,
+    execute_options: ExecuteOptions | None = None,
+    cancel: threading.Event | None = None,
+) -> Applied:
+    """Apply `plan`, made with `options`: image operations first, then the rest planned
+    again against the images (`stackup.targets.target.apply_staged`)."""
+    chosen = as_target(target)
+    return apply_staged(
+        chosen,
+        loaded,
+        plan,
+        lambda: chosen.plan(loaded, dataclasses.replace(options, pull=None)),
+        on_event,
+        execute_options or ExecuteOptions(),
+        cancel or threading.Event(),
+    )
 
 
 # ----------------------------------------------------------------------------- use cases
@@ -130,43 +142,29 @@ class UpUI(ApplyUI, Protocol):
     def confirm_adoption(self, plan: Plan) -> bool: ...
 
 
-@dataclass(frozen=True)
-class Applied:
-    plan: Plan
-    outcome: Outcome
-
-
 def up(
     loaded: LoadedStack,
-    engine: Engine,
+    target: Target | Engine,
     request: UpRequest,
     ui: UpUI,
     cancel: threading.Event | None = None,
 ) -> Applied:
-    """Converge the engine to the stack, under the project's lock: plan (the images to build
-    and pull first, then the containers), refuse what is in the way (a saved plan no longer
-    current, a taken port, unconfirmed data loss), then apply. Raises `PlanError`/`ApplyError`
-    before anything is applied; a failure while applying is in the outcome."""
+    """Converge the target to the stack, under the project's lock: plan (the images to build,
+    pull or push first, then the rest), refuse what is in the way (a saved plan no longer
+    current, a blocker, a taken port, unconfirmed data loss), then apply. Raises
+    `PlanError`/`ApplyError` before anything is applied; a failure while applying is in the
+    outcome."""
+    chosen = as_target(target)
     with project_lock(
-        engine.engine_id(), loaded.stack.name, wait=request.wait_lock, on_wait=ui.lock_wait
+        chosen.lock_id(), loaded.stack.name, wait=request.wait_lock, on_wait=ui.lock_wait
     ):
-        options = plan_options(loaded, engine, request.options)
-        if request.adopt:
-            names = desired_names(loaded.stack, options.services, options.scale)
-            found = engine.unmanaged_containers(names)
-            options = dataclasses.replace(options, adopt={c.name: c for c in found})
-        plan = reconcile(
-            loaded.stack,
-            build_graph(loaded.stack, loaded.source),
-            observe(loaded, engine, options),
-            options,
-        )
+        plan = chosen.plan(loaded, request.options, adopt=request.adopt)
         if request.saved_plan is not None:
             check_saved_plan(request.saved_plan, plan, request.saved_plan_file)
         ui.planned(plan)
         if request.dry_run:
             return Applied(plan, Outcome())
-        preflight(plan, engine, loaded)
+        chosen.check(loaded, plan)
         _confirm(plan, ui)
         if not plan.operations:
             return Applied(plan, Outcome())
@@ -175,12 +173,13 @@ def up(
             wait_timeout=request.wait_timeout,
             allow_data_loss=True,  # confirmed above
         )
+        again = dataclasses.replace(request.options, pull=None)
         with ui.applying(plan) as on_event:
             return apply_staged(
+                chosen,
                 loaded,
-                engine,
                 plan,
-                options,
+                lambda: chosen.plan(loaded, again, adopt=request.adopt),
                 on_event,
                 execute_options,
                 cancel or threading.Event(),
@@ -203,51 +202,6 @@ def _confirm(plan: Plan, ui: UpUI) -> None:
         )
 
 
-def apply_staged(
-    loaded: LoadedStack,
-    engine: Engine,
-    plan: Plan,
-    options: ReconcileOptions,
-    on_event: Callable[[Event], None],
-    execute_options: ExecuteOptions,
-    cancel: threading.Event,
-    confirm: Callable[[Plan], None] = lambda plan: None,
-) -> Applied:
-    """Apply `plan` (made with `options`); when it builds or pulls images, in two stages: the
-    image operations, then the rest planned again against the images now there. A tag that a
-    pull moved recreates its containers, with that reason, as Compose does after a pull.
-    `confirm` sees the second plan (its data loss or adoptions) before it runs."""
-    images = tuple(op for op in plan.operations if op.kind == Kind.IMAGE)
-    if not images:
-        return Applied(plan, execute(plan, engine, on_event, execute_options, cancel))
-    first = execute(
-        dataclasses.replace(plan, operations=images), engine, on_event, execute_options, cancel
-    )
-    if not first.ok:
-        for op in plan.operations:
-            if op.kind != Kind.IMAGE:
-                first.skipped[op.id] = "not started: an image it needs was not built or pulled"
-                on_event(Event(op.id, op.name, "skipped", first.skipped[op.id]))
-        return Applied(plan, first)
-    options = dataclasses.replace(options, pull=None)
-    rest = reconcile(
-        loaded.stack,
-        build_graph(loaded.stack, loaded.source),
-        observe(loaded, engine, options),
-        options,
-    )
-    preflight(rest, engine, loaded)
-    confirm(rest)
-    second = execute(rest, engine, on_event, execute_options, cancel)
-    outcome = Outcome(
-        done=first.done + second.done,
-        failed={**first.failed, **second.failed},
-        skipped={**first.skipped, **second.skipped},
-        interrupted=first.interrupted or second.interrupted,
-    )
-    return Applied(dataclasses.replace(plan, operations=images + rest.operations), outcome)
-
-
 def check_saved_plan(saved: Mapping[str, object], plan: Plan, file: str) -> None:
     """`up --plan`: apply only if planning now gives exactly the saved plan, from the same
     engine state."""
@@ -264,62 +218,16 @@ def check_saved_plan(saved: Mapping[str, object], plan: Plan, file: str) -> None
         )
 
 
-def preflight(plan: Plan, engine: Engine, loaded: LoadedStack) -> None:
-    """Refuse before starting anything when something is in the way: keys newer than the
-    engine, a blocker in the plan, a host port another process holds."""
-    api_version = getattr(engine, "api_version", None)
-    if isinstance(api_version, tuple):
-        errors = engine_errors(loaded.stack, loaded.source, api_version, plan.services)
-        if errors:
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise ApplyError(
-                errors[0] + more,
-                hint="upgrade the engine, or remove the key; nothing was started",
-            )
-    preflight_check(plan, engine, loaded.stack)
-    check_build_contexts(
-        loaded, (op.service for op in plan.operations if op.action == Action.BUILD and op.service)
-    )
-
-
-@dataclass(frozen=True)
-class DownRequest:
-    """`stackup down`: the project's containers and networks, and with `volumes` its named
-    volumes (never external ones). `services` are the file's services when a file is at hand
-    (containers of other services are orphans, kept unless `remove_orphans`); None works from
-    labels alone."""
-
-    services: frozenset[str] | None = None
-    external_volumes: frozenset[str] = frozenset()
-    volumes: bool = False
-    remove_orphans: bool = False
-    timeout: float | None = None
-    wait_lock: bool = True
-
-
 def down(
     project: str,
-    engine: Engine,
+    target: Target | Engine,
     request: DownRequest,
     ui: ApplyUI,
     cancel: threading.Event | None = None,
 ) -> Applied:
-    with project_lock(engine.engine_id(), project, wait=request.wait_lock, on_wait=ui.lock_wait):
-        observed = engine.observe(project)
-        orphans: frozenset[str] = frozenset()
-        if request.services is not None and not request.remove_orphans:
-            orphans = frozenset(
-                c.service
-                for c in observed.containers
-                if c.service and c.service not in request.services
-            )
-        plan = plan_down(
-            observed,
-            volumes=request.volumes,
-            timeout=request.timeout,
-            keep_services=orphans,
-            keep_volumes=request.external_volumes,
-        )
+    chosen = as_target(target)
+    with project_lock(chosen.lock_id(), project, wait=request.wait_lock, on_wait=ui.lock_wait):
+        plan = chosen.plan_down(project, request)
         ui.planned(plan)
         if not plan.operations:
             return Applied(plan, Outcome())
@@ -327,7 +235,7 @@ def down(
         # (its limit is 64). Only `volumes` plans volume removals: the request is the consent.
         options = ExecuteOptions(parallel=64, allow_data_loss=True)
         with ui.applying(plan) as on_event:
-            outcome = execute(plan, engine, on_event, options, cancel or threading.Event())
+            outcome = chosen.execute(plan, on_event, options, cancel or threading.Event())
     return Applied(plan, outcome)
 
 

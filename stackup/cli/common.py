@@ -10,6 +10,7 @@ import click
 
 if TYPE_CHECKING:
     from stackup.loading.loader import LoadedStack
+    from stackup.targets.target import Target
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,19 @@ def target(loaded: LoadedStack | None = None) -> str:
     if loaded is not None and loaded.stack.stackup.target:
         return loaded.stack.stackup.target
     return "engine"
+
+
+def open_target(loaded: LoadedStack | None = None, *, wait_timeout: float = 300.0) -> Target:
+    """The target the stack deploys to (`target()`), connected: the single engine, or the
+    swarm this engine manages."""
+    if target(loaded) == "swarm":
+        from stackup.cli.swarm_cmd import connect
+        from stackup.targets.swarm.target import SwarmTarget
+
+        return SwarmTarget(connect(), wait_timeout)
+    from stackup.targets.engine.target import EngineTarget
+
+    return EngineTarget(connect_engine())
 
 
 def refuse_swarm(loaded: LoadedStack | None = None, command: str = "this command") -> None:

@@ -68,15 +68,10 @@ def diff(
         raise UsageError(
             "--base needs a git revision (a branch, tag or commit), not an empty string"
         )
-    if target(loaded) == "swarm":
-        if review:
-            from stackup.errors import UsageError
+    if review and target(loaded) == "swarm":
+        from stackup.errors import UsageError
 
-            raise UsageError("--against and --base compare single-engine plans, not --target swarm")
-        from stackup.cli import swarm_cmd
-
-        swarm_cmd.diff(loaded, services, fmt=fmt, exit_code=exit_code, output=output, flags=flags)
-        return
+        raise UsageError("--against and --base compare single-engine plans, not --target swarm")
     options = reconcile_options(loaded, services, flags)
     if review:
         from stackup.review import plan_between
@@ -84,10 +79,9 @@ def diff(
         base, reader = _base(opts, loaded, against, base_rev)
         plan = plan_between(base, loaded, options, base_reader=reader)
     else:
-        from stackup.api import plan as make_plan
-        from stackup.cli.common import connect_engine
+        from stackup.cli.common import open_target
 
-        plan = make_plan(loaded, connect_engine(), options)
+        plan = open_target(loaded).plan(loaded, options)
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
     elif fmt == "markdown":
@@ -98,7 +92,11 @@ def diff(
         click.echo(render_text(plan, colour=use_colour()), nl=False)
     if output:
         saved = plan_json(plan)
-        saved["options"] = {"services": list(services), **{k: _plain(v) for k, v in flags.items()}}
+        saved["options"] = {
+            "services": list(services),
+            "target": target(loaded),
+            **{k: _plain(v) for k, v in flags.items()},
+        }
         try:
             Path(output).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
@@ -108,6 +106,14 @@ def diff(
         click.echo(
             f"saved the plan to {output}; apply it with `stackup up --plan {output}`", err=True
         )
+    if plan.blockers:  # `up` would refuse this plan
+        where = "Swarm" if target(loaded) == "swarm" else "the engine"
+        click.echo(
+            f"error: {len(plan.blockers)} problem(s) in the stack file that {where} cannot run; "
+            "nothing was applied",
+            err=True,
+        )
+        sys.exit(1)
     if exit_code:
         sys.exit(2 if plan.changes else 0)
 

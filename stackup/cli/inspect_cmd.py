@@ -12,25 +12,27 @@ if TYPE_CHECKING:
     from stackup.engine.observed import ObservedContainer
 
 
-def _swarm_target() -> bool:
-    from stackup.cli.lifecycle_cmd import _swarm_target as swarm_target
-
-    return swarm_target()
-
-
 @click.command("ps")
 @click.option("-a", "--all", "show_all", is_flag=True, help="Show stopped containers too.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.argument("services", nargs=-1)
 def ps(show_all: bool, fmt: str, services: tuple[str, ...]) -> None:
     """List the stack's containers: service, name, state, health, ports."""
-    from stackup.cli.common import connect_engine, global_options, print_table
+    from stackup.cli.common import connect_engine, global_options, print_table, target
+    from stackup.errors import StackFileError
 
     opts = global_options()
+    try:
+        loaded = opts.load()
+    except StackFileError:
+        if not (opts.project_name and not opts.files):
+            raise
+        loaded = None  # `-p NAME ps` without a file: from labels alone
     project = opts.project_name if opts.project_name and not opts.files else None
     if project is None:
-        project = opts.load().stack.name
-    if _swarm_target():
+        assert loaded is not None
+        project = loaded.stack.name
+    if target(loaded) == "swarm":
         from stackup.cli import swarm_cmd
 
         swarm_cmd.ps(project, services, show_all, fmt)

@@ -13,13 +13,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from stackup.engine.docker.engine import DockerEngine
+    from stackup.loading.loader import LoadedStack
     from stackup.planning.plan import Plan
     from stackup.targets.engine.execute import Event, Outcome
 
 
-def _project() -> tuple[str, frozenset[str] | None, frozenset[str]]:
-    """The project name and, when a stack file is at hand, its service names and the volumes
-    it declares external. With `-p NAME` and no file, down works from labels alone."""
+def _project() -> tuple[str, frozenset[str] | None, frozenset[str], LoadedStack | None]:
+    """The project name and, when a stack file is at hand, its service names, the volumes it
+    declares external and the stack itself (for its target). With `-p NAME` and no file, down
+    works from labels alone."""
     from stackup.cli.common import global_options
     from stackup.errors import StackFileError
 
@@ -28,24 +30,10 @@ def _project() -> tuple[str, frozenset[str] | None, frozenset[str]]:
         loaded = opts.load()
     except StackFileError:
         if opts.project_name and not opts.files:
-            return opts.project_name, None, frozenset()
+            return opts.project_name, None, frozenset(), None
         raise
     external = frozenset(v.name or k for k, v in loaded.stack.volumes.items() if v.external)
-    return loaded.stack.name, frozenset(loaded.stack.services), external
-
-
-def _swarm_target() -> bool:
-    """`--target swarm`, or `x-stackup.target: swarm` in a stack file that loads."""
-    from stackup.cli.common import global_options, target
-    from stackup.errors import StackFileError
-
-    opts = global_options()
-    if opts.target:
-        return opts.target == "swarm"
-    try:
-        return target(opts.load()) == "swarm"
-    except StackFileError:
-        return False
+    return loaded.stack.name, frozenset(loaded.stack.services), external, loaded
 
 
 def _run(plan: Plan, engine: DockerEngine, progress: str = "auto") -> None:
@@ -92,18 +80,11 @@ def down(
     volumes: bool, remove_orphans: bool, timeout: float | None, no_wait_lock: bool, progress: str
 ) -> None:
     """Stop and remove the stack's containers and networks (and, with -v, its volumes)."""
-    from stackup.cli.common import connect_engine
-
-    project, services, external = _project()
-    if _swarm_target():
-        from stackup.cli import swarm_cmd
-
-        # Named volumes stay on a swarm: they live on the nodes that ran the tasks.
-        swarm_cmd.down(project, progress)
-        return
     from stackup import api
+    from stackup.cli.common import open_target
 
-    engine = connect_engine()
+    project, services, external, loaded = _project()
+    chosen = open_target(loaded)
     request = api.DownRequest(
         services=services,
         external_volumes=external,
@@ -113,8 +94,10 @@ def down(
         wait_lock=not no_wait_lock,
     )
     cancel = threading.Event()
-    outcome = api.down(project, engine, request, ClickApplyUI(progress, cancel), cancel).outcome
-    _report(outcome)
+    applied = api.down(project, chosen, request, ClickApplyUI(progress, cancel), cancel)
+    _report(applied.outcome)
+    if chosen.name == "swarm" and applied.plan.operations:
+        click.echo(f"removed project {project} from the swarm (named volumes are kept)")
 
 
 class ClickApplyUI:

@@ -16,7 +16,6 @@ from stackup.cli.options import reconcile_flags
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from stackup.engine.docker.engine import DockerEngine
     from stackup.loading.loader import LoadedStack
     from stackup.planning.plan import Plan
     from stackup.targets.engine.execute import Event, Outcome
@@ -105,17 +104,12 @@ def up(services: tuple[str, ...], **kw: object) -> None:
 
     loaded = global_options().load()
     check_services(loaded, services)
-    if target(loaded) == "swarm":
-        if kw["attach"] or kw["exit_code_from"] or kw.get("watch") or kw["plan_file"]:
-            raise UsageError(
-                "--attach, --exit-code-from, --watch and --plan are not available with --target swarm"
-            )
-        _lint_gate(loaded, services, strict=bool(kw["strict"]), severity=str(kw["severity"]))
-        from stackup.cli import swarm_cmd
-
-        # up on a swarm always waits for the services to converge (or roll back).
-        swarm_cmd.up(loaded, services, kw)
-        return
+    if target(loaded) == "swarm" and (
+        kw["attach"] or kw["exit_code_from"] or kw.get("watch") or kw["plan_file"]
+    ):
+        raise UsageError(
+            "--attach, --exit-code-from, --watch and --plan are not available with --target swarm"
+        )
     if kw["exit_code_from"]:
         check_services(loaded, (str(kw["exit_code_from"]),))
         kw["attach"] = kw["abort_on_container_exit"] = True
@@ -123,9 +117,12 @@ def up(services: tuple[str, ...], **kw: object) -> None:
     options = reconcile_options(loaded, services, kw)
 
     from stackup import api
-    from stackup.cli.common import connect_engine
+    from stackup.cli.common import open_target
+    from stackup.targets.engine.target import EngineTarget
 
-    engine: DockerEngine = connect_engine()
+    # On a swarm, up always waits for the services to converge (or roll back): the plan's
+    # steps do.
+    chosen = open_target(loaded, wait_timeout=float(str(kw["wait_timeout"])))
     request = api.UpRequest(
         options=options,
         saved_plan=_read_saved_plan(Path(str(kw["plan_file"]))) if kw["plan_file"] else None,
@@ -138,7 +135,7 @@ def up(services: tuple[str, ...], **kw: object) -> None:
     )
     cancel = threading.Event()
     ui = ClickUpUI(str(kw["progress"]), bool(kw["yes"]), cancel)
-    result = api.up(loaded, engine, request, ui, cancel)
+    result = api.up(loaded, chosen, request, ui, cancel)
     if kw["dry_run"]:
         return
     plan, outcome = result.plan, result.outcome
@@ -151,7 +148,8 @@ def up(services: tuple[str, ...], **kw: object) -> None:
         sys.exit(130)
     if not outcome.ok:
         _report_failure(outcome, plan, loaded)
-    if kw["wait"]:
+    engine = chosen.engine if isinstance(chosen, EngineTarget) else None
+    if kw["wait"] and engine is not None:
         from stackup.targets.engine.waits import wait_until_healthy
 
         click.echo("waiting for services to be running and healthy ...")
@@ -165,7 +163,7 @@ def up(services: tuple[str, ...], **kw: object) -> None:
 
         run_watch(loaded, services, options, initial_apply=False)
         return
-    if kw["attach"]:
+    if kw["attach"] and engine is not None:
         from stackup.cli.attach import attach
 
         code = attach(

@@ -59,18 +59,12 @@ def to_pull(
     return dict(sorted(out.items()))
 
 
-def image_operations(
-    stack: Stack,
-    selected: Iterable[str],
-    local: Collection[str],
-    *,
-    pull: str,
-    build: bool,
+def build_operations(
+    stack: Stack, selected: Iterable[str], local: Collection[str], *, always: bool
 ) -> list[Operation]:
-    """Build operations, then pull operations, in name order."""
-    chosen = sorted(selected)
+    """An operation per `build:` service to build (`to_build`), in name order."""
     ops = []
-    for name, why in to_build(stack, chosen, local, always=build).items():
+    for name, why in to_build(stack, selected, local, always=always).items():
         section = stack.services[name].build
         assert section is not None  # to_build chose it for its build section
         tag = image_ref(stack, name)
@@ -85,6 +79,20 @@ def image_operations(
                 steps=(BuildImage(name, tag, section),),
             )
         )
+    return ops
+
+
+def image_operations(
+    stack: Stack,
+    selected: Iterable[str],
+    local: Collection[str],
+    *,
+    pull: str,
+    build: bool,
+) -> list[Operation]:
+    """Build operations, then pull operations, in name order."""
+    chosen = sorted(selected)
+    ops = build_operations(stack, chosen, local, always=build)
     ops += [
         Operation(
             id=f"pull:{image}",

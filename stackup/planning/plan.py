@@ -2,7 +2,7 @@
 changes and the engine steps it is made of.
 
 Actions form a closed set with a symbol each, as in Terraform: `+` create, `~` update in place,
-`-/+` recreate, `-` remove, `>` start, `↻` reload, `↓` pull and `⚒` build an image, `⇄` sync
+`-/+` recreate, `-` remove, `>` start, `↻` reload, `↓` pull, `⚒` build and `↑` push an image, `⇄` sync
 files into a container (watch). An
 operation's `steps` are engine primitives (pull, build, create, start, wait, stop, remove,
 rename, connect, ...) run in order by the executor, which decides nothing; `after` names the
@@ -36,6 +36,7 @@ class Action(StrEnum):
     PULL = "pull"
     BUILD = "build"
     SYNC = "sync"
+    PUSH = "push"
 
     @property
     def symbol(self) -> str:
@@ -55,6 +56,7 @@ _SYMBOLS = {
     Action.PULL: "↓",
     Action.BUILD: "⚒",
     Action.SYNC: "⇄",
+    Action.PUSH: "↑",
 }
 
 
@@ -325,4 +327,5 @@ class Plan:
             "pull": counts["pull"],
             "build": counts["build"],
             "sync": counts["sync"],
+            "push": counts["push"],
         }

@@ -37,6 +37,7 @@ _COLOURS = {
     Action.PULL: "34",  # blue
     Action.BUILD: "34",
     Action.SYNC: "36",
+    Action.PUSH: "34",
 }
 
 
@@ -61,7 +62,7 @@ def summary_line(plan: Plan) -> str:
         f"{s['recreate']} to recreate",
         f"{s['remove']} to remove",
     ]
-    for key in ("start", "stop", "reload", "pull", "build", "sync"):
+    for key in ("start", "stop", "reload", "pull", "build", "push", "sync"):
         if s[key]:
             parts.append(f"{s[key]} to {key}")
     return "Plan: " + ", ".join(parts) + "."

@@ -39,7 +39,7 @@ from stackup.planning import configstate as CS
 from stackup.planning.checks import CHECK_LABEL
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, Plan
-from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
+from stackup.targets.engine.execute import Event, Outcome, execute
 from stackup.targets.engine.lock import project_lock
 from stackup.watch import reload as R
 from stackup.watch.develop import DevelopActions
@@ -357,7 +357,7 @@ class Watcher(DevelopActions):
 
     def _apply(self, plan: Plan, options: ReconcileOptions | None = None) -> Outcome:
         """Show and apply `plan`, made with `options` (needed again when it builds or pulls
-        images: what follows them is planned anew, `api.apply_staged`)."""
+        images: what follows them is planned anew, `api.apply_plan`)."""
         self.ui.show_plan(plan)
         options = options or dataclasses.replace(self.config.options, services=self._selected())
         with self._locked(), self.ui.progress() as show:
@@ -367,15 +367,7 @@ class Watcher(DevelopActions):
                 if event.status == "step" and "passed in a throwaway container" in event.message:
                     self._say("validated", f"{event.name}: {event.message}")
 
-            outcome = api.apply_staged(
-                self.loaded,
-                self.engine,
-                plan,
-                options,
-                on_event,
-                ExecuteOptions(),
-                threading.Event(),
-            ).outcome
+            outcome = api.apply_plan(self.loaded, self.engine, plan, options, on_event).outcome
         self._check(outcome)
         if outcome.ok:
             self._say("applied", f"applied {len(outcome.done)} operation(s)")

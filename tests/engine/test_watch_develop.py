@@ -167,7 +167,10 @@ def test_rebuild(
         assert _cat(docker_client, name, "/msg") == "one\n"
         d.write("two\n", "ctx/msg")
         out = watch.wait_for(r"applied \d+ operation")
-        assert f"built {tag}" in out and f"-/+ container {name}" in out, out
+        # The plan builds (its output shown), then, planned again against the new image,
+        # recreates the container with that reason.
+        assert f"Successfully tagged {tag}" in out, out
+        assert f"recreate: image {tag} now resolves to" in out, out
         wait_for(lambda: _cat(docker_client, name, "/msg") == "two\n", what="the rebuilt file")
         assert container(docker_client, name)[0] != first_id
     finally:

@@ -194,6 +194,7 @@ def test_json_shape() -> None:
         "pull": 0,
         "build": 0,
         "sync": 0,
+        "push": 0,
     }
     volume, web = data["operations"]
     for op in data["operations"]:

@@ -14,7 +14,7 @@ from stackup.errors import ApplyError
 from stackup.planning.plan import Action, Kind, Operation, Plan
 from stackup.targets.engine.execute import ExecuteOptions, execute
 from stackup.targets.swarm.runner import SwarmSteps
-from stackup.targets.swarm.steps import RemoveService, WaitConverged, WaitServiceGone
+from stackup.targets.swarm.steps import PushImage, RemoveService, WaitConverged, WaitServiceGone
 
 
 class RecordingSwarm:
@@ -84,3 +84,52 @@ def test_the_executor_hands_target_steps_to_the_runner_it_is_given() -> None:
     assert swarm.calls == [("remove_service", "demo_web")]
     without = execute(plan, FakeEngine())
     assert "this plan is for another target" in without.failed["service:demo_web"]
+
+
+def test_pushes_only_what_the_registry_lacks_and_knows_the_digest_of_the_rest() -> None:
+    from stackup.loading.loader import load_text
+    from stackup.planning.plan import Action
+    from stackup.targets.swarm.images import pushes, repository
+
+    loaded = load_text(
+        "name: demo\nx-stackup:\n  registry: 127.0.0.1:5000\nservices:\n"
+        "  a: {image: 'app:v1'}\n  b: {image: 'app:v1'}\n  c: {image: 'db:2'}\n"
+        "  d: {image: 'gone:1'}\n  e: {image: 'other.example:5000/x:1'}\n"
+    )
+    local = {
+        "app:v1": ("sha256:aa", ()),  # here, never pushed: pushed once for a and b
+        "db:2": ("sha256:db", ("127.0.0.1:5000/db@sha256:d1",)),  # pushed as it is
+        "gone:1": None,  # not here: the nodes pull it as named
+        "other.example:5000/x:1": ("sha256:xx", ("other.example:5000/x@sha256:x1",)),
+    }
+    ops, digests = pushes(loaded.stack, ["a", "b", "c", "d", "e"], "127.0.0.1:5000", local)
+    assert [(op.id, op.action, op.steps) for op in ops] == [
+        (
+            "push:127.0.0.1:5000/app:v1",
+            Action.PUSH,
+            (PushImage("app:v1", "127.0.0.1:5000/app:v1"),),
+        )
+    ]
+    assert digests == {"127.0.0.1:5000/db:2": "sha256:d1", "other.example:5000/x:1": "sha256:x1"}
+    assert pushes(loaded.stack, ["a"], None, local) == ([], {})
+    assert repository("127.0.0.1:5000/app:v1") == "127.0.0.1:5000/app"
+    assert repository("127.0.0.1:5000/app") == "127.0.0.1:5000/app"
+
+
+def test_the_runner_tags_then_pushes() -> None:
+    calls: list[tuple[str, ...]] = []
+
+    class Registry(RecordingSwarm):
+        def tag_image(self, image: str, target: str) -> None:
+            calls.append(("tag", image, target))
+
+        def push(self, image: str) -> str:
+            calls.append(("push", image))
+            return "sha256:" + "ab" * 32
+
+    said: list[str] = []
+    SwarmSteps(Registry([]))(  # type: ignore[arg-type]
+        PushImage("app:v1", "127.0.0.1:5000/app:v1"), said.append, threading.Event()
+    )
+    assert calls == [("tag", "app:v1", "127.0.0.1:5000/app:v1"), ("push", "127.0.0.1:5000/app:v1")]
+    assert said[-1] == "pushed 127.0.0.1:5000/app:v1 (abababababab)"

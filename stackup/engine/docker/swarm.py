@@ -199,6 +199,14 @@ class DockerSwarm(DockerEngine):
 
     # ------------------------------------------------------------------ images
 
+    def local_image(self, image: str) -> tuple[str, tuple[str, ...]] | None:
+        """The local image's ID and repository digests (`repo@sha256:…`, one per registry it
+        was pushed to or pulled from), or None when it is not here."""
+        with engine_errors(f"inspecting image {image}", missing_ok=True):
+            attrs = _sdk(self.api.inspect_image, image)
+            return str(attrs["Id"]), tuple(str(d) for d in attrs.get("RepoDigests") or ())
+        return None
+
     def tag_image(self, image: str, target: str) -> None:
         repository, tag = parse_repository_tag(target)
         with engine_errors(f"tagging {image} as {target}"):

@@ -325,7 +325,8 @@ class _Executor:
                 if not isinstance(e, ImageBuilder):
                     raise ApplyError(f"this engine cannot build images (needed by {service})")
                 for line in e.build_image(build, tag):
-                    self.emit(Event(op.id, op.name, "output", line, time.monotonic() - start))
+                    if line.strip():
+                        self.emit(Event(op.id, op.name, "output", line, time.monotonic() - start))
                 self._step_done(op, start, f"built {tag}")
             case CreateContainer(spec):
                 e.create_container(spec)

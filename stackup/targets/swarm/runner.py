@@ -13,6 +13,7 @@ from stackup.poll import poll_until
 from stackup.targets.swarm.steps import (
     CreateObject,
     CreateService,
+    PushImage,
     RemoveObject,
     RemoveService,
     UpdateService,
@@ -42,6 +43,12 @@ class SwarmSteps:
                 e.create_object(obj)
             case RemoveObject(kind, name):
                 e.remove_object(kind, name)
+            case PushImage(source, target):
+                if source != target:
+                    e.tag_image(source, target)
+                report(f"pushing {target}")
+                digest = e.push(target)
+                report(f"pushed {target} ({digest.removeprefix('sha256:')[:12]})")
             case WaitServiceGone():
                 self._wait_gone(step, report, cancel)
             case WaitConverged():

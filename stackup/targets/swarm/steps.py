@@ -46,6 +46,14 @@ class RemoveObject(TargetStep):
 
 
 @dataclass(frozen=True, slots=True)
+class PushImage(TargetStep):
+    """Tag the local image `source` as `target` (when they differ) and push it."""
+
+    source: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class WaitConverged(TargetStep):
     """Until every task of the new spec runs (healthy, where there is a healthcheck: Swarm
     marks a task running only then), or the update is rolled back or paused."""

@@ -1,0 +1,108 @@
+"""Docker Swarm as a `Target`: the same stack file planned into swarm services
+(`reconcile_swarm`), after the images to build (`--build`) and to push to
+`x-stackup.registry`; the swarm steps carried out by `SwarmSteps`."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+
+from stackup.engine.docker.swarm import DockerSwarm
+from stackup.errors import PlanError, UsageError
+from stackup.loading.loader import LoadedStack
+from stackup.planning import salt as S
+from stackup.planning.desired import image_ref, read_file_objects
+from stackup.planning.images import build_operations
+from stackup.planning.options import ReconcileOptions
+from stackup.planning.plan import Operation, Plan
+from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
+from stackup.targets.swarm.desired import SwarmOptions
+from stackup.targets.swarm.down import plan_swarm_down
+from stackup.targets.swarm.images import LocalImage, pushes
+from stackup.targets.swarm.plan import reconcile_swarm
+from stackup.targets.swarm.runner import SwarmSteps
+from stackup.targets.target import DownRequest
+
+# Flags of the single-engine target that mean nothing to a swarm.
+_ENGINE_ONLY = ("force_recreate", "no_recreate", "renew_anon_volumes")
+
+
+class SwarmTarget:
+    name = "swarm"
+
+    def __init__(self, engine: DockerSwarm, wait_timeout: float = 300.0) -> None:
+        self.engine = engine
+        self.steps = SwarmSteps(engine)
+        self.wait_timeout = wait_timeout
+
+    def lock_id(self) -> str:
+        return self.engine.engine_id()
+
+    def plan(self, loaded: LoadedStack, options: ReconcileOptions, *, adopt: bool = False) -> Plan:
+        for flag in _ENGINE_ONLY:
+            if getattr(options, flag):
+                raise UsageError(f"--{flag.replace('_', '-')} has no meaning with --target swarm")
+        if options.scale:
+            raise UsageError("--scale: set deploy.replicas in the file for --target swarm")
+        if adopt:
+            raise UsageError("--adopt replaces containers on one engine, not on --target swarm")
+        stack = loaded.stack
+        selected = options.services or tuple(sorted(stack.services))
+        registry = stack.stackup.registry
+        local: dict[str, LocalImage | None] = {}
+        if registry:
+            for name in selected:
+                local.setdefault(
+                    image_ref(stack, name), self.engine.local_image(image_ref(stack, name))
+                )
+        builds = self._builds(loaded, selected, options)
+        for op in builds:  # built anew, so pushed next, whatever was pushed before
+            local[op.name] = ("", ())
+        push_ops, digests = pushes(stack, selected, registry, local)
+        if options.pull is None:  # planned again after the pushes: they are done
+            push_ops = []
+        swarm_options = SwarmOptions(
+            services=options.services,
+            remove_orphans=options.remove_orphans,
+            # For a project with none on the swarm yet (stackup.planning.salt, rule 3).
+            salt=options.salt if options.salt != S.UNSET else S.fresh(),
+            file_objects=read_file_objects(stack),
+            registry=registry,
+            digests=digests,
+            wait_timeout=self.wait_timeout,
+        )
+        plan = reconcile_swarm(
+            stack, loaded.source, self.engine.observe_swarm(stack.name), swarm_options
+        )
+        return dataclasses.replace(plan, operations=(*builds, *push_ops, *plan.operations))
+
+    def _builds(
+        self, loaded: LoadedStack, selected: tuple[str, ...], options: ReconcileOptions
+    ) -> list[Operation]:
+        """With `--build`, each `build:` service's image, built here (the nodes get it
+        through the registry)."""
+        if options.pull is None or not options.build:
+            return []
+        return build_operations(loaded.stack, selected, (), always=True)
+
+    def check(self, loaded: LoadedStack, plan: Plan) -> None:
+        if plan.blockers:
+            raise PlanError(
+                f"{len(plan.blockers)} problem(s) in the stack file that Swarm cannot run; "
+                "nothing was applied"
+            )
+
+    def plan_down(self, project: str, request: DownRequest) -> Plan:
+        # Named volumes stay on a swarm: they live on the nodes that ran the tasks.
+        return plan_swarm_down(self.engine.observe_swarm(project))
+
+    def execute(
+        self,
+        plan: Plan,
+        on_event: Callable[[Event], None],
+        execute_options: ExecuteOptions,
+        cancel: threading.Event,
+    ) -> Outcome:
+        options = dataclasses.replace(execute_options, target_steps=self.steps)
+        return execute(plan, self.engine, on_event, options, cancel)

@@ -1,0 +1,139 @@
+"""Where a stack is deployed, behind one protocol: one Docker engine
+(`stackup.targets.engine.target.EngineTarget`) or a swarm
+(`stackup.targets.swarm.target.SwarmTarget`). The use cases (`stackup.api`) and the CLI plan,
+check, apply and tear down through it, without asking which target it is.
+
+Each target plans into the same `Plan` (rendered by the same renderers, run by the same
+executor) and applies in two stages when the plan has image operations (build, pull, push):
+those first, then the rest planned again against what they produced (image IDs, digests).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from stackup.loading.loader import LoadedStack
+from stackup.planning.options import ReconcileOptions
+from stackup.planning.plan import Kind, Plan
+from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome
+
+
+@dataclass(frozen=True)
+class Applied:
+    plan: Plan  # what was applied: the plan shown, with the rest as planned again after images
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class DownRequest:
+    """`stackup down`: the project's containers and networks, and with `volumes` its named
+    volumes (never external ones). `services` are the file's services when a file is at hand
+    (containers of other services are orphans, kept unless `remove_orphans`); None works from
+    labels alone."""
+
+    services: frozenset[str] | None = None
+    external_volumes: frozenset[str] = frozenset()
+    volumes: bool = False
+    remove_orphans: bool = False
+    timeout: float | None = None
+    wait_lock: bool = True
+
+
+Confirm = Callable[[Plan], None]
+
+
+@runtime_checkable
+class Target(Protocol):
+    name: str  # "engine" or "swarm", for messages
+
+    def lock_id(self) -> str:
+        """What the project lock is keyed with (the engine's ID)."""
+        ...
+
+    def plan(self, loaded: LoadedStack, options: ReconcileOptions, *, adopt: bool = False) -> Plan:
+        """Observe and plan. `adopt`: replace containers made outside stackup that hold the
+        stack's names (`up --adopt`)."""
+        ...
+
+    def check(self, loaded: LoadedStack, plan: Plan) -> None:
+        """Refuse, by raising, what would fail half-way: blockers, keys the engine is too old
+        for, a taken port. Nothing has been applied when it raises."""
+        ...
+
+    def plan_down(self, project: str, request: DownRequest) -> Plan: ...
+
+    def execute(
+        self,
+        plan: Plan,
+        on_event: Callable[[Event], None],
+        execute_options: ExecuteOptions,
+        cancel: threading.Event,
+    ) -> Outcome: ...
+
+
+def image_stage(plan: Plan) -> tuple[Plan, Plan]:
+    """`plan` split into its image operations (build, pull, push) and the rest."""
+    images = tuple(op for op in plan.operations if op.kind == Kind.IMAGE)
+    rest = tuple(op for op in plan.operations if op.kind != Kind.IMAGE)
+    return Plan(plan.project, images, services=plan.services), Plan(
+        plan.project, rest, plan.warnings, plan.blockers, plan.fingerprint, plan.services
+    )
+
+
+def skip_after_failed_images(
+    plan: Plan, first: Outcome, on_event: Callable[[Event], None]
+) -> Outcome:
+    """The outcome when an image operation failed: everything else is not started."""
+    for op in plan.operations:
+        if op.kind != Kind.IMAGE:
+            first.skipped[op.id] = "not started: an image it needs was not built, pulled or pushed"
+            on_event(Event(op.id, op.name, "skipped", first.skipped[op.id]))
+    return first
+
+
+def merged(first: Outcome, second: Outcome) -> Outcome:
+    return Outcome(
+        done=first.done + second.done,
+        failed={**first.failed, **second.failed},
+        skipped={**first.skipped, **second.skipped},
+        interrupted=first.interrupted or second.interrupted,
+    )
+
+
+def apply_staged(
+    target: Target,
+    loaded: LoadedStack,
+    plan: Plan,
+    replan: Callable[[], Plan],
+    on_event: Callable[[Event], None],
+    execute_options: ExecuteOptions,
+    cancel: threading.Event,
+    confirm: Confirm = lambda plan: None,
+) -> Applied:
+    """Apply `plan`; when it has image operations, in two stages: those, then `replan()` (the
+    same request planned again, without image operations) against what they produced: a
+    pull that moved a tag recreates its containers with that reason, as Compose does after a
+    pull; a push gives the swarm the digest to deploy. The second plan is checked, and shown
+    to `confirm` (which may refuse it by raising), before it runs."""
+    images, _ = image_stage(plan)
+    if not images.operations:
+        return Applied(plan, target.execute(plan, on_event, execute_options, cancel))
+    first = target.execute(images, on_event, execute_options, cancel)
+    if not first.ok:
+        return Applied(plan, skip_after_failed_images(plan, first, on_event))
+    rest = replan()
+    target.check(loaded, rest)
+    confirm(rest)
+    second = target.execute(rest, on_event, execute_options, cancel)
+    applied = Plan(
+        plan.project,
+        images.operations + rest.operations,
+        rest.warnings,
+        rest.blockers,
+        plan.fingerprint,
+        plan.services,
+    )
+    return Applied(applied, merged(first, second))
