@@ -1,5 +1,7 @@
-"""One-off containers of a service (`stackup run`): dependencies started through a plan like
-any `up`, then a container with the service's settings and another command."""
+"""One-off containers of a service (`stackup run`): one plan brings up the dependencies as any
+`up` would, creates the service's missing networks and volumes (and its image), then creates
+and starts a container with the service's settings and another command; its output is then
+streamed until it exits."""
 
 from __future__ import annotations
 
@@ -16,48 +18,43 @@ from stackup.planning import salt as S
 from stackup.planning.desired import desired_containers, read_file_objects
 from stackup.planning.graph import build_graph, dependencies
 from stackup.planning.options import ReconcileOptions
-from stackup.planning.plan import Action
+from stackup.planning.plan import Action, CreateContainer, Kind, Operation, Plan, StartContainer
 from stackup.poll import poll_until
 from stackup.targets.engine.execute import execute
+from stackup.targets.engine.lock import project_lock
 
 
-def run_oneoff(
+def oneoff_plan(
     loaded: LoadedStack,
     engine: Engine,
     service: str,
     command: Sequence[str] | None,
     *,
-    remove: bool,
     with_dependencies: bool,
     environment: Mapping[str, str],
     name: str | None,
-    on_output: Callable[[bytes], object],
-    on_message: Callable[[str], object],
-) -> int:
+) -> tuple[Plan, str]:
+    """The plan of a one-off run, and its container's name: the dependencies brought up as
+    `up` would, the service's missing networks and volumes created (changing one is `up`'s
+    business), then the one-off container created and started after all of that."""
     stack = loaded.stack
     graph = build_graph(stack, loaded.source)
     deps = tuple(d for d, _ in dependencies(graph, service))
+    ops: dict[str, Operation] = {}
     if with_dependencies and deps:
-        plan = api.plan(loaded, engine, ReconcileOptions(services=deps), graph)
-        if plan.operations:
-            on_message(f"starting dependencies: {', '.join(deps)}")
-            outcome = execute(plan, engine)
-            if not outcome.ok:
-                raise ApplyError(
-                    f"dependencies of {service} failed: {outcome.failed or outcome.skipped}"
-                )
-    # The service's own network needs to exist even when the service itself never ran.
-    net_plan = api.plan(
+        for op in api.plan(loaded, engine, ReconcileOptions(services=deps), graph).operations:
+            ops[op.id] = op
+    # The service's own network must exist even when the service itself never ran.
+    own = api.plan(
         loaded, engine, ReconcileOptions(services=(service,), with_dependencies=False), graph
     )
-    # Only what is missing is created here; changing a network or volume is `up`'s business.
-    network_ops = [
-        op
-        for op in net_plan.operations
-        if op.kind.value in ("network", "volume") and op.action == Action.CREATE
-    ]
-    if network_ops:
-        execute(dataclasses.replace(net_plan, operations=tuple(network_ops)), engine)
+    for op in own.operations:
+        if op.kind in (Kind.NETWORK, Kind.VOLUME, Kind.IMAGE) and op.action in (
+            Action.CREATE,
+            Action.PULL,
+            Action.BUILD,
+        ):
+            ops.setdefault(op.id, op)
     observed = engine.observe(stack.name)
     # The project's salt, as `up` would choose it (stackup.planning.salt); a fresh one if it has none.
     salt = S.choose(observed.labelled(), fallback=S.fresh)
@@ -73,9 +70,55 @@ def run_oneoff(
         environment={**base.environment, **environment},
         labels={**base.labels, L.ONEOFF: "true"},
     )
-    engine.create_container(spec)
+    run = Operation(
+        id=f"container:{cname}",
+        action=Action.CREATE,
+        kind=Kind.CONTAINER,
+        name=cname,
+        service=service,
+        reason=f"one-off run of {service}",
+        steps=(CreateContainer(spec), StartContainer(cname)),
+        after=tuple(sorted(ops)),
+    )
+    plan = Plan(stack.name, (*ops.values(), run), services=(service,))
+    return plan, cname
+
+
+def run_oneoff(
+    loaded: LoadedStack,
+    engine: Engine,
+    service: str,
+    command: Sequence[str] | None,
+    *,
+    remove: bool,
+    with_dependencies: bool,
+    environment: Mapping[str, str],
+    name: str | None,
+    on_output: Callable[[bytes], object],
+    on_message: Callable[[str], None],
+) -> int:
+    """Apply the one-off plan under the project's lock, then stream the container's output
+    until it exits; returns its exit code."""
+    plan, cname = oneoff_plan(
+        loaded,
+        engine,
+        service,
+        command,
+        with_dependencies=with_dependencies,
+        environment=environment,
+        name=name,
+    )
+    deps = sorted({op.service for op in plan.operations if op.service and op.service != service})
+    if deps:
+        on_message(f"starting dependencies: {', '.join(deps)}")
+    with project_lock(engine.engine_id(), loaded.stack.name, on_wait=on_message):
+        outcome = execute(plan, engine)
+    if not outcome.ok:
+        failed = {k: v for k, v in outcome.failed.items() if k != f"container:{cname}"}
+        if failed or outcome.skipped:
+            raise ApplyError(f"dependencies of {service} failed: {failed or outcome.skipped}")
+        raise ApplyError(f"{cname}: {outcome.failed.get(f'container:{cname}')}")
     try:
-        engine.start_container(cname)
         for line in engine.logs(cname, follow=True):
             on_output(line)
 

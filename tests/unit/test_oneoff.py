@@ -1,0 +1,63 @@
+"""`stackup run` is one plan: the dependencies as `up` would bring them up, the service's
+missing network, then the one-off container, created and started after all of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackup.engine.fake import FakeEngine
+from stackup.loading.loader import load_text
+from stackup.model import labels as L
+from stackup.planning.plan import Action, CreateContainer, StartContainer
+from stackup.targets.engine.execute import execute
+from stackup.targets.engine.oneoff import oneoff_plan
+
+BUSYBOX = "sha256:" + "b0" * 32
+STACK = """
+name: job
+services:
+  db:
+    image: busybox:latest
+  migrate:
+    image: busybox:latest
+    depends_on: [db]
+    ports: ["127.0.0.1:9000:9000"]
+"""
+
+
+@pytest.fixture(autouse=True)
+def _state(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+def test_the_one_off_plan_brings_up_dependencies_then_runs_the_container() -> None:
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    loaded = load_text(STACK)
+    plan, name = oneoff_plan(
+        loaded,
+        engine,
+        "migrate",
+        ["echo", "hi"],
+        with_dependencies=True,
+        environment={"STEP": "1"},
+        name="job-migrate-run-1",
+    )
+    assert name == "job-migrate-run-1"
+    *before, run = plan.operations
+    assert sorted(op.id for op in before) == ["container:job-db-1", "network:job_default"]
+    assert run.after == ("container:job-db-1", "network:job_default")
+    assert (run.action, run.reason) == (Action.CREATE, "one-off run of migrate")
+    create, start = run.steps
+    assert isinstance(create, CreateContainer) and isinstance(start, StartContainer)
+    assert list(create.spec.service.command or ()) == ["echo", "hi"]
+    assert create.spec.service.ports == []  # a one-off publishes nothing (Compose's default)
+    assert create.spec.environment["STEP"] == "1"
+    assert create.spec.labels[L.ONEOFF] == "true"
+    assert execute(plan, engine).ok
+    states = {c.name: c.state for c in engine.observe("job").containers}
+    assert states["job-db-1"] == "running" and "job-migrate-run-1" in states
+    # Without dependencies: only the network it needs (present now) and the container.
+    alone, _ = oneoff_plan(
+        loaded, engine, "migrate", None, with_dependencies=False, environment={}, name="x"
+    )
+    assert [op.id for op in alone.operations] == ["container:x"]
