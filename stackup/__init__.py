@@ -1,9 +1,9 @@
 """stackup: Compose files, planned and applied.
 
 The public API is small: `load` a stack file, `plan` it against an engine, `apply` the plan;
-or the use cases whole: `up` (`UpRequest`: build, pull, plan, refuse what is in the way,
-apply) and `down` (`DownRequest`), with the caller's UI (`api.UpUI`, `api.ApplyUI`) showing
-progress and answering the data-loss question.
+or the use cases whole: `up` (`UpRequest`: plan with the builds and pulls first, refuse what
+is in the way, apply) and `down` (`DownRequest`), over an engine or a `Target`, with the
+caller's UI (`api.UpUI`, `api.ApplyUI`) showing progress and answering the data-loss question.
 Heavy modules are imported where they are used, so `stackup --version` starts fast.
 """
 
