@@ -5,7 +5,6 @@ to exit stops the rest."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 
 import click
@@ -13,6 +12,7 @@ import click
 from stackup.cli.common import LOG_COLOURS
 from stackup.engine.interface import Engine
 from stackup.model.spec import Stack
+from stackup.poll import poll_until
 
 
 def attach(
@@ -47,11 +47,13 @@ def attach(
     ]
     for t in threads:
         t.start()
+
+    def over() -> bool | None:
+        ended = abort_on_exit and bool(exited)
+        return True if ended or not any(t.is_alive() for t in threads) else None
+
     try:
-        while any(t.is_alive() for t in threads):
-            if abort_on_exit and exited:
-                break
-            time.sleep(0.1)
+        poll_until(over, interval=0.1, timeout=None)
     except KeyboardInterrupt:
         click.echo("stopping ...", err=True)
         _stop_all(engine, [c.name for c in containers])

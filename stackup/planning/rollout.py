@@ -140,6 +140,15 @@ def start_first_blocker(service: Service) -> str | None:
         return (
             f"network_mode {mode} shares one network namespace, so both would need the same ports"
         )
+    # A fixed address is one container's: the new one could not be created beside the old.
+    if service.mac_address:
+        return (
+            f"it has the fixed MAC address {service.mac_address}, which only one container can hold"
+        )
+    for key, attachment in sorted(service.networks.items()):
+        for value in (attachment.ipv4_address, attachment.ipv6_address, attachment.mac_address):
+            if value:
+                return f"it has the fixed address {value} on network {key}, which only one container can hold"
     return None
 
 

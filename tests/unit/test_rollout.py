@@ -133,6 +133,22 @@ def test_a_fixed_host_port_means_stop_first_and_the_plan_says_why() -> None:
     assert kinds.index("StopContainer") < kinds.index("StartContainer")  # stop-first
 
 
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ("networks: {default: {ipv4_address: 172.30.0.10}}", "172.30.0.10 on network default"),
+        ("mac_address: 02:42:ac:11:00:99", "MAC address 02:42:ac:11:00:99"),
+    ],
+)
+def test_a_fixed_address_means_stop_first_and_the_plan_says_why(setting: str, shown: str) -> None:
+    from stackup.planning.rollout import rollout_policy
+
+    loaded = stack(2, "order: start-first", ports=setting)
+    policy = rollout_policy(loaded.stack.services["app"])
+    assert policy is not None and policy.order == "stop-first"
+    assert policy.fallback is not None and shown in policy.fallback
+
+
 def test_stop_first_batches_pause_after_a_failure_and_continue_goes_on() -> None:
     for action, skipped in (("pause", True), ("continue", False)):
         update = f"parallelism: 1, failure_action: {action}"
