@@ -163,6 +163,11 @@ def up(
             check_saved_plan(request.saved_plan, plan, request.saved_plan_file)
         ui.planned(plan)
         if request.dry_run:
+            if plan.blockers:
+                raise PlanError(
+                    f"{len(plan.blockers)} problem(s) stop this plan (listed above); "
+                    "nothing would be applied"
+                )
             return Applied(plan, Outcome())
         chosen.check(loaded, plan)
         _confirm(plan, ui)
@@ -183,21 +188,45 @@ def up(
                 on_event,
                 execute_options,
                 cancel or threading.Event(),
-                confirm=lambda replan: _confirm(replan, ui),
+                confirm=lambda replan: _confirm_rest(plan, replan, request, ui),
             )
 
 
-def _confirm(plan: Plan, ui: UpUI) -> None:
+def _confirm_rest(shown: Plan, rest: Plan, request: UpRequest, ui: UpUI) -> None:
+    """The plan made again after the images: a saved plan must still hold for it, and only
+    data loss or adoptions the shown plan did not have are asked about."""
+    after = "; the images were built, pulled or pushed, nothing else was applied"
+    if request.saved_plan is not None:
+        saved = request.saved_plan.get("operations")
+        kept = [
+            (o.get("id"), o.get("action"))
+            for o in (saved if isinstance(saved, list) else [])
+            if isinstance(o, dict) and o.get("kind") != "image"
+        ]
+        if kept != [(op.id, op.action.value) for op in rest.operations]:
+            raise PlanError(
+                f"the images changed the plan saved in {request.saved_plan_file}{after}",
+                hint="run `stackup diff -o` again and review the new plan",
+            )
+    asked = {op.id for op in (*shown.destroys_data, *shown.adoptions)}
+    new = tuple(
+        op for op in rest.operations if (op.destroys_data or op.adopts) and op.id not in asked
+    )
+    if new:
+        _confirm(dataclasses.replace(rest, operations=new), ui, after)
+
+
+def _confirm(plan: Plan, ui: UpUI, after: str = "; nothing was applied") -> None:
     if plan.destroys_data and not ui.confirm_data_loss(plan):
         names = ", ".join(op.name for op in plan.destroys_data)
         raise PlanError(
-            f"the plan deletes the data in {names}; nothing was applied",
+            f"the plan deletes the data in {names}{after}",
             hint="review `stackup diff`, then run `stackup up --yes` to accept",
         )
     if plan.adoptions and not ui.confirm_adoption(plan):
         names = ", ".join(str(op.adopts) for op in plan.adoptions)
         raise PlanError(
-            f"the plan replaces {names}, made outside stackup; nothing was applied",
+            f"the plan replaces {names}, made outside stackup{after}",
             hint="review the plan, then run `stackup up --adopt --yes` to accept",
         )
 

@@ -106,13 +106,13 @@ def diff(
         click.echo(
             f"saved the plan to {output}; apply it with `stackup up --plan {output}`", err=True
         )
-    if plan.blockers:  # `up` would refuse this plan
-        where = "Swarm" if target(loaded) == "swarm" else "the engine"
-        click.echo(
-            f"error: {len(plan.blockers)} problem(s) in the stack file that {where} cannot run; "
-            "nothing was applied",
-            err=True,
+    if plan.blockers:  # `up` would refuse this plan: an error, as for `up`
+        what = (
+            "in the stack file that Swarm cannot run"
+            if target(loaded) == "swarm"
+            else "stop this plan (listed above)"
         )
+        click.echo(f"error: {len(plan.blockers)} problem(s) {what}; nothing was applied", err=True)
         sys.exit(1)
     if exit_code:
         sys.exit(2 if plan.changes else 0)

@@ -90,10 +90,11 @@ def image_operations(
     pull: str,
     build: bool,
 ) -> list[Operation]:
-    """Build operations, then pull operations, in name order."""
+    """Build operations, then pull operations, in name order. A service that both pulls and
+    builds its image (`--pull always` with `image:` and `build:`) builds after the pull, so
+    the build is what it runs, as with Compose."""
     chosen = sorted(selected)
-    ops = build_operations(stack, chosen, local, always=build)
-    ops += [
+    pulls = [
         Operation(
             id=f"pull:{image}",
             action=Action.PULL,
@@ -104,7 +105,12 @@ def image_operations(
         )
         for image, why in to_pull(stack, chosen, local, pull).items()
     ]
-    return ops
+    pulled = {op.name: op.id for op in pulls}
+    builds = [
+        replace(op, after=(pulled[op.name],)) if op.name in pulled else op
+        for op in build_operations(stack, chosen, local, always=build)
+    ]
+    return [*builds, *pulls]
 
 
 def after_images(

@@ -12,7 +12,7 @@ operations that must finish first.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from pydantic import JsonValue
@@ -329,3 +329,18 @@ class Plan:
             "sync": counts["sync"],
             "push": counts["push"],
         }
+
+
+def steps_first(op: Operation, steps: tuple[Step, ...]) -> Operation:
+    """`op` with `steps` run before its own; the step indexes it holds (its gate, its restore
+    range) move with its steps."""
+    n = len(steps)
+    if not n:
+        return op
+    return replace(
+        op,
+        steps=(*steps, *op.steps),
+        gate=op.gate + n if op.gate else 0,
+        restore_from=op.restore_from + n if op.restore else op.restore_from,
+        restore_to=op.restore_to + n if op.restore else op.restore_to,
+    )

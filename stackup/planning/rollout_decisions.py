@@ -16,7 +16,7 @@ from stackup.planning import reloads as R
 from stackup.planning import rollout as RO
 from stackup.planning.container_rules import stop_timeout
 from stackup.planning.desired import DesiredContainer
-from stackup.planning.plan import Action, FieldChange, Kind, Operation, Sleep, Step
+from stackup.planning.plan import Action, FieldChange, Kind, Operation, Sleep, Step, steps_first
 
 
 class RolloutDecisions:
@@ -103,12 +103,7 @@ class RolloutDecisions:
                 )
                 if index and policy.delay:
                     wait = Sleep(policy.delay, f"update_config.delay {policy.delay:g}s")
-                    op = replace(
-                        op,
-                        steps=(wait, *op.steps),
-                        restore_from=op.restore_from + 1,
-                        restore_to=op.restore_to + 1,
-                    )
+                    op = steps_first(op, (wait,))
                 if previous and policy.failure_action == "continue":
                     op = replace(op, follows=previous)
                 elif previous:

@@ -87,10 +87,15 @@ def skip_after_failed_images(
     plan: Plan, first: Outcome, on_event: Callable[[Event], None]
 ) -> Outcome:
     """The outcome when an image operation failed: everything else is not started."""
+    why = (
+        "not started: interrupted"
+        if first.interrupted
+        else "not started: an image it needs was not built, pulled or pushed"
+    )
     for op in plan.operations:
         if op.kind != Kind.IMAGE:
-            first.skipped[op.id] = "not started: an image it needs was not built, pulled or pushed"
-            on_event(Event(op.id, op.name, "skipped", first.skipped[op.id]))
+            first.skipped[op.id] = why
+            on_event(Event(op.id, op.name, "skipped", why))
     return first
 
 

@@ -86,6 +86,10 @@ class Watcher(DevelopActions):
     def start(self) -> None:
         if self.config.initial_apply:
             self._converge("starting")
+        # `--pull always` and `--build` are for the first apply: later bursts pull and build
+        # only what is missing (a develop.watch rebuild builds its own service).
+        once = dataclasses.replace(self.config.options, pull="missing", build=False)
+        self.config = dataclasses.replace(self.config, options=once)
         for rule in self.targets.rules:
             if rule.rule.initial_sync and rule.rule.action.startswith("sync"):
                 containers = self._running(rule.service)
@@ -244,6 +248,7 @@ class Watcher(DevelopActions):
             services=(service,),
             force_recreate=True,
             with_dependencies=False,
+            pull=None,  # its image is here (it runs): one stage, so the check stays first
         )
         plan = api.plan(self.loaded, self.engine, options)
         why = (
@@ -361,11 +366,13 @@ class Watcher(DevelopActions):
         self.ui.show_plan(plan)
         options = options or dataclasses.replace(self.config.options, services=self._selected())
         with self._locked(), self.ui.progress() as show:
+            services = {op.id: op.service for op in plan.operations}
 
             def on_event(event: Event) -> None:
                 show(event)
                 if event.status == "step" and "passed in a throwaway container" in event.message:
-                    self._say("validated", f"{event.name}: {event.message}")
+                    service = services.get(event.op_id)
+                    self._say("validated", f"{service or event.name}: {event.message}", service)
 
             outcome = api.apply_plan(self.loaded, self.engine, plan, options, on_event).outcome
         self._check(outcome)
@@ -392,7 +399,8 @@ class Watcher(DevelopActions):
         if outcome.failed:
             self.engine.list_projects()
             for op_id, message in sorted(outcome.failed.items()):
-                if not op_id.startswith("reload:"):
+                # A failed validation is told by `_invalid`, with the host file and line.
+                if not op_id.startswith("reload:") and not message.startswith("validate command "):
                     self._say("error", f"{op_id.split(':', 1)[-1]}: {message}")
 
     # ------------------------------------------------------------------ helpers

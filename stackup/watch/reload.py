@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from stackup.loading.loader import LoadedStack
@@ -35,6 +35,7 @@ from stackup.planning.plan import (
     Plan,
     StartContainer,
     StopContainer,
+    steps_first,
 )
 from stackup.planning.reloads import (  # the policy is the planner's too; re-exported for watch
     NGINX_POLICY,
@@ -359,16 +360,9 @@ def throwaway_check(
 def checked_first(op: Operation, check: tuple[CheckInThrowaway, ...]) -> Operation:
     """`op` with `check` as its first steps (unless it checks already); the step indexes it
     holds (gate, restore range) move with its steps."""
-    if not check or any(isinstance(step, CheckInThrowaway) for step in op.steps):
+    if any(isinstance(step, CheckInThrowaway) for step in op.steps):
         return op
-    n = len(check)
-    return replace(
-        op,
-        steps=(*check, *op.steps),
-        gate=op.gate + n if op.gate else 0,
-        restore_from=op.restore_from + n if op.restore else op.restore_from,
-        restore_to=op.restore_to + n if op.restore else op.restore_to,
-    )
+    return steps_first(op, check)
 
 
 def watch_plan(project: str, operations: Iterable[Operation], services: Sequence[str]) -> Plan:

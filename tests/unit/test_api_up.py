@@ -316,3 +316,47 @@ def test_a_build_context_that_is_not_a_directory_is_refused_before_anything_runs
     with pytest.raises(UsageError, match="is not a directory"):
         up(load_text(text), engine, UpRequest(), RecordingUI())
     assert engine.images == {} and engine.containers == {}
+
+
+def test_data_loss_is_asked_about_once_when_images_are_pulled_first() -> None:
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    assert up(load_text(STACK.format(gen=1)), engine, UpRequest(), RecordingUI()).outcome.ok
+    ui = RecordingUI(confirm=True)
+    always = UpRequest(options=ReconcileOptions(pull="always"))
+    result = up(load_text(STACK.format(gen=2)), engine, always, ui)
+    assert result.outcome.ok and ui.seen.count("asked") == 1
+    assert [op.action for op in result.plan.destroys_data] == [Action.RECREATE]
+
+
+def test_a_saved_plan_that_a_pull_changes_stops_after_the_pull() -> None:
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    loaded = load_text(STACK.format(gen=1))
+    assert up(loaded, engine, UpRequest(), RecordingUI()).outcome.ok
+    always = ReconcileOptions(pull="always")
+    saved = plan_json(
+        up(loaded, engine, UpRequest(options=always, dry_run=True), RecordingUI()).plan
+    )
+    assert [o["id"] for o in saved["operations"]] == ["pull:busybox:latest"]  # nothing else, yet
+    engine.registry["busybox:latest"] = "sha256:" + "b1" * 32  # the tag moves in the registry
+    before = {c.name: c.id for c in engine.observe("lib").containers}
+    request = UpRequest(options=always, saved_plan=saved, saved_plan_file="plan.json")
+    with pytest.raises(PlanError, match=r"the images changed the plan saved in plan\.json"):
+        up(loaded, engine, request, RecordingUI())
+    assert {c.name: c.id for c in engine.observe("lib").containers} == before
+
+
+def test_a_service_that_pulls_and_builds_its_image_builds_after_the_pull(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    (tmp_path / "app").mkdir()
+    text = f"name: lib\nservices:\n  app:\n    image: lib/app:1\n    build: {tmp_path / 'app'}\n"
+    engine = BuildingEngine(registry={"lib/app:1": "sha256:" + "a1" * 32})
+    plan = up(
+        load_text(text),
+        engine,
+        UpRequest(options=ReconcileOptions(pull="always"), dry_run=True),
+        RecordingUI(),
+    ).plan
+    build, pull = plan.operations[:2]
+    assert (build.id, pull.id) == ("build:app", "pull:lib/app:1")
+    assert build.after == ("pull:lib/app:1",)

@@ -133,3 +133,35 @@ def test_the_runner_tags_then_pushes() -> None:
     )
     assert calls == [("tag", "app:v1", "127.0.0.1:5000/app:v1"), ("push", "127.0.0.1:5000/app:v1")]
     assert said[-1] == "pushed 127.0.0.1:5000/app:v1 (abababababab)"
+
+
+def test_a_swarm_plan_builds_then_pushes_the_built_image_then_deploys(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from stackup.engine.swarm_interface import SwarmObserved
+    from stackup.loading.loader import load_text
+    from stackup.planning.options import ReconcileOptions
+    from stackup.targets.swarm.target import SwarmTarget
+
+    class Swarm(RecordingSwarm):
+        def engine_id(self) -> str:
+            return "swarm"
+
+        def local_image(self, image: str) -> tuple[str, tuple[str, ...]] | None:
+            # Pushed before, as it was then: a rebuild must push again all the same.
+            return ("sha256:old", ("127.0.0.1:5000/app@sha256:" + "0" * 64,))
+
+        def observe_swarm(self, project: str) -> SwarmObserved:
+            return SwarmObserved(project)
+
+    (tmp_path / "app").mkdir()
+    loaded = load_text(
+        "name: demo\nx-stackup:\n  registry: 127.0.0.1:5000\nservices:\n"
+        f"  app:\n    image: app:v1\n    build: {tmp_path / 'app'}\n"
+    )
+    target = SwarmTarget(Swarm([]))  # type: ignore[arg-type]
+    plan = target.plan(loaded, ReconcileOptions(build=True))
+    build, push, *services = plan.operations
+    assert (build.id, push.id) == ("build:app", "push:127.0.0.1:5000/app:v1")
+    assert push.after == ("build:app",)  # never the old bytes
+    assert [op.id for op in services] == ["network:demo_default", "service:demo_app"]
+    again = target.plan(loaded, ReconcileOptions(pull=None))  # after the image stage
+    assert [op.id for op in again.operations] == ["network:demo_default", "service:demo_app"]

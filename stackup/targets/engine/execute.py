@@ -9,6 +9,7 @@ predecessor failed: independent branches still finish.
 from __future__ import annotations
 
 import heapq
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -324,6 +325,10 @@ class _Executor:
             case BuildImage(service, tag, build):
                 if not isinstance(e, ImageBuilder):
                     raise ApplyError(f"this engine cannot build images (needed by {service})")
+                if "://" not in build.context and not os.path.isdir(build.context):
+                    raise ApplyError(
+                        f"the build context {build.context} of service {service} is not a directory"
+                    )
                 for line in e.build_image(build, tag):
                     if line.strip():
                         self.emit(Event(op.id, op.name, "output", line, time.monotonic() - start))

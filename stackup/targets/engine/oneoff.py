@@ -18,7 +18,15 @@ from stackup.planning import salt as S
 from stackup.planning.desired import desired_containers, read_file_objects
 from stackup.planning.graph import build_graph, dependencies
 from stackup.planning.options import ReconcileOptions
-from stackup.planning.plan import Action, CreateContainer, Kind, Operation, Plan, StartContainer
+from stackup.planning.plan import (
+    Action,
+    CreateContainer,
+    Kind,
+    Operation,
+    Plan,
+    RemoveContainer,
+    StartContainer,
+)
 from stackup.poll import poll_until
 from stackup.targets.engine.execute import execute
 from stackup.targets.engine.lock import project_lock
@@ -33,6 +41,7 @@ def oneoff_plan(
     with_dependencies: bool,
     environment: Mapping[str, str],
     name: str | None,
+    remove: bool = False,
 ) -> tuple[Plan, str]:
     """The plan of a one-off run, and its container's name: the dependencies brought up as
     `up` would, the service's missing networks and volumes created (changing one is `up`'s
@@ -56,8 +65,11 @@ def oneoff_plan(
         ):
             ops.setdefault(op.id, op)
     observed = engine.observe(stack.name)
-    # The project's salt, as `up` would choose it (stackup.planning.salt); a fresh one if it has none.
-    salt = S.choose(observed.labelled(), fallback=S.fresh)
+    # The project's salt, as `up` chooses it (stackup.planning.salt): its resources', else the
+    # one keyed with the engine's ID, which the dependencies planned above get too.
+    salt = S.choose(
+        observed.labelled(), fallback=lambda: S.engine_keyed(engine.engine_id(), stack.name)
+    )
     base = desired_containers(stack, service, 1, salt, read_file_objects(stack))[0].spec
     svc = base.service
     if command is not None:
@@ -79,6 +91,11 @@ def oneoff_plan(
         reason=f"one-off run of {service}",
         steps=(CreateContainer(spec), StartContainer(cname)),
         after=tuple(sorted(ops)),
+        # `run --rm`: a container that cannot start goes too (one never created is not touched:
+        # the name may be another container's).
+        restore=(RemoveContainer(cname, volumes=True),) if remove else (),
+        restore_from=1,
+        restore_to=2,
     )
     plan = Plan(stack.name, (*ops.values(), run), services=(service,))
     return plan, cname
@@ -99,26 +116,30 @@ def run_oneoff(
 ) -> int:
     """Apply the one-off plan under the project's lock, then stream the container's output
     until it exits; returns its exit code."""
-    plan, cname = oneoff_plan(
-        loaded,
-        engine,
-        service,
-        command,
-        with_dependencies=with_dependencies,
-        environment=environment,
-        name=name,
-    )
-    deps = sorted({op.service for op in plan.operations if op.service and op.service != service})
-    if deps:
-        on_message(f"starting dependencies: {', '.join(deps)}")
     with project_lock(engine.engine_id(), loaded.stack.name, on_wait=on_message):
+        plan, cname = oneoff_plan(
+            loaded,
+            engine,
+            service,
+            command,
+            with_dependencies=with_dependencies,
+            environment=environment,
+            name=name,
+            remove=remove,
+        )
+        deps = sorted(
+            {op.service for op in plan.operations if op.service and op.service != service}
+        )
+        if deps:
+            on_message(f"starting dependencies: {', '.join(deps)}")
         outcome = execute(plan, engine)
-    if not outcome.ok:
-        failed = {k: v for k, v in outcome.failed.items() if k != f"container:{cname}"}
-        if failed or outcome.skipped:
-            raise ApplyError(f"dependencies of {service} failed: {failed or outcome.skipped}")
-        raise ApplyError(f"{cname}: {outcome.failed.get(f'container:{cname}')}")
     try:
+        if not outcome.ok:
+            run_id = f"container:{cname}"
+            failed = {k: v for k, v in outcome.failed.items() if k != run_id}
+            if failed or outcome.skipped:
+                raise ApplyError(f"dependencies of {service} failed: {failed or outcome.skipped}")
+            raise ApplyError(f"{cname}: {outcome.failed.get(run_id)}")
         for line in engine.logs(cname, follow=True):
             on_output(line)
 
@@ -131,5 +152,5 @@ def run_oneoff(
         assert code is not None  # no timeout, no cancel: only an exit ends the wait
         return code
     finally:
-        if remove:
+        if remove and outcome.ok:  # it ran (a failed start was removed by the plan)
             engine.remove_container(cname, volumes=True)

@@ -22,10 +22,17 @@ from stackup.targets.swarm.down import plan_swarm_down
 from stackup.targets.swarm.images import LocalImage, pushes
 from stackup.targets.swarm.plan import reconcile_swarm
 from stackup.targets.swarm.runner import SwarmSteps
+from stackup.targets.swarm.steps import PushImage
 from stackup.targets.target import DownRequest
 
 # Flags of the single-engine target that mean nothing to a swarm.
 _ENGINE_ONLY = ("force_recreate", "no_recreate", "renew_anon_volumes")
+
+
+def _source(op: Operation) -> str:
+    (step,) = op.steps
+    assert isinstance(step, PushImage)
+    return step.source
 
 
 class SwarmTarget:
@@ -62,6 +69,11 @@ class SwarmTarget:
         push_ops, digests = pushes(stack, selected, registry, local)
         if options.pull is None:  # planned again after the pushes: they are done
             push_ops = []
+        built = {op.name: op.id for op in builds}  # a push of a built image waits for the build
+        push_ops = [
+            dataclasses.replace(op, after=(built[src],)) if (src := _source(op)) in built else op
+            for op in push_ops
+        ]
         swarm_options = SwarmOptions(
             services=options.services,
             remove_orphans=options.remove_orphans,
