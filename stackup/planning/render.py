@@ -117,6 +117,7 @@ def _operation_json(op: Operation) -> dict[str, JsonValue]:
         "details": list(op.details),
         "after": list(op.after),
         "start_after": list(op.start_after),
+        "follows": list(op.follows),
         "spec_hashes": _created_hashes(op),
     }
 

@@ -227,5 +227,11 @@ def start_first_steps(
     steps.extend(reload_steps(dependents, validate=False))
     steps.extend(RemoveContainer(item.old_name) for item in items)
     steps.extend(RenameContainer(temporary_name(item.want.name), item.want.name) for item in items)
-    restore = tuple(RemoveContainer(temporary_name(item.want.name)) for item in items)
+    restore: tuple[Step, ...] = tuple(
+        RemoveContainer(temporary_name(item.want.name)) for item in items
+    )
+    if first_reload:
+        # The dependents may have loaded the new addresses already (a failure in the settle
+        # pause): they load their config again, with the old containers' addresses only.
+        restore += reload_steps(dependents, validate=False)
     return StartFirstSteps(tuple(steps), restore, restore_to)

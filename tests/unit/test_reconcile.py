@@ -211,6 +211,7 @@ def test_json_shape() -> None:
             "details",
             "after",
             "start_after",
+            "follows",
             "spec_hashes",
         }
     assert volume == {
@@ -226,6 +227,7 @@ def test_json_shape() -> None:
         "details": ["removes shape-web-1 first (it uses the volume)"],
         "after": [],
         "start_after": [],
+        "follows": [],
         "spec_hashes": volume["spec_hashes"],
     }
     assert len(volume["spec_hashes"]) == 1 and len(volume["spec_hashes"][0]) == 64

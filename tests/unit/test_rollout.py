@@ -81,6 +81,10 @@ def test_start_first_starts_the_new_one_before_touching_the_old_and_reloads_ngin
     assert [type(s).__name__ for _, s in reloads] == ["Exec", "Signal", "Signal"]  # nginx -t once
     stop = next(i for i, s in enumerate(op.steps) if isinstance(s, StopContainer))
     assert reloads[1][0] < stop < reloads[2][0]
+    # Undone before the old one is stopped: the new one removed, nginx reloaded once more
+    # (it may have seen the new address already).
+    assert [type(s).__name__ for s in op.restore] == ["RemoveContainer", "Signal"]
+    assert op.restore_to <= stop
     assert "start-first" in render_text(result.plan) and "reloaded before and after" in render_text(
         result.plan
     )
