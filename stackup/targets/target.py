@@ -74,13 +74,10 @@ class Target(Protocol):
     ) -> Outcome: ...
 
 
-def image_stage(plan: Plan) -> tuple[Plan, Plan]:
-    """`plan` split into its image operations (build, pull, push) and the rest."""
+def image_stage(plan: Plan) -> Plan:
+    """The image operations (build, pull, push) of `plan`, as a plan of their own."""
     images = tuple(op for op in plan.operations if op.kind == Kind.IMAGE)
-    rest = tuple(op for op in plan.operations if op.kind != Kind.IMAGE)
-    return Plan(plan.project, images, services=plan.services), Plan(
-        plan.project, rest, plan.warnings, plan.blockers, plan.fingerprint, plan.services
-    )
+    return Plan(plan.project, images, services=plan.services)
 
 
 def skip_after_failed_images(
@@ -123,7 +120,7 @@ def apply_staged(
     pull that moved a tag recreates its containers with that reason, as Compose does after a
     pull; a push gives the swarm the digest to deploy. The second plan is checked, and shown
     to `confirm` (which may refuse it by raising), before it runs."""
-    images, _ = image_stage(plan)
+    images = image_stage(plan)
     if not images.operations:
         return Applied(plan, target.execute(plan, on_event, execute_options, cancel))
     first = target.execute(images, on_event, execute_options, cancel)
