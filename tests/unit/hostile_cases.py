@@ -25,12 +25,16 @@ LINK = "\0link:"  # followed by the target of a symbolic link
 class Case:
     name: str
     files: dict[str, str]
-    args: tuple[str, ...]
+    # Empty: the corpus harness (tests/hostile/) runs the case in every mode it knows.
+    args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     # Files as committed at the base revision, for `diff --base HEAD` (a git repo is made).
     base_files: dict[str, str] | None = None
     # Needs a separate process (it reads /proc/self/environ, or may eat memory when broken).
     subprocess: bool = False
+    # The class of attack (issue 26's list: "leak-error", "taint", "name-rules", "outside-file",
+    # "import", "hang", "exit70", "forge", ...); the harness reports counts per class.
+    klass: str = ""
 
 
 def materialise(case: Case, root: Path) -> None:
