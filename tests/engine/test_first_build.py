@@ -4,11 +4,16 @@ another runs, missing bind sources, and `import run` / `import container` agreei
 from __future__ import annotations
 
 import contextlib
+import shlex
+import subprocess
+from pathlib import Path
 
 import docker
 import docker.errors
 
-from tests.engine.helpers import PROJECT_LABEL, StackDir, stackup
+from stackup.loading.loader import load_text
+from stackup.model.spec import Stack
+from tests.engine.helpers import PROJECT_LABEL, StackDir, free_port, stackup
 
 
 def _containers(
@@ -50,3 +55,60 @@ def test_an_image_built_by_one_service_and_run_by_another_is_built_once_and_run_
             for c in _containers(docker_client, project_name).values():
                 c.remove(force=True)
             docker_client.images.remove(tag, force=True)
+
+
+def test_import_run_and_import_container_write_the_same_stack_for_the_common_flags(
+    docker_client: docker.DockerClient, project_name: str, tmp_path: Path
+) -> None:
+    """One `docker run` line with the common flags, read by `import run`; the same line run
+    by the docker CLI and read back by `import container`: the two stack files mean the same
+    stack. Only what a container cannot tell is set aside: the env file's name (its values
+    are in the container's environment, and compared)."""
+    for sub in ("site", "conf", "from-line", "from-container"):
+        (tmp_path / sub).mkdir()
+    (tmp_path / "app.env").write_text("FROM_FILE=1\nMODE=file\n")
+    net, vol, name = f"{project_name}_net", f"{project_name}_vol", f"{project_name}-box"
+    docker_client.networks.create(net, labels={PROJECT_LABEL: project_name})
+    docker_client.volumes.create(vol, labels={PROJECT_LABEL: project_name})
+    line = shlex.split(
+        f"--name {name} --hostname box -p 127.0.0.1:{free_port()}:80 "
+        f"-v {tmp_path}/site:/site:ro --mount type=bind,source={tmp_path}/conf,target=/conf,readonly "
+        f"--mount type=volume,source={vol},target=/vol "
+        "--mount type=tmpfs,target=/scratch,tmpfs-size=1048576 --tmpfs /run "
+        f"-e MODE=prod --env-file {tmp_path}/app.env --network {net} --network-alias db "
+        "--restart unless-stopped --health-cmd true --health-interval 5s --health-timeout 2s "
+        "--health-retries 2 --health-start-period 1s -l team=web --cap-add NET_BIND_SERVICE "
+        "--read-only --user 1000:1000 -w /tmp --memory 64m --cpus 0.5 --stop-timeout 7 "
+        "--entrypoint /bin/sh busybox:latest -c 'sleep 3600'"
+    )
+    try:
+        stackup("import", "run", "-o", "stack.yaml", "--", *line, cwd=tmp_path / "from-line")
+        subprocess.run(
+            ["docker", "run", "-d", "--label", f"{PROJECT_LABEL}={project_name}", *line],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        stackup("import", "container", "-o", "stack.yaml", name, cwd=tmp_path / "from-container")
+        from_line = _loaded(tmp_path / "from-line")
+        from_container = _loaded(tmp_path / "from-container")
+        line_service = from_line.services[name]
+        assert [str(f.path) for f in line_service.env_file] == [f"{tmp_path}/app.env"]
+        # What the env file held is in the container's environment; -e wins, as in docker run.
+        line_service = line_service.model_copy(
+            update={
+                "env_file": [],
+                "environment": {"FROM_FILE": "1", **line_service.environment},
+            }
+        )
+        assert from_container.services[name] == line_service
+        assert from_container.volumes == from_line.volumes
+        assert from_container.networks == from_line.networks
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.containers.get(name).remove(force=True, v=True)
+
+
+def _loaded(directory: Path) -> Stack:
+    text = (directory / "stack.yaml").read_text()
+    return load_text(text, working_dir=str(directory), environ={}, project_name="imp").stack
