@@ -37,8 +37,10 @@ class GlobalOptions:
             target=options.get("target"),
         )
 
-    def load(self) -> LoadedStack:
-        """The stack, after telling the user (on stderr) which of its keys stackup ignores."""
+    def load(self, *, bind_sources: bool = False) -> LoadedStack:
+        """The stack, after telling the user (on stderr) which of its keys stackup ignores,
+        and (`bind_sources`: the commands that show or apply what would run) which bind
+        sources do not exist, so the engine will create them as empty directories."""
         from stackup.loading.compat import warnings
         from stackup.loading.loader import LoadOptions, load
 
@@ -52,7 +54,15 @@ class GlobalOptions:
             )
         )
         swarm = (self.target or loaded.stack.stackup.target) == "swarm"
-        for warning in warnings(loaded.stack, loaded.source, swarm=swarm):
+        found = warnings(loaded.stack, loaded.source, swarm=swarm)
+        if bind_sources and not swarm:  # a swarm's nodes, not this host, hold its bind sources
+            from stackup.planning import bindsources as B
+
+            services = loaded.stack.services
+            kinds = B.host_kinds(m.source for m in B.bind_sources(loaded.stack, services))
+            base = loaded.project_directory
+            found += B.warnings(loaded.stack, loaded.source, base, kinds, services)
+        for warning in found:
             click.echo(f"warning: {warning}", err=True)
         return loaded
 

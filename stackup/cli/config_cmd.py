@@ -28,7 +28,7 @@ def config(fmt: str, quiet: bool, show_sensitive: bool, list_services: bool) -> 
     absolute), or with -q only validate it."""
     from stackup.cli.common import global_options
 
-    loaded = global_options().load()
+    loaded = global_options().load(bind_sources=True)
     from stackup.planning.graph import build_graph
 
     build_graph(loaded.stack, loaded.source)  # a dependency cycle is a mistake in the file too

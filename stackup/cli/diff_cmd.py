@@ -59,7 +59,7 @@ def diff(
     from stackup.planning.render import plan_json, render_json, render_markdown, render_text
 
     opts = global_options()
-    loaded = opts.load()
+    loaded = opts.load(bind_sources=True)
     check_services(loaded, services)
     review = against is not None or base_rev is not None
     if base_rev is not None and not base_rev.strip():

@@ -145,7 +145,7 @@ def after_images(
     out = []
     for op in ops:
         needs = None
-        if op.kind == Kind.CONTAINER and op.service in stack.services:
+        if op.kind == Kind.CONTAINER and op.service is not None and op.service in stack.services:
             needs = by_image.get(image_key(image_ref(stack, op.service)))
         if needs is not None and op.action in (Action.CREATE, Action.RECREATE):
             op = replace(op, after=(needs, *op.after))

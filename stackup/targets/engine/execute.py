@@ -8,6 +8,7 @@ predecessor failed: independent branches still finish.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import threading
@@ -36,6 +37,7 @@ from stackup.planning.plan import (
     PullImage,
     RecordApplied,
     RemoveContainer,
+    RemoveEmptyDirectories,
     RemoveNetwork,
     RemoveVolume,
     RenameContainer,
@@ -306,7 +308,10 @@ class _Executor:
                 self._step(op, step, start)
         except (StackupError, OSError) as exc:
             return f"; putting the old container back failed too: {exc}"
-        self._step_done(op, start, "restored the container it was replacing")
+        if any(isinstance(step, StartContainer) for step in op.restore):
+            self._step_done(op, start, "restored the container it was replacing")
+        else:
+            self._step_done(op, start, "removed the container that did not start")
         return f"; {op.name} was left as it was before this change"
 
     def _step(self, op: Operation, step: Step, start: float) -> None:
@@ -341,6 +346,11 @@ class _Executor:
                 e.stop_container(name, timeout)
             case RemoveContainer(name, volumes):
                 e.remove_container(name, volumes=volumes)
+            case RemoveEmptyDirectories(paths):
+                for path in paths:
+                    # rmdir removes only an empty directory: one that holds anything stays.
+                    with contextlib.suppress(OSError):
+                        os.rmdir(path)
             case RenameContainer(name, new_name):
                 e.rename_container(name, new_name)
             case UpdateContainer(name, service):

@@ -13,12 +13,12 @@ from stackup.engine.observed import Observed
 from stackup.errors import ApplyError
 from stackup.loading.compat import engine_errors
 from stackup.loading.loader import LoadedStack
-from stackup.planning import configstate
+from stackup.planning import bindsources, configstate
 from stackup.planning import salt as S
 from stackup.planning.desired import desired_names, read_file_objects
 from stackup.planning.graph import build_graph
 from stackup.planning.options import ReconcileOptions, containers_needing_live_config
-from stackup.planning.plan import Action, Plan
+from stackup.planning.plan import Action, CreateContainer, Kind, Plan
 from stackup.planning.reconcile import reconcile
 from stackup.planning.teardown import plan_down
 from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
@@ -53,9 +53,37 @@ def plan_options(
     salt = S.choose(given=options.salt, fallback=lambda: S.engine_keyed(engine.engine_id(), name))
     # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
     configs = configstate.snapshot(loaded.stack, loaded.stack.services, loaded.project_directory)
+    # What each bind source is on the host (stackup.planning.bindsources), read here too.
+    mounts = bindsources.bind_sources(loaded.stack, loaded.stack.services)
     return dataclasses.replace(
-        options, file_objects=read_file_objects(loaded.stack), salt=salt, configs=configs
+        options,
+        file_objects=read_file_objects(loaded.stack),
+        salt=salt,
+        configs=configs,
+        bind_sources=bindsources.host_kinds(m.source for m in mounts),
     )
+
+
+def created_images(plan: Plan) -> dict[str, str]:
+    """The services this plan creates containers of, with the image each runs."""
+    return {
+        op.service: step.spec.image
+        for op in plan.operations
+        if op.service is not None
+        for step in op.steps
+        if isinstance(step, CreateContainer)
+    }
+
+
+def with_bind_source_blockers(loaded: LoadedStack, plan: Plan, kinds: dict[str, str]) -> Plan:
+    """`plan`, refusing the bind mounts of the containers it creates that the engine would
+    refuse half-way (a missing source with `create_host_path: false`), located."""
+    found = bindsources.errors(
+        loaded.stack, loaded.source, loaded.project_directory, kinds, created_images(plan)
+    )
+    if not found:
+        return plan
+    return dataclasses.replace(plan, blockers=(*plan.blockers, *found))
 
 
 class EngineTarget:
@@ -74,7 +102,8 @@ class EngineTarget:
             found = self.engine.unmanaged_containers(names)
             options = dataclasses.replace(options, adopt={c.name: c for c in found})
         graph = build_graph(loaded.stack, loaded.source)
-        return reconcile(loaded.stack, graph, observe(loaded, self.engine, options), options)
+        plan = reconcile(loaded.stack, graph, observe(loaded, self.engine, options), options)
+        return with_bind_source_blockers(loaded, plan, dict(options.bind_sources or {}))
 
     def check(self, loaded: LoadedStack, plan: Plan) -> None:
         """Keys newer than the engine, a blocker in the plan, a host port another process
@@ -91,6 +120,40 @@ class EngineTarget:
         preflight_check(plan, self.engine, loaded.stack)
         builds = (op.service for op in plan.operations if op.action == Action.BUILD)
         check_build_contexts(loaded, (s for s in builds if s))
+        self._check_bind_mounts_over_images(loaded, plan)
+
+    def _check_bind_mounts_over_images(self, loaded: LoadedStack, plan: Plan) -> None:
+        """A bind source (a missing one is the directory the engine makes) must be of the kind
+        the image holds at the target: a directory over a file, or a file over a directory,
+        fails in the runtime once the container is created. Read from each image the plan's
+        new containers run, once per image, for all its targets; an image this plan builds
+        or pulls is read when `up` checks the plan made after it is there."""
+        created = created_images(plan)
+        fetched = {op.name for op in plan.operations if op.kind == Kind.IMAGE}
+        services = [s for s, image in created.items() if image not in fetched]
+        mounts = bindsources.bind_sources(loaded.stack, services)
+        if not mounts:
+            return
+        kinds = bindsources.host_kinds(m.source for m in mounts)
+        targets = bindsources.image_targets(loaded.stack, services, kinds)
+        wanted: dict[str, set[str]] = {}
+        for service, paths in targets.items():
+            wanted.setdefault(created[service], set()).update(paths)
+        inside = {
+            image: self.engine.image_path_kinds(image, sorted(paths))
+            for image, paths in sorted(wanted.items())
+        }
+        image_kinds = {
+            (service, path): inside[created[service]].get(path, bindsources.MISSING)
+            for service, paths in targets.items()
+            for path in paths
+        }
+        problems = bindsources.errors(
+            loaded.stack, loaded.source, loaded.project_directory, kinds, services, image_kinds
+        )
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ApplyError(problems[0] + more, hint="nothing was created")
 
     def plan_down(self, project: str, request: DownRequest) -> Plan:
         observed = self.engine.observe(project)
