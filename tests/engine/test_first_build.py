@@ -13,7 +13,7 @@ import docker.errors
 
 from stackup.loading.loader import load_text
 from stackup.model.spec import Stack
-from tests.engine.helpers import PROJECT_LABEL, StackDir, free_port, stackup
+from tests.engine.helpers import PROJECT_LABEL, StackDir, free_port, http_get, stackup
 
 
 def _containers(
@@ -112,3 +112,82 @@ def test_import_run_and_import_container_write_the_same_stack_for_the_common_fla
 def _loaded(directory: Path) -> Stack:
     text = (directory / "stack.yaml").read_text()
     return load_text(text, working_dir=str(directory), environ={}, project_name="imp").stack
+
+
+def test_a_typod_file_source_is_a_located_error_and_nothing_is_created(
+    docker_client: docker.DockerClient, project_name: str, tmp_stack_dir: StackDir
+) -> None:
+    (tmp_stack_dir / "site").mkdir()
+    tmp_stack_dir.stack(
+        """
+        services:
+          web:
+            image: nginx:stable
+            volumes:
+              - ./site:/usr/share/nginx/html
+              - ./default.conff:/etc/nginx/conf.d/default.conf
+        """
+    )
+    up = stackup("-p", project_name, "up", cwd=tmp_stack_dir, check=False)
+    assert up.returncode == 1, up.stderr
+    assert (
+        "error: stack.yaml:6:9: services.web.volumes[1]: ./default.conff does not exist (the "
+        "engine would create an empty directory), but nginx:stable has a file at "
+        "/etc/nginx/conf.d/default.conf" in up.stderr
+    ), up.stderr
+    assert "Traceback" not in up.stderr
+    assert _containers(docker_client, project_name) == {}
+    assert docker_client.networks.list(filters={"label": f"{PROJECT_LABEL}={project_name}"}) == []
+    assert not (tmp_stack_dir / "default.conff").exists()
+    # The look into the image left nothing behind either.
+    assert docker_client.containers.list(all=True, filters={"label": "io.stackup.path-probe"}) == []
+
+
+def test_a_typod_directory_source_is_warned_about_and_served_empty_as_compose_does(
+    docker_client: docker.DockerClient, project_name: str, tmp_stack_dir: StackDir
+) -> None:
+    port = free_port()
+    tmp_stack_dir.stack(
+        f"""
+        services:
+          web:
+            image: nginx:stable
+            ports: ["127.0.0.1:{port}:80"]
+            volumes:
+              - ./sitee:/usr/share/nginx/html
+        """
+    )
+    warning = (
+        "warning: stack.yaml:6:9: services.web.volumes[0]: ./sitee does not exist; the engine "
+        "will create an empty directory"
+    )
+    for command in ("config", "diff"):
+        shown = stackup("-p", project_name, command, cwd=tmp_stack_dir)
+        assert warning in shown.stderr, (command, shown.stderr)
+    up = stackup("-p", project_name, "up", "--wait", cwd=tmp_stack_dir)
+    assert warning in up.stderr, up.stderr
+    site = tmp_stack_dir / "sitee"
+    assert site.is_dir() and list(site.iterdir()) == []
+    assert http_get(f"http://127.0.0.1:{port}/").status == 403  # an empty web root
+    (site / "index.html").write_text("<p>now there</p>\n")
+    assert "<p>now there</p>" in http_get(f"http://127.0.0.1:{port}/").body
+
+
+def test_a_container_that_cannot_start_is_removed_with_the_directory_made_for_it(
+    docker_client: docker.DockerClient, project_name: str, tmp_stack_dir: StackDir
+) -> None:
+    tmp_stack_dir.stack(
+        """
+        services:
+          app:
+            image: busybox:latest
+            entrypoint: ["/no/such/program"]
+            volumes:
+              - ./data:/data
+        """
+    )
+    up = stackup("-p", project_name, "up", cwd=tmp_stack_dir, check=False)
+    assert up.returncode == 1, up.stdout + up.stderr
+    assert "removed the container that did not start" in up.stdout + up.stderr
+    assert _containers(docker_client, project_name) == {}  # none left `created`
+    assert not (tmp_stack_dir / "data").exists()

@@ -23,6 +23,7 @@ from stackup.engine.interface import Engine, PullEvent
 from stackup.errors import ApplyError, StackupError
 from stackup.planning.configstate import write_record
 from stackup.planning.plan import (
+    Action,
     BuildImage,
     CheckInThrowaway,
     Connect,
@@ -308,10 +309,10 @@ class _Executor:
                 self._step(op, step, start)
         except (StackupError, OSError) as exc:
             return f"; putting the old container back failed too: {exc}"
-        if any(isinstance(step, StartContainer) for step in op.restore):
-            self._step_done(op, start, "restored the container it was replacing")
-        else:
+        if op.action == Action.CREATE:  # no container before it: the new one is removed
             self._step_done(op, start, "removed the container that did not start")
+            return "; removed the container that did not start (and what was made for it)"
+        self._step_done(op, start, "restored the container it was replacing")
         return f"; {op.name} was left as it was before this change"
 
     def _step(self, op: Operation, step: Step, start: float) -> None:
