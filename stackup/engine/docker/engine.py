@@ -190,14 +190,17 @@ class DockerEngine(ImageCalls, ExecCalls):
             return {}
         out: dict[str, str] = {}
         with engine_errors(f"reading paths in image {image}"):
-            # A container is the engine's only window on an image's files; created with a
-            # command of its own (an image may have none), never started.
-            created = self.api.create_container(
-                image,
-                command=["stackup-path-probe"],
-                labels={L.PATH_PROBE: "1"},
-                network_disabled=True,
-            )
+            try:
+                # A container is the engine's only window on an image's files; created with
+                # a command of its own (an image may have none), never started.
+                created = self.api.create_container(
+                    image,
+                    command=["stackup-path-probe"],
+                    labels={L.PATH_PROBE: "1"},
+                    network_disabled=True,
+                )
+            except docker.errors.ImageNotFound:
+                return {}
             try:
                 url = (
                     f"{self.api.base_url}/v{self.api.api_version}/containers/"

@@ -144,9 +144,10 @@ class EngineTarget:
             for image, paths in sorted(wanted.items())
         }
         image_kinds = {
-            (service, path): inside[created[service]].get(path, bindsources.MISSING)
+            (service, path): inside[created[service]][path]
             for service, paths in targets.items()
             for path in paths
+            if path in inside[created[service]]  # else unknown: an image the engine lacks
         }
         problems = bindsources.errors(
             loaded.stack, loaded.source, loaded.project_directory, kinds, services, image_kinds
