@@ -29,7 +29,8 @@ def test_an_image_built_by_one_service_and_run_by_another_is_built_once_and_run_
     docker_client: docker.DockerClient, project_name: str, tmp_stack_dir: StackDir
 ) -> None:
     tag = f"stackup-test/{project_name}:dev"
-    tmp_stack_dir.write("FROM busybox:latest\nRUN echo built > /built\n", "app/Dockerfile")
+    tmp_stack_dir.write("built\n", "app/built")
+    tmp_stack_dir.write("FROM busybox:latest\nCOPY built /built\n", "app/Dockerfile")
     tmp_stack_dir.stack(
         f"""
         services:
