@@ -24,6 +24,7 @@ from stackup.planning.teardown import plan_down
 from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
 from stackup.targets.engine.images import check_build_contexts
 from stackup.targets.engine.preflight import check as preflight_check
+from stackup.targets.engine.preflight import engine_is_local
 from stackup.targets.target import DownRequest
 
 
@@ -53,14 +54,16 @@ def plan_options(
     salt = S.choose(given=options.salt, fallback=lambda: S.engine_keyed(engine.engine_id(), name))
     # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
     configs = configstate.snapshot(loaded.stack, loaded.stack.services, loaded.project_directory)
-    # What each bind source is on the host (stackup.planning.bindsources), read here too.
+    # What each bind source is on the host (stackup.planning.bindsources), read here too; the
+    # sources of a remote engine are on its host, not here: not read.
     mounts = bindsources.bind_sources(loaded.stack, loaded.stack.services)
+    local = engine_is_local(engine)
     return dataclasses.replace(
         options,
         file_objects=read_file_objects(loaded.stack),
         salt=salt,
         configs=configs,
-        bind_sources=bindsources.host_kinds(m.source for m in mounts),
+        bind_sources=bindsources.host_kinds(m.source for m in mounts) if local else None,
     )
 
 
@@ -128,6 +131,8 @@ class EngineTarget:
         fails in the runtime once the container is created. Read from each image the plan's
         new containers run, once per image, for all its targets; an image this plan builds
         or pulls is read when `up` checks the plan made after it is there."""
+        if not engine_is_local(self.engine):
+            return  # its bind sources are on its own host
         created = created_images(plan)
         fetched = {op.name for op in plan.operations if op.kind == Kind.IMAGE}
         services = [s for s, image in created.items() if image not in fetched]
