@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import pickle
@@ -246,7 +247,30 @@ def judge(run: RunOutput, markdown: bool) -> list[str]:
         problems.extend(judge_text(text))
     if markdown and run.code == 0:
         problems.extend(judge_markdown(run.stdout))
+    if _BAD_ARGS.search(run.stderr):
+        problems.append("bad-args")
+    if run.opened_outside:
+        problems.append("opened-outside")
     return sorted(set(problems))
+
+
+# click's words for arguments it does not know: the case did not run as its author meant.
+_BAD_ARGS = re.compile(
+    r"^Error: (?:No such (?:option|command)|Got unexpected extra argument)", re.M
+)
+# Files the command line names: the user chose them, so they may be outside the repository.
+_PATH_FLAGS = frozenset(("-f", "--file", "--env-file", "--against", "--project-directory"))
+# Files an untrusted run must never open, wherever the case is laid out (see `untrusted`).
+WATCHED_SYSTEM_FILES = ("/etc/shadow", "/etc/hostname", "/proc/self/environ", "/proc/self/cmdline")
+
+
+def untrusted(args: tuple[str, ...], env: dict[str, str]) -> bool:
+    """Whether stackup runs this in its untrusted mode (issue 26): `--untrusted`,
+    STACKUP_UNTRUSTED=1, or a review (`diff --against`, `diff --base`)."""
+    flags = {arg.split("=", 1)[0] for arg in args}
+    return bool(flags & {"--untrusted", "--against", "--base"}) or env.get(
+        "STACKUP_UNTRUSTED", ""
+    ) not in ("", "0")
 
 
 # --- running -----------------------------------------------------------------------------
@@ -259,6 +283,8 @@ class RunOutput:
     stdout: str = ""
     stderr: str = ""
     files: dict[str, str] = field(default_factory=dict)  # written by the run, by relative path
+    # Files an untrusted run opened outside the repository (only for cases under `repo/`).
+    opened_outside: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -303,8 +329,32 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _run_in_process(args: tuple[str, ...], root: Path, scratch: Path) -> RunOutput:
-    """One run of `stackup ARGS` through `stackup.cli.main`, its fds 1 and 2 captured."""
+_OPENED: list[str] = []  # paths opened since the run began, from the audit hook
+
+
+def _on_audit(event: str, args: tuple[object, ...]) -> None:
+    if event in ("open", "os.listdir", "os.scandir") and args and isinstance(args[0], str | bytes):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+def _outside(opened: list[str], root: Path, repository: Path) -> tuple[str, ...]:
+    """The opened paths that resolve outside the repository but inside the case's directory
+    (its planted outside files and home), or to a watched system file."""
+    out = []
+    for path in dict.fromkeys(opened):
+        real = os.path.realpath(path)
+        inside_case = real == str(root) or real.startswith(str(root) + os.sep)
+        in_repository = real == str(repository) or real.startswith(str(repository) + os.sep)
+        if (inside_case and not in_repository) or real in WATCHED_SYSTEM_FILES:
+            out.append(os.path.relpath(real, root) if inside_case else real)
+    return tuple(out)
+
+
+def _run_in_process(
+    args: tuple[str, ...], root: Path, scratch: Path, repository: Path | None = None
+) -> RunOutput:
+    """One run of `stackup ARGS` through `stackup.cli.main`, its fds 1 and 2 captured. With a
+    `repository`, the files opened outside it are reported."""
     from stackup.cli import main
 
     before = _snapshot(root)
@@ -322,6 +372,7 @@ def _run_in_process(args: tuple[str, ...], root: Path, scratch: Path) -> RunOutp
         raise _Hung
 
     signal.signal(signal.SIGALRM, on_alarm)
+    _OPENED.clear()
     code: int | None = 0
     start = time.perf_counter()
     try:
@@ -340,6 +391,7 @@ def _run_in_process(args: tuple[str, ...], root: Path, scratch: Path) -> RunOutp
             sys.stderr.write(traceback.format_exc())
         code = 70
     seconds = time.perf_counter() - start
+    opened = list(_OPENED)
     with contextlib.suppress(BaseException):
         sys.stdout.flush()
         sys.stderr.flush()
@@ -361,6 +413,7 @@ def _run_in_process(args: tuple[str, ...], root: Path, scratch: Path) -> RunOutp
         out_path.read_bytes().decode("utf-8", "replace"),
         err_path.read_bytes().decode("utf-8", "replace"),
         written,
+        _outside(opened, root.resolve(), repository.resolve()) if repository else (),
     )
 
 
@@ -377,9 +430,16 @@ def _child(modes: list[tuple[str, tuple[str, ...]]], root: Path, cwd: Path, fd: 
     """Run the modes in order in this process, writing one JSON result line each to `fd`."""
     _limit_memory()
     os.chdir(cwd)
+    sys.addaudithook(_on_audit)
     with tempfile.TemporaryDirectory(prefix="hostile-io-") as scratch:
         for label, args in modes:
-            run = _run_in_process(args, root, Path(scratch))
+            # A case laid out under `repo/` has an outside: an untrusted run must not open it.
+            watch = cwd != root and untrusted(args, dict(os.environ))
+            run = _run_in_process(args, root, Path(scratch), cwd if watch else None)
+            named = {os.path.realpath(v) for k, v in itertools.pairwise(args) if k in _PATH_FLAGS}
+            run.opened_outside = tuple(
+                p for p in run.opened_outside if os.path.realpath(root / p) not in named
+            )
             markdown = "markdown" in args and "--format" in args
             result = ModeResult(
                 label,
