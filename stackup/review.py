@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import posixpath
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from stackup.engine.fake import FakeEngine
-from stackup.errors import PlanError
+from stackup.errors import PlanError, StackFileError
 from stackup.gcpause import collector_paused
 from stackup.loading.loader import LoadedStack
 from stackup.planning import salt as S
@@ -70,8 +72,13 @@ def _plan_between(
     return reconcile(head.stack, head_graph, engine.observe(head.stack.name), head_options)
 
 
-def git_reader(rev: str, cwd: Path) -> Callable[[Path], str]:
-    """A `read_text` for the loader that reads files as they were at `rev` in git."""
+def git_reader(rev: str, cwd: Path, *, follow_links: bool = True) -> Callable[[Path], str]:
+    """A `read_text` for the loader that reads files as they were at `rev` in git.
+
+    A symbolic link committed at `rev` is followed inside the repository and refused when it
+    leads out of it (git stores the link's target, not a file). Without `follow_links` (the
+    untrusted mode) paths are placed in the repository by their text, never by the working
+    tree's links."""
     from stackup.errors import UsageError
 
     try:
@@ -93,21 +100,52 @@ def git_reader(rev: str, cwd: Path) -> Callable[[Path], str]:
             f"cannot read revision {rev!r} with git",
             hint="run inside a git checkout, and fetch the base branch first (e.g. `git fetch origin main`)",
         ) from exc
-    root = Path(top)
+    root = Path(top).resolve()
 
-    def read(path: Path) -> str:
+    def place(path: Path) -> PurePosixPath:
+        where = Path(path).resolve() if follow_links else Path(os.path.normpath(path))
         try:
-            rel = Path(path).resolve().relative_to(root.resolve())
+            return PurePosixPath(where.relative_to(root).as_posix())
         except ValueError:
             raise UsageError(
                 f"{path} is outside the git repository {root}, so it has no revision {rev!r}",
                 hint="--base reads the stack files from git; pass files inside the repository",
             ) from None
-        result = subprocess.run(
-            ["git", "show", f"{rev}:{rel.as_posix()}"], cwd=root, capture_output=True, check=False
-        )
-        if result.returncode != 0:
-            raise FileNotFoundError(f"{rel} does not exist at {rev}")
-        return result.stdout.decode("utf-8")
+
+    def read(path: Path) -> str:
+        rel = place(path)
+        for _ in range(_MAX_LINKS):
+            listed = subprocess.run(
+                ["git", "ls-tree", "-z", rev, "--", rel.as_posix()],
+                cwd=root,
+                capture_output=True,
+                check=False,
+            ).stdout
+            if not listed.startswith(_SYMLINK_MODE):
+                break
+            target = _show(root, rev, rel)
+            # A link's target, relative to its directory, kept in the repository by its text.
+            joined = posixpath.normpath(posixpath.join(rel.parent.as_posix(), target))
+            if posixpath.isabs(target) or joined == ".." or joined.startswith("../"):
+                raise StackFileError(
+                    f"{rel} is a symbolic link out of the repository at {rev}; it is not followed"
+                )
+            rel = PurePosixPath(joined)
+        else:
+            raise StackFileError(f"{rel}: too many symbolic links at {rev}")
+        return _show(root, rev, rel)
 
     return read
+
+
+_SYMLINK_MODE = b"120000 "
+_MAX_LINKS = 40
+
+
+def _show(root: Path, rev: str, rel: PurePosixPath) -> str:
+    result = subprocess.run(
+        ["git", "show", f"{rev}:{rel.as_posix()}"], cwd=root, capture_output=True, check=False
+    )
+    if result.returncode != 0:
+        raise FileNotFoundError(f"{rel} does not exist at {rev}")
+    return result.stdout.decode("utf-8")

@@ -37,11 +37,13 @@ class GlobalOptions:
             target=options.get("target"),
         )
 
-    def load(self) -> LoadedStack:
-        """The stack, after telling the user (on stderr) which of its keys stackup ignores."""
+    def load(self, trust: Trust | None = None) -> LoadedStack:
+        """The stack, after telling the user (on stderr) which of its keys stackup ignores
+        and, untrusted, which variables were left unset."""
         from stackup.loading.compat import warnings
         from stackup.loading.loader import LoadOptions, load
 
+        trust = trust or Trust()
         loaded = load(
             LoadOptions(
                 files=self.files,
@@ -49,12 +51,33 @@ class GlobalOptions:
                 profiles=self.profiles,
                 env_files=self.env_files,
                 project_directory=self.project_directory,
+                untrusted=trust.untrusted,
+                passed_env=trust.passed_env,
             )
         )
         swarm = (self.target or loaded.stack.stackup.target) == "swarm"
         for warning in warnings(loaded.stack, loaded.source, swarm=swarm):
             click.echo(f"warning: {warning}", err=True)
+        warn_unset(loaded)
         return loaded
+
+
+@dataclass(frozen=True)
+class Trust:
+    """`--untrusted` (or STACKUP_UNTRUSTED=1, or a review) and the `--env NAME` it lets in."""
+
+    untrusted: bool = False
+    passed_env: tuple[str, ...] = ()
+
+
+def warn_unset(loaded: LoadedStack, side: str = "") -> None:
+    if loaded.unset_variables:
+        names = ", ".join(loaded.unset_variables)
+        click.echo(
+            f"warning: untrusted mode{side}: the environment is not read, so these variables "
+            f"are unset: {names} (pass --env NAME for one that is safe to read)",
+            err=True,
+        )
 
 
 def global_options() -> GlobalOptions:

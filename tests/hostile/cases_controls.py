@@ -29,6 +29,14 @@ def cases() -> list[Case]:
             ("config", "--show-sensitive"),
             klass="control",
         ),
+        # Untrusted, a variable named by --env is read: the untrusted-env cases can see one.
+        Case(
+            "control-untrusted-env-passed",
+            {"stack.yaml": _STACK.replace("DB_PASSWORD", "GREETING")},
+            ("config", "--untrusted", "--env", "GREETING"),
+            {"GREETING": SECRET},
+            klass="control",
+        ),
         # Not masked by design: the value is not secret-looking, and is shown in config.
         Case(
             "control-plain-value",
