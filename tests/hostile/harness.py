@@ -13,6 +13,12 @@ each output format); a case with `args` runs once, as given. Each run is judged 
   a line break followed by `FORGED`, and the marker must stay on the line stackup began;
 * ``control-char``: a raw control character other than ``\\n`` and ``\\t`` (C0, DEL, C1, bidi
   overrides and isolates) in any output; the harness sets NO_COLOR, so stackup makes none;
+* ``opened-outside``: an untrusted run (`--untrusted`, STACKUP_UNTRUSTED=1, `diff --against`,
+  `diff --base`) of a case laid out under `repo/` opened a file outside `repo/` (or a watched
+  system file such as /proc/self/environ), seen by an audit hook; files named on the command
+  line excepted;
+* ``env-mode``: a `.env` the run wrote (`import`) can be read by others (not 0600);
+* ``bad-args``: click did not know an argument: the case did not run as written;
 * ``markdown-*``: in Markdown output, rendered with markdown-it-py (CommonMark plus GFM tables):
   an image, a link (GFM autolinks of bare URLs included), raw HTML other than stackup's own
   ``<details>`` wrapper, a code fence other than stackup's ``diff`` blocks, a table row whose
@@ -251,6 +257,8 @@ def judge(run: RunOutput, markdown: bool) -> list[str]:
         problems.append("bad-args")
     if run.opened_outside:
         problems.append("opened-outside")
+    if run.loose_env_files:
+        problems.append("env-mode")
     return sorted(set(problems))
 
 
@@ -285,6 +293,8 @@ class RunOutput:
     files: dict[str, str] = field(default_factory=dict)  # written by the run, by relative path
     # Files an untrusted run opened outside the repository (only for cases under `repo/`).
     opened_outside: tuple[str, ...] = ()
+    # `.env` files the run wrote that others may read (import must write them 0600).
+    loose_env_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -345,8 +355,9 @@ def _outside(opened: list[str], root: Path, repository: Path) -> tuple[str, ...]
         real = os.path.realpath(path)
         inside_case = real == str(root) or real.startswith(str(root) + os.sep)
         in_repository = real == str(repository) or real.startswith(str(repository) + os.sep)
-        if (inside_case and not in_repository) or real in WATCHED_SYSTEM_FILES:
-            out.append(os.path.relpath(real, root) if inside_case else real)
+        watched = os.path.normpath(path) in WATCHED_SYSTEM_FILES or real in WATCHED_SYSTEM_FILES
+        if (inside_case and not in_repository) or watched:
+            out.append(os.path.relpath(real, root) if inside_case else os.path.normpath(path))
     return tuple(out)
 
 
@@ -401,10 +412,13 @@ def _run_in_process(
     os.close(saved[1])
     sys.stdout, sys.stderr, sys.argv = saved_streams
     written = {}
+    loose = []
     for rel, stamp in _snapshot(root).items():
         if before.get(rel) != stamp:
             with open(root / rel, "rb") as f:
                 written[rel] = f.read(FILE_READ_LIMIT).decode("utf-8", "replace")
+            if os.path.basename(rel) == ".env" and os.stat(root / rel).st_mode & 0o077:
+                loose.append(rel)
             if rel not in before:
                 (root / rel).unlink()  # the next mode starts from the case's own files
     return RunOutput(
@@ -414,6 +428,7 @@ def _run_in_process(
         err_path.read_bytes().decode("utf-8", "replace"),
         written,
         _outside(opened, root.resolve(), repository.resolve()) if repository else (),
+        tuple(loose),
     )
 
 

@@ -118,6 +118,35 @@ def test_the_judge_flags_what_it_looks_for() -> None:
         assert judge(RunOutput(0, 0.1, f"a{raw}b\n"), False) == ["control-char"], repr(raw)
     trace = RunOutput(1, 0.1, "", "Traceback (most recent call last):\n")
     assert judge(trace, False) == ["traceback"]
+    assert judge(RunOutput(1, 0.1, "", "Error: No such option: --x\n"), False) == ["bad-args"]
+    assert judge(RunOutput(1, 0.1, opened_outside=("outside/a.env",)), False) == ["opened-outside"]
+    assert judge(RunOutput(0, 0.1, loose_env_files=(".env",)), False) == ["env-mode"]
+
+
+def test_an_untrusted_run_that_opens_a_file_outside_is_caught() -> None:
+    # In trusted mode the file outside may be read; untrusted (the review), it must not be.
+    files = {
+        "repo/stack.yaml": "name: t\nservices:\n  web:\n    image: nginx:1.27\n",
+        "outside/x.yaml": "name: t\nservices:\n  web:\n    image: nginx:1.25\n",
+    }
+    case = Case("harness-outside", files, ("diff", "--against", "../outside/x.yaml"), klass="h")
+    assert harness.run_case(case).problems() == {}  # named on the command line: allowed
+    include = {**files, "repo/stack.yaml": "include: [../outside/x.yaml]\n"}
+    result = harness.run_case(Case("harness-include", include, ("config",), klass="h"))
+    assert result.problems() == {}  # trusted
+    untrusted = harness.run_case(
+        Case(
+            "harness-include-untrusted", include, ("config",), {"STACKUP_UNTRUSTED": "1"}, klass="h"
+        )
+    )
+    # Today stackup refuses it before opening it; the judge is checked with a run that opens.
+    assert untrusted.problems() == {}
+    opened = harness._outside(
+        [str(Path("/r/outside/x.yaml")), "/r/repo/stack.yaml", "/proc/self/environ"],
+        Path("/r"),
+        Path("/r/repo"),
+    )
+    assert opened == ("outside/x.yaml", "/proc/self/environ")
 
 
 PLAN_MD = (
