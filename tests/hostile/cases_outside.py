@@ -371,6 +371,12 @@ NOT_YAML = {
     "htpasswd": f"admin:$apr1${S}$abc\n",
     "json-creds": f'{{"auths": {{"r.example": {{"auth": "{S}"}}}}}}\n',
     "nul-byte": f"a: 1\n\0{S}\n",
+    "gshadow": f"root:*::\nbob:!{S}::\n",
+    "shadow-yescrypt": f"bob:$y$j9T${S}:19000:0:99999:7:::\n",
+    "shadow-bcrypt": f"bob:$2b$12${S}:19000:0:99999:7:::\n",
+    "explicit-key": f"? {S}\n: 1\n",
+    "flow-mapping": f"{{{S}: 1}}\n",
+    "key-at-line-end": f"token {S}:\n",
 }
 
 
