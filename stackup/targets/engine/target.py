@@ -52,7 +52,12 @@ def plan_options(
     name = loaded.stack.name
     salt = S.choose(given=options.salt, fallback=lambda: S.engine_keyed(engine.engine_id(), name))
     # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
-    configs = configstate.snapshot(loaded.stack, loaded.stack.services, loaded.project_directory)
+    configs = configstate.snapshot(
+        loaded.stack,
+        loaded.stack.services,
+        loaded.project_directory,
+        loaded.host_paths.allows,
+    )
     return dataclasses.replace(
         options, file_objects=read_file_objects(loaded.stack), salt=salt, configs=configs
     )
