@@ -5,7 +5,10 @@ tests/unit/hostile_cases.py, with `klass` set), and may expose `KNOWN_FAILURES: 
 (case name → why it still fails; those cases are xfail until fixed). A case with empty `args`
 runs in every mode the harness knows (`harness.MODES`: config, diff --against, lint, graph in
 each format, `diff -o`); one with `args` runs as given. `env={"STACKUP_UNTRUSTED": "1"}` with
-empty args runs every mode untrusted.
+empty args runs every mode untrusted. A case whose files are laid out under `repo/` runs there,
+and its other files (`outside/...`, and `home/...`: the harness's HOME) are outside the
+repository: an untrusted run must not open them. Plant `SECRET` where a leak would show it and
+`FORGED` right after a line break you inject; never use either as an ordinary name.
 
 tests/hostile/harness.py runs and judges them (its docstring lists the rules: the planted
 `SECRET`, the `FORGED` marker after a planted line break, control characters, Markdown);

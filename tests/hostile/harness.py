@@ -472,10 +472,9 @@ def _child(modes: list[tuple[str, tuple[str, ...]]], root: Path, cwd: Path, fd: 
 
 
 def _environment(case: Case, root: Path) -> dict[str, str]:
-    env = {**os.environ, **case.env, "NO_COLOR": "1", "HOME": str(root / "home")}
-    env.pop("STACKUP_DEBUG", None)
-    env.pop("STACKUP_UNTRUSTED", None) if "STACKUP_UNTRUSTED" not in case.env else None
-    return env
+    # The runner's own STACKUP_* settings must not change what a case means.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STACKUP_")}
+    return {**env, **case.env, "NO_COLOR": "1", "HOME": str(root / "home")}
 
 
 def _start(case: Case, modes: list[tuple[str, tuple[str, ...]]], root: Path) -> tuple[int, int]:
