@@ -329,7 +329,8 @@ def _excerpt(text: str, size: int = 4096) -> str:
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     out = {}
-    for dirpath, _dirs, names in os.walk(root):
+    for dirpath, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]  # git's own bookkeeping is not output
         for name in names:
             path = os.path.join(dirpath, name)
             with contextlib.suppress(OSError):
