@@ -15,6 +15,6 @@ tests/hostile/harness.py runs and judges them (its docstring lists the rules: th
 tests/hostile/test_corpus.py is the test, and `PYTHONPATH=. python bench/hostile.py` prints
 the counts per class. Class `control` is reserved for cases that must be judged leaking.
 
-    .venv/bin/python -m pytest tests/hostile -q            # the whole corpus (~10 s a 100 cases)
+    .venv/bin/python -m pytest tests/hostile -q            # the whole corpus (~400 cases: 10-40 s on 2 cores)
     .venv/bin/python -m pytest tests/hostile -q -k shadow  # the cases whose name has "shadow"
 """
