@@ -209,16 +209,19 @@ def _outside_cases() -> list[Case]:
         "repo/stack.yaml": linked,
         "repo/link.env": LINK + "../outside/app.env",
     }
-    for fmt in ("text", "markdown"):
-        cases.append(
-            Case(
-                f"outside-base-symlink-{fmt}",
-                {"repo/stack.yaml": linked},
-                ("diff", "--base", "HEAD", "--format", fmt),
-                base_files=base_files,
-                klass="outside-file",
+    for side, head in (("head", linked), ("git", BASE)):
+        # head: the working tree's stack names the link; git: only the base revision does, so
+        # the link is met in git (`git show` would give its target's text, never the file).
+        for fmt in ("text", "markdown"):
+            cases.append(
+                Case(
+                    f"outside-base-symlink-{side}-{fmt}",
+                    {"repo/stack.yaml": head},
+                    ("diff", "--base", "HEAD", "--format", fmt),
+                    base_files=base_files,
+                    klass="outside-file",
+                )
             )
-        )
     include_link = {
         **OUTSIDE,
         "repo/stack.yaml": "include:\n  - inc.yaml\n" + BASE,
