@@ -153,15 +153,17 @@ def _base(
         base = load(LoadOptions(files=(Path(against),), **common))  # type: ignore[arg-type]
         warn_unset(base, " (base)")
         return base, None
-    from stackup.review import git_reader
+    from stackup.review import GitRevision
 
     assert base_rev is not None
-    reader = git_reader(base_rev, Path.cwd(), follow_links=not trusted.untrusted)
+    revision = GitRevision(base_rev, Path.cwd(), follow_links=not trusted.untrusted)
+    reader = revision.read
     base = load(
         LoadOptions(
             files=opts.files,
             project_directory=opts.project_directory,
             read_text=reader,
+            resolve_links=revision.resolve,
             **common,  # type: ignore[arg-type]
         )
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,16 +34,19 @@ def untrusted_from_environment(environ: Mapping[str, str] | None = None) -> bool
 @dataclass(frozen=True)
 class HostPaths:
     """The policy: `boundary` None allows every path (trusted); otherwise only paths that
-    resolve inside it. `on_disk` False judges paths by their text alone: their files come from
-    somewhere else (git, for `diff --base`), which refuses links out of the repository itself."""
+    resolve inside it. `links` resolves the links of a path (inside the boundary by its text)
+    when the files are not the disk's: `diff --base` reads them from git, where a committed
+    link is followed (`review.GitRevision.resolve`); None: the disk's links."""
 
     boundary: Path | None = None
-    on_disk: bool = True
+    links: Callable[[Path], Path | None] | None = None
 
     @classmethod
-    def for_project(cls, start: Path, *, on_disk: bool = True) -> HostPaths:
+    def for_project(
+        cls, start: Path, *, links: Callable[[Path], Path | None] | None = None
+    ) -> HostPaths:
         """The untrusted policy for a project in `start`: its git top-level, else `start`."""
-        return cls(repository_root(start), on_disk)
+        return cls(repository_root(start), links)
 
     @property
     def untrusted(self) -> bool:
@@ -57,7 +60,12 @@ class HostPaths:
         lexical = Path(os.path.normpath(path))
         if not _inside(lexical, self.boundary):
             return None
-        resolved = _resolve_within(lexical, self.boundary) if self.on_disk else lexical
+        if self.links is not None:
+            resolved = self.links(lexical)
+            if resolved is not None and not _inside(resolved, self.boundary):
+                return None
+        else:
+            resolved = _resolve_within(lexical, self.boundary)
         if resolved is None or _in_git_directory(resolved, self.boundary):
             return None
         return resolved

@@ -68,6 +68,9 @@ class LoadOptions:
     # and of the environment only the variables named here (`--env NAME`) for interpolation.
     untrusted: bool = False
     passed_env: tuple[str, ...] = ()
+    # Untrusted, with `read_text`: where a path leads through the links of wherever the files
+    # come from (git for --base); None when it has none: the path as written.
+    resolve_links: Callable[[Path], Path | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -254,8 +257,11 @@ class _Loader(Composition, ServiceFiles):
             elif self.options.files:
                 start = Path(os.path.normpath(self.working_dir / self.options.files[0])).parent
             # Files read through `read_text` (git, for --base) are not the disk's: their links
-            # are the reader's to refuse.
-            self.host_paths = HostPaths.for_project(start, on_disk=self.options.read_text is None)
+            # are the reader's.
+            links = self.options.resolve_links
+            if links is None and self.options.read_text is not None:
+                links = _as_written
+            self.host_paths = HostPaths.for_project(start, links=links)
         given = self.options.files or self._compose_file_variable()
         if given:
             files = [(Path(os.path.normpath(self.working_dir / f)), str(f)) for f in given]
@@ -608,6 +614,10 @@ def _watching(lookup: Callable[[str], str | None], used: list[str]) -> Callable[
         return found
 
     return watching
+
+
+def _as_written(path: Path) -> Path:
+    return path
 
 
 class _Withheld(Mapping[str, str]):

@@ -255,7 +255,17 @@ def test_base_never_follows_a_committed_link_out_of_the_repository(layout: Path)
     (layout / "stack.yaml").write_text(HEAD)
     code, _out, err = _cli(layout, "diff", "--base", "HEAD")
     assert code != 0
-    assert "link.env is a symbolic link out of the repository at HEAD" in err
+    assert (
+        "error: stack.yaml:5:15: services.web.env_file[0]: env file link.env leads by a "
+        "symbolic link out of the repository"
+    ) in err
+    # The reader refuses too, should anything ask it directly.
+    from stackup.review import GitRevision
+
+    revision = GitRevision("HEAD", layout, follow_links=False)
+    assert revision.resolve(layout / "link.env") is None
+    with pytest.raises(StackFileError, match="symbolic link out of the repository at HEAD"):
+        revision.read(layout / "link.env")
 
 
 def test_base_follows_a_committed_link_inside_the_repository(tmp_path: Path) -> None:
