@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from stackup.engine.interface import Engine
 from stackup.engine.observed import Observed
@@ -53,10 +54,19 @@ def plan_options(
     name = loaded.stack.name
     salt = S.choose(given=options.salt, fallback=lambda: S.engine_keyed(engine.engine_id(), name))
     # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
-    configs = configstate.snapshot(loaded.stack, loaded.stack.services, loaded.project_directory)
+    configs = configstate.snapshot(
+        loaded.stack,
+        loaded.stack.services,
+        loaded.project_directory,
+        loaded.host_paths.allows,
+    )
     # What each bind source is on the host (stackup.planning.bindsources), read here too; the
     # sources of a remote engine are on its host, not here: not read.
-    mounts = bindsources.bind_sources(loaded.stack, loaded.stack.services)
+    mounts = [
+        m
+        for m in bindsources.bind_sources(loaded.stack, loaded.stack.services)
+        if loaded.host_paths.allows(Path(m.source))
+    ]
     local = engine_is_local(engine)
     return dataclasses.replace(
         options,
