@@ -283,3 +283,104 @@ def test_unset_new_keys_leave_the_canonical_spec_of_running_containers_alone(
     ):
         assert key not in canonical, key
     assert "enable_ipv4" not in L.canonical_json(desired_network(stack, "n", "salt").canonical)
+
+
+# --------------------------------------------------------------------------- merge rules (issue 21)
+
+
+def _load_files(tmp_path: Path, *texts: str) -> LoadedStack:
+    paths = []
+    for i, text in enumerate(texts):
+        path = tmp_path / f"f{i}.yaml"
+        path.write_text(text)
+        paths.append(path)
+    return load(LoadOptions(files=tuple(paths), environ={}))
+
+
+def test_extra_hosts_list_and_mapping_merge_as_compose_go(tmp_path: Path) -> None:
+    """compose-go `override/merge.go` `mergeExtraHosts`: both forms become `host=ip` entries
+    (a mapping value that is a list gives one entry per address), the earlier file's entries
+    are kept and the later file's are appended unless already there. Before, a mapping in the
+    override replaced the whole list (`web` was lost)."""
+    base = (
+        "name: t\nservices:\n  a:\n    image: busybox\n    extra_hosts:\n"
+        '      - "db=10.0.0.1"\n      - "web=10.0.0.3"\n'
+    )
+    over = (
+        "services:\n  a:\n    extra_hosts:\n"
+        '      db: ["10.0.0.1", "10.0.0.9", "::1"]\n      cache: 10.0.0.4\n'
+    )
+    hosts = _load_files(tmp_path, base, over).stack.services["a"].extra_hosts
+    assert hosts == ["db=10.0.0.1", "web=10.0.0.3", "db=10.0.0.9", "db=::1", "cache=10.0.0.4"]
+    # The other way round: a mapping first, then a list.
+    hosts = (
+        _load_files(
+            tmp_path,
+            "name: t\nservices:\n  a:\n    image: busybox\n    extra_hosts: {db: 10.0.0.1}\n",
+            "services:\n  a:\n    extra_hosts: [web=10.0.0.3, db=10.0.0.1]\n",
+        )
+        .stack.services["a"]
+        .extra_hosts
+    )
+    assert hosts == ["db=10.0.0.1", "web=10.0.0.3"]
+    want = desired_containers(load_text(base, working_dir=tmp_path).stack, "a", 1, "salt", {})
+    body, _ = convert.container_body(want[0].spec)
+    assert body["HostConfig"]["ExtraHosts"] == ["db:10.0.0.1", "web:10.0.0.3"]
+
+
+def test_extra_hosts_of_an_extended_service_merge_too(tmp_path: Path) -> None:
+    text = (
+        "name: t\nservices:\n  base:\n    image: busybox\n    extra_hosts: [db=10.0.0.1]\n"
+        "  a:\n    extends: base\n    extra_hosts: {db: 10.0.0.2}\n"
+    )
+    hosts = load_text(text, working_dir=tmp_path).stack.services["a"].extra_hosts
+    assert hosts == ["db=10.0.0.1", "db=10.0.0.2"]
+
+
+def test_reset_with_a_shared_alias_follows_compose_go(tmp_path: Path) -> None:
+    """compose-go `loader/reset.go`: a `!reset` is recorded by the path it is written at, and an
+    alias copies the anchor's reset paths to where the alias is used. So a reset written in an
+    override for one user of a shared anchor leaves the other user alone; a reset inside the
+    anchor applies wherever it is used; and `a2: *a` is no cycle (`TestResetCycle`)."""
+    base = (
+        "name: t\nx-env: &env\n  A: '1'\n  B: '2'\nservices:\n"
+        "  a:\n    image: busybox\n    environment: *env\n"
+        "  b:\n    image: busybox\n    environment: *env\n"
+    )
+    stack = _load_files(
+        tmp_path, base, "services:\n  a:\n    environment:\n      A: !reset\n"
+    ).stack
+    assert stack.services["a"].environment == {"B": "2"}
+    assert stack.services["b"].environment == {"A": "1", "B": "2"}
+    inside = (
+        "x-reset: &reset\n  labels: !reset {}\nservices:\n"
+        "  a:\n    <<: *reset\n  b:\n    <<: *reset\n"
+    )
+    labelled = (
+        "name: t\nservices:\n  a:\n    image: busybox\n    labels: {x: '1'}\n"
+        "  b:\n    image: busybox\n    labels: {x: '1'}\n"
+    )
+    stack = _load_files(tmp_path, labelled, inside).stack
+    assert stack.services["a"].labels == {} and stack.services["b"].labels == {}
+    shared = "name: t\nservices:\n  a: &a\n    image: busybox\n  a2: *a\n"
+    assert set(load_text(shared, working_dir=tmp_path).stack.services) == {"a", "a2"}
+    with pytest.raises(StackupError, match="recursive anchor"):
+        load_text(
+            "name: t\nservices:\n  s:\n    image: busybox\n"
+            "x-healthcheck: &healthcheck\n  egress-service:\n    <<: *healthcheck\n",
+            working_dir=tmp_path,
+        )
+
+
+def test_label_files_in_order_then_labels_as_compose_go(tmp_path: Path) -> None:
+    """compose-go `types/project.go` `WithServicesLabelsResolved`: each label file overrides
+    the ones before it (and may use their values as variables), then `labels` overrides them
+    all. Before, the first file won."""
+    (tmp_path / "one.labels").write_text("team=one\nowner=one\ntier=gold\n")
+    (tmp_path / "two.labels").write_text("team=two\nowner=two\nsummary=${tier}-plan\n")
+    text = (
+        "name: t\nservices:\n  a:\n    image: busybox\n"
+        "    label_file: [one.labels, two.labels]\n    labels: {owner: mine}\n"
+    )
+    labels = load_text(text, working_dir=tmp_path).stack.services["a"].labels
+    assert labels == {"owner": "mine", "team": "two", "tier": "gold", "summary": "gold-plan"}
