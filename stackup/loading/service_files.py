@@ -4,6 +4,7 @@ active), `env_file` and `label_file` contents. Mixed into the loader."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from stackup.loading.envfile import parse_env_text
@@ -151,7 +152,7 @@ class ServiceFiles(LoaderState):
                         f"label file not found: {self.display(path)}",
                     )
                 text = self.read(path, self.display(path), "label file not found")
-                read = parse_env_text(text, self.display(path), lambda key: _text(from_files, key))
+                read = parse_env_text(text, self.display(path), partial(_text, from_files))
                 for key, value in read.items():
                     from_files[key] = Node(value, entry.mark, entry.mark)
             for key, node in from_files.items():
