@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from stackup.engine.interface import ContainerSpec
 from stackup.engine.observed import (
     Observed,
     ObservedContainer,
@@ -25,6 +26,7 @@ from stackup.planning.container_rules import (
     in_place,
     live_changes,
     post_start,
+    pre_start,
     reload_how,
     short_id,
     stop_timeout,
@@ -125,6 +127,14 @@ class ContainerDecisions:
             StartContainer(want.name),
             *post_start(self.stack.services[service], want.name),
         )
+        # A new container runs the service's pre_start steps first (after its dependencies'
+        # conditions); once per service, as Compose: only for its first replica, so a scale-up
+        # runs none.
+        created_start: tuple[Step, ...] = (
+            *waits,
+            *self._pre_start(service, want, want.spec, want.name),
+            *start[len(waits) :],
+        )
         cleanup: tuple[Step, ...] = (RemoveContainer(temp.name),) if temp is not None else ()
         volume_forced = have is not None and have.name in self.replaced
         if have is None or volume_forced:
@@ -163,7 +173,7 @@ class ContainerDecisions:
                     service=service,
                     reason=reason,
                     fields=tuple(forced_fields),
-                    steps=(*cleanup, CreateContainer(want.spec), *start),
+                    steps=(*cleanup, CreateContainer(want.spec), *created_start),
                     after=after,
                 ),
                 recreated=True,
@@ -306,7 +316,7 @@ class ContainerDecisions:
         dependent that must learn the new address)."""
         tmp = temporary_name(want.name)
         new_spec = replace(want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: old.id})
-        waits = self._waits(service)
+        waits = (*self._waits(service), *self._pre_start(service, want, new_spec, tmp))
         gate = (*rollout.gate(service, (tmp,)), *when_ready) if rollout is not None else ()
         stop_at = len(head) + 1
         return Operation(
@@ -336,6 +346,13 @@ class ContainerDecisions:
             restore_to=stop_at + len(waits) + 2 + len(gate),
             adopts=adopts,
         )
+
+    def _pre_start(
+        self, service: str, want: DesiredContainer, spec: ContainerSpec, container: str
+    ) -> tuple[CheckInThrowaway, ...]:
+        if want.number != 1:
+            return ()
+        return pre_start(self.stack, service, spec, container)
 
     def _reload(
         self, service: str, have: ObservedContainer, drift: CS.Drift, after: tuple[str, ...]

@@ -45,6 +45,7 @@ _NOT_CONTAINER_CONFIG = {
     "provider",  # a provider service has no container
     "models",
     "post_start",
+    "pre_start",  # stands in the spec as a keyed digest (canonical_service)
     "pre_stop",
     "pull_policy",
     "scale",
@@ -319,6 +320,12 @@ def canonical_service(
         data["cpus"] = data.get("cpus") or limits.cpus
         data["mem_limit"] = data.get("mem_limit") or limits.memory
         data["pids_limit"] = data.get("pids_limit") or limits.pids
+    if service.pre_start:
+        # A changed step recreates the container, so that it runs again before the new one
+        # starts, as Compose's service hash includes it. Its environment may hold secrets:
+        # the spec (stored in a label) holds only a keyed digest of the steps.
+        steps = [hook.model_dump(mode="json") for hook in service.pre_start]
+        data["pre_start"] = L.sensitive_digest(L.canonical_json(steps), salt)
     data["secrets"] = [
         _file_ref_canonical("secret", ref, stack.secrets, file_objects, salt)
         for ref in service.secrets

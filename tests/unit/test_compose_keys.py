@@ -22,7 +22,7 @@ from stackup.model.spec import Service
 from stackup.planning.desired import canonical_service, desired_containers, desired_network
 from stackup.planning.graph import build_graph
 from stackup.planning.options import ReconcileOptions
-from stackup.planning.plan import Exec
+from stackup.planning.plan import CheckInThrowaway, Exec
 from stackup.planning.reconcile import reconcile
 from stackup.targets.engine.execute import execute
 
@@ -384,3 +384,136 @@ def test_label_files_in_order_then_labels_as_compose_go(tmp_path: Path) -> None:
     )
     labels = load_text(text, working_dir=tmp_path).stack.services["a"].labels
     assert labels == {"owner": "mine", "team": "two", "tier": "gold", "summary": "gold-plan"}
+
+
+# --------------------------------------------------------------------------- pre_start (issue 21)
+
+PRE_START = """
+name: init
+services:
+  base:
+    image: busybox
+    environment: {SHARED: from-service, TOKEN: s3cret-value}
+    user: "1000"
+    pre_start:
+      - command: [echo, seeded]
+        environment: {STEP: one}
+      - image: busybox:1.36
+        command: [echo, two]
+        user: root
+    scale: 0
+  web:
+    extends: base
+    image: nginx:1.25
+    scale: 1
+    networks: [back]
+    volumes: [data:/data]
+  job:
+    image: busybox
+    pre_start:
+      - command: "false"
+networks:
+  back: {}
+volumes:
+  data: {}
+"""
+
+
+def _plan_for(loaded: LoadedStack, engine: FakeEngine, **options: Any) -> Any:
+    graph = build_graph(loaded.stack, loaded.source)
+    observed = engine.observe(loaded.stack.name)
+    return reconcile(loaded.stack, graph, observed, ReconcileOptions(salt="s", **options))
+
+
+def _engine() -> FakeEngine:
+    return FakeEngine(
+        {"busybox:latest": "sha256:b", "busybox:1.36": "sha256:c", "nginx:1.25": "sha256:n"}
+    )
+
+
+def test_pre_start_steps_run_in_their_own_containers_before_the_start(tmp_path: Path) -> None:
+    """Written from Compose: docs `how-tos/init-containers` and docker/compose
+    `pkg/compose/pre_start.go` (`createPreStartContainer`: the service's spec, the service's
+    image when the step names none — compose-go resolves it after `extends` and the merge of
+    every file, so `web` inherits its own `nginx:1.25`, not `base`'s busybox —, the service's
+    networks, the created service container's mounts through VolumesFrom; the steps in order,
+    after the dependencies' conditions and before the start)."""
+    loaded = load_text(PRE_START, working_dir=tmp_path)
+    engine = _engine()
+    plan = _plan_for(loaded, engine)
+    [op] = [op for op in plan.operations if op.service == "web"]
+    kinds = [type(step).__name__ for step in op.steps]
+    assert kinds[kinds.index("CreateContainer") :] == [
+        "CreateContainer",
+        "CheckInThrowaway",
+        "CheckInThrowaway",
+        "StartContainer",
+    ]
+    first, second = (s for s in op.steps if isinstance(s, CheckInThrowaway))
+    assert (first.purpose, first.timeout_s) == ("pre_start[0]", None)
+    assert first.spec.name == "init-web-pre_start-0"
+    assert first.spec.image == "nginx:1.25"  # the extending service's own image
+    assert first.spec.service.command == ["echo", "seeded"]
+    assert first.spec.service.user == "1000"  # inherited
+    assert first.spec.environment["SHARED"] == "from-service"
+    assert first.spec.environment["STEP"] == "one"
+    assert first.spec.volumes_from == ("init-web-1",) and first.spec.mounts == ()
+    assert [a.network for a in first.spec.networks] == ["init_back"]
+    assert (second.spec.image, second.spec.service.user) == ("busybox:1.36", "root")
+
+    assert "container:init-web-1" in execute(plan, engine).done
+    names = {c.name: c.state for c in engine.observe("init").containers}
+    assert names == {"init-web-1": "running", "init-job-1": "created"}  # job's step failed
+    # Converged: the steps are not run again while their definition is unchanged.
+    assert not [op for op in _plan_for(loaded, engine).operations if op.service == "web"]
+
+
+def test_a_failing_pre_start_step_keeps_the_service_from_starting(tmp_path: Path) -> None:
+    loaded = load_text(PRE_START, working_dir=tmp_path)
+    engine = _engine()
+    result = execute(_plan_for(loaded, engine), engine)
+    assert list(result.failed) == ["container:init-job-1"]
+    assert "pre_start[0] command false failed" in result.failed["container:init-job-1"]
+    job = next(c for c in engine.observe("init").containers if c.name == "init-job-1")
+    assert job.state == "created"
+    # The step's container is gone (a step left by a crash is removed by the next run).
+    assert not any("pre_start" in c.name for c in engine.observe("init").containers)
+
+
+def test_a_changed_pre_start_step_recreates_and_runs_again(tmp_path: Path) -> None:
+    """Compose's service hash covers `pre_start` (docker/compose `pkg/compose/hash.go`), and
+    a changed step runs again (e2e fixture `pre_start/spec-change`). The spec stored on the
+    container holds only a keyed digest of the steps: their environment may hold secrets."""
+    loaded = load_text(PRE_START, working_dir=tmp_path)
+    engine = _engine()
+    execute(_plan_for(loaded, engine), engine)
+    web = next(c for c in engine.observe("init").containers if c.name == "init-web-1")
+    assert "s3cret" not in L.canonical_json(web.spec) and "seeded" not in L.canonical_json(web.spec)
+    changed = load_text(PRE_START.replace("[echo, seeded]", "[echo, v2]"), working_dir=tmp_path)
+    [op] = [op for op in _plan_for(changed, engine).operations if op.service == "web"]
+    kinds = [type(step).__name__ for step in op.steps]
+    assert op.action.value == "recreate" and [f.path for f in op.fields] == ["pre_start"]
+    # Between the stop of the old container and the start of the new one.
+    assert kinds[kinds.index("StopContainer") + 1 : kinds.index("StartContainer")] == [
+        "CheckInThrowaway",
+        "CheckInThrowaway",
+    ]
+    hook = next(s for s in op.steps if isinstance(s, CheckInThrowaway))
+    assert hook.spec.volumes_from == ("init-web-1_stackup-new",)
+
+
+def test_pre_start_runs_once_per_service_not_per_replica(tmp_path: Path) -> None:
+    text = "name: s\nservices:\n  w:\n    image: busybox\n    scale: 2\n    pre_start:\n      - command: [echo, hi]\n"
+    loaded = load_text(text, working_dir=tmp_path)
+    plan = _plan_for(loaded, _engine())
+    hooks = {
+        op.name: [s for s in op.steps if isinstance(s, CheckInThrowaway)]
+        for op in plan.operations
+        if op.service == "w"
+    }
+    assert [len(hooks["s-w-1"]), len(hooks["s-w-2"])] == [1, 0]
+    with pytest.raises(StackupError, match="per_replica: true is not supported"):
+        load_text(
+            text.replace("[echo, hi]", "[echo, hi]\n        per_replica: true"),
+            working_dir=tmp_path,
+        )
