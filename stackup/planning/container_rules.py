@@ -59,6 +59,13 @@ def pre_start(
     )
 
 
+def pre_start_note(steps: int) -> str:
+    """Said in the reason of a new container that runs `pre_start` steps before it starts."""
+    if not steps:
+        return ""
+    return f"; its pre_start step{'s' if steps > 1 else ''} run{'' if steps > 1 else 's'} first"
+
+
 def without_labels(spec: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
     """A network's or volume's spec without our own labels (they hold the spec itself)."""
     out = dict(spec)

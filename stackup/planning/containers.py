@@ -27,6 +27,7 @@ from stackup.planning.container_rules import (
     live_changes,
     post_start,
     pre_start,
+    pre_start_note,
     reload_how,
     short_id,
     stop_timeout,
@@ -163,6 +164,7 @@ class ContainerDecisions:
                 if have.spec_hash != want.spec_hash:
                     forced_fields = diff_fields(have.spec, want.canonical)
                     reason += "; " + describe(forced_fields)
+            reason += pre_start_note(len(created_start) - len(start))
             self._add_service_op(
                 service,
                 Operation(
@@ -316,7 +318,9 @@ class ContainerDecisions:
         dependent that must learn the new address)."""
         tmp = temporary_name(want.name)
         new_spec = replace(want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: old.id})
-        waits = (*self._waits(service), *self._pre_start(service, want, new_spec, tmp))
+        hooks = self._pre_start(service, want, new_spec, tmp)
+        waits = (*self._waits(service), *hooks)
+        reason += pre_start_note(len(hooks))
         gate = (*rollout.gate(service, (tmp,)), *when_ready) if rollout is not None else ()
         stop_at = len(head) + 1
         return Operation(

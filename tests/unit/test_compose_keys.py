@@ -449,6 +449,7 @@ def test_pre_start_steps_run_in_their_own_containers_before_the_start(tmp_path: 
         "CheckInThrowaway",
         "StartContainer",
     ]
+    assert op.reason == "new service; its pre_start steps run first"
     first, second = (s for s in op.steps if isinstance(s, CheckInThrowaway))
     assert (first.purpose, first.timeout_s) == ("pre_start[0]", None)
     assert first.spec.name == "init-web-pre_start-0"
@@ -493,6 +494,7 @@ def test_a_changed_pre_start_step_recreates_and_runs_again(tmp_path: Path) -> No
     [op] = [op for op in _plan_for(changed, engine).operations if op.service == "web"]
     kinds = [type(step).__name__ for step in op.steps]
     assert op.action.value == "recreate" and [f.path for f in op.fields] == ["pre_start"]
+    assert op.reason.endswith("; its pre_start steps run first")
     # Between the stop of the old container and the start of the new one.
     assert kinds[kinds.index("StopContainer") + 1 : kinds.index("StartContainer")] == [
         "CheckInThrowaway",
@@ -517,3 +519,23 @@ def test_pre_start_runs_once_per_service_not_per_replica(tmp_path: Path) -> None
             text.replace("[echo, hi]", "[echo, hi]\n        per_replica: true"),
             working_dir=tmp_path,
         )
+
+
+def test_a_start_first_rollout_runs_the_pre_start_steps_before_the_new_start(
+    tmp_path: Path,
+) -> None:
+    text = (
+        "name: r\nservices:\n  w:\n    image: busybox\n"
+        "    deploy: {update_config: {order: start-first}}\n"
+        "    pre_start:\n      - command: [echo, v1]\n"
+    )
+    engine = _engine()
+    execute(_plan_for(load_text(text, working_dir=tmp_path), engine), engine)
+    changed = load_text(text.replace("v1", "v2"), working_dir=tmp_path)
+    [op] = [op for op in _plan_for(changed, engine).operations if op.service == "w"]
+    kinds = [type(step).__name__ for step in op.steps]
+    assert kinds.index("CreateContainer") < kinds.index("CheckInThrowaway")
+    assert kinds.index("CheckInThrowaway") < kinds.index("StartContainer")
+    assert kinds.index("StartContainer") < kinds.index("StopContainer")  # the old one serves
+    assert op.reason.endswith("; its pre_start step runs first")
+    assert execute(_plan_for(changed, engine), engine).ok
