@@ -59,6 +59,27 @@ def to_pull(
     return dict(sorted(out.items()))
 
 
+def pre_start_pulls(
+    stack: Stack, selected: Iterable[str], local: Collection[str], policy: str
+) -> dict[str, str]:
+    """The images `pre_start` steps name (a step without one runs the service's), pulled as
+    Compose pulls them: when missing, or always under `--pull always` or the service's
+    `pull_policy: always`."""
+    out: dict[str, str] = {}
+    for name in sorted(selected):
+        service = stack.services[name]
+        wanted = service.pull_policy or policy
+        for hook in service.pre_start or ():
+            image = hook.image
+            if image is None or wanted == "never":
+                continue
+            if wanted == "always":
+                out.setdefault(image, f"{name}'s pre_start step runs it; pull policy always")
+            elif image_key(image) not in local and image not in local:
+                out.setdefault(image, f"{name}'s pre_start step runs it; not present on the engine")
+    return out
+
+
 def build_operations(
     stack: Stack, selected: Iterable[str], local: Collection[str], *, always: bool
 ) -> list[Operation]:
@@ -103,7 +124,12 @@ def image_operations(
             reason=why,
             steps=(PullImage(image),),
         )
-        for image, why in to_pull(stack, chosen, local, pull).items()
+        for image, why in sorted(
+            {
+                **pre_start_pulls(stack, chosen, local, pull),
+                **to_pull(stack, chosen, local, pull),
+            }.items()
+        )
     ]
     pulled = {op.name: op.id for op in pulls}
     builds = [
@@ -130,6 +156,10 @@ def after_images(
             needs = by_service.get(op.service) or (by_image.get(image) if image else None)
         if needs is not None and op.action in (Action.CREATE, Action.RECREATE):
             op = replace(op, after=(needs, *op.after))
+        hooks = stack.services[op.service].pre_start if op.service in stack.services else None
+        steps = {by_image[h.image] for h in hooks or () if h.image in by_image} - {needs}
+        if steps and op.action in (Action.CREATE, Action.RECREATE):
+            op = replace(op, after=(*sorted(steps), *op.after))
         out.append(op)
     return out
 

@@ -539,3 +539,20 @@ def test_a_start_first_rollout_runs_the_pre_start_steps_before_the_new_start(
     assert kinds.index("StartContainer") < kinds.index("StopContainer")  # the old one serves
     assert op.reason.endswith("; its pre_start step runs first")
     assert execute(_plan_for(changed, engine), engine).ok
+
+
+def test_an_image_a_pre_start_step_names_is_pulled_before_the_container(tmp_path: Path) -> None:
+    """A step's own image must be on the engine before its container is created: pulled as a
+    service's image is (missing, or `always`), and the service's operation waits for it."""
+    text = (
+        "name: p\nservices:\n  w:\n    image: busybox\n"
+        "    pre_start:\n      - image: migrate/migrate:v4\n        command: [up]\n"
+    )
+    loaded = load_text(text, working_dir=tmp_path)
+    plan = _plan_for(loaded, _engine(), pull="missing")
+    pulls = [op for op in plan.operations if op.id.startswith("pull:")]
+    assert [(op.name, op.reason) for op in pulls] == [
+        ("migrate/migrate:v4", "w's pre_start step runs it; not present on the engine")
+    ]
+    [op] = [op for op in plan.operations if op.service == "w"]
+    assert "pull:migrate/migrate:v4" in op.after
