@@ -151,6 +151,16 @@ def image_ref(stack: Stack, service: str) -> str:
     return stack.services[service].image or f"{stack.name}-{service}"
 
 
+def image_mount_source(stack: Stack, source: str) -> str:
+    """The image a `type: image` mount shows: its `source`, or, when that names a service of
+    the stack that builds its image without naming it, the image that build makes, as
+    Compose resolves it (docker/compose `resolveImageVolumes`: `source` → `<project>-<source>`)."""
+    service = stack.services.get(source)
+    if service is not None and service.build is not None and service.image is None:
+        return image_ref(stack, source)
+    return source
+
+
 def image_key(image: str) -> str:
     """The tag an image reference means locally: `nginx` is `nginx:latest`; a digest
     reference stays as it is."""
@@ -426,6 +436,8 @@ def _mounts(stack: Stack, service: Service, carried: Mapping[str, str]) -> tuple
                 source = stack.volumes[source].name
             elif not source:
                 source = carried.get(vol.target)
+        elif vol.type == "image" and source is not None:
+            source = image_mount_source(stack, source)
         out.append(
             MountSpec(
                 type=vol.type,

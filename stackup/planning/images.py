@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from stackup.loading.compat import is_aged_pull_policy
 from stackup.model.spec import Stack
-from stackup.planning.desired import image_key, image_ref
+from stackup.planning.desired import image_key, image_mount_source, image_ref
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, BuildImage, Kind, Operation, PullImage
 
@@ -59,15 +59,23 @@ def to_pull(
     return dict(sorted(out.items()))
 
 
-def pre_start_pulls(
+def dependent_pulls(
     stack: Stack, selected: Iterable[str], local: Collection[str], policy: str
 ) -> dict[str, str]:
-    """The images `pre_start` steps name (a step without one runs the service's), pulled as
-    Compose pulls them: when missing, or always under `--pull always` or the service's
-    `pull_policy: always`."""
+    """The other images a service's container needs, pulled as Compose pulls them
+    (docker/compose `pkg/compose/pull.go`): the source of a `type: image` mount when missing,
+    and the images `pre_start` steps name (a step without one runs the service's) when
+    missing, or always under `--pull always` or the service's `pull_policy: always`."""
     out: dict[str, str] = {}
     for name in sorted(selected):
         service = stack.services[name]
+        for vol in service.volumes:
+            if vol.type != "image" or vol.source is None:
+                continue
+            if image_mount_source(stack, vol.source) != vol.source:
+                continue  # a build-only service's image: built, not pulled
+            if image_key(vol.source) not in local and vol.source not in local and policy != "never":
+                out.setdefault(vol.source, f"{name} mounts it; not present on the engine")
         wanted = service.pull_policy or policy
         for hook in service.pre_start or ():
             image = hook.image
@@ -126,7 +134,7 @@ def image_operations(
         )
         for image, why in sorted(
             {
-                **pre_start_pulls(stack, chosen, local, pull),
+                **dependent_pulls(stack, chosen, local, pull),
                 **to_pull(stack, chosen, local, pull),
             }.items()
         )
@@ -156,10 +164,12 @@ def after_images(
             needs = by_service.get(op.service) or (by_image.get(image) if image else None)
         if needs is not None and op.action in (Action.CREATE, Action.RECREATE):
             op = replace(op, after=(needs, *op.after))
-        hooks = stack.services[op.service].pre_start if op.service in stack.services else None
-        steps = {by_image[h.image] for h in hooks or () if h.image in by_image} - {needs}
+        steps = {
+            by_image.get(image) or by_service.get(image)
+            for image in _dependent_images(stack, op.service)
+        } - {needs, None}
         if steps and op.action in (Action.CREATE, Action.RECREATE):
-            op = replace(op, after=(*sorted(steps), *op.after))
+            op = replace(op, after=(*sorted(s for s in steps if s), *op.after))
         out.append(op)
     return out
 
@@ -177,3 +187,15 @@ def with_images(
         return tuple(ops)
     images = image_operations(stack, selected, local, pull=options.pull, build=options.build)
     return (*images, *after_images(stack, images, ops))
+
+
+def _dependent_images(stack: Stack, service: str | None) -> list[str]:
+    """What a container of `service` needs besides its own image: the images its `pre_start`
+    steps name and the sources of its `type: image` mounts (an image, or a service whose
+    build makes it)."""
+    spec = stack.services.get(service) if service is not None else None
+    if spec is None:
+        return []
+    hooks = [hook.image for hook in spec.pre_start or () if hook.image]
+    mounts = [vol.source for vol in spec.volumes if vol.type == "image" and vol.source]
+    return [*hooks, *mounts]

@@ -556,3 +556,41 @@ def test_an_image_a_pre_start_step_names_is_pulled_before_the_container(tmp_path
     ]
     [op] = [op for op in plan.operations if op.service == "w"]
     assert "pull:migrate/migrate:v4" in op.after
+
+
+# --------------------------------------------------------------------------- image mounts
+
+
+def test_an_image_mount_of_a_built_service_shows_its_build_and_a_missing_source_is_pulled(
+    tmp_path: Path,
+) -> None:
+    """docker/compose `TestResolveImageVolumes`: a `source` naming a service that builds its
+    image is the image it builds (`<project>-<service>`); an image name stays as written.
+    `pkg/compose/pull.go` pulls a missing source, and the container waits for the build or
+    the pull of what it mounts."""
+    (tmp_path / "assets").mkdir()
+    text = (
+        "name: p\nservices:\n  assets:\n    build: ./assets\n    scale: 0\n"
+        "  web:\n    image: busybox\n    volumes:\n"
+        "      - {type: image, source: assets, target: /srv/assets}\n"
+        "      - {type: image, source: 'content:1', target: /srv/content, image: {subpath: www}}\n"
+    )
+    loaded = load_text(text, working_dir=tmp_path)
+    mounts = app_body_of(loaded, "web")["HostConfig"]["Mounts"]
+    assert [(m["Type"], m["Source"], m["Target"]) for m in mounts] == [
+        ("image", "p-assets", "/srv/assets"),
+        ("image", "content:1", "/srv/content"),
+    ]
+    assert mounts[1]["ImageOptions"] == {"Subpath": "www"}
+    plan = _plan_for(loaded, _engine(), pull="missing")
+    images = {op.id: op.reason for op in plan.operations if op.kind.value == "image"}
+    assert images["pull:content:1"] == "web mounts it; not present on the engine"
+    assert images["build:assets"] == "image p-assets does not exist yet"
+    [op] = [op for op in plan.operations if op.service == "web"]
+    assert {"pull:content:1", "build:assets"} <= set(op.after)
+
+
+def app_body_of(loaded: LoadedStack, service: str) -> dict[str, Any]:
+    want = desired_containers(loaded.stack, service, 1, "salt", {})
+    body, _ = convert.container_body(want[0].spec)
+    return body
