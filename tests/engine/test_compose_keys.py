@@ -177,3 +177,36 @@ def test_pre_start_runs_before_the_main_process_and_a_failure_keeps_it_stopped(
         assert not [n for n in names if n.startswith(f"{project_name}-") and "pre_start" in n]
     finally:
         stackup("down", "-v", cwd=tmp_stack_dir, check=False)
+
+
+def test_a_changed_pre_start_step_runs_again_on_the_recreate(
+    docker_client: docker.DockerClient, project_name: str, tmp_stack_dir: StackDir
+) -> None:
+    """Compose's e2e fixture `pre_start/spec-change` (v1, then v2, appended to one file in a
+    volume); an unchanged step does not run again."""
+    stack = """
+        name: {project}
+        services:
+          app:
+            image: busybox
+            command: ["sleep", "3600"]
+            stop_signal: SIGKILL
+            volumes: [data:/shared]
+            pre_start:
+              - command: ["sh", "-c", "echo {version} >> /shared/versions.txt"]
+        volumes:
+          data: {{}}
+        """
+    tmp_stack_dir.stack(stack.format(project=project_name, version="v1"))
+    try:
+        stackup("up", cwd=tmp_stack_dir)
+        stackup("up", cwd=tmp_stack_dir)  # nothing changed: the step does not run again
+        first = docker_client.containers.get(f"{project_name}-app-1")
+        assert first.exec_run(["cat", "/shared/versions.txt"]) == (0, b"v1\n")
+        tmp_stack_dir.stack(stack.format(project=project_name, version="v2"))
+        stackup("up", cwd=tmp_stack_dir)
+        second = docker_client.containers.get(f"{project_name}-app-1")
+        assert second.id != first.id
+        assert second.exec_run(["cat", "/shared/versions.txt"]) == (0, b"v1\nv2\n")
+    finally:
+        stackup("down", "-v", cwd=tmp_stack_dir, check=False)
