@@ -1,6 +1,7 @@
 """Newer Compose keys reach the container on a real engine (API 1.41 here): label_file labels,
 long-syntax devices, ulimits, blkio device rates, a non-recursive bind, a labelled anonymous
-volume and a post_start hook; a key the engine is too old for stops `up` before anything starts, at its line."""
+volume, a post_start hook and pre_start steps (before the main process; again when changed);
+a key the engine is too old for stops `up` before anything starts, at its line."""
 
 from __future__ import annotations
 
