@@ -321,7 +321,12 @@ class ContainerDecisions:
         hooks = self._pre_start(service, want, new_spec, tmp)
         waits = (*self._waits(service), *hooks)
         reason += pre_start_note(len(hooks))
-        gate = (*rollout.gate(service, (tmp,)), *when_ready) if rollout is not None else ()
+        # post_start hooks run after this start too (Compose runs them after every start);
+        # one that fails puts the old container back, as a failed start does.
+        gate = (
+            *post_start(self.stack.services[service], tmp),
+            *((*rollout.gate(service, (tmp,)), *when_ready) if rollout is not None else ()),
+        )
         stop_at = len(head) + 1
         return Operation(
             id=f"container:{want.name}",

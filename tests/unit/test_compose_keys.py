@@ -594,3 +594,21 @@ def app_body_of(loaded: LoadedStack, service: str) -> dict[str, Any]:
     want = desired_containers(loaded.stack, service, 1, "salt", {})
     body, _ = convert.container_body(want[0].spec)
     return body
+
+
+def test_post_start_hooks_run_after_the_start_of_a_recreated_container(tmp_path: Path) -> None:
+    """Compose runs `post_start` after every start of a container (docs `how-tos/lifecycle`);
+    a recreate started the new container without them."""
+    text = (
+        "name: hooks\nservices:\n  web:\n    image: busybox\n    environment: {V: '1'}\n"
+        "    post_start:\n      - command: [touch, /tmp/started]\n"
+    )
+    engine = _engine()
+    execute(_plan_for(load_text(text, working_dir=tmp_path), engine), engine)
+    changed = load_text(text.replace("V: '1'", "V: '2'"), working_dir=tmp_path)
+    [op] = [op for op in _plan_for(changed, engine).operations if op.service == "web"]
+    kinds = [type(step).__name__ for step in op.steps]
+    assert kinds[kinds.index("StartContainer") + 1] == "Exec"
+    engine.execs.clear()
+    assert execute(_plan_for(changed, engine), engine).ok
+    assert engine.execs == [("hooks-web-1_stackup-new", ("touch", "/tmp/started"))]
