@@ -6,6 +6,7 @@ stop-first operations in batches. Part of the reconciler, mixed into it."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from stackup.engine.interface import ContainerSpec
@@ -15,7 +16,7 @@ from stackup.model.spec import Stack
 from stackup.planning import graph as G
 from stackup.planning import reloads as R
 from stackup.planning import rollout as RO
-from stackup.planning.container_rules import pre_start_note, stop_timeout
+from stackup.planning.container_rules import post_start, pre_start_note, stop_timeout
 from stackup.planning.desired import DesiredContainer, temporary_name
 from stackup.planning.plan import Action, FieldChange, Kind, Operation, Sleep, Step, steps_first
 
@@ -146,6 +147,7 @@ class RolloutDecisions:
             (*self._waits(service), *hooks),
             [(c, p) for _, c, p in reloads],
             stop_timeout(self.stack, service),
+            partial(post_start, self.stack.services[service]),
         )
         together = (
             (f"replaces {', '.join(item.want.name for item in items)} together",)

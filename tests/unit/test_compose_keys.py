@@ -612,3 +612,17 @@ def test_post_start_hooks_run_after_the_start_of_a_recreated_container(tmp_path:
     engine.execs.clear()
     assert execute(_plan_for(changed, engine), engine).ok
     assert engine.execs == [("hooks-web-1_stackup-new", ("touch", "/tmp/started"))]
+
+
+def test_post_start_hooks_run_after_each_start_of_a_start_first_rollout(tmp_path: Path) -> None:
+    text = (
+        "name: sf\nservices:\n  w:\n    image: busybox\n    environment: {V: '1'}\n"
+        "    deploy: {update_config: {order: start-first}}\n"
+        "    post_start:\n      - command: [touch, /tmp/started]\n"
+    )
+    engine = _engine()
+    execute(_plan_for(load_text(text, working_dir=tmp_path), engine), engine)
+    changed = load_text(text.replace("V: '1'", "V: '2'"), working_dir=tmp_path)
+    engine.execs.clear()
+    assert execute(_plan_for(changed, engine), engine).ok
+    assert engine.execs == [("sf-w-1_stackup-new", ("touch", "/tmp/started"))]
