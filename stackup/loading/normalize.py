@@ -125,6 +125,30 @@ def normalize_service(
         node = fields.get(key)
         if node is not None and isinstance(node.value, str):
             node.value = [Node(node.value, node.mark)]
+    _host_entries(fields.get("extra_hosts"))
+    if build is not None and build.is_map:
+        _host_entries(build.get("extra_hosts"))
+
+
+def _host_entries(node: Node | None) -> None:
+    """`extra_hosts` as a mapping (`db: 10.0.0.1`, `db: [10.0.0.1, "::1"]`) made the list of
+    `host=ip` entries, one per address, so that a list in one file and a mapping in another
+    merge as compose-go's `mergeExtraHosts` does: the earlier entries, then the later ones not
+    already there (compose-go sorts the mapping's entries; the written order is kept here, so
+    the canonical spec of a container made from a mapping does not change)."""
+    if node is None or not node.is_map:
+        return
+    entries: list[Node] = []
+    for host, value in node.mapping().items():
+        if value.value is None:
+            entries.append(Node(host, value.mark))
+        elif value.is_seq:
+            entries.extend(Node(f"{host}={ip.value}", ip.mark) for ip in value.sequence())
+        elif not value.is_map:
+            entries.append(Node(f"{host}={value.value}", value.mark))
+        else:
+            return  # the model reports it
+    node.value = entries
 
 
 def _key_value(

@@ -4,6 +4,7 @@ active), `env_file` and `label_file` contents. Mixed into the loader."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from stackup.loading.envfile import parse_env_text
@@ -125,8 +126,10 @@ class ServiceFiles(LoaderState):
                 service.mapping()["environment"] = environment
 
     def apply_label_files(self, doc: Node) -> None:
-        """`label_file` entries (`KEY=VALUE` lines, as in an env file) merged under `labels`;
-        a key the service's `labels` sets itself wins, as in Compose."""
+        """`label_file` entries (`KEY=VALUE` lines, as in an env file) merged under `labels`,
+        as compose-go's `Project.WithServicesLabelsResolved` does: the files in order, a later
+        file overriding an earlier one (and `${KEY}` in a file reading the labels the files
+        before it set), then a key the service's `labels` sets itself wins over every file."""
         services = doc.get("services")
         if services is None or not services.is_map:
             return
@@ -140,6 +143,7 @@ class ServiceFiles(LoaderState):
             elif not labels.is_map:
                 continue  # the model reports it
             label_map = labels.mapping()
+            from_files: dict[str, Node] = {}
             for i, entry in enumerate(files.sequence()):
                 if not isinstance(entry.value, str):
                     continue  # the model reports it
@@ -153,7 +157,15 @@ class ServiceFiles(LoaderState):
                         f"label file not found: {self.display(path)}",
                     )
                 text = self.read(path, self.display(path), "label file not found")
-                for key, value in parse_env_text(text, self.display(path)).items():
-                    label_map.setdefault(key, Node(value, entry.mark, entry.mark))
+                read = parse_env_text(text, self.display(path), partial(_text, from_files))
+                for key, value in read.items():
+                    from_files[key] = Node(value, entry.mark, entry.mark)
+            for key, node in from_files.items():
+                label_map.setdefault(key, node)
             if label_map and "labels" not in service.mapping():
                 service.mapping()["labels"] = labels
+
+
+def _text(nodes: dict[str, Node], key: str) -> str | None:
+    node = nodes.get(key)
+    return None if node is None or node.value is None else str(node.value)

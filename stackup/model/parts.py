@@ -370,6 +370,33 @@ class ServiceHook(Model):
     environment: EnvMapping = Field(default_factory=dict)
 
 
+class PreStartHook(Model):
+    """A `pre_start` step (Compose 5.3, compose-spec#647): an init container run to completion
+    before the service's container starts. What it leaves unset it takes from the service, as
+    compose-go's `types.PreStartHook` inherits the service's container spec: the image (the
+    service's, after `extends` and every `-f` file are merged), entrypoint, user, working
+    directory, networks and mounts; `environment` adds to the service's."""
+
+    image: str | None = None
+    command: Command | None = None
+    entrypoint: Command | None = None
+    user: str | None = None
+    privileged: bool = False
+    working_dir: str | None = None
+    environment: EnvMapping = Field(default_factory=dict)
+    per_replica: bool = False
+
+    @field_validator("per_replica")
+    @classmethod
+    def _once_per_service(cls, value: bool) -> bool:
+        if value:  # as Compose (docker/compose#14259)
+            raise ValueError(
+                "per_replica: true is not supported yet (as in Compose); a pre_start step "
+                "runs once per service, before its first container starts"
+            )
+        return value
+
+
 class Provider(Model):
     """A service another tool manages (`docker model`, a cloud provider plugin)."""
 

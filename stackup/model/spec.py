@@ -46,6 +46,7 @@ from stackup.model.parts import (
     Logging,
     Microseconds,
     Port,
+    PreStartHook,
     Provider,
     ServiceHook,
     ServiceModel,
@@ -183,6 +184,7 @@ class Service(Model):
     credential_spec: CredentialSpec | None = None
     use_api_socket: bool | None = None
     post_start: list[ServiceHook] | None = None
+    pre_start: list[PreStartHook] | None = None
     pre_stop: list[ServiceHook] | None = None
     provider: Provider | None = None
     models: Annotated[

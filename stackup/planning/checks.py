@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from stackup.engine.interface import ContainerSpec, NetworkAttachment
 from stackup.model import labels as L
+from stackup.model.parts import PreStartHook
 
 CHECK_LABEL = "io.stackup.watch-check"  # its value: the service checked
 
@@ -40,5 +41,55 @@ def check_spec(
         service=svc,
         labels={L.PROJECT: project, CHECK_LABEL: service},
         networks=tuple(NetworkAttachment(a.network) for a in base.networks),
+        hostname=None,
+    )
+
+
+PRE_START_LABEL = "io.stackup.pre-start"  # its value: the service whose step it runs
+
+
+def pre_start_spec(
+    base: ContainerSpec, container: str, project: str, service: str, index: int, hook: PreStartHook
+) -> ContainerSpec:
+    """The init container of `service`'s `index`-th `pre_start` step, as Compose creates it
+    (docker/compose `pkg/compose/pre_start.go` `createPreStartContainer`): the service's
+    container spec with what the step sets instead (compose-go `types.PreStartHook`: scalars
+    replace, `environment` adds), the service's image when the step names none, the
+    service's networks (no aliases: it is not the service), and the mounts of the created but
+    not yet started `container` through `volumes_from`, so what it writes to a volume is
+    there when the service starts. Named `<project>-<service>-pre_start-<index>`, as Compose
+    names it, so a step left by a crash is removed by the next run."""
+    own = base.service
+    svc = own.model_copy(
+        update={
+            "command": hook.command,
+            "entrypoint": hook.entrypoint if hook.entrypoint is not None else own.entrypoint,
+            "user": hook.user or own.user,
+            "working_dir": hook.working_dir or own.working_dir,
+            "privileged": hook.privileged or own.privileged,
+            "ports": [],
+            "healthcheck": None,
+            "restart": None,
+            "deploy": None,
+            "container_name": None,
+            "mac_address": None,
+            "hostname": None,
+            "volumes": [],
+            "tmpfs": [],
+            "post_start": None,
+            "pre_start": None,
+        }
+    )
+    added = {k: v for k, v in hook.environment.items() if v is not None}
+    return dataclasses.replace(
+        base,
+        name=f"{project}-{service}-pre_start-{index}",
+        image=hook.image or base.image,
+        service=svc,
+        labels={L.PROJECT: project, PRE_START_LABEL: service},
+        environment={**base.environment, **added},
+        networks=tuple(NetworkAttachment(a.network) for a in base.networks),
+        volumes_from=(*base.volumes_from, container),
+        mounts=(),
         hostname=None,
     )

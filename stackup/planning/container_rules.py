@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pydantic import JsonValue
 
 from stackup.engine.docker import convert, payloads
+from stackup.engine.interface import ContainerSpec
 from stackup.engine.observed import (
     LiveConfig,
     ObservedContainer,
@@ -17,7 +18,9 @@ from stackup.engine.observed import (
 from stackup.model import labels as L
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Service, Stack
+from stackup.planning.checks import pre_start_spec
 from stackup.planning.plan import (
+    CheckInThrowaway,
     Exec,
     FieldChange,
 )
@@ -37,6 +40,30 @@ def post_start(service: Service, container: str) -> tuple[Exec, ...]:
         )
         for hook in service.post_start or ()
     )
+
+
+def pre_start(
+    stack: Stack, service: str, base: ContainerSpec, container: str
+) -> tuple[CheckInThrowaway, ...]:
+    """`pre_start` steps, run in order in their own containers after `container` (of spec
+    `base`) is created and before it starts; a step that exits non-zero fails the operation
+    (the container is not started; a recreate puts the old one back)."""
+    hooks = stack.services[service].pre_start or ()
+    return tuple(
+        CheckInThrowaway(
+            pre_start_spec(base, container, stack.name, service, i, hook),
+            purpose=f"pre_start[{i}]",
+            timeout_s=None,
+        )
+        for i, hook in enumerate(hooks)
+    )
+
+
+def pre_start_note(steps: int) -> str:
+    """Said in the reason of a new container that runs `pre_start` steps before it starts."""
+    if not steps:
+        return ""
+    return f"; its pre_start step{'s' if steps > 1 else ''} run{'' if steps > 1 else 's'} first"
 
 
 def without_labels(spec: Mapping[str, JsonValue]) -> dict[str, JsonValue]:

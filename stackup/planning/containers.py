@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from stackup.engine.interface import ContainerSpec
 from stackup.engine.observed import (
     Observed,
     ObservedContainer,
@@ -26,6 +27,8 @@ from stackup.planning.container_rules import (
     in_place,
     live_changes,
     post_start,
+    pre_start,
+    pre_start_note,
     reload_how,
     short_id,
     stop_timeout,
@@ -127,6 +130,14 @@ class ContainerDecisions:
             StartContainer(want.name),
             *post_start(self.stack.services[service], want.name),
         )
+        # A new container runs the service's pre_start steps first (after its dependencies'
+        # conditions); once per service, as Compose: only for its first replica, so a scale-up
+        # runs none.
+        created_start: tuple[Step, ...] = (
+            *waits,
+            *self._pre_start(service, want, want.spec, want.name),
+            *start[len(waits) :],
+        )
         cleanup: tuple[Step, ...] = (RemoveContainer(temp.name),) if temp is not None else ()
         volume_forced = have is not None and have.name in self.replaced
         if have is None or volume_forced:
@@ -155,10 +166,13 @@ class ContainerDecisions:
                 if have.spec_hash != want.spec_hash:
                     forced_fields = diff_fields(have.spec, want.canonical)
                     reason += "; " + describe(forced_fields)
+            pre_steps = len(created_start) - len(start)
+            reason += pre_start_note(pre_steps)
             # A container that does not start is removed, with the empty bind source
             # directories the engine made for it (a later `up` creates it again). One that
-            # waits for a dependency that fails stays created, as with Compose.
-            started_at = len(cleanup) + 1 + len(waits)
+            # waits for a dependency that fails, or whose pre_start step fails, stays created,
+            # as with Compose.
+            started_at = len(cleanup) + 1 + len(waits) + pre_steps
             self._add_service_op(
                 service,
                 Operation(
@@ -169,7 +183,7 @@ class ContainerDecisions:
                     service=service,
                     reason=reason,
                     fields=tuple(forced_fields),
-                    steps=(*cleanup, CreateContainer(want.spec), *start),
+                    steps=(*cleanup, CreateContainer(want.spec), *created_start),
                     after=after,
                     restore=(RemoveContainer(want.name), *self._made_directories(service)),
                     restore_from=started_at,
@@ -315,8 +329,15 @@ class ContainerDecisions:
         dependent that must learn the new address)."""
         tmp = temporary_name(want.name)
         new_spec = replace(want.spec, name=tmp, labels={**want.spec.labels, L.REPLACES: old.id})
-        waits = self._waits(service)
-        gate = (*rollout.gate(service, (tmp,)), *when_ready) if rollout is not None else ()
+        hooks = self._pre_start(service, want, new_spec, tmp)
+        waits = (*self._waits(service), *hooks)
+        reason += pre_start_note(len(hooks))
+        # post_start hooks run after this start too (Compose runs them after every start);
+        # one that fails puts the old container back, as a failed start does.
+        gate = (
+            *post_start(self.stack.services[service], tmp),
+            *((*rollout.gate(service, (tmp,)), *when_ready) if rollout is not None else ()),
+        )
         stop_at = len(head) + 1
         return Operation(
             id=f"container:{want.name}",
@@ -361,6 +382,13 @@ class ContainerDecisions:
         own = B.bind_sources(self.stack, (service,))
         made = B.made_for(own, kinds, users)
         return (RemoveEmptyDirectories(made),) if made else ()
+
+    def _pre_start(
+        self, service: str, want: DesiredContainer, spec: ContainerSpec, container: str
+    ) -> tuple[CheckInThrowaway, ...]:
+        if want.number != 1:
+            return ()
+        return pre_start(self.stack, service, spec, container)
 
     def _reload(
         self, service: str, have: ObservedContainer, drift: CS.Drift, after: tuple[str, ...]

@@ -45,6 +45,7 @@ _NOT_CONTAINER_CONFIG = {
     "provider",  # a provider service has no container
     "models",
     "post_start",
+    "pre_start",  # stands in the spec as a keyed digest (canonical_service)
     "pre_stop",
     "pull_policy",
     "scale",
@@ -148,6 +149,16 @@ def image_ref(stack: Stack, service: str) -> str:
     """The image a service runs: its `image`, or for a build-only service the name Compose
     gives the image it builds (`<project>-<service>`)."""
     return stack.services[service].image or f"{stack.name}-{service}"
+
+
+def image_mount_source(stack: Stack, source: str) -> str:
+    """The image a `type: image` mount shows: its `source`, or, when that names a service of
+    the stack that builds its image without naming it, the image that build makes, as
+    Compose resolves it (docker/compose `resolveImageVolumes`: `source` → `<project>-<source>`)."""
+    service = stack.services.get(source)
+    if service is not None and service.build is not None and service.image is None:
+        return image_ref(stack, source)
+    return source
 
 
 def image_key(image: str) -> str:
@@ -319,6 +330,12 @@ def canonical_service(
         data["cpus"] = data.get("cpus") or limits.cpus
         data["mem_limit"] = data.get("mem_limit") or limits.memory
         data["pids_limit"] = data.get("pids_limit") or limits.pids
+    if service.pre_start:
+        # A changed step recreates the container, so that it runs again before the new one
+        # starts, as Compose's service hash includes it. Its environment may hold secrets:
+        # the spec (stored in a label) holds only a keyed digest of the steps.
+        steps = [hook.model_dump(mode="json") for hook in service.pre_start]
+        data["pre_start"] = L.sensitive_digest(L.canonical_json(steps), salt)
     data["secrets"] = [
         _file_ref_canonical("secret", ref, stack.secrets, file_objects, salt)
         for ref in service.secrets
@@ -419,6 +436,8 @@ def _mounts(stack: Stack, service: Service, carried: Mapping[str, str]) -> tuple
                 source = stack.volumes[source].name
             elif not source:
                 source = carried.get(vol.target)
+        elif vol.type == "image" and source is not None:
+            source = image_mount_source(stack, source)
         out.append(
             MountSpec(
                 type=vol.type,

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from stackup.loading.compat import is_aged_pull_policy
 from stackup.model.spec import Stack
-from stackup.planning.desired import image_key, image_ref
+from stackup.planning.desired import image_key, image_mount_source, image_ref
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, BuildImage, Kind, Operation, PullImage
 
@@ -77,6 +77,35 @@ def to_pull(
     return dict(sorted(out.items()))
 
 
+def dependent_pulls(
+    stack: Stack, selected: Iterable[str], local: Collection[str], policy: str
+) -> dict[str, str]:
+    """The other images a service's container needs, pulled as Compose pulls them
+    (docker/compose `pkg/compose/pull.go`): the source of a `type: image` mount when missing,
+    and the images `pre_start` steps name (a step without one runs the service's) when
+    missing, or always under `--pull always` or the service's `pull_policy: always`."""
+    out: dict[str, str] = {}
+    for name in sorted(selected):
+        service = stack.services[name]
+        for vol in service.volumes:
+            if vol.type != "image" or vol.source is None:
+                continue
+            if image_mount_source(stack, vol.source) != vol.source:
+                continue  # a build-only service's image: built, not pulled
+            if image_key(vol.source) not in local and vol.source not in local and policy != "never":
+                out.setdefault(vol.source, f"{name} mounts it; not present on the engine")
+        wanted = service.pull_policy or policy
+        for hook in service.pre_start or ():
+            image = hook.image
+            if image is None or wanted == "never":
+                continue
+            if wanted == "always":
+                out.setdefault(image, f"{name}'s pre_start step runs it; pull policy always")
+            elif image_key(image) not in local and image not in local:
+                out.setdefault(image, f"{name}'s pre_start step runs it; not present on the engine")
+    return out
+
+
 def build_operations(
     stack: Stack, selected: Iterable[str], local: Collection[str], *, always: bool
 ) -> list[Operation]:
@@ -121,7 +150,12 @@ def image_operations(
             reason=why,
             steps=(PullImage(image),),
         )
-        for image, why in to_pull(stack, chosen, local, pull).items()
+        for image, why in sorted(
+            {
+                **dependent_pulls(stack, chosen, local, pull),
+                **to_pull(stack, chosen, local, pull),
+            }.items()
+        )
     ]
     pulled = {image_key(op.name): op.id for op in pulls}
     builds = [
@@ -142,6 +176,8 @@ def after_images(
     pulled = {image_key(op.name): op.id for op in images if op.action == Action.PULL}
     built = {image_key(op.name): op.id for op in images if op.action == Action.BUILD}
     by_image = {**pulled, **built}
+    # A `type: image` mount may name a service whose build makes its image.
+    by_service = {op.service: op.id for op in images if op.action == Action.BUILD and op.service}
     out = []
     for op in ops:
         needs = None
@@ -149,6 +185,12 @@ def after_images(
             needs = by_image.get(image_key(image_ref(stack, op.service)))
         if needs is not None and op.action in (Action.CREATE, Action.RECREATE):
             op = replace(op, after=(needs, *op.after))
+        steps = {
+            by_image.get(image_key(image)) or by_service.get(image)
+            for image in _dependent_images(stack, op.service)
+        } - {needs, None}
+        if steps and op.action in (Action.CREATE, Action.RECREATE):
+            op = replace(op, after=(*sorted(s for s in steps if s), *op.after))
         out.append(op)
     return out
 
@@ -166,3 +208,15 @@ def with_images(
         return tuple(ops)
     images = image_operations(stack, selected, local, pull=options.pull, build=options.build)
     return (*images, *after_images(stack, images, ops))
+
+
+def _dependent_images(stack: Stack, service: str | None) -> list[str]:
+    """What a container of `service` needs besides its own image: the images its `pre_start`
+    steps name and the sources of its `type: image` mounts (an image, or a service whose
+    build makes it)."""
+    spec = stack.services.get(service) if service is not None else None
+    if spec is None:
+        return []
+    hooks = [hook.image for hook in spec.pre_start or () if hook.image]
+    mounts = [vol.source for vol in spec.volumes if vol.type == "image" and vol.source]
+    return [*hooks, *mounts]

@@ -223,11 +223,13 @@ class CopyFiles:
 
 @dataclass(frozen=True, slots=True)
 class CheckInThrowaway:
-    """Run `spec` (its command: a validation such as `nginx -t`) in a throwaway container and
-    fail the operation when it exits non-zero; nothing else has been touched by then."""
+    """Run `spec` (its command: a validation such as `nginx -t`, or a `pre_start` step) in a
+    throwaway container and fail the operation when it exits non-zero."""
 
     spec: ContainerSpec
     purpose: str = "validate"
+    # A validation is quick; a `pre_start` step (a migration) runs as long as it needs.
+    timeout_s: float | None = 60.0
 
 
 class TargetStep:

@@ -27,7 +27,7 @@ removed, the old one kept or started again), so it has nothing to tune; the plan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from stackup.model import labels as L
@@ -199,8 +199,10 @@ def start_first_steps(
     waits: tuple[Step, ...],
     dependents: Sequence[tuple[str, ReloadPolicy]],
     stop_timeout: float | None,
+    after_start: Callable[[str], tuple[Step, ...]] = lambda container: (),
 ) -> StartFirstSteps:
-    """The steps of a start-first rollout of `items` (see the module's docstring)."""
+    """The steps of a start-first rollout of `items` (see the module's docstring);
+    `after_start(container)`: what runs after each new container's start (post_start)."""
     steps: list[Step] = [s for item in items for s in item.head]
     for index, batch in enumerate(policy.batches(items)):
         if index and policy.delay:
@@ -214,7 +216,8 @@ def start_first_steps(
         if index == 0:
             steps.extend(waits)
         temps = tuple(temporary_name(item.want.name) for item in batch)
-        steps.extend(StartContainer(t) for t in temps)
+        for temp in temps:
+            steps.extend((StartContainer(temp), *after_start(temp)))
         steps.extend(policy.gate(service, temps))
     first_reload = reload_steps(dependents, validate=True)
     steps.extend(first_reload)

@@ -6,16 +6,18 @@ stop-first operations in batches. Part of the reconciler, mixed into it."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
+from stackup.engine.interface import ContainerSpec
 from stackup.engine.observed import Observed, ObservedContainer
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Stack
 from stackup.planning import graph as G
 from stackup.planning import reloads as R
 from stackup.planning import rollout as RO
-from stackup.planning.container_rules import stop_timeout
-from stackup.planning.desired import DesiredContainer
+from stackup.planning.container_rules import post_start, pre_start_note, stop_timeout
+from stackup.planning.desired import DesiredContainer, temporary_name
 from stackup.planning.plan import Action, FieldChange, Kind, Operation, Sleep, Step, steps_first
 
 
@@ -41,6 +43,10 @@ class RolloutDecisions:
         ) -> None: ...
 
         def _dependents_of(self, service: str) -> list[tuple[str, G.ServiceEdge]]: ...
+
+        def _pre_start(
+            self, service: str, want: DesiredContainer, spec: ContainerSpec, container: str
+        ) -> tuple[Step, ...]: ...
 
         def _replacement(
             self,
@@ -129,13 +135,19 @@ class RolloutDecisions:
                 "share its data with another copy of itself"
             )
         reloads = self._reloading_dependents(service)
+        # The first replica's pre_start steps run once the first batch is created (it holds
+        # the first item), before any new container starts; the old ones still serve.
+        first = items[0].want
+        temp = temporary_name(first.name)
+        hooks = self._pre_start(service, first, replace(first.spec, name=temp), temp)
         built = RO.start_first_steps(
             service,
             policy,
             items,
-            self._waits(service),
+            (*self._waits(service), *hooks),
             [(c, p) for _, c, p in reloads],
             stop_timeout(self.stack, service),
+            partial(post_start, self.stack.services[service]),
         )
         together = (
             (f"replaces {', '.join(item.want.name for item in items)} together",)
@@ -143,6 +155,7 @@ class RolloutDecisions:
             else ()
         )
         reason = "; ".join(dict.fromkeys(item.reason for item in items))
+        reason += pre_start_note(len(hooks))
         fields: list[FieldChange] = []
         for item in items:  # equal, not hashable: a value may be a list
             fields += [f for f in item.fields if f not in fields]

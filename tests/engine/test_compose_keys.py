@@ -1,6 +1,7 @@
 """Newer Compose keys reach the container on a real engine (API 1.41 here): label_file labels,
 long-syntax devices, ulimits, blkio device rates, a non-recursive bind, a labelled anonymous
-volume and a post_start hook; a key the engine is too old for stops `up` before anything starts, at its line."""
+volume, a post_start hook and pre_start steps (before the main process; again when changed);
+a key the engine is too old for stops `up` before anything starts, at its line."""
 
 from __future__ import annotations
 
@@ -132,3 +133,81 @@ def test_a_key_newer_than_the_engine_stops_up_at_its_line(
     ), result.stderr
     assert "Traceback" not in result.stderr
     assert docker_client.containers.list(all=True, filters={"name": project_name}) == []
+
+
+def test_pre_start_runs_before_the_main_process_and_a_failure_keeps_it_stopped(
+    docker_client: docker.DockerClient, project_name: str, tmp_stack_dir: StackDir
+) -> None:
+    """Compose's e2e fixtures `pre_start/compose-success.yaml` and `compose-error.yaml`: the
+    step writes a file to a shared volume that the service's main process reads when it
+    starts; a step exiting 17 keeps its service from starting."""
+    tmp_stack_dir.stack(
+        f"""
+        name: {project_name}
+        services:
+          app:
+            image: busybox
+            command: ["sh", "-c", "cat /shared/init.txt > /shared/seen.txt; sleep 3600"]
+            stop_signal: SIGKILL
+            volumes: [data:/shared]
+            pre_start:
+              - command: ["sh", "-c", "echo \\"initialized as $$(id -u)\\" > /shared/init.txt"]
+                user: "0"
+          broken:
+            image: busybox
+            command: ["sleep", "3600"]
+            pre_start:
+              - command: ["sh", "-c", "echo no database >&2; exit 17"]
+        volumes:
+          data: {{}}
+        """
+    )
+    try:
+        result = stackup("up", cwd=tmp_stack_dir, check=False)
+        assert result.returncode == 1, result
+        assert "pre_start[0]" in result.stderr and "exit 17" in result.stderr, result.stderr
+        assert "no database" in result.stderr
+        app = docker_client.containers.get(f"{project_name}-app-1")
+        assert app.status == "running"
+        # What the main process read at its start was written by the step before it.
+        assert app.exec_run(["cat", "/shared/seen.txt"]) == (0, b"initialized as 0\n")
+        broken = docker_client.containers.get(f"{project_name}-broken-1")
+        assert broken.status == "created"
+        # The steps' own containers are gone.
+        names = [c.name for c in docker_client.containers.list(all=True)]
+        assert not [n for n in names if n.startswith(f"{project_name}-") and "pre_start" in n]
+    finally:
+        stackup("down", "-v", cwd=tmp_stack_dir, check=False)
+
+
+def test_a_changed_pre_start_step_runs_again_on_the_recreate(
+    docker_client: docker.DockerClient, project_name: str, tmp_stack_dir: StackDir
+) -> None:
+    """Compose's e2e fixture `pre_start/spec-change` (v1, then v2, appended to one file in a
+    volume); an unchanged step does not run again."""
+    stack = """
+        name: {project}
+        services:
+          app:
+            image: busybox
+            command: ["sleep", "3600"]
+            stop_signal: SIGKILL
+            volumes: [data:/shared]
+            pre_start:
+              - command: ["sh", "-c", "echo {version} >> /shared/versions.txt"]
+        volumes:
+          data: {{}}
+        """
+    tmp_stack_dir.stack(stack.format(project=project_name, version="v1"))
+    try:
+        stackup("up", cwd=tmp_stack_dir)
+        stackup("up", cwd=tmp_stack_dir)  # nothing changed: the step does not run again
+        first = docker_client.containers.get(f"{project_name}-app-1")
+        assert first.exec_run(["cat", "/shared/versions.txt"]) == (0, b"v1\n")
+        tmp_stack_dir.stack(stack.format(project=project_name, version="v2"))
+        stackup("up", cwd=tmp_stack_dir)
+        second = docker_client.containers.get(f"{project_name}-app-1")
+        assert second.id != first.id
+        assert second.exec_run(["cat", "/shared/versions.txt"]) == (0, b"v1\nv2\n")
+    finally:
+        stackup("down", "-v", cwd=tmp_stack_dir, check=False)

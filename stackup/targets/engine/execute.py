@@ -383,7 +383,7 @@ class _Executor:
                 self._step_done(op, start, f"copied {files} file(s) into {container}")
             case CheckInThrowaway(spec, purpose):
                 shown = " ".join(spec.service.command or ())
-                result = run_check(e, spec, self.cancel)
+                result = run_check(e, spec, self.cancel, step.timeout_s)
                 if result.exit_code != 0:
                     raise ApplyError(
                         f"{purpose} command {shown} failed in a throwaway container "

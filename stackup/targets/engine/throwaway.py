@@ -22,10 +22,13 @@ _DEADLINE_S = 60.0
 
 
 def run_check(
-    engine: Engine, spec: ContainerSpec, cancel: threading.Event | None = None
+    engine: Engine,
+    spec: ContainerSpec,
+    cancel: threading.Event | None = None,
+    timeout_s: float | None = _DEADLINE_S,
 ) -> ExecResult:
-    """Create and start `spec`, wait for it to exit (at most a minute: a check that keeps
-    running fails with exit -1), collect its output and remove it."""
+    """Create and start `spec`, wait for it to exit (at most `timeout_s`, a minute unless
+    said: a check that keeps running fails with exit -1), collect its output and remove it."""
     engine.remove_container(spec.name, volumes=True)  # a leftover of an interrupted check
     engine.create_container(spec)
     try:
@@ -35,7 +38,7 @@ def run_check(
             state = engine.inspect_container(spec.name)
             return state if state.status in ("exited", "dead") else None
 
-        state = poll_until(exited, interval=0.02, timeout=_DEADLINE_S, cancel=cancel)
+        state = poll_until(exited, interval=0.02, timeout=timeout_s, cancel=cancel)
         output = b"".join(engine.logs(spec.name)).decode(errors="replace")
         return ExecResult(state.exit_code if state is not None else -1, output)
     finally:
