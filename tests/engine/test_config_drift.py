@@ -135,7 +135,7 @@ def test_broken_rename_is_refused_before_the_container_is_touched(
 def test_down_removes_the_projects_reload_records(
     running: tuple[StackDir, str, str, dict[str, str]], docker_client: docker.DockerClient
 ) -> None:
-    d, url, name, env = running
+    d, _, name, env = running
     conf = d.path / "nginx/default.conf"
     with conf.open("r+") as f:  # in place: reloaded, and recorded
         f.truncate(0)
