@@ -2,12 +2,15 @@
 
 Nothing in the suite signals a dockerd it did not start. This one has its own socket,
 `--data-root`, `--exec-root`, `--pidfile` and configuration file (the user's
-/etc/docker/daemon.json is not read), no default bridge and no iptables, ip_forward or
-ip6tables changes (`--bridge=none --iptables=false --ip-forward=false --ip6tables=false`),
+/etc/docker/daemon.json is not read), a default bridge of its own (`--bridge=sud…`, made by
+this object in its address pool) and no iptables, ip_forward or ip6tables changes
+(`--iptables=false --ip-forward=false --ip6tables=false`). Never `--bridge=none`: a dockerd
+started with it deletes the host's `docker0` (moby's removeDefaultBridgeInterface), the
+bridge of the user's own daemon, which then cannot start a container on its default network.
 and containerd namespaces of its own: dockerd starts a containerd of its own under the
 exec root, or, where a system containerd runs (/run/containerd/containerd.sock, docker-ce),
-shares it in namespaces no other daemon uses. Networks it creates take subnets from a pool
-that overlaps no route of this host. It runs detached (its own session, output to a log
+shares it in namespaces no other daemon uses. Its bridge takes a /24 that overlaps no route
+of this host. It runs detached (its own session, output to a log
 file, stdin from /dev/null); `stop` signals only the process this object started.
 `STACKUP_DOCKERD_ARGS` (e.g. `--storage-driver=vfs`) is passed on, as setup-engine.sh does.
 """
@@ -38,7 +41,7 @@ def unavailable_reason() -> str | None:
     if os.geteuid() != 0:
         return "starting a dockerd of the test's own needs root"
     path = f"{os.environ.get('PATH', '')}:{SBIN_PATH}"
-    for tool in ("dockerd", "docker"):
+    for tool in ("dockerd", "docker", "ip"):
         if shutil.which(tool, path=path) is None:
             return f"starting a dockerd of the test's own needs {tool} on this host"
     return None
@@ -78,6 +81,12 @@ class PrivateDockerd:
         config = self.root / "daemon.json"
         config.write_text("{}\n", encoding="utf-8")
         self.pool = free_address_pool()
+        # No --default-address-pool: a dockerd restarted with one deletes the host's docker0
+        # (moby's configureNetworking, "Clear stale bridge network"). Its networks take the
+        # engine's default pools, skipping subnets that a route of this host already uses.
+        pool = ipaddress.IPv4Network(self.pool)
+        self.bridge = f"sud{secrets.token_hex(4)}"  # an interface name: 15 characters at most
+        self.bridge_address = f"{pool.network_address + 0xFF01}/24"
         self.argv = [
             "dockerd",
             f"--host={self.url}",
@@ -87,18 +96,29 @@ class PrivateDockerd:
             f"--config-file={config}",
             f"--containerd-namespace={self.namespace}",
             f"--containerd-plugins-namespace={self.namespace}-plugins",
-            "--bridge=none",
+            f"--bridge={self.bridge}",
             "--iptables=false",
             "--ip6tables=false",
             "--ip-forward=false",
             "--ip-masq=false",
-            f"--default-address-pool=base={self.pool},size=24",
             *shlex.split(os.environ.get("STACKUP_DOCKERD_ARGS", "")),
         ]
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def _make_bridge(self) -> None:
+        ip = ["ip", "link", "show", self.bridge]
+        if subprocess.run(ip, capture_output=True, check=False).returncode == 0:
+            return
+        for cmd in (
+            ["ip", "link", "add", self.bridge, "type", "bridge"],
+            ["ip", "addr", "add", self.bridge_address, "dev", self.bridge],
+            ["ip", "link", "set", self.bridge, "up"],
+        ):
+            subprocess.run(cmd, capture_output=True, check=True)
+
     def start(self) -> None:
         """Start the daemon (again, after `stop`) the same way, and wait until it answers."""
+        self._make_bridge()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
         env["PATH"] = f"{env.get('PATH', '')}:{SBIN_PATH}"
         with open(self.log, "ab") as out:
@@ -196,7 +216,7 @@ class PrivateDockerd:
             finally:
                 client.close()
         self.stop()
-        for interface in self._bridges_in_pool():
+        for interface in {*self._bridges_in_pool(), self.bridge}:
             subprocess.run(["ip", "link", "delete", interface], capture_output=True, check=False)
         for mount in self._mounts():
             subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
