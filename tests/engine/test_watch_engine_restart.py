@@ -9,8 +9,10 @@ never touched."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 
 from tests.engine.helpers import StackDir, free_port
@@ -40,6 +42,7 @@ def test_edit_after_an_engine_restart_is_acted_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     users_dockerd = docker_client.info()["ID"]
+    users_bridge = _default_bridge(docker_client)
     monkeypatch.setenv("DOCKER_HOST", private_dockerd.url)  # what watch talks to
     d = tmp_stack_dir
     port = free_port()
@@ -86,3 +89,17 @@ def test_edit_after_an_engine_restart_is_acted_on(
     # The user's engine saw none of it: the same daemon, no container of the project.
     assert docker_client.info()["ID"] == users_dockerd
     assert not docker_client.containers.list(all=True, filters={"name": project_name})
+    # Its default bridge is the same interface (a dockerd started with --bridge=none, or
+    # restarted with another address pool, deletes the host's docker0).
+    assert _default_bridge(docker_client) == users_bridge
+
+
+def _default_bridge(client: docker.DockerClient) -> tuple[str, str] | None:
+    """The user's daemon's default bridge interface on this host: (name, ifindex)."""
+    try:
+        options = client.networks.get("bridge").attrs.get("Options") or {}
+    except docker.errors.NotFound:
+        return None
+    name = options.get("com.docker.network.bridge.name", "docker0")
+    index = Path(f"/sys/class/net/{name}/ifindex")
+    return (name, index.read_text().strip()) if index.exists() else None
