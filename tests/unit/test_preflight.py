@@ -64,7 +64,8 @@ def test_a_port_a_process_holds_is_named_from_the_host_facts(tmp_path: Path) -> 
 def test_only_an_engine_reached_on_this_machine_probes_it() -> None:
     class At:
         def __init__(self, url: str) -> None:
-            self.base_url = url
+            self.base_url = url  # as DockerEngine: its address, and the endpoint it came from
+            self.endpoint = self
 
     assert isinstance(host_ports_of(At("unix:///var/run/docker.sock")), ThisHost)  # type: ignore[arg-type]
     assert isinstance(host_ports_of(At("tcp://127.0.0.1:2375")), ThisHost)  # type: ignore[arg-type]

@@ -36,17 +36,11 @@ class UnknownHost:
 
 
 def host_ports_of(engine: Engine) -> HostPorts:
-    """This machine when the engine says it is reached on it (a Unix socket or loopback);
-    an engine with no address (the in-memory fake) is on no host of ours."""
-    url = getattr(engine, "base_url", None)
-    if not isinstance(url, str):
+    """This machine for an engine reached on it (`engine_is_local`); an engine with no
+    address (the in-memory fake) is on no host of ours: its ports are never probed here."""
+    if not isinstance(getattr(engine, "base_url", None), str):
         return UnknownHost()
-    local = (
-        url.startswith(("unix://", "http+unix://", "npipe://"))
-        or "127.0.0.1" in url
-        or "localhost" in url
-    )
-    return ThisHost() if local else UnknownHost()
+    return ThisHost() if engine_is_local(engine) else UnknownHost()
 
 
 def check(plan: Plan, engine: Engine, stack: Stack, host: HostPorts | None = None) -> None:
@@ -129,6 +123,17 @@ def _overlaps(published: str, host: str, port: int, protocol: str) -> bool:
         return False
     unspecified = ("", "0.0.0.0", "::", "[::]")
     return address == host or address in unspecified or host in unspecified
+
+
+def engine_is_local(engine: Engine) -> bool:
+    """Whether the engine runs on this host, so host paths and ports here are its own."""
+    endpoint = getattr(engine, "endpoint", None)
+    url = str(getattr(endpoint, "base_url", "unix://"))
+    return (
+        url.startswith(("unix://", "http+unix://", "npipe://"))
+        or "127.0.0.1" in url
+        or "localhost" in url
+    )
 
 
 def _can_bind(host: str, port: int, protocol: str) -> bool:
