@@ -142,8 +142,9 @@ build_busybox() {
 tag_all() { # tag_all SOURCE_TAG OTHER_TAGS...
   local src="$1" t
   shift
+  [ "$#" -gt 0 ] || return 0 # one tag only (nginx:1.25): nothing to tag, nothing to say
   for t in "$@"; do docker tag "$src" "$t"; done
-  say "tagged $src as: $src $*"
+  say "tagged $src also as: $*"
 }
 
 # ---------------------------------------------------------------------------------------

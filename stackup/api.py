@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from stackup.engine.interface import Engine
 from stackup.errors import PlanError
 from stackup.loading.loader import LoadedStack
+from stackup.planning import configstate
 from stackup.planning.graph import ResourceGraph, build_graph
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Plan
@@ -258,13 +259,19 @@ def down(
     with project_lock(chosen.lock_id(), project, wait=request.wait_lock, on_wait=ui.lock_wait):
         plan = chosen.plan_down(project, request)
         ui.planned(plan)
-        if not plan.operations:
-            return Applied(plan, Outcome())
-        # Stops mostly wait on the container (its grace period): all at once, as Compose does
-        # (its limit is 64). Only `volumes` plans volume removals: the request is the consent.
-        options = ExecuteOptions(parallel=64, allow_data_loss=True)
-        with ui.applying(plan) as on_event:
-            outcome = chosen.execute(plan, on_event, options, cancel or threading.Event())
+        outcome = Outcome()
+        if plan.operations:
+            # Stops mostly wait on the container (its grace period): all at once, as Compose
+            # does (its limit is 64). Only `volumes` plans volume removals: the request is the
+            # consent.
+            options = ExecuteOptions(parallel=64, allow_data_loss=True)
+            with ui.applying(plan) as on_event:
+                outcome = chosen.execute(plan, on_event, options, cancel or threading.Event())
+        if isinstance(chosen, EngineTarget):
+            # The reload records of the containers removed (stackup.planning.configstate)
+            # go with them: only those of the containers still there are kept.
+            left = chosen.engine.observe(project).containers
+            configstate.prune_records(configstate.store_dir(project), (c.id for c in left))
     return Applied(plan, outcome)
 
 

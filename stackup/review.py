@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import posixpath
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+
+from pydantic import JsonValue
 
 from stackup.engine.fake import FakeEngine
 from stackup.errors import PlanError, StackFileError
@@ -24,7 +28,7 @@ from stackup.planning import salt as S
 from stackup.planning.desired import image_ref, read_file_objects
 from stackup.planning.graph import build_graph
 from stackup.planning.options import ReconcileOptions
-from stackup.planning.plan import Plan
+from stackup.planning.plan import FieldChange, Plan
 from stackup.planning.reconcile import reconcile
 from stackup.targets.engine.execute import ExecuteOptions, execute
 
@@ -43,7 +47,45 @@ def plan_between(
     # Images are the engine's business, not a revision's: a review plans no pulls or builds.
     options = dataclasses.replace(options or ReconcileOptions(), salt=salt, pull=None)
     with collector_paused():  # stackup.gcpause: linear in the stacks' size
-        return _plan_between(base, head, options, base_reader)
+        plan = _plan_between(base, head, options, base_reader)
+    return changed_not_digests(plan)
+
+
+# `labels.sensitive_digest`'s text: a review keys it with a salt of its own run, so the digest
+# itself differs from run to run and says nothing a reader can use.
+_DIGEST = re.compile(r"\(sensitive sha256:[0-9a-f]{16}\)")
+
+
+def changed_not_digests(plan: Plan) -> Plan:
+    """The plan with each sensitive digest in its changed fields said as `(sensitive)` before
+    and `(sensitive, changed)` or `(sensitive, unchanged)` after: the same text from run to
+    run, so a bot that compares pull-request comments sees a change only when there is one."""
+
+    def said(value: JsonValue, replace: Callable[[re.Match[str]], str]) -> JsonValue:
+        if isinstance(value, str):
+            return _DIGEST.sub(replace, value)
+        if isinstance(value, list):
+            return [said(v, replace) for v in value]
+        if isinstance(value, dict):
+            return {k: said(v, replace) for k, v in value.items()}
+        return value
+
+    def found(value: JsonValue) -> set[str]:
+        return set(_DIGEST.findall(json.dumps(value)))
+
+    def field(change: FieldChange) -> FieldChange:
+        before = found(change.before)
+        after = said(
+            change.after,
+            lambda m: "(sensitive, unchanged)" if m.group(0) in before else "(sensitive, changed)",
+        )
+        return FieldChange(change.path, said(change.before, lambda m: "(sensitive)"), after)
+
+    operations = tuple(
+        dataclasses.replace(op, fields=tuple(field(f) for f in op.fields)) if op.fields else op
+        for op in plan.operations
+    )
+    return dataclasses.replace(plan, operations=operations)
 
 
 def _plan_between(

@@ -3,6 +3,9 @@
 * Every test under ``tests/engine/`` gets the ``engine`` marker (declared in pyproject.toml).
 * With ``STACKUP_REQUIRE_ENGINE=1`` (``scripts/test.sh`` sets it) a skipped engine test is
   reported as a failure: CI must not pass because the engine was missing.
+* A test that is not an engine test touches no real engine and no real port
+  (``_no_engine_or_port``): a user runs the suite beside their own containers and servers
+  (the quickstart's demo holds 127.0.0.1:8080), so host facts are handed in, never probed.
 * The terminal summary ends with ``engine tests: N passed, M failed, K skipped``; with
   ``STACKUP_ENGINE_REPORT=PATH`` those counts, and the whole run's, are written there as
   JSON (``{"engine": {...}, "all": {...}}``) for ``scripts/test.sh``.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from collections.abc import Generator
 from pathlib import Path
@@ -35,6 +39,64 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 _engine_outcomes: dict[str, str] = {}
+
+# Where the CLI run by a unit test looks for an engine: nowhere (DOCKER_HOST comes before the
+# docker context and the default socket in stackup's engine discovery).
+NO_ENGINE = "unix:///nonexistent/stackup-unit-test/docker.sock"
+
+
+class RealSocketUsed(AssertionError):
+    pass
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@pytest.fixture(autouse=True)
+def _no_engine_or_port(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the engine tests, a socket may bind only a loopback port the kernel picks
+    (port 0: never one a user's server holds) and connect only to such a port of this test's
+    own; a connection to a Unix socket (an engine's) fails the test, and the CLI a test starts
+    finds no engine."""
+    if request.node.get_closest_marker("engine") is not None:
+        return
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    own_ports: set[int] = set()
+    real_bind = socket.socket.bind
+
+    def refused(what: str, address: object) -> RealSocketUsed:
+        return RealSocketUsed(
+            f"a unit test may not {what} {address!r}: hand the host facts in, bind port 0 on "
+            "loopback for a server of the test's own, or make it an engine test (tests/engine/)"
+        )
+
+    def bind(sock: socket.socket, address: object) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            if not (isinstance(address, tuple) and address[0] in LOOPBACK and address[1] == 0):
+                raise refused("bind", address)
+            real_bind(sock, address)
+            own_ports.add(int(sock.getsockname()[1]))
+            return
+        real_bind(sock, address)
+
+    def guard(what: str) -> object:
+        real = getattr(socket.socket, what)
+
+        def guarded(sock: socket.socket, address: object, *args: object) -> object:
+            if sock.family == socket.AF_UNIX:
+                raise refused(what, address)
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and not (
+                isinstance(address, tuple) and address[0] in LOOPBACK and address[1] in own_ports
+            ):
+                raise refused(what, address)
+            return real(sock, address, *args)
+
+        return guarded
+
+    monkeypatch.setattr(socket.socket, "bind", bind)
+    for what in ("connect", "connect_ex", "sendto"):
+        monkeypatch.setattr(socket.socket, what, guard(what))
 
 
 def _require_engine() -> bool:

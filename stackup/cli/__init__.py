@@ -101,7 +101,11 @@ def _exists(module: str) -> bool:
 @click.option(
     "--context",
     "docker_context",
-    help="Docker context to use (default: DOCKER_CONTEXT, then the current context).",
+    help=(
+        "Docker context to use. Without it, as the docker CLI: DOCKER_HOST, then "
+        "DOCKER_CONTEXT, then the current context (`docker context use`), then the default "
+        "socket."
+    ),
 )
 @click.option(
     "--target",

@@ -40,7 +40,8 @@ def run(output: str | None, argv: tuple[str, ...]) -> None:
     --pids-limit -u -w --entrypoint --label --log-opt --add-host --dns --hostname --init
     --ulimit --shm-size --stop-signal --stop-timeout --expose --device --privileged and
     more); an unknown flag is an error naming it. A whole line in one argument is split as a
-    shell would.
+    shell would. A `podman run` line is read as a `docker run` line, with a warning naming
+    each podman-only flag or value it ignores (--pod, --userns=keep-id, --pull=newer, ...).
     """
     from stackup.importing.dockerrun import parse_docker_run, split_command_line
 

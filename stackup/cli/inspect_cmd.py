@@ -10,15 +10,13 @@ import click
 
 if TYPE_CHECKING:
     from stackup.engine.observed import ObservedContainer
+    from stackup.loading.loader import LoadedStack
 
 
-@click.command("ps")
-@click.option("-a", "--all", "show_all", is_flag=True, help="Show stopped containers too.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.argument("services", nargs=-1)
-def ps(show_all: bool, fmt: str, services: tuple[str, ...]) -> None:
-    """List the stack's containers: service, name, state, health, ports."""
-    from stackup.cli.common import connect_engine, global_options, print_table, target
+def _project() -> tuple[LoadedStack | None, str]:
+    """The stack file and its project; with `-p NAME` and no file found, the project alone
+    (its containers are found by label, as `docker compose -p NAME ps` does)."""
+    from stackup.cli.common import global_options
     from stackup.errors import StackFileError
 
     opts = global_options()
@@ -27,11 +25,27 @@ def ps(show_all: bool, fmt: str, services: tuple[str, ...]) -> None:
     except StackFileError:
         if not (opts.project_name and not opts.files):
             raise
-        loaded = None  # `-p NAME ps` without a file: from labels alone
-    project = opts.project_name if opts.project_name and not opts.files else None
-    if project is None:
-        assert loaded is not None
-        project = loaded.stack.name
+        return None, opts.project_name
+    if opts.project_name and not opts.files:
+        return loaded, opts.project_name
+    return loaded, loaded.stack.name
+
+
+def _state(c: ObservedContainer) -> str:
+    """`exited (3)`: how it ended, as `docker ps` shows it."""
+    code = c.exit_code
+    return f"{c.state} ({code})" if code is not None else c.state
+
+
+@click.command("ps")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show stopped containers too.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.argument("services", nargs=-1)
+def ps(show_all: bool, fmt: str, services: tuple[str, ...]) -> None:
+    """List the stack's containers: service, name, state, health, ports."""
+    from stackup.cli.common import connect_engine, print_table, target
+
+    loaded, project = _project()
     if target(loaded) == "swarm":
         from stackup.cli import swarm_cmd
 
@@ -48,7 +62,8 @@ def ps(show_all: bool, fmt: str, services: tuple[str, ...]) -> None:
             {
                 "service": c.service,
                 "name": c.name,
-                "state": c.state,
+                "state": _state(c),
+                "exit_code": c.exit_code,
                 "health": c.health or "",
                 "status": c.status,
                 "image": c.image,
@@ -94,28 +109,24 @@ def ls(fmt: str) -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming new output.")
 @click.option("--tail", type=int, default=None, help="Only the last N lines of each container.")
 @click.option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
-@click.option("--no-prefix", is_flag=True, help="Do not prefix lines with the container's service.")
+@click.option("--no-prefix", is_flag=True, help="Do not prefix lines with the container name.")
 @click.argument("services", nargs=-1)
 def logs(
     follow: bool, tail: int | None, timestamps: bool, no_prefix: bool, services: tuple[str, ...]
 ) -> None:
-    """Show the output of the stack's containers, interleaved, prefixed by service."""
-    from stackup.cli.common import (
-        LOG_COLOURS,
-        connect_engine,
-        global_options,
-        target,
-        use_colour,
-    )
+    """Show the output of the stack's containers, interleaved, each line prefixed by its
+    container's name (`web-1 | ...`). With `-p NAME` it works without a stack file."""
+    from stackup.cli.common import LOG_COLOURS, connect_engine, target, use_colour
     from stackup.cli.options import check_services
 
-    loaded = global_options().load()
-    check_services(loaded, services)
+    loaded, project = _project()
+    if loaded is not None:
+        check_services(loaded, services)
     if target(loaded) == "swarm":
         from stackup.cli import swarm_cmd
 
         swarm_cmd.logs(
-            loaded.stack.name,
+            project,
             services,
             follow=follow,
             tail=tail,
@@ -126,7 +137,7 @@ def logs(
     engine = connect_engine()
     containers = [
         c
-        for c in engine.observe(loaded.stack.name).containers
+        for c in engine.observe(project).containers
         if (not services or c.service in services) and not c.is_temporary
     ]
     width = max((len(c.name) for c in containers), default=0)

@@ -323,14 +323,92 @@ SHORT = {
 }
 
 
+# `podman run` flags that `docker run` does not have (podman-run(1)), with whether each takes
+# a value. A `podman run` line is read as a `docker run` line: these are named and ignored.
+PODMAN_ONLY: dict[str, bool] = {
+    "--arch": True,
+    "--authfile": True,
+    "--cert-dir": True,
+    "--cgroup-conf": True,
+    "--cgroups": True,
+    "--chrootdirs": True,
+    "--conmon-pidfile": True,
+    "--creds": True,
+    "--decryption-key": True,
+    "--env-host": False,
+    "--env-merge": True,
+    "--gidmap": True,
+    "--group-entry": True,
+    "--health-log-destination": True,
+    "--health-max-log-count": True,
+    "--health-max-log-size": True,
+    "--health-on-failure": True,
+    "--health-startup-cmd": True,
+    "--health-startup-interval": True,
+    "--health-startup-retries": True,
+    "--health-startup-success": True,
+    "--health-startup-timeout": True,
+    "--hostuser": True,
+    "--hosts-file": True,
+    "--http-proxy": False,
+    "--image-volume": True,
+    "--init-path": True,
+    "--no-hosts": False,
+    "--os": True,
+    "--passwd": False,
+    "--passwd-entry": True,
+    "--personality": True,
+    "--pidfile": True,
+    "--pod": True,
+    "--pod-id-file": True,
+    "--preserve-fd": True,
+    "--preserve-fds": True,
+    "--rdt-class": True,
+    "--read-only-tmpfs": False,
+    "--replace": False,
+    "--requires": True,
+    "--retry": True,
+    "--retry-delay": True,
+    "--rootfs": False,
+    "--sdnotify": True,
+    "--seccomp-policy": True,
+    "--secret": True,
+    "--shm-size-systemd": True,
+    "--subgidname": True,
+    "--subuidname": True,
+    "--systemd": True,
+    "--timeout": True,
+    "--tls-verify": False,
+    "--uidmap": True,
+    "--umask": True,
+    "--unsetenv": True,
+    "--unsetenv-all": False,
+    "--variant": True,
+}
+# Values of shared flags that only podman knows: --userns=keep-id, --pull=newer.
+PODMAN_ONLY_VALUES: dict[str, tuple[str, ...]] = {
+    "--userns": ("keep-id", "auto", "nomap"),
+    "--pull": ("newer",),
+}
+
+
 def parse_docker_run(argv: Sequence[str]) -> Imported:
-    """`argv` is what follows `docker run` (a leading `docker run` or `docker container run`
-    is skipped). Host paths stay as written; the writer makes those under the project
-    directory relative."""
+    """`argv` is what follows `docker run` (a leading `docker run`, `docker container run`,
+    `podman run` or `podman container run` is skipped; a podman line is read as a docker one,
+    each podman-only flag named in a note and ignored). Host paths stay as written; the
+    writer makes those under the project directory relative."""
     args = list(argv)
-    for prefix in (["docker", "run"], ["docker", "container", "run"], ["run"]):
+    podman = False
+    for prefix in (
+        ["docker", "run"],
+        ["docker", "container", "run"],
+        ["podman", "run"],
+        ["podman", "container", "run"],
+        ["run"],
+    ):
         if args[: len(prefix)] == prefix:
             args = args[len(prefix) :]
+            podman = prefix[0] == "podman"
             break
     imp = Imported(name="", service={})
     i = 0
@@ -341,8 +419,8 @@ def parse_docker_run(argv: Sequence[str]) -> Imported:
             break
         if not arg.startswith("-") or arg == "-":
             break
-        consumed = _one_flag(imp, args, i)
-        i += consumed
+        consumed = _podman_only_flag(imp, args, i) if podman else 0
+        i += consumed or _one_flag(imp, args, i)
     if i >= len(args):
         raise UsageError("no image: expected `docker run [OPTIONS] IMAGE [COMMAND] [ARG...]`")
     image, command = args[i], args[i + 1 :]
@@ -356,6 +434,27 @@ def parse_docker_run(argv: Sequence[str]) -> Imported:
     if not imp.name:
         imp.name = _name_from_image(image)
     return imp
+
+
+def _podman_only_flag(imp: Imported, args: list[str], i: int) -> int:
+    """A podman-only flag (or value) at `args[i]`: noted as ignored; returns how many
+    arguments it used, 0 when it is a flag docker knows too."""
+    name, sep, attached = args[i].partition("=")
+    if name in PODMAN_ONLY:
+        used = 2 if PODMAN_ONLY[name] and not sep else 1
+        if used == 2 and i + 1 >= len(args):
+            raise UsageError(f"podman run flag {name} needs a value")
+        # Named without its value: `--creds user:password` must not reach the output.
+        imp.notes.append(f"{name}: a podman-only flag, ignored (docker has no such flag)")
+        return used
+    podman_values = PODMAN_ONLY_VALUES.get(name)
+    if podman_values is None:
+        return 0
+    value, used = (attached, 1) if sep else (args[i + 1] if i + 1 < len(args) else "", 2)
+    if value.split(":", 1)[0] not in podman_values:
+        return 0
+    imp.notes.append(f"{name}={value}: a podman-only value, ignored (docker has no such mode)")
+    return used
 
 
 def _one_flag(imp: Imported, args: list[str], i: int) -> int:

@@ -27,6 +27,7 @@ left alone until it is recreated.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -172,6 +173,22 @@ def write_record(store: Path, container_id: str, files: Mapping[str, FileState])
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump({t: s.to_json() for t, s in sorted(files.items())}, out, sort_keys=True)
         os.replace(tmp, store / f"{container_id}.json")
+
+
+def prune_records(store: Path, keep: Iterable[str]) -> None:
+    """Forget the records of containers that are gone (`down`, or replaced by a recreate):
+    only the IDs in `keep` stay; the project's directory goes when nothing is left."""
+    with _write_lock:
+        kept = set(keep)
+        try:
+            entries = list(store.iterdir())
+        except OSError:
+            return
+        for entry in entries:
+            if entry.suffix == ".json" and entry.stem not in kept:
+                entry.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            store.rmdir()  # only when empty
 
 
 # ----------------------------------------------------------------------------- deciding

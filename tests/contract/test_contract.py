@@ -12,6 +12,7 @@ fixture removes them by label), ports are published on 127.0.0.1 only, container
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,15 @@ def own(s: Subject, name: str) -> ObservedContainer:
 
 def names(s: Subject) -> list[str]:
     return [c.name for c in s.engine.observe(s.project).containers]
+
+
+_FAKE_PORTS = itertools.count(18000)
+
+
+def host_port(s: Subject) -> int:
+    """A host port to publish: a free one of this machine for the real engine; any number for
+    the fake, which has no host (a unit test probes no real port)."""
+    return free_port() if s.kind == "docker" else next(_FAKE_PORTS)
 
 
 def project_labels(s: Subject, **more: str) -> dict[str, str]:
@@ -502,7 +512,7 @@ def test_connect_and_disconnect_networks(engine: Subject) -> None:
 
 def test_published_ports_of_running_containers_and_a_port_conflict(engine: Subject) -> None:
     e, p = engine.engine, engine.project
-    port = free_port()
+    port = host_port(engine)
     ports = [f"127.0.0.1:{port}:80"]
     first = e.create_container(cspec(engine, "web", service(ports=ports)))
     assert f"{p}-web-1" not in e.published_ports()  # created, not running
@@ -789,7 +799,7 @@ def test_drift_by_hand_is_repaired(engine: Subject, tmp_path: Path) -> None:
 
 def test_a_changed_port_is_recreated_and_published(engine: Subject, tmp_path: Path) -> None:
     e, p = engine.engine, engine.project
-    first, second = free_port(), free_port()
+    first, second = host_port(engine), host_port(engine)
     loaded = sleeper(p, tmp_path, f'ports: ["127.0.0.1:{first}:80"]')
     up(engine, loaded)
     assert e.published_ports()[f"{p}-app-1"] == (f"127.0.0.1:{first}->80/tcp",)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import docker
 import pytest
@@ -129,3 +130,20 @@ def test_broken_rename_is_refused_before_the_container_is_touched(
     stackup("up", cwd=d.path, env=env)
     assert http_get(url).headers.get("X-Version") == "four"
     assert docker_client.containers.get(name).id != before
+
+
+def test_down_removes_the_projects_reload_records(
+    running: tuple[StackDir, str, str, dict[str, str]], docker_client: docker.DockerClient
+) -> None:
+    d, _, name, env = running
+    conf = d.path / "nginx/default.conf"
+    with conf.open("r+") as f:  # in place: reloaded, and recorded
+        f.truncate(0)
+        f.write(server_conf("two"))
+    stackup("up", cwd=d.path, env=env)
+    project = name.removesuffix("-web-1")
+    store = Path(env["XDG_STATE_HOME"]) / "stackup" / "applied" / project
+    container_id = docker_client.containers.get(name).id
+    assert [p.name for p in store.iterdir()] == [f"{container_id}.json"]
+    stackup("down", cwd=d.path, env=env)
+    assert not store.exists()

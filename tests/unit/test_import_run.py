@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stackup.errors import UsageError
-from stackup.importing.dockerrun import parse_docker_run
+from stackup.importing.dockerrun import parse_docker_run, split_command_line
 from stackup.importing.writer import write_stack
 from stackup.loading.loader import load_text
 
@@ -260,3 +260,29 @@ def test_import_container_leaves_out_defaults_and_tool_labels() -> None:
     assert args[args.index("--pid") : args.index("--pid") + 2] == ["--pid", "host"]
     assert "--ipc" not in args and "net.core.somaxconn=1024" in args
     assert "type=tmpfs,target=/cache" in args
+
+
+def test_a_podman_line_is_read_as_docker_and_each_podman_only_flag_is_named() -> None:
+    line = (
+        "podman run -d --pod mypod --userns=keep-id --pull newer --replace "
+        "--creds user:hunter2 -p 127.0.0.1:8080:80 --userns host --name web nginx:1.27"
+    )
+    imp = parse_docker_run(split_command_line(line))
+    assert imp.service == {
+        "image": "nginx:1.27",
+        "ports": ["127.0.0.1:8080:80"],
+        "userns_mode": "host",
+        "container_name": "web",
+    }
+    ignored = [n for n in imp.notes if "podman-only" in n]
+    assert [n.split(":", 1)[0] for n in ignored] == [
+        "--pod",
+        "--userns=keep-id",
+        "--pull=newer",
+        "--replace",
+        "--creds",
+    ]
+    assert not any("hunter2" in n for n in imp.notes)
+    # The same flags on a docker line are docker's mistakes.
+    with pytest.raises(UsageError, match="unknown docker run flag --pod"):
+        parse_docker_run(split_command_line(line.replace("podman", "docker", 1)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -106,10 +107,13 @@ def test_stop_ends_open_streams_and_threads(proxy: LiveReloadServer) -> None:
 
 
 def test_upstream_down_is_a_502() -> None:
-    server = LiveReloadServer(0, "127.0.0.1", 1)
-    server.start()
-    try:
-        response, body = _get(server, "/")
-        assert response.status == 502 and b"does not answer" in body
-    finally:
-        server.stop()
+    # A port of this test's own that nothing listens on: the connection is refused.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        server = LiveReloadServer(0, "127.0.0.1", closed.getsockname()[1])
+        server.start()
+        try:
+            response, body = _get(server, "/")
+            assert response.status == 502 and b"does not answer" in body
+        finally:
+            server.stop()

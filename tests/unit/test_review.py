@@ -265,3 +265,24 @@ def test_review_never_shows_a_secret(tmp_path: Path, fmt: str) -> None:
     assert "environment.DB_PASSWORD" in result.stdout
     assert "first-password-value" not in result.stdout + result.stderr
     assert "second-password-value" not in result.stdout + result.stderr
+
+
+def test_a_changed_secret_reads_the_same_from_run_to_run() -> None:
+    """A review's salt is fresh each run, so its digests were too: a bot comparing comments
+    saw a change every run. It says changed/unchanged instead."""
+    from stackup.planning.render import render_markdown, render_text
+
+    base = load_text(
+        "name: rev\nservices:\n  web:\n    image: nginx:1.27\n"
+        "    environment: {API_TOKEN: one, DB_PASSWORD: same}\n"
+    )
+    head = load_text(
+        "name: rev\nservices:\n  web:\n    image: nginx:1.27\n"
+        "    environment: {API_TOKEN: two, DB_PASSWORD: same}\n"
+    )
+    runs = [plan_between(base, head) for _ in range(2)]
+    texts = [render_text(plan) for plan in runs]
+    assert texts[0] == texts[1]
+    assert render_markdown(runs[0]) == render_markdown(runs[1])
+    assert 'environment.API_TOKEN: "(sensitive)" → "(sensitive, changed)"' in texts[0]
+    assert "DB_PASSWORD" not in texts[0] and "sha256:" not in texts[0]

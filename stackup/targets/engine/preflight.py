@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import Protocol
 
 from stackup.engine.interface import Engine
 from stackup.errors import ApplyError
@@ -12,13 +13,43 @@ from stackup.model.spec import Stack
 from stackup.planning.plan import CreateContainer, Operation, Plan, RemoveContainer, StopContainer
 
 
-def check(plan: Plan, engine: Engine, stack: Stack) -> None:
+class HostPorts(Protocol):
+    """What the engine's host says about a port no container publishes: a fact handed in, so
+    that only the real engine's target probes the real host."""
+
+    def held_by_a_process(self, host: str, port: int, protocol: str) -> bool: ...
+
+
+class ThisHost:
+    """The engine runs on this machine: a port is held when binding it fails."""
+
+    def held_by_a_process(self, host: str, port: int, protocol: str) -> bool:
+        return not _can_bind(host, port, protocol)
+
+
+class UnknownHost:
+    """A remote engine, or one in memory: nothing is known about its host's processes (the
+    engine itself refuses a taken port when the container starts)."""
+
+    def held_by_a_process(self, host: str, port: int, protocol: str) -> bool:
+        return False
+
+
+def host_ports_of(engine: Engine) -> HostPorts:
+    """This machine for an engine reached on it (`engine_is_local`); an engine with no
+    address (the in-memory fake) is on no host of ours: its ports are never probed here."""
+    if not isinstance(getattr(engine, "base_url", None), str):
+        return UnknownHost()
+    return ThisHost() if engine_is_local(engine) else UnknownHost()
+
+
+def check(plan: Plan, engine: Engine, stack: Stack, host: HostPorts | None = None) -> None:
     if plan.blockers:
         raise ApplyError(plan.blockers[0], hint="nothing was started")
-    _ports_free(plan, engine, stack)
+    _ports_free(plan, engine, stack, host if host is not None else host_ports_of(engine))
 
 
-def _ports_free(plan: Plan, engine: Engine, stack: Stack) -> None:
+def _ports_free(plan: Plan, engine: Engine, stack: Stack, host_ports: HostPorts) -> None:
     """Host ports the plan's new containers publish must be free, or held by a container the
     same change stops first (the one a recreate replaces). Anything else holding one is named:
     another container, or a process on this host."""
@@ -34,7 +65,6 @@ def _ports_free(plan: Plan, engine: Engine, stack: Stack) -> None:
         return
     # One list call, made only when the plan publishes ports: a no-op `up` never pays it.
     holders = engine.published_ports()
-    local = engine_is_local(engine)
     for op, port in wanted:
         host = port.host_ip or "0.0.0.0"
         number = int(port.published or 0)
@@ -47,7 +77,7 @@ def _ports_free(plan: Plan, engine: Engine, stack: Stack) -> None:
         others = [name for name in holding if name not in released]
         if others:
             by = f"container {others[0]}"
-        elif holding or not local or _can_bind(host, number, port.protocol):
+        elif holding or not host_ports.held_by_a_process(host, number, port.protocol):
             continue  # free, or held by a container this change stops before it starts
         else:
             by = "a process on this host"

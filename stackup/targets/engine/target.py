@@ -24,8 +24,8 @@ from stackup.planning.reconcile import reconcile
 from stackup.planning.teardown import plan_down
 from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
 from stackup.targets.engine.images import check_build_contexts
+from stackup.targets.engine.preflight import HostPorts, engine_is_local, host_ports_of
 from stackup.targets.engine.preflight import check as preflight_check
-from stackup.targets.engine.preflight import engine_is_local
 from stackup.targets.target import DownRequest
 
 
@@ -102,8 +102,10 @@ def with_bind_source_blockers(loaded: LoadedStack, plan: Plan, kinds: dict[str, 
 class EngineTarget:
     name = "engine"
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, host_ports: HostPorts | None = None) -> None:
         self.engine = engine
+        # Whether a process holds a host port: probed on this machine only for a local engine.
+        self.host_ports = host_ports if host_ports is not None else host_ports_of(engine)
 
     def lock_id(self) -> str:
         return self.engine.engine_id()
@@ -130,7 +132,7 @@ class EngineTarget:
                     errors[0] + more,
                     hint="upgrade the engine, or remove the key; nothing was started",
                 )
-        preflight_check(plan, self.engine, loaded.stack)
+        preflight_check(plan, self.engine, loaded.stack, self.host_ports)
         builds = (op.service for op in plan.operations if op.action == Action.BUILD)
         check_build_contexts(loaded, (s for s in builds if s))
         self._check_bind_mounts_over_images(loaded, plan)
