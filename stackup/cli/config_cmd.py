@@ -85,7 +85,7 @@ def _implicit_depends_on(service: dict[str, Any]) -> None:
 
 def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, Any]:
     """The stack as plain data, with secret values masked (see stackup.model.sensitive)."""
-    from stackup.model.sensitive import ServiceMasker
+    from stackup.model.sensitive import ServiceMasker, mask_tree
 
     data: dict[str, Any] = stack.model_dump(mode="json", by_alias=True, exclude_none=True)
     data.pop("include", None)  # already resolved into the document
@@ -103,9 +103,20 @@ def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, 
         return data
     for name, service in data.get("services", {}).items():
         extra = [*stack.stackup.sensitive, *stack.services[name].stackup.sensitive]
-        ServiceMasker(name, lambda _: "(sensitive)", extra, stack.tainted).service(service)
-    for kind in ("secrets", "configs"):
-        for obj in (data.get(kind) or {}).values():
-            if kind == "secrets" and obj.get("content") is not None:
-                obj["content"] = "(sensitive)"
+        ServiceMasker(
+            name, lambda _: "(sensitive)", extra, stack.tainted, stack.secret_values
+        ).service(service)
+    for obj in (data.get("secrets") or {}).values():
+        if obj.get("content") is not None:
+            obj["content"] = "(sensitive)"
+    # Everything else (networks, volumes, configs, x-* fields): the same rules.
+    rest = {k: v for k, v in data.items() if k != "services"}
+    mask_tree(
+        rest,
+        lambda _: "(sensitive)",
+        extra=stack.stackup.sensitive,
+        tainted=stack.tainted,
+        secrets=stack.secret_values,
+    )
+    data.update(rest)
     return data
