@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -38,8 +39,9 @@ def config(fmt: str, quiet: bool, show_sensitive: bool, list_services: bool) -> 
         for name in loaded.stack.services:
             click.echo(name)
         return
-    data = resolved_document(loaded.stack, show_sensitive=show_sensitive)
-    restore_extensions(data, loaded.extensions)
+    data = resolved_document(
+        loaded.stack, show_sensitive=show_sensitive, extensions=loaded.extensions
+    )
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
     else:
@@ -83,8 +85,14 @@ def _implicit_depends_on(service: dict[str, Any]) -> None:
         deps.setdefault(name, {"condition": "service_started", "restart": False, "required": True})
 
 
-def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, Any]:
-    """The stack as plain data, with secret values masked (see stackup.model.sensitive)."""
+def resolved_document(
+    stack: Any,
+    *,
+    show_sensitive: bool = False,
+    extensions: Mapping[Any, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The stack as plain data with the file's `x-*` keys (`extensions`) put back, secret
+    values masked in all of it (see stackup.model.sensitive)."""
     from stackup.model.sensitive import ServiceMasker, mask_tree
 
     data: dict[str, Any] = stack.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -99,6 +107,9 @@ def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, 
         if build is not None and "dockerfile" not in build and "dockerfile_inline" not in build:
             build["dockerfile"] = "Dockerfile"
         _implicit_depends_on(service)
+    if extensions:
+        # Copied: masking works in place, and the loader's values are not ours to change.
+        restore_extensions(data, copy.deepcopy(dict(extensions)))
     if show_sensitive:
         return data
     for name, service in data.get("services", {}).items():
