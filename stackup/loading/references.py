@@ -3,7 +3,7 @@ config or service), checked after validation so the error can point at the refer
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from stackup.errors import PathElement, SpecValidationError
@@ -22,87 +22,82 @@ class Declared:
     secrets: Collection[str]
     configs: Collection[str]
 
-    @classmethod
-    def of(cls, stack: Stack) -> Declared:
-        return cls(stack.services, stack.networks, stack.volumes, stack.secrets, stack.configs)
-
 
 def reference_problems(stack: Stack, source: SourceMap) -> list[SpecValidationError]:
     """Every dangling reference, each located at the reference (by service name order)."""
-    declared = Declared.of(stack)
-    out: list[SpecValidationError] = []
-    for sname in sorted(stack.services):
-        out.extend(service_reference_problems(sname, stack.services[sname], declared, source))
-    return out
+    declared = Declared(stack.services, stack.networks, stack.volumes, stack.secrets, stack.configs)
+    return services_reference_problems(declared, stack.services, source)
 
 
-def service_reference_problems(
-    sname: str, service: Service, stack: Declared, source: SourceMap
+def services_reference_problems(
+    stack: Declared, services: Mapping[str, Service], source: SourceMap
 ) -> list[SpecValidationError]:
-    """The dangling references of one service, located."""
+    """The dangling references of `services` to the names `stack` declares, located."""
     out: list[SpecValidationError] = []
-    problems: list[tuple[tuple[PathElement, ...], str, str]] = []
-    for net in service.networks:
-        if net not in stack.networks:
-            problems.append(
-                (
-                    ("networks", net),
-                    f'network "{net}" is not defined',
-                    "add it under top-level `networks`",
-                )
-            )
-    for i, vol in enumerate(service.volumes):
-        if vol.type == "volume" and vol.source and vol.source not in stack.volumes:
-            problems.append(
-                (
-                    ("volumes", i),
-                    f'volume "{vol.source}" is not defined',
-                    f"add `{vol.source}:` under top-level `volumes`, or write a path (./{vol.source}) for a bind mount",
-                )
-            )
-    for kind, refs, table in (
-        ("secrets", service.secrets, stack.secrets),
-        ("configs", service.configs, stack.configs),
-    ):
-        for i, ref in enumerate(refs):
-            if ref.source not in table:
+    for sname in sorted(services):
+        service = services[sname]
+        problems: list[tuple[tuple[PathElement, ...], str, str]] = []
+        for net in service.networks:
+            if net not in stack.networks:
                 problems.append(
                     (
-                        (kind, i),
-                        f'{kind[:-1]} "{ref.source}" is not defined',
-                        f"add it under top-level `{kind}`",
+                        ("networks", net),
+                        f'network "{net}" is not defined',
+                        "add it under top-level `networks`",
                     )
                 )
-    for dep, cond in service.depends_on.items():
-        if dep not in stack.services and cond.required:
+        for i, vol in enumerate(service.volumes):
+            if vol.type == "volume" and vol.source and vol.source not in stack.volumes:
+                problems.append(
+                    (
+                        ("volumes", i),
+                        f'volume "{vol.source}" is not defined',
+                        f"add `{vol.source}:` under top-level `volumes`, or write a path (./{vol.source}) for a bind mount",
+                    )
+                )
+        for kind, refs, table in (
+            ("secrets", service.secrets, stack.secrets),
+            ("configs", service.configs, stack.configs),
+        ):
+            for i, ref in enumerate(refs):
+                if ref.source not in table:
+                    problems.append(
+                        (
+                            (kind, i),
+                            f'{kind[:-1]} "{ref.source}" is not defined',
+                            f"add it under top-level `{kind}`",
+                        )
+                    )
+        for dep, cond in service.depends_on.items():
+            if dep not in stack.services and cond.required:
+                problems.append(
+                    (
+                        ("depends_on", dep),
+                        f'depends on undefined service "{dep}"',
+                        _known(stack, dep),
+                    )
+                )
+        for i, taken in enumerate(service.volumes_from):
+            other = taken.split(":")[0]
+            if other != "container" and other not in stack.services:
+                problems.append(
+                    (
+                        ("volumes_from", i),
+                        f'takes volumes from undefined service "{other}"',
+                        _known(stack, other),
+                    )
+                )
+        mode = service.network_mode or ""
+        if mode.startswith("service:") and mode[8:] not in stack.services:
             problems.append(
                 (
-                    ("depends_on", dep),
-                    f'depends on undefined service "{dep}"',
-                    _known(stack, dep),
+                    ("network_mode",),
+                    f'shares the network of undefined service "{mode[8:]}"',
+                    _known(stack, mode[8:]),
                 )
             )
-    for i, ref in enumerate(service.volumes_from):
-        other = ref.split(":")[0]
-        if other != "container" and other not in stack.services:
-            problems.append(
-                (
-                    ("volumes_from", i),
-                    f'takes volumes from undefined service "{other}"',
-                    _known(stack, other),
-                )
-            )
-    mode = service.network_mode or ""
-    if mode.startswith("service:") and mode[8:] not in stack.services:
-        problems.append(
-            (
-                ("network_mode",),
-                f'shares the network of undefined service "{mode[8:]}"',
-                _known(stack, mode[8:]),
-            )
-        )
-    for sub, message, hint in problems:
-        out.append(located(source, ("services", sname, *sub), message, hint))
+        for sub, message, hint in problems:
+            out.append(located(source, ("services", sname, *sub), message, hint))
     return out
 
 

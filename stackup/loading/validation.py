@@ -368,7 +368,7 @@ def _valid_services_problems(
     from pydantic import ValidationError
 
     from stackup.loading.consistency import service_problems
-    from stackup.loading.references import Declared, service_reference_problems
+    from stackup.loading.references import Declared, services_reference_problems
     from stackup.model.spec import Service
 
     services = data.get("services") if isinstance(data, dict) else None
@@ -404,7 +404,7 @@ def _valid_services_problems(
             continue
         if not wrong:
             out.extend(service_problems(name, service, services, source))
-        out.extend(service_reference_problems(name, service, declared, source))
+        out.extend(services_reference_problems(declared, {name: service}, source))
     return out
 
 

@@ -67,9 +67,15 @@ SECRET_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"access[-_]?key|authorization)|(?:[\w.-]*[_.-])?(?:pass|pwd|pw))[\"']?\s*[=:]\s*[^\s;,&]"
         ),
     ),
-    ("password hash", re.compile(r"\$(?:1|2[abxy]?|5|6|y|gy|7|apr1|argon2(?:id|i|d)|scrypt|pbkdf2[\w-]*)\$")),
+    (
+        "password hash",
+        re.compile(r"\$(?:1|2[abxy]?|5|6|y|gy|7|apr1|argon2(?:id|i|d)|scrypt|pbkdf2[\w-]*)\$"),
+    ),
     ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----")),
-    ("registry auth", re.compile(r"(?i)[\"']?(?:auth|identitytoken|registrytoken)[\"']?\s*:\s*[\"'][^\"']")),
+    (
+        "registry auth",
+        re.compile(r"(?i)[\"']?(?:auth|identitytoken|registrytoken)[\"']?\s*:\s*[\"'][^\"']"),
+    ),
     (
         "token prefix",
         re.compile(
@@ -216,15 +222,21 @@ def mask_tree(
                     node[key] = mask(value)
             elif isinstance(value, bool | int | float) and named:
                 node[key] = mask(str(value))
-            elif isinstance(value, list) and key in _WORD_LISTS and all(
-                isinstance(w, str) for w in value
+            elif (
+                isinstance(value, list)
+                and key in _WORD_LISTS
+                and all(isinstance(w, str) for w in value)
             ):
-                node[key] = mask_words(
-                    value, mask, lambda i, c=child, v=value: secret_at((*c, i), v[i])
-                )
+                node[key] = mask_words(value, mask, _word_test(secret_at, child, value))
             elif isinstance(value, dict | list):
                 keyed = key in _USER_KEYED or (isinstance(key, str) and key.startswith("x-"))
                 todo.append((value, child, keyed or (user_keyed and isinstance(value, list))))
+
+
+def _word_test(
+    secret_at: Callable[[Path, str], bool], path: Path, words: Sequence[str]
+) -> Callable[[int], bool]:
+    return lambda i: secret_at((*path, i), words[i])
 
 
 class ServiceMasker:

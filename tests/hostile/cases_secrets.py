@@ -114,13 +114,17 @@ def _leak_error() -> Iterator[Case]:
     yield _case(
         "leak-error",
         "network_internal",
-        _stack(_svc("    networks: [back]\n"), "networks:\n  back:\n    internal: ${DB_PASSWORD}\n"),
+        _stack(
+            _svc("    networks: [back]\n"), "networks:\n  back:\n    internal: ${DB_PASSWORD}\n"
+        ),
         env=SECRET_ENV,
     )
     yield _case(
         "leak-error",
         "volume_external",
-        _stack(_svc("    volumes: ['data:/d']\n"), "volumes:\n  data:\n    external: ${DB_PASSWORD}\n"),
+        _stack(
+            _svc("    volumes: ['data:/d']\n"), "volumes:\n  data:\n    external: ${DB_PASSWORD}\n"
+        ),
         env=SECRET_ENV,
     )
 
