@@ -59,7 +59,8 @@ Path = tuple[str | int, ...]
 # Values that are secret by their shape, whatever they are called. Each pattern is linear
 # (no nested quantifiers) and searched, not matched, so it works inside a longer string.
 SECRET_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("URL userinfo", re.compile(r"[A-Za-z][\w+.-]*://[^/\s@:]*:[^/\s@]+@")),
+    # The lookbehind starts a scheme only where a word starts: linear in a long word.
+    ("URL userinfo", re.compile(r"(?<![\w+.-])[A-Za-z][\w+.-]*://[^/\s@:]*:[^/\s@]+@")),
     (
         "password entry",
         re.compile(
