@@ -51,10 +51,18 @@ class GlobalOptions:
                 project_directory=self.project_directory,
             )
         )
+        from stackup.model.sensitive import redact_text
+
+        SECRETS_SEEN.update(loaded.stack.secret_values)
         swarm = (self.target or loaded.stack.stackup.target) == "swarm"
         for warning in warnings(loaded.stack, loaded.source, swarm=swarm):
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {redact_text(warning, SECRETS_SEEN)}", err=True)
         return loaded
+
+
+# The values built from secret variables in the stacks this run loaded: an error raised after
+# loading (planning, the engine) is shown without them too (`main` conceals them).
+SECRETS_SEEN: set[str] = set()
 
 
 def global_options() -> GlobalOptions:
