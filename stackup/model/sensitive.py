@@ -78,14 +78,16 @@ SECRET_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"(?i)[\"']?(?:auth|identitytoken|registrytoken)[\"']?\s*:\s*[\"'][^\"']"),
     ),
     (
+        # A prefix followed by a token's worth of characters: `npm_token` is a name, not one.
         "token prefix",
         re.compile(
-            r"(?<![\w])(?:gh[pousr]_|github_pat_|glpat-|sk_live_|sk_test_|rk_live_|xox[abposr]-|"
-            r"AKIA[0-9A-Z]{12}|AIza|npm_|pypi-)"
+            r"(?<![\w-])(?:(?:gh[pousr]_|github_pat_|glpat-|sk_live_|sk_test_|rk_live_|"
+            r"xox[abposr]-|AIza|npm_|pypi-)[\w-]{10}|AKIA[0-9A-Z]{16})"
         ),
     ),
 )
-# An error message quotes at most this much of a value; masking looks at whole values.
+# A known secret value shorter than this is not searched for inside other text (it would match
+# by chance everywhere); where it stands alone, its place or name still masks it.
 _MIN_SECRET_LEN = 3
 
 
