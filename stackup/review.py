@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import posixpath
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from stackup.engine.fake import FakeEngine
-from stackup.errors import PlanError
+from stackup.errors import PlanError, StackFileError
 from stackup.gcpause import collector_paused
 from stackup.loading.loader import LoadedStack
 from stackup.planning import salt as S
@@ -70,44 +72,112 @@ def _plan_between(
     return reconcile(head.stack, head_graph, engine.observe(head.stack.name), head_options)
 
 
-def git_reader(rev: str, cwd: Path) -> Callable[[Path], str]:
-    """A `read_text` for the loader that reads files as they were at `rev` in git."""
-    from stackup.errors import UsageError
+def git_reader(rev: str, cwd: Path, *, follow_links: bool = True) -> Callable[[Path], str]:
+    """A `read_text` for the loader that reads files as they were at `rev` in git (see
+    `GitRevision`)."""
+    return GitRevision(rev, cwd, follow_links=follow_links).read
 
-    try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        subprocess.run(
-            ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
-            cwd=cwd,
-            capture_output=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise UsageError(
-            f"cannot read revision {rev!r} with git",
-            hint="run inside a git checkout, and fetch the base branch first (e.g. `git fetch origin main`)",
-        ) from exc
-    root = Path(top)
 
-    def read(path: Path) -> str:
+class GitRevision:
+    """The files of a git revision, for the loader: `read` is its `read_text`, `resolve` its
+    `resolve_links` (untrusted). A symbolic link committed at the revision is followed inside
+    the repository and refused when it leads out of it: git stores the link's target, never
+    the file. Without `follow_links` (the untrusted mode) paths are placed in the repository by
+    their text, never through the working tree's links."""
+
+    def __init__(self, rev: str, cwd: Path, *, follow_links: bool = True) -> None:
+        from stackup.errors import UsageError
+
         try:
-            rel = Path(path).resolve().relative_to(root.resolve())
+            top = subprocess.run(
+                ["git", "rev-parse", "--show-toplevel"],
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            subprocess.run(
+                ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+                cwd=cwd,
+                capture_output=True,
+                check=True,
+            )
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise UsageError(
+                f"cannot read revision {rev!r} with git",
+                hint="run inside a git checkout, and fetch the base branch first (e.g. `git fetch origin main`)",
+            ) from exc
+        self.rev = rev
+        self.root = Path(top).resolve()
+        self.follow_links = follow_links
+        self._followed: dict[PurePosixPath, PurePosixPath | None] = {}  # asked more than once
+
+    def _place(self, path: Path) -> PurePosixPath:
+        from stackup.errors import UsageError
+
+        where = Path(path).resolve() if self.follow_links else Path(os.path.normpath(path))
+        try:
+            return PurePosixPath(where.relative_to(self.root).as_posix())
         except ValueError:
             raise UsageError(
-                f"{path} is outside the git repository {root}, so it has no revision {rev!r}",
+                f"{path} is outside the git repository {self.root}, so it has no revision "
+                f"{self.rev!r}",
                 hint="--base reads the stack files from git; pass files inside the repository",
             ) from None
-        result = subprocess.run(
-            ["git", "show", f"{rev}:{rel.as_posix()}"], cwd=root, capture_output=True, check=False
-        )
-        if result.returncode != 0:
-            raise FileNotFoundError(f"{rel} does not exist at {rev}")
-        return result.stdout.decode("utf-8")
 
-    return read
+    def _follow(self, rel: PurePosixPath) -> PurePosixPath | None:
+        """`rel` through the links committed at the revision; None if one leads out."""
+        if rel not in self._followed:
+            self._followed[rel] = self._follow_links(rel)
+        return self._followed[rel]
+
+    def _follow_links(self, rel: PurePosixPath) -> PurePosixPath | None:
+        for _ in range(_MAX_LINKS):
+            if rel == PurePosixPath("."):
+                return rel
+            listed = subprocess.run(
+                ["git", "ls-tree", "-z", "--full-tree", self.rev, "--", rel.as_posix()],
+                cwd=self.root,
+                capture_output=True,
+                check=False,
+            ).stdout
+            # One entry, `<mode> <type> <object>\t<path>`, when `rel` is a file or a link (a
+            # directory lists what it holds).
+            head, _, name = listed.rstrip(b"\0").partition(b"\t")
+            if not head.startswith(_SYMLINK_MODE) or name != rel.as_posix().encode():
+                return rel
+            target = _show(self.root, self.rev, rel)
+            # A link's target, relative to its directory, kept in the repository by its text.
+            joined = posixpath.normpath(posixpath.join(rel.parent.as_posix(), target))
+            if posixpath.isabs(target) or joined == ".." or joined.startswith("../"):
+                return None
+            rel = PurePosixPath(joined)
+        return None
+
+    def resolve(self, path: Path) -> Path | None:
+        """Where `path` leads at the revision, or None when a committed link leads out of the
+        repository (the host-path policy's `links`)."""
+        followed = self._follow(self._place(path))
+        return None if followed is None else self.root / followed
+
+    def read(self, path: Path) -> str:
+        rel = self._place(path)
+        followed = self._follow(rel)
+        if followed is None:
+            raise StackFileError(
+                f"{rel} is a symbolic link out of the repository at {self.rev}; it is not followed"
+            )
+        return _show(self.root, self.rev, followed)
+
+
+_SYMLINK_MODE = b"120000 "
+_MAX_LINKS = 40
+
+
+def _show(root: Path, rev: str, rel: PurePosixPath) -> str:
+    result = subprocess.run(
+        ["git", "show", f"{rev}:{rel.as_posix()}"], cwd=root, capture_output=True, check=False
+    )
+    if result.returncode != 0:
+        raise FileNotFoundError(f"{rel} does not exist at {rev}")
+    return result.stdout.decode("utf-8")

@@ -37,11 +37,15 @@ class GlobalOptions:
             target=options.get("target"),
         )
 
-    def load(self) -> LoadedStack:
-        """The stack, after telling the user (on stderr) which of its keys stackup ignores."""
+    def load(self, trust: Trust | None = None, *, bind_sources: bool = False) -> LoadedStack:
+        """The stack, after telling the user (on stderr) which of its keys stackup ignores,
+        (`bind_sources`: the commands that show or apply what would run) which bind sources
+        do not exist, so the engine will create them as empty directories, and, untrusted,
+        which variables were left unset."""
         from stackup.loading.compat import warnings
         from stackup.loading.loader import LoadOptions, load
 
+        trust = trust or Trust()
         loaded = load(
             LoadOptions(
                 files=self.files,
@@ -49,20 +53,52 @@ class GlobalOptions:
                 profiles=self.profiles,
                 env_files=self.env_files,
                 project_directory=self.project_directory,
+                untrusted=trust.untrusted,
+                passed_env=trust.passed_env,
             )
         )
         from stackup.model.sensitive import redact_text
 
         SECRETS_SEEN.update(loaded.stack.secret_values)
         swarm = (self.target or loaded.stack.stackup.target) == "swarm"
-        for warning in warnings(loaded.stack, loaded.source, swarm=swarm):
+        found = warnings(loaded.stack, loaded.source, swarm=swarm)
+        if bind_sources and not swarm:  # a swarm's nodes, not this host, hold its bind sources
+            from stackup.planning import bindsources as B
+
+            services = loaded.stack.services
+            mounts = B.bind_sources(loaded.stack, services)
+            # Untrusted, nothing outside the repository is looked at, not even whether it exists.
+            allowed = (m.source for m in mounts if loaded.host_paths.allows(Path(m.source)))
+            kinds = B.host_kinds(allowed)
+            base = loaded.project_directory
+            found += B.warnings(loaded.stack, loaded.source, base, kinds, services)
+        for warning in found:
             click.echo(f"warning: {redact_text(warning, SECRETS_SEEN)}", err=True)
+        warn_unset(loaded)
         return loaded
 
 
 # The values built from secret variables in the stacks this run loaded: an error raised after
 # loading (planning, the engine) is shown without them too (`main` conceals them).
 SECRETS_SEEN: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Trust:
+    """`--untrusted` (or STACKUP_UNTRUSTED=1, or a review) and the `--env NAME` it lets in."""
+
+    untrusted: bool = False
+    passed_env: tuple[str, ...] = ()
+
+
+def warn_unset(loaded: LoadedStack, side: str = "") -> None:
+    if loaded.unset_variables:
+        names = ", ".join(loaded.unset_variables)
+        click.echo(
+            f"warning: untrusted mode{side}: the environment is not read, so these variables "
+            f"are unset: {names} (pass --env NAME for one that is safe to read)",
+            err=True,
+        )
 
 
 def global_options() -> GlobalOptions:

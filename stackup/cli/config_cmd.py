@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from stackup.cli.options import trust_flags
+
 
 @click.command("config")
 @click.option(
@@ -24,12 +26,21 @@ import click
     "--show-sensitive", is_flag=True, help="Print values of secret-looking variables too."
 )
 @click.option("--services", "list_services", is_flag=True, help="Print the service names only.")
-def config(fmt: str, quiet: bool, show_sensitive: bool, list_services: bool) -> None:
+@trust_flags
+def config(
+    fmt: str,
+    quiet: bool,
+    show_sensitive: bool,
+    list_services: bool,
+    untrusted: bool,
+    passed_env: tuple[str, ...],
+) -> None:
     """Print the fully resolved stack (interpolated, merged, defaults explicit, paths
     absolute), or with -q only validate it."""
     from stackup.cli.common import global_options
+    from stackup.cli.options import trust
 
-    loaded = global_options().load()
+    loaded = global_options().load(trust(untrusted, passed_env), bind_sources=True)
     from stackup.planning.graph import build_graph
 
     build_graph(loaded.stack, loaded.source)  # a dependency cycle is a mistake in the file too

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from stackup.cli.options import reconcile_flags
+from stackup.cli.options import reconcile_flags, trust_flags
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pydantic import JsonValue
 
-    from stackup.cli.common import GlobalOptions
+    from stackup.cli.common import GlobalOptions, Trust
     from stackup.loading.loader import LoadedStack
 
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     help="Compare with the stack files at this git revision (no Docker needed).",
 )
 @reconcile_flags
+@trust_flags
 @click.argument("services", nargs=-1)
 def diff(
     fmt: str,
@@ -51,17 +52,22 @@ def diff(
     against: str | None,
     base_rev: str | None,
     services: tuple[str, ...],
+    untrusted: bool,
+    passed_env: tuple[str, ...],
     **flags: object,
 ) -> None:
-    """Show the plan: every operation `up` would perform, its reason and changed fields."""
+    """Show the plan: every operation `up` would perform, its reason and changed fields.
+    With --against or --base (a review, posted where anyone may read it) the stack is
+    untrusted: see --untrusted."""
     from stackup.cli.common import global_options, target
-    from stackup.cli.options import check_services, reconcile_options
+    from stackup.cli.options import check_services, reconcile_options, trust
     from stackup.planning.render import plan_json, render_json, render_markdown, render_text
 
     opts = global_options()
-    loaded = opts.load()
-    check_services(loaded, services)
     review = against is not None or base_rev is not None
+    trusted = trust(untrusted, passed_env, review=review)
+    loaded = opts.load(trusted, bind_sources=True)
+    check_services(loaded, services)
     if base_rev is not None and not base_rev.strip():
         from stackup.errors import UsageError
 
@@ -76,7 +82,7 @@ def diff(
     if review:
         from stackup.review import plan_between
 
-        base, reader = _base(opts, loaded, against, base_rev)
+        base, reader = _base(opts, loaded, against, base_rev, trusted)
         plan = plan_between(base, loaded, options, base_reader=reader)
     else:
         from stackup.cli.common import open_target
@@ -125,29 +131,41 @@ def _plain(value: object) -> JsonValue:
 
 
 def _base(
-    opts: GlobalOptions, loaded: LoadedStack, against: str | None, base_rev: str | None
+    opts: GlobalOptions,
+    loaded: LoadedStack,
+    against: str | None,
+    base_rev: str | None,
+    trusted: Trust,
 ) -> tuple[LoadedStack, Callable[[Path], str] | None]:
-    """The stack to compare with, loaded under the same project name, and the reader of its
-    files when they come from git."""
+    """The stack to compare with, loaded under the same project name (and trust), and the
+    reader of its files when they come from git."""
+    from stackup.cli.common import warn_unset
     from stackup.loading.loader import LoadOptions, load
 
     common = {
         "project_name": loaded.stack.name,
         "profiles": opts.profiles,
         "env_files": opts.env_files,
+        "untrusted": trusted.untrusted,
+        "passed_env": trusted.passed_env,
     }
     if against:
-        return load(LoadOptions(files=(Path(against),), **common)), None  # type: ignore[arg-type]
-    from stackup.review import git_reader
+        base = load(LoadOptions(files=(Path(against),), **common))  # type: ignore[arg-type]
+        warn_unset(base, " (base)")
+        return base, None
+    from stackup.review import GitRevision
 
     assert base_rev is not None
-    reader = git_reader(base_rev, Path.cwd())
+    revision = GitRevision(base_rev, Path.cwd(), follow_links=not trusted.untrusted)
+    reader = revision.read
     base = load(
         LoadOptions(
             files=opts.files,
             project_directory=opts.project_directory,
             read_text=reader,
+            resolve_links=revision.resolve,
             **common,  # type: ignore[arg-type]
         )
     )
+    warn_unset(base, " (base)")
     return base, reader

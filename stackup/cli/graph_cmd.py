@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from stackup.cli.options import trust_flags
+
 
 @click.command("graph")
 @click.option(
@@ -23,13 +25,15 @@ import click
     type=click.Path(dir_okay=False),
     help="Write to FILE; .svg/.png render through Graphviz.",
 )
-def graph(fmt: str, output: str | None) -> None:
+@trust_flags
+def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, ...]) -> None:
     """Show the start order in waves, or the graph as DOT / Mermaid (-o graph.svg draws it)."""
     from stackup.cli.common import global_options
+    from stackup.cli.options import trust
     from stackup.errors import UsageError
     from stackup.planning import graph as G
 
-    loaded = global_options().load()
+    loaded = global_options().load(trust(untrusted, passed_env))
     g = G.build_graph(loaded.stack, loaded.source)
     suffix = Path(output).suffix.lower() if output else ""
     if suffix in (".svg", ".png", ".pdf"):

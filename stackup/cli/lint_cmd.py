@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from stackup.cli.options import trust_flags
+
 LINT_FINDINGS_EXIT = 3
 
 
@@ -26,17 +28,25 @@ LINT_FINDINGS_EXIT = 3
     show_default=True,
     help="Report, and fail on, findings at or above this severity.",
 )
+@trust_flags
 @click.argument("services", nargs=-1)
-def lint(fmt: str, severity: str, services: tuple[str, ...]) -> None:
+def lint(
+    fmt: str,
+    severity: str,
+    services: tuple[str, ...],
+    untrusted: bool,
+    passed_env: tuple[str, ...],
+) -> None:
     """Check the stack against security rules (CIS Docker Benchmark), before anything runs.
 
     Suppress a finding with a reason in the stack file:
     `x-stackup: {lint: {ignore: [{rule: SU012, reason: "..."}]}}`.
     """
     from stackup.cli.common import global_options
+    from stackup.cli.options import trust
     from stackup.lint.linter import Severity, at_or_above, lint_report, render_json, render_text
 
-    loaded = global_options().load()
+    loaded = global_options().load(trust(untrusted, passed_env))
     report = lint_report(loaded, services)
     threshold = Severity.parse(severity)
     if fmt == "sarif":

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from stackup.cli.common import Trust
     from stackup.loading.loader import LoadedStack
     from stackup.planning.options import ReconcileOptions
 
@@ -57,6 +58,40 @@ def reconcile_flags(fn: F) -> F:
     ):
         fn = option(fn)
     return fn
+
+
+def trust_flags(fn: F) -> F:
+    """`--untrusted` and `--env NAME`, for the commands that read a stack without running it
+    (config, diff, lint, graph): see stackup.loading.hostpaths."""
+    for option in reversed(
+        [
+            click.option(
+                "--untrusted",
+                is_flag=True,
+                help="Treat the stack as hostile (a pull request's): read files only from inside "
+                "the repository and no environment variable but those of --env "
+                "(also STACKUP_UNTRUSTED=1; diff --against and --base imply it).",
+            ),
+            click.option(
+                "--env",
+                "passed_env",
+                multiple=True,
+                metavar="NAME",
+                help="In untrusted mode, let interpolation read this environment variable "
+                "(repeatable).",
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def trust(untrusted: bool, passed_env: tuple[str, ...], review: bool = False) -> Trust:
+    """The trust of this run: untrusted with the flag, STACKUP_UNTRUSTED or a review."""
+    from stackup.cli.common import Trust
+    from stackup.loading.hostpaths import untrusted_from_environment
+
+    return Trust(untrusted or review or untrusted_from_environment(), passed_env)
 
 
 def check_services(loaded: LoadedStack, services: tuple[str, ...]) -> None:

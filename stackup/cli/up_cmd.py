@@ -102,7 +102,7 @@ def up(services: tuple[str, ...], **kw: object) -> None:
     from stackup.cli.options import check_services, reconcile_options
     from stackup.errors import UsageError
 
-    loaded = global_options().load()
+    loaded = global_options().load(bind_sources=True)
     check_services(loaded, services)
     if target(loaded) == "swarm" and (
         kw["attach"] or kw["exit_code_from"] or kw.get("watch") or kw["plan_file"]

@@ -73,7 +73,7 @@ def watch(services: tuple[str, ...], **kw: object) -> None:
     from stackup.cli.options import check_services, reconcile_options
 
     opts = global_options()
-    loaded = opts.load()
+    loaded = opts.load(bind_sources=True)
     refuse_swarm(loaded)
     check_services(loaded, services)
     options = reconcile_options(loaded, services, kw)

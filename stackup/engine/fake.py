@@ -97,6 +97,9 @@ class FakeEngine:
         self.anonymous_volumes: set[str] = set()
         self.health_on_start: dict[str, str] = {}  # service → health after start
         self.exit_on_start: dict[str, int] = {}  # service → exits at once with this code
+        # What an image holds at a path (image ref → path → directory, file, ...), for
+        # `image_path_kinds`; a path not listed is missing.
+        self.image_files: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------------ helpers for tests
 
@@ -178,6 +181,15 @@ class FakeEngine:
         return {
             c.name: c.ports for c in self.containers.values() if c.state == "running" and c.ports
         }
+
+    @_locked
+    def image_path_kinds(self, image: str, paths: Sequence[str]) -> Mapping[str, str]:
+        self.calls["image_path_kinds"] += 1
+        refs = (image, image + ":latest")  # as create_container finds an image
+        if not any(ref in self.images for ref in refs):
+            return {}
+        files = next((self.image_files[ref] for ref in refs if ref in self.image_files), {})
+        return {path: files.get(path, "missing") for path in paths}
 
     @_locked
     def unmanaged_containers(self, names: Sequence[str]) -> tuple[ObservedContainer, ...]:

@@ -145,6 +145,13 @@ class Engine(Protocol):
         One list call."""
         ...
 
+    def image_path_kinds(self, image: str, paths: Sequence[str]) -> Mapping[str, str]:
+        """What `image` holds at each absolute path: `directory`, `file`, `symlink`, `other`
+        or `missing` (`stackup.planning.bindsources`); nothing for an image the engine does not
+        have (creating a container of it reports that). Changes nothing that stays: the files
+        are read through a container created for it (never started) and removed at once."""
+        ...
+
     def create_network(self, spec: NetworkSpec) -> str: ...
 
     def remove_network(self, name: str) -> None: ...

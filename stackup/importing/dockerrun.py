@@ -144,18 +144,34 @@ def _mount(imp: Imported, value: str) -> None:
     entry.setdefault("type", "volume")
     if "target" not in entry:
         raise UsageError(f"--mount {value!r} has no target (target=/path/in/container)")
-    if entry["type"] == "bind" and "bind-propagation" in options:
-        entry["bind"] = {"propagation": options.pop("bind-propagation")}
+    if entry["type"] == "bind":
+        # `--mount type=bind` refuses a missing source, where `-v` creates a directory.
+        entry["bind"] = {"create_host_path": False}
+        if "bind-propagation" in options:
+            entry["bind"]["propagation"] = options.pop("bind-propagation")
     if entry["type"] == "volume" and "volume-nocopy" in options:
         entry["volume"] = {"nocopy": options.pop("volume-nocopy") in ("", "true", "1")}
-    if entry["type"] == "tmpfs" and "tmpfs-size" in options:
-        entry["tmpfs"] = {"size": options.pop("tmpfs-size")}  # bytes, or 64m as docker takes
+    if entry["type"] == "tmpfs":
+        tmpfs: dict[str, Any] = {}
+        if "tmpfs-size" in options:
+            tmpfs["size"] = options.pop("tmpfs-size")  # bytes, or 64m as docker takes
+        if "tmpfs-mode" in options:
+            tmpfs["mode"] = _octal(options.pop("tmpfs-mode"))
+        if tmpfs:
+            entry["tmpfs"] = tmpfs
     if options:
         raise UsageError(f"--mount option {sorted(options)[0]!r} is not supported by import")
     source = entry.get("source")
     if entry["type"] == "volume" and source and source not in imp.named_volumes:
         imp.named_volumes.append(source)
     imp.service.setdefault("volumes", []).append(entry)
+
+
+def _octal(text: str) -> int:
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise UsageError(f"expected an octal file mode (1777), got {text!r}") from None
 
 
 def _health(key: str, convert: Callable[[str], Any] = str) -> Apply:

@@ -7,7 +7,7 @@ Pure: takes the engine's inspect documents of the container and of its image."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
@@ -25,7 +25,7 @@ def docker_run_args(container: Mapping[str, Any], image: Mapping[str, Any]) -> l
     cid = str(container.get("Id", ""))
     args: list[str] = ["--name", name] if name else []
     args += _ports(host.get("PortBindings") or {})
-    args += _mounts(container.get("Mounts") or [], set((base.get("Volumes") or {}).keys()))
+    args += _mounts(config, host, set((base.get("Volumes") or {}).keys()))
     for path, options in sorted((host.get("Tmpfs") or {}).items()):
         args += ["--tmpfs", f"{path}:{options}" if options else path]
     image_env = set(base.get("Env") or [])
@@ -90,23 +90,55 @@ def _ports(bindings: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _mounts(mounts: Sequence[Mapping[str, Any]], image_volumes: set[str]) -> list[str]:
+def _mounts(
+    config: Mapping[str, Any], host: Mapping[str, Any], image_volumes: set[str]
+) -> list[str]:
+    """The mounts as they were asked for, so `-v` and `--mount` read back as what they mean
+    (a missing `-v` source is created, a missing `--mount type=bind` one is an error): the
+    `-v` entries as the engine keeps them (`HostConfig.Binds`), the `--mount` ones
+    (`HostConfig.Mounts`), and the anonymous `-v /path` volumes (`Config.Volumes`, less the
+    image's own `VOLUME`s, which make them anyway)."""
     out: list[str] = []
-    for m in mounts:
-        target = m.get("Destination", "")
-        ro = "" if m.get("RW", True) else ":ro"
-        if m.get("Type") == "bind":
-            out += ["-v", f"{m.get('Source')}:{target}{ro}"]
-        elif m.get("Type") == "tmpfs":
-            out += ["--mount", f"type=tmpfs,target={target}"]
-        elif m.get("Type") == "volume":
-            name = m.get("Name", "")
-            if _ANONYMOUS.match(name):
-                if target not in image_volumes:  # the image's VOLUME makes that one anyway
-                    out += ["-v", target]
-            else:
-                out += ["-v", f"{name}:{target}{ro}"]
+    taken: set[str] = set()
+    for bind in host.get("Binds") or []:
+        source, _, rest = str(bind).partition(":")
+        target = rest.split(":", 1)[0]
+        taken.add(target)
+        if _ANONYMOUS.match(source):  # an anonymous volume carried by name (a recreate)
+            if target not in image_volumes:
+                out += ["-v", target]
+        else:
+            out += ["-v", str(bind)]
+    for mount in host.get("Mounts") or []:
+        taken.add(str(mount.get("Target", "")))
+        out += _mount_flag(mount, image_volumes)
+    for target in sorted((config.get("Volumes") or {}).keys()):
+        if target not in image_volumes and target not in taken:
+            out += ["-v", target]
     return out
+
+
+def _mount_flag(mount: Mapping[str, Any], image_volumes: set[str]) -> list[str]:
+    kind = str(mount.get("Type") or "volume")
+    target = str(mount.get("Target", ""))
+    source = str(mount.get("Source") or "")
+    if kind == "volume" and _ANONYMOUS.match(source):
+        source = ""  # anonymous, carried by name
+        if target in image_volumes:
+            return []
+    parts = [f"type={kind}", *([f"source={source}"] if source else []), f"target={target}"]
+    if mount.get("ReadOnly"):
+        parts.append("readonly")
+    if (mount.get("BindOptions") or {}).get("Propagation"):
+        parts.append(f"bind-propagation={mount['BindOptions']['Propagation']}")
+    if (mount.get("VolumeOptions") or {}).get("NoCopy"):
+        parts.append("volume-nocopy=true")
+    tmpfs = mount.get("TmpfsOptions") or {}
+    if tmpfs.get("SizeBytes"):
+        parts.append(f"tmpfs-size={tmpfs['SizeBytes']}")
+    if tmpfs.get("Mode"):
+        parts.append(f"tmpfs-mode={tmpfs['Mode']:o}")
+    return ["--mount", ",".join(parts)]
 
 
 def _network(
@@ -119,7 +151,9 @@ def _network(
         return ["--network", mode]
     args = ["--network", mode]
     networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
-    automatic = {name, cid[:12], cid}
+    # The engine adds the container's name, ID and hostname to the aliases of its own accord.
+    hostname = (container.get("Config") or {}).get("Hostname")
+    automatic = {name, cid[:12], cid, hostname}
     for alias in (networks.get(mode) or {}).get("Aliases") or []:
         if alias not in automatic:
             args += ["--network-alias", alias]

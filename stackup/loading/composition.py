@@ -52,21 +52,27 @@ class Composition(LoaderState):
                 if project_directory
                 else abs_paths[0].parent
             )
+            for inc in abs_paths:
+                self.check_host_path(inc, entry, epath, "included file")
             env: dict[str, str] = {}
             if env_files:
                 for env_file in env_files:
                     env_path = Path(absolute(env_file, here))
+                    self.check_host_path(env_path, entry, epath, "env file")
                     text = self.read(env_path, self.display(env_path), "env file not found")
                     env.update(
                         parse_env_text(text, self.display(env_path), chain(self.environ, env))
                     )
-            elif self._exists(project_dir / ".env"):
+            elif self.host_paths.allows(project_dir / ".env") and self._exists(
+                project_dir / ".env"
+            ):
                 env_path = project_dir / ".env"
                 env = parse_env_text(
                     self.read(env_path, self.display(env_path)),
                     self.display(env_path),
                     chain(self.environ),
                 )
+            self.defined.update(env)
             sub_lookup = chain(self.environ, env)
             included: Node | None = None
             for inc in abs_paths:
@@ -206,6 +212,7 @@ class Composition(LoaderState):
         target_name, target_file = _extends_entry(ext, epath)
         if target_file is not None:
             other = Path(absolute(target_file, str(path.parent)))
+            self.check_host_path(other, ext, epath, "extended file")
             if not self._exists(other):
                 raise located_error(ext, epath, f"extended file not found: {self.display(other)}")
             other_doc = self.raw_cache.get(other)

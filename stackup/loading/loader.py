@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from stackup.gcpause import collector_paused
 from stackup.loading.composition import Composition
 from stackup.loading.envfile import chain, parse_env_text
 from stackup.loading.files import read_text
+from stackup.loading.hostpaths import REFUSAL_HINT, HostPaths
 from stackup.loading.interpolate import TemplateError, interpolate
 from stackup.loading.merge import merge, strip_tags
 from stackup.loading.normalize import (
@@ -64,6 +65,13 @@ class LoadOptions:
     environ: Mapping[str, str] | None = None
     read_text: Callable[[Path], str] | None = None
     working_dir: Path | None = None
+    # The untrusted mode (stackup.loading.hostpaths): files only from inside the repository,
+    # and of the environment only the variables named here (`--env NAME`) for interpolation.
+    untrusted: bool = False
+    passed_env: tuple[str, ...] = ()
+    # Untrusted, with `read_text`: where a path leads through the links of wherever the files
+    # come from (git for --base); None when it has none: the path as written.
+    resolve_links: Callable[[Path], Path | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,11 @@ class LoadedStack:
     project_directory: Path
     # `x-*` keys the models do not hold, by the path of the mapping they sit in (for `config`).
     extensions: Mapping[tuple[PathElement, ...], Mapping[str, Any]] = field(default_factory=dict)
+    # The host paths planning may look at (bind sources, config files): all, unless untrusted.
+    host_paths: HostPaths = field(default_factory=HostPaths)
+    # Untrusted mode: the variables the file used that were left unset (the environment is not
+    # read), for a warning.
+    unset_variables: tuple[str, ...] = ()
 
 
 def load(options: LoadOptions) -> LoadedStack:
@@ -126,16 +139,49 @@ class _Loader(Composition, ServiceFiles):
 
     def __post_init__(self) -> None:
         self.working_dir = Path(os.path.abspath(self.options.working_dir or Path.cwd()))
-        self.environ: Mapping[str, str] = (
-            os.environ if self.options.environ is None else self.options.environ
-        )
+        environ = os.environ if self.options.environ is None else self.options.environ
+        self.environ: Mapping[str, str] = environ
+        self.host_paths = HostPaths()
+        self.withheld: set[str] = set()  # variables asked for and not passed (untrusted)
+        self.defined: set[str] = set()  # variables .env and env files set
+        if self.options.untrusted:
+            passed = {n: environ[n] for n in self.options.passed_env if n in environ}
+            self.environ = _Withheld(passed, self.withheld)
+        # Files named on the command line: the user chose them, wherever they are.
+        self.named_files = {
+            Path(os.path.normpath(self.working_dir / f))
+            for f in (*self.options.files, *self.options.env_files)
+        }
         self._file_order: list[str] = []
 
     # ----------------------------------------------------------------- files
 
+    def may_look(self, path: Path) -> bool:
+        """The host-path policy, for a file the stack names (the command line's are allowed)."""
+        return path in self.named_files or self.host_paths.allows(path)
+
+    def check_host_path(
+        self, path: Path, node: Node, where: tuple[PathElement, ...], what: str
+    ) -> None:
+        """Refuse, located at `node`, a file outside the repository in untrusted mode: before
+        anything looks at it."""
+        if not self.may_look(path):
+            raise located_error(
+                node,
+                where,
+                self.host_paths.refusal(what, self.display(path), path),
+                hint=REFUSAL_HINT,
+            )
+
+    def _guard(self, path: Path, display: str) -> None:
+        # The last line of the policy, for reads no caller located: nothing outside is opened.
+        if not self.may_look(path):
+            raise StackFileError(self.host_paths.refusal("file", display, path), hint=REFUSAL_HINT)
+
     def read(self, path: Path, display: str, missing: str = "stack file not found") -> str:
         if path in self.texts:
             return self.texts[path]
+        self._guard(path, display)
         reader = self.options.read_text
         try:
             text = reader(path) if reader is not None else read_text(path, display)
@@ -166,6 +212,8 @@ class _Loader(Composition, ServiceFiles):
             # --project-directory without -f: the files are looked for there.
             start = Path(os.path.normpath(self.working_dir / self.options.project_directory))
         for directory in (start, *start.parents):
+            if not self.may_look(directory):
+                break  # untrusted: the search stops at the repository's top
             for main, overrides in DISCOVERY:
                 candidate = directory / main
                 if self._exists(candidate):
@@ -182,6 +230,7 @@ class _Loader(Composition, ServiceFiles):
         )
 
     def _exists(self, path: Path) -> bool:
+        self._guard(path, self.display(path))
         if self.options.read_text is not None:
             try:
                 self.options.read_text(path)
@@ -210,6 +259,18 @@ class _Loader(Composition, ServiceFiles):
             raise
 
     def _run(self) -> LoadedStack:
+        if self.options.untrusted:
+            start = self.working_dir
+            if self.options.project_directory is not None:
+                start = Path(os.path.normpath(self.working_dir / self.options.project_directory))
+            elif self.options.files:
+                start = Path(os.path.normpath(self.working_dir / self.options.files[0])).parent
+            # Files read through `read_text` (git, for --base) are not the disk's: their links
+            # are the reader's.
+            links = self.options.resolve_links
+            if links is None and self.options.read_text is not None:
+                links = _as_written
+            self.host_paths = HostPaths.for_project(start, links=links)
         given = self.options.files or self._compose_file_variable()
         if given:
             files = [(Path(os.path.normpath(self.working_dir / f)), str(f)) for f in given]
@@ -242,6 +303,7 @@ class _Loader(Composition, ServiceFiles):
 
         _check_service_names(doc)
         self.apply_profiles(doc, lookup)
+        self.check_object_files(doc)
         self.apply_env_files(doc, lookup)
         self.apply_label_files(doc)
         name = self.project_name(doc, project_dir, chain(self.environ, dotenv))
@@ -266,7 +328,28 @@ class _Loader(Composition, ServiceFiles):
             files=tuple(self.read_files),
             project_directory=project_dir,
             extensions=_extensions(data),
+            host_paths=self.host_paths,
+            unset_variables=tuple(
+                sorted(
+                    name
+                    for name in self.withheld - self.defined
+                    if not name.startswith("COMPOSE_")  # stackup's settings, not the file's
+                )
+            ),
         )
+
+    def check_object_files(self, doc: Node) -> None:
+        """The `file` of each secret and config, refused in untrusted mode when it is outside
+        the repository (planning reads them)."""
+        for kind in ("secrets", "configs"):
+            table = doc.get(kind)
+            if table is None or not table.is_map:
+                continue
+            for key, obj in table.mapping().items():
+                node = obj.get("file") if obj.is_map else None
+                if node is not None and isinstance(node.value, str) and node.value:
+                    what = f"{kind[:-1]} file"
+                    self.check_host_path(Path(node.value), node, (kind, key, "file"), what)
 
     def _compose_file_variable(self) -> tuple[Path, ...]:
         """`COMPOSE_FILE` from the shell, as Compose reads it when no -f is given; the list
@@ -336,11 +419,13 @@ class _Loader(Composition, ServiceFiles):
                 path = Path(os.path.normpath(self.working_dir / env_file))
                 text = self.read(path, str(env_file), "env file not found")
                 env.update(parse_env_text(text, str(env_file), chain(self.environ, env)))
+            self.defined.update(env)
             return env
         path = project_dir / ".env"
         if self._exists(path):
             text = self.read(path, self.display(path))
             env = parse_env_text(text, self.display(path), chain(self.environ))
+        self.defined.update(env)
         return env
 
     def raw_document(
@@ -348,7 +433,16 @@ class _Loader(Composition, ServiceFiles):
     ) -> Node:
         """A file parsed, interpolated, normalised and with paths made absolute."""
         text = self.read(path, display)
-        root = parse(text, display)
+        try:
+            root = parse(text, display)
+        except StackFileError as exc:
+            if _looks_like_stack_file(text):
+                raise
+            # Not YAML, and no stack file: its text (a key, a password hash) is never quoted.
+            raise _not_a_stack_file(display, exc.line, exc.column) from None
+        if root is not None and root.is_map and not _has_stack_keys(root):
+            mark = root.mark
+            raise _not_a_stack_file(display, mark.line if mark else None, None)
         if root is None:
             raise StackFileError(
                 "the file is empty (expected a mapping with `services`)", file=display
@@ -454,6 +548,59 @@ def _extensions(data: Any) -> dict[tuple[PathElement, ...], dict[str, Any]]:
     return found
 
 
+# The top-level keys of a stack file (stackup.model.spec.Stack, and `x-*` extensions).
+_STACK_KEYS = (
+    "name",
+    "version",
+    "include",
+    "services",
+    "networks",
+    "volumes",
+    "secrets",
+    "configs",
+    "models",
+)
+_STACK_KEY_LINE = re.compile(
+    r"^[\"']?(?:" + "|".join(_STACK_KEYS) + r"|x-[\w.-]*)[\"']?[ \t]*:", re.MULTILINE
+)
+
+
+def _looks_like_stack_file(text: str) -> bool:
+    """Whether a file that did not parse was meant as a stack file: a line starting with a
+    top-level key (or the same in JSON)."""
+    return bool(_STACK_KEY_LINE.search(text)) or bool(
+        re.search(r'^\s*\{?\s*"(?:' + "|".join(_STACK_KEYS) + r')"\s*:', text, re.MULTILINE)
+    )
+
+
+def _has_stack_keys(root: Node) -> bool:
+    """A mapping is a stack file when one top-level key is a stack key, an extension, or close
+    to one (a typo, reported by name); an empty one too."""
+    import difflib
+
+    mapping = root.mapping()
+    return not mapping or any(
+        isinstance(k, str)
+        and (
+            k in _STACK_KEYS
+            or k.startswith("x-")
+            or bool(difflib.get_close_matches(k, _STACK_KEYS, n=1, cutoff=0.75))
+        )
+        for k in mapping
+    )
+
+
+def _not_a_stack_file(display: str, line: int | None, column: int | None) -> StackFileError:
+    return StackFileError(
+        "not a stack file: it is not YAML, or has none of the top-level keys "
+        f"{', '.join(_STACK_KEYS[:-1])} (nothing of it is quoted: it may be any file)",
+        file=display,
+        line=line,
+        column=column,
+        hint="pass a Compose/stackup YAML file",
+    )
+
+
 _SERVICE_NAME = re.compile(r"[a-zA-Z0-9._-]+")
 
 
@@ -483,3 +630,28 @@ def _watching(lookup: Callable[[str], str | None], used: list[str]) -> Callable[
         return found
 
     return watching
+
+
+def _as_written(path: Path) -> Path:
+    return path
+
+
+class _Withheld(Mapping[str, str]):
+    """The environment in untrusted mode: the passed variables only; every other name asked
+    for is noted (the warning lists those that nothing else set)."""
+
+    def __init__(self, passed: Mapping[str, str], asked: set[str]) -> None:
+        self._passed = dict(passed)
+        self._asked = asked
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._passed:
+            self._asked.add(name)
+            raise KeyError(name)
+        return self._passed[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._passed)
+
+    def __len__(self) -> int:
+        return len(self._passed)

@@ -82,6 +82,8 @@ class ServiceFiles(LoaderState):
                         continue
                     required = entry.get("required")
                     env_path = Path(path_node.value)
+                    where = ("services", name, "env_file", i)
+                    self.check_host_path(env_path, path_node, where, "env file")
                     if not self._exists(env_path):
                         if required is not None and required.value is False:
                             continue
@@ -98,6 +100,7 @@ class ServiceFiles(LoaderState):
                         lookup,
                         raw=fmt is not None and fmt.value == "raw",
                     )
+                    self.defined.update(values)
                     for key, value in values.items():
                         from_files[key] = (value, path_node)
             for key, (value, origin) in from_files.items():
@@ -141,6 +144,8 @@ class ServiceFiles(LoaderState):
                 if not isinstance(entry.value, str):
                     continue  # the model reports it
                 path = Path(entry.value)
+                where = ("services", name, "label_file", i)
+                self.check_host_path(path, entry, where, "label file")
                 if not self._exists(path):
                     raise located_error(
                         entry,

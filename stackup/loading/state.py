@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stackup.errors import SpecValidationError
+from stackup.errors import PathElement, SpecValidationError
+from stackup.loading.hostpaths import HostPaths
 from stackup.loading.source import Mark
 from stackup.loading.yamlsource import Node
 
@@ -25,10 +26,16 @@ class LoaderState:
     resolved: dict[tuple[Path, str], Node]
     read_files: list[Path]
     raw_cache: dict[Path, Node]
+    host_paths: HostPaths
+    defined: set[str]
 
     if TYPE_CHECKING:
 
         def _exists(self, path: Path) -> bool: ...
+
+        def check_host_path(
+            self, path: Path, node: Node, where: tuple[PathElement, ...], what: str
+        ) -> None: ...
 
         def read(self, path: Path, display: str, missing: str = ...) -> str: ...
 

@@ -28,6 +28,8 @@ REPLACES = "io.stackup.replaces"  # on a container made by a recreate that has n
 # predecessor is gone; a container still carrying the suffix is left from an interrupted apply.
 TEMPORARY_SUFFIX = "_stackup-new"
 ONEOFF = "io.stackup.oneoff"
+# On the container made only to read an image's files (never started, removed at once).
+PATH_PROBE = "io.stackup.path-probe"
 NETWORK = "io.stackup.network"
 VOLUME = "io.stackup.volume"
 

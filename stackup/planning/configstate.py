@@ -32,7 +32,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,11 +113,19 @@ def store_dir(project: str) -> Path:
     return Path(base) / "stackup" / "applied" / project
 
 
-def snapshot(stack: Stack, services: Iterable[str], base: Path) -> ConfigSnapshot:
-    """Read the config sources of `services` and the project's reload records."""
+def snapshot(
+    stack: Stack,
+    services: Iterable[str],
+    base: Path,
+    may_look: Callable[[Path], bool] | None = None,
+) -> ConfigSnapshot:
+    """Read the config sources of `services` and the project's reload records; a source that
+    `may_look` (the host-path policy, stackup.loading.hostpaths) refuses is not looked at."""
     host: dict[str, FileState] = {}
     for name in services:
         for mount in config_mounts(stack, name):
+            if may_look is not None and not may_look(Path(mount.source)):
+                continue
             state = file_state(Path(mount.source))
             if state is not None:
                 host[mount.source] = state

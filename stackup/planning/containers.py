@@ -14,6 +14,7 @@ from stackup.engine.observed import (
 )
 from stackup.model import labels as L
 from stackup.model.spec import Stack
+from stackup.planning import bindsources as B
 from stackup.planning import configstate as CS
 from stackup.planning import graph as G
 from stackup.planning import reloads as R
@@ -48,6 +49,7 @@ from stackup.planning.plan import (
     Kind,
     Operation,
     RemoveContainer,
+    RemoveEmptyDirectories,
     RenameContainer,
     StartContainer,
     Step,
@@ -153,6 +155,10 @@ class ContainerDecisions:
                 if have.spec_hash != want.spec_hash:
                     forced_fields = diff_fields(have.spec, want.canonical)
                     reason += "; " + describe(forced_fields)
+            # A container that does not start is removed, with the empty bind source
+            # directories the engine made for it (a later `up` creates it again). One that
+            # waits for a dependency that fails stays created, as with Compose.
+            started_at = len(cleanup) + 1 + len(waits)
             self._add_service_op(
                 service,
                 Operation(
@@ -165,6 +171,9 @@ class ContainerDecisions:
                     fields=tuple(forced_fields),
                     steps=(*cleanup, CreateContainer(want.spec), *start),
                     after=after,
+                    restore=(RemoveContainer(want.name), *self._made_directories(service)),
+                    restore_from=started_at,
+                    restore_to=started_at + 1,
                 ),
                 recreated=True,
             )
@@ -330,12 +339,28 @@ class ContainerDecisions:
             after=self._after(service),
             restore=(
                 RemoveContainer(tmp),
+                *self._made_directories(service),
                 *((StartContainer(old.name),) if converged_state(old, False) else ()),
             ),
             restore_from=stop_at,
             restore_to=stop_at + len(waits) + 2 + len(gate),
             adopts=adopts,
         )
+
+    def _made_directories(self, service: str) -> tuple[RemoveEmptyDirectories, ...]:
+        """The step removing the missing bind sources the engine creates for `service`'s
+        container and for no other container of the stack (the host facts of
+        `options.bind_sources`), when they are still empty."""
+        kinds = self.options.bind_sources
+        if not kinds:
+            return ()
+        users: dict[str, int] = {}
+        for m in B.bind_sources(self.stack, self.stack.services):
+            replicas = self.options.scale.get(m.service, self.stack.services[m.service].replicas)
+            users[m.source] = users.get(m.source, 0) + max(replicas, 1)
+        own = B.bind_sources(self.stack, (service,))
+        made = B.made_for(own, kinds, users)
+        return (RemoveEmptyDirectories(made),) if made else ()
 
     def _reload(
         self, service: str, have: ObservedContainer, drift: CS.Drift, after: tuple[str, ...]

@@ -17,28 +17,44 @@ from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, BuildImage, Kind, Operation, PullImage
 
 
+def builders(stack: Stack) -> dict[str, str]:
+    """The service that builds each image, by local tag: a service with `build:` builds the
+    image it runs. Two services that build the same tag build it once (the first by name)."""
+    out: dict[str, str] = {}
+    for name in sorted(stack.services):
+        if stack.services[name].build is not None:
+            out.setdefault(image_key(image_ref(stack, name)), name)
+    return out
+
+
 def to_build(
     stack: Stack, selected: Iterable[str], local: Collection[str], *, always: bool
 ) -> dict[str, str]:
     """The `build:` services to build, each with why: all of them with `always`
-    (`up --build`), else, as Compose does, those whose image does not exist yet."""
+    (`up --build`), else, as Compose does, those whose image does not exist yet. A selected
+    service that runs an image another service builds (`image: local/app:dev` beside
+    `build: ./app` with the same `image:`) has it built by that service, once: Compose
+    builds such an image rather than pull it."""
+    by_tag = builders(stack)
     out = {}
-    for name in sorted(selected):
-        if stack.services[name].build is None:
+    for tag in sorted({image_key(image_ref(stack, name)) for name in selected}):
+        builder = by_tag.get(tag)
+        if builder is None:
             continue
         if always:
-            out[name] = "--build"
-        elif image_key(image_ref(stack, name)) not in local:
-            out[name] = f"image {image_ref(stack, name)} does not exist yet"
-    return out
+            out[builder] = "--build"
+        elif tag not in local:
+            out[builder] = f"image {image_ref(stack, builder)} does not exist yet"
+    return dict(sorted(out.items()))
 
 
 def to_pull(
     stack: Stack, selected: Iterable[str], local: Collection[str], policy: str
 ) -> dict[str, str]:
     """The images to pull under `policy` (`always`, `missing`, `never`), each with why; a
-    service's own `pull_policy` wins, and a service that builds its image is not pulled for
-    `missing`."""
+    service's own `pull_policy` wins, and an image a service of the stack builds is not
+    pulled for `missing`."""
+    built = builders(stack)
     out: dict[str, str] = {}
     for name in sorted(selected):
         service = stack.services[name]
@@ -48,7 +64,9 @@ def to_pull(
         wanted = own or policy
         if is_aged_pull_policy(wanted):
             wanted = "missing"  # stackup does not track image age (a load-time warning says so)
-        if wanted in ("never", "build") or (wanted == "missing" and service.build is not None):
+        if wanted in ("never", "build") or (
+            wanted == "missing" and image_key(service.image) in built
+        ):
             continue
         missing = image_key(service.image) not in local and service.image not in local
         if wanted == "always":
@@ -105,9 +123,9 @@ def image_operations(
         )
         for image, why in to_pull(stack, chosen, local, pull).items()
     ]
-    pulled = {op.name: op.id for op in pulls}
+    pulled = {image_key(op.name): op.id for op in pulls}
     builds = [
-        replace(op, after=(pulled[op.name],)) if op.name in pulled else op
+        replace(op, after=(pulled[image_key(op.name)],)) if image_key(op.name) in pulled else op
         for op in build_operations(stack, chosen, local, always=build)
     ]
     return [*builds, *pulls]
@@ -117,17 +135,18 @@ def after_images(
     stack: Stack, images: list[Operation], ops: Iterable[Operation]
 ) -> list[Operation]:
     """`ops` with each container operation that creates a container of a service whose image
-    one of `images` builds or pulls made to run after it."""
+    one of `images` builds or pulls made to run after it (a build, over a pull of the same
+    tag: the build runs after that pull, and is what the container runs)."""
     if not images:
         return list(ops)
-    by_service = {op.service: op.id for op in images if op.action == Action.BUILD}
-    by_image = {op.name: op.id for op in images if op.action == Action.PULL}
+    pulled = {image_key(op.name): op.id for op in images if op.action == Action.PULL}
+    built = {image_key(op.name): op.id for op in images if op.action == Action.BUILD}
+    by_image = {**pulled, **built}
     out = []
     for op in ops:
         needs = None
-        if op.kind == Kind.CONTAINER and op.service in stack.services:
-            image = stack.services[op.service].image
-            needs = by_service.get(op.service) or (by_image.get(image) if image else None)
+        if op.kind == Kind.CONTAINER and op.service is not None and op.service in stack.services:
+            needs = by_image.get(image_key(image_ref(stack, op.service)))
         if needs is not None and op.action in (Action.CREATE, Action.RECREATE):
             op = replace(op, after=(needs, *op.after))
         out.append(op)

@@ -28,6 +28,9 @@ class ReconcileOptions:
     # Config files on the host and what each container last applied (stackup.planning.configstate);
     # None: not read (a plan from the stack alone), so no config reloads are planned.
     configs: CS.ConfigSnapshot | None = None
+    # What each bind source of the stack is on the host (stackup.planning.bindsources.host_kinds),
+    # read before planning; None: not read, so a failed start leaves the directories it made.
+    bind_sources: Mapping[str, str] | None = None
     # `up --adopt`: containers made outside stackup (`docker run`) under the names the stack's
     # containers get, by name; each is replaced by a managed one that keeps its volumes.
     adopt: Mapping[str, ObservedContainer] = field(default_factory=dict)

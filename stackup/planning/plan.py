@@ -124,6 +124,14 @@ class CreateContainer:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoveEmptyDirectories:
+    """Remove each of these host directories that is (still) empty: the missing bind sources
+    the engine created for a container that then failed (`stackup.planning.bindsources`)."""
+
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StartContainer:
     name: str
 
@@ -241,6 +249,7 @@ Step = (
     | StartContainer
     | StopContainer
     | RemoveContainer
+    | RemoveEmptyDirectories
     | RenameContainer
     | UpdateContainer
     | Connect

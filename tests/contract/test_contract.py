@@ -854,3 +854,17 @@ def test_a_service_whose_command_ends_is_started_again_unless_awaited(
     assert own(engine, f"{p}-job-1").exit_code == 0
     assert plan_for(engine, loaded) == [("job", f"{p}-job-1", Action.START)]
     assert e.inspect_container(f"{p}-init-1").exit_code == 0
+
+
+def test_image_path_kinds_reads_the_image_and_leaves_nothing(engine: Subject) -> None:
+    e, p = engine.engine, engine.project
+    paths = ["/bin", "/etc/passwd", "/no/such/path"]
+    if engine.kind == "fake":  # the fake holds no files: told what the local busybox has
+        engine.engine.image_files["busybox:latest"] = {"/bin": "directory", "/etc/passwd": "file"}  # type: ignore[union-attr]
+    assert dict(e.image_path_kinds("busybox:latest", paths)) == {
+        "/bin": "directory",
+        "/etc/passwd": "file",
+        "/no/such/path": "missing",
+    }
+    assert e.observe(p).containers == ()
+    assert dict(e.image_path_kinds(f"{p}-no-such-image:v0", ["/bin"])) == {}

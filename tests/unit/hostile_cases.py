@@ -40,7 +40,9 @@ class Case:
 def materialise(case: Case, root: Path) -> None:
     if case.base_files is not None:
         _write(case.base_files, root)
-        git = ["git", "-C", str(root), "-c", "user.email=t@t", "-c", "user.name=t"]
+        # The repository is where the CLI runs: `repo/` when the case is laid out under it, so
+        # that the files beside `repo/` are outside the repository.
+        git = ["git", "-C", str(cwd_of(case, root)), "-c", "user.email=t@t", "-c", "user.name=t"]
         subprocess.run([*git, "init", "-q"], check=True)
         subprocess.run([*git, "add", "-A"], check=True)
         subprocess.run([*git, "commit", "-q", "-m", "base"], check=True)

@@ -360,3 +360,36 @@ def test_a_service_that_pulls_and_builds_its_image_builds_after_the_pull(
     build, pull = plan.operations[:2]
     assert (build.id, pull.id) == ("build:app", "pull:lib/app:1")
     assert build.after == ("pull:lib/app:1",)
+
+
+def test_an_image_one_service_builds_and_another_runs_is_built_once_and_never_pulled(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    (tmp_path / "app").mkdir()
+    text = (
+        "name: lib\nservices:\n"
+        f"  migrate:\n    build: {tmp_path / 'app'}\n    image: local/app:dev\n"
+        "  app:\n    image: local/app:dev\n"
+    )
+    engine = BuildingEngine()  # an empty registry: a pull of local/app:dev would fail
+    ui = RecordingUI()
+    result = up(load_text(text), engine, UpRequest(), ui)
+    assert result.outcome.ok, result.outcome.failed
+    images = [op for op in ui.plans[0].operations if op.kind == "image"]
+    assert [(op.id, op.action) for op in images] == [("build:migrate", Action.BUILD)]
+    containers = [op for op in ui.plans[0].operations if op.kind == "container"]
+    assert sorted(op.service for op in containers) == ["app", "migrate"]
+    assert all("build:migrate" in op.after for op in containers)
+    built = "sha256:" + "bd" * 32
+    assert {c.service: c.image_id for c in engine.observe("lib").containers} == {
+        "app": built,
+        "migrate": built,
+    }
+    # `up app` alone still builds it (with migrate's build section), never pulls it.
+    alone = up(
+        load_text(text),
+        BuildingEngine(),
+        UpRequest(options=ReconcileOptions(services=("app",)), dry_run=True),
+        RecordingUI(),
+    )
+    assert [op.id for op in alone.plan.operations if op.kind == "image"] == ["build:migrate"]

@@ -280,8 +280,8 @@ def test_import_container_leaves_out_defaults_and_tool_labels() -> None:
             "PidMode": "host",
             "IpcMode": "private",
             "Sysctls": {"net.core.somaxconn": "1024"},
+            "Mounts": [{"Type": "tmpfs", "Target": "/cache"}],
         },
-        "Mounts": [{"Type": "tmpfs", "Destination": "/cache"}],
     }
     args = docker_run_args(container, image)
     assert args[:2] == ["--name", "web"] and args[-1] == "nginx:stable"

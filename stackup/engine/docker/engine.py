@@ -185,6 +185,41 @@ class DockerEngine(ImageCalls, ExecCalls):
         return out
 
     @counted
+    def image_path_kinds(self, image: str, paths: Sequence[str]) -> Mapping[str, str]:
+        if not paths:
+            return {}
+        out: dict[str, str] = {}
+        with engine_errors(f"reading paths in image {image}"):
+            try:
+                # A container is the engine's only window on an image's files; created with
+                # a command of its own (an image may have none), never started.
+                created = self.api.create_container(
+                    image,
+                    command=["stackup-path-probe"],
+                    labels={L.PATH_PROBE: "1"},
+                    network_disabled=True,
+                )
+            except docker.errors.ImageNotFound:
+                return {}
+            try:
+                url = (
+                    f"{self.api.base_url}/v{self.api.api_version}/containers/"
+                    f"{created['Id']}/archive"
+                )
+                for path in paths:
+                    # HEAD: the path's stat header alone, not the archive of its content.
+                    response = self.api.head(url, params={"path": path})
+                    if response.status_code == 404:
+                        out[path] = "missing"
+                        continue
+                    response.raise_for_status()
+                    header = response.headers.get("X-Docker-Container-Path-Stat", "")
+                    out[path] = payloads.path_kind(header)
+            finally:
+                self.api.remove_container(created["Id"], force=True)
+        return out
+
+    @counted
     def unmanaged_containers(self, names: Sequence[str]) -> tuple[ObservedContainer, ...]:
         if not names:
             return ()

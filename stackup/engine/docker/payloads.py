@@ -9,6 +9,8 @@ these functions, so the mapping is tested from recorded real payloads
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -160,6 +162,27 @@ def observed_from_payloads(
 
 
 # --------------------------------------------------------------------------- inspect → values
+
+
+# Go's os.FileMode type bits, as the engine's path stat header carries them.
+_MODE_DIR = 1 << 31
+_MODE_SYMLINK = 1 << 27
+_MODE_TYPE = _MODE_DIR | _MODE_SYMLINK | (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
+
+
+def path_kind(stat_header: str) -> str:
+    """The kind of a path in a container from its `X-Docker-Container-Path-Stat` header
+    (base64 JSON: name, size, mode, mtime, linkTarget): `directory`, `symlink`, `file`,
+    or `other` (a device, a pipe, a socket, or a header that cannot be read)."""
+    try:
+        mode = int(json.loads(base64.b64decode(stat_header))["mode"])
+    except (ValueError, KeyError, TypeError):
+        return "other"
+    if mode & _MODE_DIR:
+        return "directory"
+    if mode & _MODE_SYMLINK:
+        return "symlink"
+    return "other" if mode & _MODE_TYPE else "file"
 
 
 def restart_text(policy: Mapping[str, Any] | None) -> str:

@@ -8,6 +8,7 @@ predecessor failed: independent branches still finish.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import threading
@@ -22,6 +23,7 @@ from stackup.engine.interface import Engine, PullEvent
 from stackup.errors import ApplyError, StackupError
 from stackup.planning.configstate import write_record
 from stackup.planning.plan import (
+    Action,
     BuildImage,
     CheckInThrowaway,
     Connect,
@@ -36,6 +38,7 @@ from stackup.planning.plan import (
     PullImage,
     RecordApplied,
     RemoveContainer,
+    RemoveEmptyDirectories,
     RemoveNetwork,
     RemoveVolume,
     RenameContainer,
@@ -306,6 +309,9 @@ class _Executor:
                 self._step(op, step, start)
         except (StackupError, OSError) as exc:
             return f"; putting the old container back failed too: {exc}"
+        if op.action == Action.CREATE:  # no container before it: the new one is removed
+            self._step_done(op, start, "removed the container that did not start")
+            return "; removed the container that did not start (and what was made for it)"
         self._step_done(op, start, "restored the container it was replacing")
         return f"; {op.name} was left as it was before this change"
 
@@ -341,6 +347,11 @@ class _Executor:
                 e.stop_container(name, timeout)
             case RemoveContainer(name, volumes):
                 e.remove_container(name, volumes=volumes)
+            case RemoveEmptyDirectories(paths):
+                for path in paths:
+                    # rmdir removes only an empty directory: one that holds anything stays.
+                    with contextlib.suppress(OSError):
+                        os.rmdir(path)
             case RenameContainer(name, new_name):
                 e.rename_container(name, new_name)
             case UpdateContainer(name, service):

@@ -34,7 +34,7 @@ def _ports_free(plan: Plan, engine: Engine, stack: Stack) -> None:
         return
     # One list call, made only when the plan publishes ports: a no-op `up` never pays it.
     holders = engine.published_ports()
-    local = _engine_is_local(engine)
+    local = engine_is_local(engine)
     for op, port in wanted:
         host = port.host_ip or "0.0.0.0"
         number = int(port.published or 0)
@@ -95,7 +95,8 @@ def _overlaps(published: str, host: str, port: int, protocol: str) -> bool:
     return address == host or address in unspecified or host in unspecified
 
 
-def _engine_is_local(engine: Engine) -> bool:
+def engine_is_local(engine: Engine) -> bool:
+    """Whether the engine runs on this host, so host paths and ports here are its own."""
     endpoint = getattr(engine, "endpoint", None)
     url = str(getattr(endpoint, "base_url", "unix://"))
     return (

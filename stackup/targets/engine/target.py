@@ -7,23 +7,25 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from stackup.engine.interface import Engine
 from stackup.engine.observed import Observed
 from stackup.errors import ApplyError
 from stackup.loading.compat import engine_errors
 from stackup.loading.loader import LoadedStack
-from stackup.planning import configstate
+from stackup.planning import bindsources, configstate
 from stackup.planning import salt as S
 from stackup.planning.desired import desired_names, read_file_objects
 from stackup.planning.graph import build_graph
 from stackup.planning.options import ReconcileOptions, containers_needing_live_config
-from stackup.planning.plan import Action, Plan
+from stackup.planning.plan import Action, CreateContainer, Kind, Plan
 from stackup.planning.reconcile import reconcile
 from stackup.planning.teardown import plan_down
 from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
 from stackup.targets.engine.images import check_build_contexts
 from stackup.targets.engine.preflight import check as preflight_check
+from stackup.targets.engine.preflight import engine_is_local
 from stackup.targets.target import DownRequest
 
 
@@ -52,10 +54,49 @@ def plan_options(
     name = loaded.stack.name
     salt = S.choose(given=options.salt, fallback=lambda: S.engine_keyed(engine.engine_id(), name))
     # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
-    configs = configstate.snapshot(loaded.stack, loaded.stack.services, loaded.project_directory)
-    return dataclasses.replace(
-        options, file_objects=read_file_objects(loaded.stack), salt=salt, configs=configs
+    configs = configstate.snapshot(
+        loaded.stack,
+        loaded.stack.services,
+        loaded.project_directory,
+        loaded.host_paths.allows,
     )
+    # What each bind source is on the host (stackup.planning.bindsources), read here too; the
+    # sources of a remote engine are on its host, not here: not read.
+    mounts = [
+        m
+        for m in bindsources.bind_sources(loaded.stack, loaded.stack.services)
+        if loaded.host_paths.allows(Path(m.source))
+    ]
+    local = engine_is_local(engine)
+    return dataclasses.replace(
+        options,
+        file_objects=read_file_objects(loaded.stack),
+        salt=salt,
+        configs=configs,
+        bind_sources=bindsources.host_kinds(m.source for m in mounts) if local else None,
+    )
+
+
+def created_images(plan: Plan) -> dict[str, str]:
+    """The services this plan creates containers of, with the image each runs."""
+    return {
+        op.service: step.spec.image
+        for op in plan.operations
+        if op.service is not None
+        for step in op.steps
+        if isinstance(step, CreateContainer)
+    }
+
+
+def with_bind_source_blockers(loaded: LoadedStack, plan: Plan, kinds: dict[str, str]) -> Plan:
+    """`plan`, refusing the bind mounts of the containers it creates that the engine would
+    refuse half-way (a missing source with `create_host_path: false`), located."""
+    found = bindsources.errors(
+        loaded.stack, loaded.source, loaded.project_directory, kinds, created_images(plan)
+    )
+    if not found:
+        return plan
+    return dataclasses.replace(plan, blockers=(*plan.blockers, *found))
 
 
 class EngineTarget:
@@ -74,7 +115,8 @@ class EngineTarget:
             found = self.engine.unmanaged_containers(names)
             options = dataclasses.replace(options, adopt={c.name: c for c in found})
         graph = build_graph(loaded.stack, loaded.source)
-        return reconcile(loaded.stack, graph, observe(loaded, self.engine, options), options)
+        plan = reconcile(loaded.stack, graph, observe(loaded, self.engine, options), options)
+        return with_bind_source_blockers(loaded, plan, dict(options.bind_sources or {}))
 
     def check(self, loaded: LoadedStack, plan: Plan) -> None:
         """Keys newer than the engine, a blocker in the plan, a host port another process
@@ -91,6 +133,43 @@ class EngineTarget:
         preflight_check(plan, self.engine, loaded.stack)
         builds = (op.service for op in plan.operations if op.action == Action.BUILD)
         check_build_contexts(loaded, (s for s in builds if s))
+        self._check_bind_mounts_over_images(loaded, plan)
+
+    def _check_bind_mounts_over_images(self, loaded: LoadedStack, plan: Plan) -> None:
+        """A bind source (a missing one is the directory the engine makes) must be of the kind
+        the image holds at the target: a directory over a file, or a file over a directory,
+        fails in the runtime once the container is created. Read from each image the plan's
+        new containers run, once per image, for all its targets; an image this plan builds
+        or pulls is read when `up` checks the plan made after it is there."""
+        if not engine_is_local(self.engine):
+            return  # its bind sources are on its own host
+        created = created_images(plan)
+        fetched = {op.name for op in plan.operations if op.kind == Kind.IMAGE}
+        services = [s for s, image in created.items() if image not in fetched]
+        mounts = bindsources.bind_sources(loaded.stack, services)
+        if not mounts:
+            return
+        kinds = bindsources.host_kinds(m.source for m in mounts)
+        targets = bindsources.image_targets(loaded.stack, services, kinds)
+        wanted: dict[str, set[str]] = {}
+        for service, paths in targets.items():
+            wanted.setdefault(created[service], set()).update(paths)
+        inside = {
+            image: self.engine.image_path_kinds(image, sorted(paths))
+            for image, paths in sorted(wanted.items())
+        }
+        image_kinds = {
+            (service, path): inside[created[service]][path]
+            for service, paths in targets.items()
+            for path in paths
+            if path in inside[created[service]]  # else unknown: an image the engine lacks
+        }
+        problems = bindsources.errors(
+            loaded.stack, loaded.source, loaded.project_directory, kinds, services, image_kinds
+        )
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ApplyError(problems[0] + more, hint="nothing was created")
 
     def plan_down(self, project: str, request: DownRequest) -> Plan:
         observed = self.engine.observe(project)
