@@ -20,11 +20,16 @@ never shows a traceback for it.
 Location fields (`file`, `line`, `column`, 1-based) and `path` (dotted, as in
 `services.web.ports[0]`) are filled in wherever they are known. `reports()` gives the lines a
 user reads: one for most errors, one per problem for `StackFileProblems`.
+
+An error names the place and what was expected. Its text is redacted when shown
+(`stackup.model.sensitive.redact_text`): the values the secret table recognises, and those the
+loader knows came from secret variables (`conceal`), never appear, so an error site that quotes
+a value is safe by default; quoting is kept only for what is known not to be secret.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 PathElement = str | int
 
@@ -62,6 +67,11 @@ class StackupError(Exception):
         self.column = column
         self.path = path if isinstance(path, str) or path is None else dotted(path)
         self.hint = hint
+        self.concealed: frozenset[str] = frozenset()
+
+    def conceal(self, secrets: Iterable[str]) -> None:
+        """Never show any of `secrets` (values built from secret variables) in this error."""
+        self.concealed = self.concealed | frozenset(secrets)
 
     @property
     def location(self) -> str:
@@ -76,10 +86,12 @@ class StackupError(Exception):
         return out
 
     def __str__(self) -> str:
+        from stackup.model.sensitive import redact_text
+
         parts = [p for p in (self.location, self.path) if p]
-        head = ": ".join([*parts, self.message])
+        head = redact_text(": ".join([*parts, self.message]), self.concealed)
         if self.hint:
-            head += f"\n  hint: {self.hint}"
+            head += f"\n  hint: {redact_text(self.hint, self.concealed)}"
         return head
 
     def reports(self) -> list[str]:
@@ -118,6 +130,11 @@ class StackFileProblems(SpecValidationError):
             hint=first.hint,
         )
         self.problems = tuple(problems)
+
+    def conceal(self, secrets: Iterable[str]) -> None:
+        super().conceal(secrets)
+        for problem in self.problems:
+            problem.conceal(secrets)
 
     def reports(self) -> list[str]:
         shown = [str(p) for p in self.problems[:MAX_REPORTED]]

@@ -147,6 +147,10 @@ def main() -> None:
         from stackup.errors import StackupError
 
         if isinstance(exc, StackupError):
+            if "stackup.cli.common" in sys.modules:  # a stack was (maybe) loaded
+                from stackup.cli.common import SECRETS_SEEN
+
+                exc.conceal(SECRETS_SEEN)
             for report in exc.reports():
                 click.echo(f"error: {report}", err=True)
             sys.exit(exc.exit_code)

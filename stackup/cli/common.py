@@ -57,6 +57,9 @@ class GlobalOptions:
                 passed_env=trust.passed_env,
             )
         )
+        from stackup.model.sensitive import redact_text
+
+        SECRETS_SEEN.update(loaded.stack.secret_values)
         swarm = (self.target or loaded.stack.stackup.target) == "swarm"
         found = warnings(loaded.stack, loaded.source, swarm=swarm)
         if bind_sources and not swarm:  # a swarm's nodes, not this host, hold its bind sources
@@ -70,9 +73,14 @@ class GlobalOptions:
             base = loaded.project_directory
             found += B.warnings(loaded.stack, loaded.source, base, kinds, services)
         for warning in found:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {redact_text(warning, SECRETS_SEEN)}", err=True)
         warn_unset(loaded)
         return loaded
+
+
+# The values built from secret variables in the stacks this run loaded: an error raised after
+# loading (planning, the engine) is shown without them too (`main` conceals them).
+SECRETS_SEEN: set[str] = set()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -49,8 +50,9 @@ def config(
         for name in loaded.stack.services:
             click.echo(name)
         return
-    data = resolved_document(loaded.stack, show_sensitive=show_sensitive)
-    restore_extensions(data, loaded.extensions)
+    data = resolved_document(
+        loaded.stack, show_sensitive=show_sensitive, extensions=loaded.extensions
+    )
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
     else:
@@ -94,9 +96,15 @@ def _implicit_depends_on(service: dict[str, Any]) -> None:
         deps.setdefault(name, {"condition": "service_started", "restart": False, "required": True})
 
 
-def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, Any]:
-    """The stack as plain data, with secret values masked (see stackup.model.sensitive)."""
-    from stackup.model.sensitive import ServiceMasker
+def resolved_document(
+    stack: Any,
+    *,
+    show_sensitive: bool = False,
+    extensions: Mapping[Any, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The stack as plain data with the file's `x-*` keys (`extensions`) put back, secret
+    values masked in all of it (see stackup.model.sensitive)."""
+    from stackup.model.sensitive import ServiceMasker, mask_tree
 
     data: dict[str, Any] = stack.model_dump(mode="json", by_alias=True, exclude_none=True)
     data.pop("include", None)  # already resolved into the document
@@ -110,13 +118,27 @@ def resolved_document(stack: Any, *, show_sensitive: bool = False) -> dict[str, 
         if build is not None and "dockerfile" not in build and "dockerfile_inline" not in build:
             build["dockerfile"] = "Dockerfile"
         _implicit_depends_on(service)
+    if extensions:
+        # Copied: masking works in place, and the loader's values are not ours to change.
+        restore_extensions(data, copy.deepcopy(dict(extensions)))
     if show_sensitive:
         return data
     for name, service in data.get("services", {}).items():
         extra = [*stack.stackup.sensitive, *stack.services[name].stackup.sensitive]
-        ServiceMasker(name, lambda _: "(sensitive)", extra, stack.tainted).service(service)
-    for kind in ("secrets", "configs"):
-        for obj in (data.get(kind) or {}).values():
-            if kind == "secrets" and obj.get("content") is not None:
-                obj["content"] = "(sensitive)"
+        ServiceMasker(
+            name, lambda _: "(sensitive)", extra, stack.tainted, stack.secret_values
+        ).service(service)
+    for obj in (data.get("secrets") or {}).values():
+        if obj.get("content") is not None:
+            obj["content"] = "(sensitive)"
+    # Everything else (networks, volumes, configs, x-* fields): the same rules.
+    rest = {k: v for k, v in data.items() if k != "services"}
+    mask_tree(
+        rest,
+        lambda _: "(sensitive)",
+        extra=stack.stackup.sensitive,
+        tainted=stack.tainted,
+        secrets=stack.secret_values,
+    )
+    data.update(rest)
     return data

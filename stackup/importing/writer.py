@@ -14,7 +14,7 @@ import yaml
 
 from stackup.importing.dockerrun import Imported, relative_to
 from stackup.model.schema import SCHEMA_PATH
-from stackup.model.sensitive import is_sensitive_name, mask_words
+from stackup.model.sensitive import contains_secret, is_sensitive_name, mask_tree
 
 
 @dataclass
@@ -72,7 +72,7 @@ def _service(imp: Imported, project_dir: str, out: Written) -> dict[str, Any]:
         service["env_file"] = [relative_to(p, project_dir) for p in service["env_file"]]
     moved: list[str] = []
     for key, value in (service.get("environment") or {}).items():
-        if value and is_sensitive_name(key):
+        if value and (is_sensitive_name(key) or contains_secret(value)):
             # The value leaves the stack file (which is shared, reviewed, committed).
             out.dotenv[key] = value
             moved.append(key)
@@ -80,11 +80,11 @@ def _service(imp: Imported, project_dir: str, out: Written) -> dict[str, Any]:
                 f"{imp.name}: the value of {key} looks secret: moved to .env "
                 "(keep .env out of version control)"
             )
-    _warn_other_secrets(imp.name, service, out)
     # docker run takes `$` as written; a stack file would interpolate it from the host.
     written: dict[str, Any] = _literal(service)
     for key in moved:
         written["environment"][key] = "${" + key + "}"
+    _move_other_secrets(imp.name, written, out)
     return written
 
 
@@ -98,31 +98,33 @@ def _literal(value: Any) -> Any:
     return value
 
 
-def _hide(value: str) -> str:
-    return "…"
+def _move_other_secrets(name: str, service: dict[str, Any], out: Written) -> None:
+    """Every other value the secret table recognises (labels, log options such as
+    `splunk-token`, command words such as `--requirepass x`, a health check's URL with a
+    password) goes to `.env` too: Compose interpolates every field, so `${NAME}` reads it back."""
+    prefix = re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") or "SERVICE"
+    count = 0
 
+    def move(escaped: str) -> str:
+        nonlocal count
+        if escaped.startswith("${") and escaped[2:-1] in out.dotenv:
+            return escaped  # an environment value already moved
+        count += 1
+        variable = f"{prefix}_SECRET_{count}"
+        while variable in out.dotenv:
+            count += 1
+            variable = f"{prefix}_SECRET_{count}"
+        out.dotenv[variable] = escaped.replace("$$", "$")  # `_literal` doubled every `$`
+        return "${" + variable + "}"
 
-def _warn_other_secrets(name: str, service: dict[str, Any], out: Written) -> None:
-    """Secret-looking labels, log options and command flags stay (they have no `.env` form
-    in Compose), but the user is told where they are."""
-    for where in ("labels",):
-        for key in service.get(where) or {}:
-            if is_sensitive_name(key):
-                out.warnings.append(f"{name}: {where}.{key} looks secret and is in the stack file")
-    for key in (service.get("logging") or {}).get("options") or {}:
-        if is_sensitive_name(key):
-            out.warnings.append(
-                f"{name}: logging option {key} looks secret and is in the stack file"
-            )
-    for where in ("command", "entrypoint"):
-        words = service.get(where) or []
-        if words and mask_words(words, _hide) != list(words):
-            out.warnings.append(
-                f"{name}: {where} holds a secret-looking value (it stays in the stack file)"
-            )
-    test = (service.get("healthcheck") or {}).get("test") or []
-    if test and mask_words(test, _hide) != list(test):
-        out.warnings.append(f"{name}: the health check holds a secret-looking value")
+    rest = {k: v for k, v in service.items() if k != "environment"}
+    mask_tree(rest, move)
+    service.update(rest)
+    if count:
+        out.warnings.append(
+            f"{name}: {count} other secret-looking value{'s' if count > 1 else ''} (labels, "
+            "log options, command or health-check words) moved to .env"
+        )
 
 
 def _volume(entry: str | dict[str, Any], project_dir: str) -> str | dict[str, Any]:

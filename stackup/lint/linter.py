@@ -26,6 +26,7 @@ from stackup.errors import PathElement, UsageError, dotted
 from stackup.lint.catalog import RULES, Rule, Severity
 from stackup.lint.rules import Hit, check_service, check_stack, host_path, is_inside, make_context
 from stackup.loading.source import Mark, SourceMap
+from stackup.model.sensitive import redact_text
 from stackup.model.settings import LintIgnore
 from stackup.model.spec import Stack
 
@@ -142,7 +143,7 @@ def lint_stack(
         findings.extend(ignores.problems)
     suppressed: list[Suppressed] = []
     for hit in hits:
-        finding = _finding(hit, source)
+        finding = _finding(hit, source, stack.secret_values)
         scope = per_service.get(hit.service) if hit.service else None
         entry = (scope.reasons.get(hit.rule.id) if scope else None) or top.reasons.get(hit.rule.id)
         if entry is not None:
@@ -183,11 +184,12 @@ def _order(f: Finding) -> tuple[str, int, int, str, str]:
     return (m.file if m else "", m.line if m else 0, m.column if m else 0, f.rule, f.message)
 
 
-def _finding(hit: Hit, source: SourceMap) -> Finding:
+def _finding(hit: Hit, source: SourceMap, secrets: frozenset[str]) -> Finding:
     return Finding(
         rule=hit.rule.id,
         severity=hit.rule.severity,
-        message=hit.message,
+        # A rule may quote what it found (a capability, a port): never a secret's value.
+        message=redact_text(hit.message, secrets),
         mark=locate(source, hit.path),
         service=hit.service,
         fix=hit.rule.fix,

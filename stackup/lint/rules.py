@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from stackup.errors import PathElement
 from stackup.lint.catalog import RULES, Rule
 from stackup.model.parts import ServiceVolume
-from stackup.model.sensitive import is_sensitive_name
+from stackup.model.sensitive import is_sensitive_name, secret_shape
 from stackup.model.spec import Service, Stack
 
 Path = tuple[PathElement, ...]
@@ -185,7 +185,9 @@ def check_service(ctx: Context, name: str, service: Service) -> Iterator[Hit]:
     extra = (*ctx.stack.stackup.sensitive, *service.stackup.sensitive)
     for var, text in service.environment.items():
         written = bool(text and text.strip())
-        if written and is_secret_name(var, extra) and ctx.is_literal((*base, "environment", var)):
+        # A secret by its name, or by its shape (`postgres://app:pw@db`, `Password=pw;`).
+        secret = is_secret_name(var, extra) or bool(text and secret_shape(text))
+        if written and secret and ctx.is_literal((*base, "environment", var)):
             # The value itself never goes into a finding.
             yield hit(
                 "SU010", ("environment", var), f"{var} is set to a literal value in the stack file"

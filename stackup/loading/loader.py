@@ -22,6 +22,7 @@ from stackup.errors import (
     SpecValidationError,
     StackFileError,
     StackFileProblems,
+    StackupError,
     UsageError,
 )
 from stackup.gcpause import collector_paused
@@ -131,6 +132,8 @@ class _Loader(Composition, ServiceFiles):
     # Where a value was built from a secret-looking variable (`postgres://u:${DB_PASSWORD}@db`):
     # marks survive normalising, extends and merging, and become paths once the tree is flat.
     tainted_marks: set[Mark] = field(default_factory=set)
+    # What those variables held and the values built from them: never in an error or output.
+    secret_values: set[str] = field(default_factory=set)
     # Services with their extends resolved, by (file, name): each base is merged once.
     resolved: dict[tuple[Path, str], Node] = field(default_factory=dict)
 
@@ -242,12 +245,18 @@ class _Loader(Composition, ServiceFiles):
 
     def run(self) -> LoadedStack:
         try:
-            return self._run()
-        except StackFileError as exc:
-            if not self.deferred or isinstance(exc, StackFileProblems):
-                raise  # no short form was bad, or the problems already include them
-            # A later step (include, extends, profiles) stopped: say that and the short forms.
-            raise combine([*self.deferred, exc], self._file_order) from None
+            try:
+                return self._run()
+            except StackFileError as exc:
+                if not self.deferred or isinstance(exc, StackFileProblems):
+                    raise  # no short form was bad, or the problems already include them
+                # A later step (include, extends, profiles) stopped: say that and the short
+                # forms.
+                raise combine([*self.deferred, exc], self._file_order) from None
+        except StackupError as exc:
+            # Whatever an error site quoted, a value built from a secret never leaves.
+            exc.conceal(self.secret_values)
+            raise
 
     def _run(self) -> LoadedStack:
         if self.options.untrusted:
@@ -308,7 +317,7 @@ class _Loader(Composition, ServiceFiles):
         from stackup.loading.references import reference_problems
 
         tainted = frozenset(p for p, m in source.values.items() if m in self.tainted_marks)
-        stack.mark_tainted(tainted)
+        stack.mark_tainted(tainted, frozenset(self.secret_values))
 
         found = [*reference_problems(stack, source), *consistency_problems(stack, source)]
         if found:
@@ -446,7 +455,7 @@ class _Loader(Composition, ServiceFiles):
                 line=mark.line if mark else None,
                 column=mark.column if mark else None,
             )
-        _interpolate_tree(root, lookup, self.tainted_marks)
+        _interpolate_tree(root, lookup, self.tainted_marks, self.secret_values)
         normalize_document(root, self.deferred)
         return root
 
@@ -489,9 +498,11 @@ class _Loader(Composition, ServiceFiles):
         return Node(derived)
 
 
-def _interpolate_tree(root: Node, lookup: Callable[[str], str | None], tainted: set[Mark]) -> None:
+def _interpolate_tree(
+    root: Node, lookup: Callable[[str], str | None], tainted: set[Mark], secrets: set[str]
+) -> None:
     """Interpolate every string in place; the marks of values that used a secret-looking
-    variable go into `tainted`."""
+    variable (set, or through its default) go into `tainted`, and the values into `secrets`."""
     stack: list[tuple[Node, tuple[PathElement, ...]]] = [(root, ())]
     while stack:
         node, path = stack.pop()
@@ -504,8 +515,12 @@ def _interpolate_tree(root: Node, lookup: Callable[[str], str | None], tainted: 
             used: list[str] = []
             try:
                 node.value = interpolate(value, _watching(lookup, used))
-                if used and node.mark is not None:
-                    tainted.add(node.mark)
+                if used:
+                    secrets.update(v for v in used if v)
+                    if isinstance(node.value, str) and node.value:
+                        secrets.add(node.value)
+                    if node.mark is not None:
+                        tainted.add(node.mark)
             except TemplateError as exc:
                 mark = node.mark
                 raise InterpolationError(
@@ -605,12 +620,13 @@ def _check_service_names(doc: Node) -> None:
 
 
 def _watching(lookup: Callable[[str], str | None], used: list[str]) -> Callable[[str], str | None]:
-    """`lookup`, noting in `used` the secret-looking variables that had a value."""
+    """`lookup`, noting in `used` the values of the secret-looking variables it reads: set or
+    not (`${DB_PASSWORD:-default}` makes its default the secret)."""
 
     def watching(name: str) -> str | None:
         found = lookup(name)
-        if found and is_sensitive_name(name):
-            used.append(name)
+        if is_sensitive_name(name):
+            used.append(found or "")
         return found
 
     return watching

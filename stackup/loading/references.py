@@ -3,16 +3,39 @@ config or service), checked after validation so the error can point at the refer
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
 from stackup.errors import PathElement, SpecValidationError
 from stackup.loading.source import SourceMap
-from stackup.model.spec import Stack
+from stackup.model.spec import Service, Stack
+
+
+@dataclass(frozen=True)
+class Declared:
+    """The names a reference may point at: all a check needs, so it also runs on a stack
+    whose other parts the models refused (every mistake is reported in one run)."""
+
+    services: Collection[str]
+    networks: Collection[str]
+    volumes: Collection[str]
+    secrets: Collection[str]
+    configs: Collection[str]
 
 
 def reference_problems(stack: Stack, source: SourceMap) -> list[SpecValidationError]:
     """Every dangling reference, each located at the reference (by service name order)."""
+    declared = Declared(stack.services, stack.networks, stack.volumes, stack.secrets, stack.configs)
+    return services_reference_problems(declared, stack.services, source)
+
+
+def services_reference_problems(
+    stack: Declared, services: Mapping[str, Service], source: SourceMap
+) -> list[SpecValidationError]:
+    """The dangling references of `services` to the names `stack` declares, located."""
     out: list[SpecValidationError] = []
-    for sname in sorted(stack.services):
-        service = stack.services[sname]
+    for sname in sorted(services):
+        service = services[sname]
         problems: list[tuple[tuple[PathElement, ...], str, str]] = []
         for net in service.networks:
             if net not in stack.networks:
@@ -54,8 +77,8 @@ def reference_problems(stack: Stack, source: SourceMap) -> list[SpecValidationEr
                         _known(stack, dep),
                     )
                 )
-        for i, ref in enumerate(service.volumes_from):
-            other = ref.split(":")[0]
+        for i, taken in enumerate(service.volumes_from):
+            other = taken.split(":")[0]
             if other != "container" and other not in stack.services:
                 problems.append(
                     (
@@ -93,7 +116,7 @@ def located(
     )
 
 
-def _known(stack: Stack, wanted: str) -> str:
+def _known(stack: Declared, wanted: str) -> str:
     import difflib
 
     close = difflib.get_close_matches(wanted, list(stack.services), n=1)

@@ -5,6 +5,7 @@ path and a "did you mean" hint for misspelt keys."""
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -24,6 +25,11 @@ _FRIENDLY_PATTERNS = {
     "name": "a project name: lowercase letters, digits, _ and -, starting with a letter or digit",
     "published": "a port or a range of ports such as 8080 or 8080-8090",
     "rule": "a lint rule id such as SU004",
+}
+# The words a pattern-checked field takes, for a "did you mean" hint.
+_PATTERN_CHOICES = {
+    "restart": ("no", "always", "unless-stopped", "on-failure"),
+    "pull_policy": ("always", "never", "missing", "build", "refresh", "daily", "weekly"),
 }
 
 
@@ -84,8 +90,31 @@ def problems(
             continue
         seen.add(path)
         message, hint = _describe(error, path, root)
-        out.append(_located(message, path, mark, hint))
+        out.append(_located(message, path, mark, _indentation_hint(path, root) or hint))
     return out
+
+
+def _indentation_hint(path: Sequence[PathElement], root: type[BaseModel]) -> str | None:
+    """A service setting read as a service (`ports:` dedented to the services' level) or as a
+    top-level key is a mistake of indentation, not of the setting: say so."""
+    from stackup.model.spec import Service
+
+    if root is not Stack:
+        return None
+    if len(path) >= 2 and path[0] == "services":
+        key, where = path[1], "a service named"
+    elif len(path) == 1:
+        key, where = path[0], "a top-level key"
+    else:
+        return None
+    if not isinstance(key, str) or key in Stack.model_fields:
+        return None
+    if not any((f.alias or n) == key for n, f in Service.model_fields.items()):
+        return None
+    return (
+        f'"{key}" is a service setting but is read as {where} "{key}": '
+        "check its indentation (it belongs under a service, one level deeper)"
+    )
 
 
 def _located(
@@ -190,9 +219,12 @@ def _describe(
         return msg, None
     if kind == "string_pattern_mismatch":
         expected = _FRIENDLY_PATTERNS.get(field, f"a value matching {ctx.get('pattern')}")
-        return f"invalid value {_show(value)}: expected {expected}", None
-    if kind == "literal_error":
-        return f"invalid value {_show(value)}: expected {ctx.get('expected')}", None
+        hint = _did_you_mean(value, _PATTERN_CHOICES.get(field, ()))
+        return f"invalid value {_show(value)}: expected {expected}", hint
+    if kind in ("literal_error", "enum"):
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        hint = _did_you_mean(value, choices)
+        return f"invalid value {_show(value)}: expected {ctx.get('expected')}", hint
     if kind.endswith("_type") or kind.endswith("_parsing") or kind == "model_type":
         wanted = {
             "string_type": "a string",
@@ -218,6 +250,15 @@ def _describe(
         )
     msg = error["msg"].replace("Input should be", "expected")
     return f"{msg}, got {_show(value)}", None
+
+
+def _did_you_mean(value: Any, choices: Sequence[str]) -> str | None:
+    """The choice closest to a misspelt `value`. Only the choice is quoted: the value may have
+    come from a secret variable, and the error's own text is redacted when shown."""
+    if not isinstance(value, str) or not choices:
+        return None
+    close = difflib.get_close_matches(value.lower(), list(choices), n=1, cutoff=0.6)
+    return f'did you mean "{close[0]}"?' if close else None
 
 
 def _kind_of(value: Any) -> str:
@@ -322,25 +363,61 @@ def validate_stack(
 def _valid_services_problems(
     data: Any, source: SourceMap, found: list[SpecValidationError]
 ) -> list[SpecValidationError]:
-    """The consistency checks of the services that are valid on their own, when the stack as a
-    whole is not: a mistake in one service does not hide those of the others."""
+    """The consistency checks and dangling references of the services that are valid on their
+    own, when the stack as a whole is not: a mistake in one place does not hide the others."""
     from pydantic import ValidationError
 
     from stackup.loading.consistency import service_problems
+    from stackup.loading.references import Declared, services_reference_problems
     from stackup.model.spec import Service
 
     services = data.get("services") if isinstance(data, dict) else None
     if not isinstance(services, dict):
         return []
+
+    def names(kind: str) -> set[str]:
+        table = data.get(kind)
+        return {k for k in table if isinstance(k, str)} if isinstance(table, dict) else set()
+
+    # The references are checked against the names declared, whatever else is wrong there.
+    declared = Declared(
+        names("services"),
+        names("networks") | {"default"},
+        names("volumes"),
+        names("secrets"),
+        names("configs"),
+    )
     out: list[SpecValidationError] = []
     for name, body in services.items():
-        if not isinstance(name, str) or any(_covers(f"services.{name}", e.path) for e in found):
+        if not isinstance(name, str):
             continue
+        wrong = _wrong_fields(f"services.{name}", found)
+        if wrong is None:
+            continue  # the service itself is not a mapping of fields
+        body = body if body is not None else {}
+        if wrong and isinstance(body, dict):
+            # The fields already reported are left out; the rest can still be checked.
+            body = {k: v for k, v in body.items() if k not in wrong}
         try:
-            service = Service.model_validate(body if body is not None else {})
+            service = Service.model_validate(body)
         except ValidationError:
             continue
-        out.extend(service_problems(name, service, services, source))
+        if not wrong:
+            out.extend(service_problems(name, service, services, source))
+        out.extend(services_reference_problems(declared, {name: service}, source))
+    return out
+
+
+def _wrong_fields(prefix: str, found: list[SpecValidationError]) -> set[str] | None:
+    """The fields below `prefix` that `found` reports, or None when `prefix` itself is."""
+    out: set[str] = set()
+    for error in found:
+        if error.path is None or not _covers(prefix, error.path):
+            continue
+        rest = error.path[len(prefix) :]
+        if not rest.startswith("."):
+            return None
+        out.add(re.split(r"[.\[]", rest[1:], maxsplit=1)[0])
     return out
 
 

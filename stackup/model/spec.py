@@ -370,13 +370,23 @@ class Stack(Model):
     # Paths of values built from secret-looking variables (see stackup.model.sensitive); set by the
     # loader, not part of the file.
     _tainted: frozenset[tuple[str | int, ...]] = PrivateAttr(default_factory=frozenset)
+    _secret_values: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @property
     def tainted(self) -> frozenset[tuple[str | int, ...]]:
         return self._tainted
 
-    def mark_tainted(self, paths: frozenset[tuple[str | int, ...]]) -> None:
+    @property
+    def secret_values(self) -> frozenset[str]:
+        """What secret-looking variables held, and the values built from them: masked
+        wherever they appear (a normalised field keeps no path to its source)."""
+        return self._secret_values
+
+    def mark_tainted(
+        self, paths: frozenset[tuple[str | int, ...]], values: frozenset[str] = frozenset()
+    ) -> None:
         self._tainted = paths
+        self._secret_values = values
 
     @model_validator(mode="after")
     def _resolve(self) -> Stack:

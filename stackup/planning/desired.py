@@ -299,7 +299,11 @@ def service_data(
     data["environment"] = {k: v for k, v in sorted(service.environment.items()) if v is not None}
     sensitive = [*stack.stackup.sensitive, *service.stackup.sensitive]
     masker = ServiceMasker(
-        service_name, lambda v: L.sensitive_digest(v, salt), sensitive, stack.tainted
+        service_name,
+        lambda v: L.sensitive_digest(v, salt),
+        sensitive,
+        stack.tainted,
+        stack.secret_values,
     )
     masker.service(data)
     data["image"] = image

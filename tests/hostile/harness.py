@@ -4,7 +4,7 @@ A case with empty `args` runs in every mode of `MODES` (config, diff --against, 
 each output format); a case with `args` runs once, as given. Each run is judged by `judge`:
 
 * ``secret``: the planted `SECRET` (or any 8 characters of it) in stdout, stderr or a file the
-  run wrote (`diff -o`, `graph -o`, `import`);
+  run wrote (`diff -o`, `graph -o`, `import`), but a `.env` that `import` wrote 0600;
 * ``hang``: the run took over `RUN_LIMIT` seconds (or was killed by the watchdog);
 * ``exit70`` / ``exitN``: an exit code outside 0–3 (70 is the CLI's "internal error");
 * ``traceback``: a Python traceback in the output;
@@ -249,8 +249,14 @@ def judge(run: RunOutput, markdown: bool) -> list[str]:
         problems.append("exit70")
     elif run.code not in (0, 1, 2, 3):
         problems.append(f"exit{run.code}")
-    for text in (run.stdout, run.stderr, *run.files.values()):
+    for text in (run.stdout, run.stderr):
         problems.extend(judge_text(text))
+    for rel, text in run.files.items():
+        found = judge_text(text)
+        if os.path.basename(rel) == ".env" and rel not in run.loose_env_files:
+            # `import` moves secrets into a private .env: that is where they belong.
+            found = [p for p in found if p != "secret"]
+        problems.extend(found)
     if markdown and run.code == 0:
         problems.extend(judge_markdown(run.stdout))
     if _BAD_ARGS.search(run.stderr):

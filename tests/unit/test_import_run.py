@@ -180,13 +180,44 @@ def test_the_command_writes_the_files_and_never_overwrites(tmp_path: Path) -> No
     assert "Traceback" not in unknown.stderr
 
 
-def test_dollar_signs_stay_literal_and_secrets_elsewhere_are_pointed_out(tmp_path: Path) -> None:
+def test_dollar_signs_stay_literal_and_secrets_elsewhere_move_to_dotenv(tmp_path: Path) -> None:
     args = "-e GREETING=hi$USER --label api_key=k1 --log-opt splunk-token=t2 busybox sh -c 'echo $HOME'"
     _, written, service = _load(args, tmp_path)
     assert service.command == ["sh", "-c", "echo $HOME"]  # not the importing user's $HOME
     assert service.environment["GREETING"] == "hi$USER"
-    assert any("labels.api_key looks secret" in w for w in written.warnings)
-    assert any("logging option splunk-token looks secret" in w for w in written.warnings)
+    assert "k1" not in written.stack and "t2" not in written.stack
+    assert sorted(written.dotenv.values()) == ["k1", "t2"]
+    assert any("2 other secret-looking values" in w for w in written.warnings)
+    # Read back with the .env it wrote, the service is the one the line described.
+    loaded = load_text(written.stack, working_dir=str(tmp_path), environ=written.dotenv)
+    back = loaded.stack.services["busybox"]
+    assert back.labels["api_key"] == "k1" and back.logging is not None
+    assert back.logging.options["splunk-token"] == "t2"
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        "-e DATABASE_URL=postgres://app:S3cr3tPw@db/app",
+        "--env=STRIPE_SK=S3cr3tPw",
+        "-e Conn=Server=db;Password=S3cr3tPw;",
+        "--label traefik.http.middlewares.a.token=S3cr3tPw",
+        "--health-cmd 'curl http://u:S3cr3tPw@localhost/'",
+        "--log-opt splunk-url=https://u:S3cr3tPw@splunk",
+    ],
+)
+def test_every_secret_the_table_recognises_leaves_the_stack_file(
+    flags: str, tmp_path: Path
+) -> None:
+    _, written, _ = _load(f"{flags} nginx", tmp_path)
+    assert "S3cr3tPw" not in written.stack
+    assert any("S3cr3tPw" in v for v in written.dotenv.values())
+
+
+def test_a_secret_after_the_image_leaves_the_stack_file(tmp_path: Path) -> None:
+    _, written, service = _load("redis redis-server --requirepass S3cr3tPw", tmp_path)
+    assert "S3cr3tPw" not in written.stack
+    assert service.command is not None and service.command[:2] == ["redis-server", "--requirepass"]
 
 
 def test_a_pasted_line_and_its_mistakes(tmp_path: Path) -> None:
