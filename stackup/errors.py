@@ -76,10 +76,14 @@ class StackupError(Exception):
         return out
 
     def __str__(self) -> str:
-        parts = [p for p in (self.location, self.path) if p]
-        head = ": ".join([*parts, self.message])
+        # Paths, keys and values in an error come from the user's files: each part is shown
+        # on one line with its controls escaped, so that none forges a line or a colour.
+        from stackup.escape import terminal
+
+        parts = [terminal(p) for p in (self.location, self.path) if p]
+        head = ": ".join([*parts, terminal(self.message)])
         if self.hint:
-            head += f"\n  hint: {self.hint}"
+            head += f"\n  hint: {terminal(self.hint)}"
         return head
 
     def reports(self) -> list[str]:
