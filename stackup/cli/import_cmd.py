@@ -79,7 +79,9 @@ def _write(imports: list[Imported], output: str | None) -> None:
             f"{env_path} exists and the secrets would go there; nothing was written",
             hint="move it aside, or add the values to it yourself",
         )
-    target.write_text(written.stack, encoding="utf-8")
+    from stackup.cli.common import write_output
+
+    write_output(str(target), written.stack, "the stack file")
     if written.dotenv:
         # Created readable by its owner only, from the first byte (not chmod-ed afterwards).
         fd = os.open(env_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
