@@ -56,10 +56,15 @@ def rich_markup(text: str) -> str:
     return escape(terminal(text))
 
 
+# What json.dumps(ensure_ascii=False) and PyYAML's double quotes leave raw (they escape C0).
+_RAW_AFTER_DUMPS = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def json_text(text: str) -> str:
     """JSON made by json.dumps(ensure_ascii=False), with the controls it leaves raw (DEL, C1,
-    bidi, line separators) written as \\u escapes: the same JSON value, safe to display."""
-    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    bidi, line separators) written as \\u escapes: the same JSON value, safe to display. The
+    newlines of its indentation are kept."""
+    return _RAW_AFTER_DUMPS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def markdown_text(text: str) -> str:

@@ -57,7 +57,8 @@ def _yaml_text(data: dict[str, Any]) -> str:
         pass
 
     def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-        style = '"' if has_control(value) else None
+        # A newline alone may stay in a block scalar: YAML shows it as the line break it is.
+        style = '"' if has_control(value.replace("\n", "")) else None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, represent_str)
