@@ -117,7 +117,11 @@ LOG_COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "red")
 
 
 def print_table(header: list[str], rows: list[list[str]]) -> None:
-    """Columns padded to their widest cell, as `docker ps` prints them."""
+    """Columns padded to their widest cell, as `docker ps` prints them. Cells (names, images,
+    commands from the stack file or the engine) are shown with their controls escaped."""
+    from stackup.escape import terminal
+
+    rows = [[terminal(cell) for cell in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
     for row in [header, *rows]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -127,13 +131,10 @@ def write_output(path: str, text: str, what: str = "the output") -> None:
     """Write a file the user named with -o: a missing directory, a directory, a read-only or
     full device is a usage error (exit 1) that names the path, not an internal error."""
     from stackup.errors import UsageError
-    from stackup.escape import terminal
 
     try:
         # A surrogate escape (an undecodable byte of an environment value or a path) is written
         # as `\udcxx`, as it is printed, rather than failing the whole write.
         Path(path).write_text(text, encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
-        raise UsageError(
-            f"cannot write {what} to {terminal(path)}: {exc.strerror or exc}"
-        ) from None
+        raise UsageError(f"cannot write {what} to {path}: {exc.strerror or exc}") from None
