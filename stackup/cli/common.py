@@ -39,6 +39,7 @@ class GlobalOptions:
 
     def load(self) -> LoadedStack:
         """The stack, after telling the user (on stderr) which of its keys stackup ignores."""
+        from stackup.escape import terminal
         from stackup.loading.compat import warnings
         from stackup.loading.loader import LoadOptions, load
 
@@ -53,7 +54,8 @@ class GlobalOptions:
         )
         swarm = (self.target or loaded.stack.stackup.target) == "swarm"
         for warning in warnings(loaded.stack, loaded.source, swarm=swarm):
-            click.echo(f"warning: {warning}", err=True)
+            # Warnings quote keys and paths of the file: one line each, controls escaped.
+            click.echo(f"warning: {terminal(str(warning))}", err=True)
         return loaded
 
 

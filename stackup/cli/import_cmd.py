@@ -52,6 +52,7 @@ def run(output: str | None, argv: tuple[str, ...]) -> None:
 
 def _write(imports: list[Imported], output: str | None) -> None:
     from stackup.errors import UsageError
+    from stackup.escape import terminal
     from stackup.importing.writer import dotenv_text, write_stack
 
     target = Path(output) if output else None
@@ -61,7 +62,7 @@ def _write(imports: list[Imported], output: str | None) -> None:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     for warning in written.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {terminal(warning)}", err=True)
     if target is None:
         click.echo(written.stack, nl=False)
         if written.dotenv:
