@@ -86,12 +86,16 @@ class StackupError(Exception):
         return out
 
     def __str__(self) -> str:
+        # Paths, keys and values in an error come from the user's files: each part is shown
+        # on one line with its controls escaped, so that none forges a line or a colour; known
+        # secret values are concealed first.
+        from stackup.escape import terminal
         from stackup.model.sensitive import redact_text
 
         parts = [p for p in (self.location, self.path) if p]
-        head = redact_text(": ".join([*parts, self.message]), self.concealed)
+        head = terminal(redact_text(": ".join([*parts, self.message]), self.concealed))
         if self.hint:
-            head += f"\n  hint: {redact_text(self.hint, self.concealed)}"
+            head += f"\n  hint: {terminal(redact_text(self.hint, self.concealed))}"
         return head
 
     def reports(self) -> list[str]:

@@ -123,6 +123,12 @@ def cli(ctx: click.Context, /, **options: Any) -> None:
 
 def main() -> None:
     """Entry point: run the CLI, turning every `StackupError` into its located lines and exit 1."""
+    # An undecodable byte of a path or an environment value (a surrogate escape) is printed as
+    # `\udcxx` instead of failing the command with UnicodeEncodeError.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         # Without standalone mode, click returns (not raises) the code of `ctx.exit(n)`.
         code = cli.main(prog_name="stackup", standalone_mode=False)
@@ -134,6 +140,10 @@ def main() -> None:
         exc.show()  # `stackup` alone: the help, which is not an error
         sys.exit(0)
     except click.ClickException as exc:
+        from stackup.escape import terminal
+
+        # Click quotes the bad argument (a flag of `import run`, a path) as it was given.
+        exc.message = terminal(exc.message)  # type: ignore[misc]
         exc.show()
         # A mistyped flag is an error like any other: 1, never 2 (`diff --exit-code` says
         # "changes pending" with 2, and a CI job must not read a typo as that).
@@ -143,6 +153,14 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except MemoryError:
+        # Input that expands past memory (anchors, scale) is the user's to fix, not a bug.
+        click.echo(
+            "error: out of memory: the input expands to more than this machine can hold "
+            "(YAML anchors used many times, a huge scale or file)",
+            err=True,
+        )
+        sys.exit(1)
     except Exception as exc:
         from stackup.errors import StackupError
 
@@ -156,7 +174,9 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if os.environ.get("STACKUP_DEBUG"):
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        from stackup.escape import terminal
+
+        click.echo(f"internal error: {type(exc).__name__}: {terminal(str(exc))}", err=True)
         click.echo(
             "  this is a bug in stackup; run with STACKUP_DEBUG=1 for the traceback", err=True
         )

@@ -42,6 +42,7 @@ class GlobalOptions:
         (`bind_sources`: the commands that show or apply what would run) which bind sources
         do not exist, so the engine will create them as empty directories, and, untrusted,
         which variables were left unset."""
+        from stackup.escape import terminal
         from stackup.loading.compat import warnings
         from stackup.loading.loader import LoadOptions, load
 
@@ -73,7 +74,8 @@ class GlobalOptions:
             base = loaded.project_directory
             found += B.warnings(loaded.stack, loaded.source, base, kinds, services)
         for warning in found:
-            click.echo(f"warning: {redact_text(warning, SECRETS_SEEN)}", err=True)
+            # Warnings quote keys and paths of the file: one line each, controls escaped.
+            click.echo(f"warning: {terminal(redact_text(str(warning), SECRETS_SEEN))}", err=True)
         warn_unset(loaded)
         return loaded
 
@@ -161,7 +163,24 @@ LOG_COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "red")
 
 
 def print_table(header: list[str], rows: list[list[str]]) -> None:
-    """Columns padded to their widest cell, as `docker ps` prints them."""
+    """Columns padded to their widest cell, as `docker ps` prints them. Cells (names, images,
+    commands from the stack file or the engine) are shown with their controls escaped."""
+    from stackup.escape import terminal
+
+    rows = [[terminal(cell) for cell in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
     for row in [header, *rows]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def write_output(path: str, text: str, what: str = "the output") -> None:
+    """Write a file the user named with -o: a missing directory, a directory, a read-only or
+    full device is a usage error (exit 1) that names the path, not an internal error."""
+    from stackup.errors import UsageError
+
+    try:
+        # A surrogate escape (an undecodable byte of an environment value or a path) is written
+        # as `\udcxx`, as it is printed, rather than failing the whole write.
+        Path(path).write_text(text, encoding="utf-8", errors="backslashreplace")
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} to {path}: {exc.strerror or exc}") from None

@@ -56,9 +56,29 @@ def config(
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
     else:
-        import yaml
+        click.echo(_yaml_text(data), nl=False)
 
-        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000), nl=False)
+
+def _yaml_text(data: dict[str, Any]) -> str:
+    """YAML in which a string holding a control, bidi or separator character (from a key or
+    value of the file) is double-quoted, with that character written as an escape."""
+    import yaml
+
+    from stackup.escape import has_control, json_text
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        # A newline alone may stay in a block scalar: YAML shows it as the line break it is.
+        style = '"' if has_control(value.replace("\n", "")) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, represent_str)
+    text = yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=1000)
+    # PyYAML escapes C0 and C1 in double quotes but writes bidi and separators raw; those
+    # strings are double-quoted above, where `\uXXXX` is the same character.
+    return json_text(text)
 
 
 _PULL_POLICY_ALIASES = {"if_not_present": "missing"}

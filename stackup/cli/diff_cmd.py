@@ -103,14 +103,13 @@ def diff(
             "target": target(loaded),
             **{k: _plain(v) for k, v in flags.items()},
         }
-        try:
-            Path(output).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            from stackup.errors import UsageError
+        from stackup.cli.common import write_output
+        from stackup.escape import terminal
 
-            raise UsageError(f"cannot write the plan to {output}: {exc.strerror or exc}") from None
+        write_output(output, json.dumps(saved, indent=2) + "\n", "the plan")
+        shown = terminal(output)
         click.echo(
-            f"saved the plan to {output}; apply it with `stackup up --plan {output}`", err=True
+            f"saved the plan to {shown}; apply it with `stackup up --plan {shown}`", err=True
         )
     if plan.blockers:  # `up` would refuse this plan: an error, as for `up`
         what = (

@@ -31,6 +31,7 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
     from stackup.cli.common import global_options
     from stackup.cli.options import trust
     from stackup.errors import UsageError
+    from stackup.escape import terminal
     from stackup.planning import graph as G
 
     loaded = global_options().load(trust(untrusted, passed_env))
@@ -46,13 +47,13 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
             )
         result = subprocess.run(
             [dot, f"-T{suffix[1:]}", "-o", output or ""],
-            input=G.to_dot(g, loaded.stack.name).encode(),
+            input=G.to_dot(g, loaded.stack.name).encode(errors="backslashreplace"),
             capture_output=True,
             check=False,
         )
         if result.returncode != 0:
             raise UsageError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
-        click.echo(f"wrote {output}")
+        click.echo(f"wrote {terminal(output or '')}")
         return
     if fmt == "dot" or suffix in (".dot", ".gv"):
         text = G.to_dot(g, loaded.stack.name)
@@ -61,13 +62,16 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
     else:
         text = _waves_text(g)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}")
+        from stackup.cli.common import write_output
+
+        write_output(output, text, "the graph")
+        click.echo(f"wrote {terminal(output)}")
     else:
         click.echo(text, nl=False)
 
 
 def _waves_text(g: object) -> str:
+    from stackup.escape import terminal
     from stackup.planning import graph as G
 
     lines = []
@@ -77,16 +81,19 @@ def _waves_text(g: object) -> str:
         for name in wave:
             deps = G.dependencies(g, name)  # type: ignore[arg-type]
             if deps:
-                parts.append(f"{name} (after {', '.join(_dep(d, e) for d, e in deps)})")
+                after = ", ".join(_dep(d, e) for d, e in deps)
+                parts.append(f"{terminal(name)} (after {after})")
             else:
-                parts.append(name)
+                parts.append(terminal(name))
         lines.append(f"wave {i}: " + ", ".join(parts))
     return "\n".join(lines) + "\n"
 
 
 def _dep(name: str, edge: object) -> str:
+    from stackup.escape import terminal
     from stackup.planning.graph import ServiceEdge
 
+    name = terminal(name)
     assert isinstance(edge, ServiceEdge)
     if edge.via == "depends_on" and edge.condition != "service_started":
         return f"{name} {edge.condition.removeprefix('service_')}"

@@ -53,6 +53,7 @@ def run(output: str | None, argv: tuple[str, ...]) -> None:
 
 def _write(imports: list[Imported], output: str | None) -> None:
     from stackup.errors import UsageError
+    from stackup.escape import terminal
     from stackup.importing.writer import dotenv_text, write_stack
 
     target = Path(output) if output else None
@@ -62,7 +63,7 @@ def _write(imports: list[Imported], output: str | None) -> None:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     for warning in written.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {terminal(warning)}", err=True)
     if target is None:
         click.echo(written.stack, nl=False)
         if written.dotenv:
@@ -80,7 +81,9 @@ def _write(imports: list[Imported], output: str | None) -> None:
             f"{env_path} exists and the secrets would go there; nothing was written",
             hint="move it aside, or add the values to it yourself",
         )
-    target.write_text(written.stack, encoding="utf-8")
+    from stackup.cli.common import write_output
+
+    write_output(str(target), written.stack, "the stack file")
     if written.dotenv:
         # Created readable by its owner only, from the first byte (not chmod-ed afterwards).
         fd = os.open(env_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

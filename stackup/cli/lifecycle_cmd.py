@@ -110,10 +110,12 @@ class ClickApplyUI:
         click.echo(message, err=True)
 
     def planned(self, plan: Plan) -> None:
+        from stackup.escape import terminal
+
         for warning in plan.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {terminal(warning)}", err=True)
         if not plan.operations:
-            click.echo(f"nothing to do for project {plan.project}")
+            click.echo(f"nothing to do for project {terminal(plan.project)}")
 
     @contextmanager
     def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:

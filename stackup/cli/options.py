@@ -110,14 +110,22 @@ def check_services(loaded: LoadedStack, services: tuple[str, ...]) -> None:
 
 def parse_scale(values: tuple[str, ...], loaded: LoadedStack) -> dict[str, int]:
     from stackup.errors import UsageError
+    from stackup.loading.consistency import total_containers_problem
+    from stackup.model.parts import MAX_REPLICAS
 
     out: dict[str, int] = {}
     for item in values:
         name, sep, count = item.partition("=")
-        if not sep or not count.isdigit():
+        if not sep or not (count.isascii() and count.isdigit()):
             raise UsageError(f'invalid --scale "{item}" (expected SERVICE=N)')
         check_services(loaded, (name,))
+        # The cap of `scale:` in the file holds for the flag too.
+        if len(count) > 6 or int(count) > MAX_REPLICAS:
+            raise UsageError(f"--scale {name}: at most {MAX_REPLICAS} containers")
         out[name] = int(count)
+    problem = total_containers_problem(loaded.stack, out)
+    if problem is not None:
+        raise UsageError(f"--scale: {problem[1]}")
     return out
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from stackup.escape import rich_markup, terminal
 from stackup.targets.engine.execute import Event
 
 if TYPE_CHECKING:
@@ -105,14 +106,15 @@ class Progress:
             elif self.mode == "plain":
                 if event.status in _DETAIL:
                     sep = " |" if event.status == "output" else ":"
-                    self.stream.write(f"   {event.name}{sep} {event.message}\n")
+                    # Names and build output come from the stack and its images: escaped.
+                    name, message = terminal(event.name), terminal(event.message)
+                    self.stream.write(f"   {name}{sep} {message}\n")
                     self.stream.flush()
                 elif event.status in ("started", "done", "failed", "skipped", "waiting"):
                     elapsed = f" {event.elapsed:.1f}s" if event.status in ("done", "failed") else ""
                     mark = _MARK.get(event.status, " ")
-                    self.stream.write(
-                        f" {mark} {event.name:<36} {event.status}{elapsed}  {event.message}\n"
-                    )
+                    name, message = terminal(event.name), terminal(event.message)
+                    self.stream.write(f" {mark} {name:<36} {event.status}{elapsed}  {message}\n")
                     self.stream.flush()
             elif self.mode == "tty" and self._live is not None:
                 from rich.live import Live
@@ -131,9 +133,10 @@ class Progress:
             mark = _MARK.get(row.status, " ")
             table.add_row(
                 f"[{styles.get(row.status, 'cyan')}]{mark}[/]",
-                row.name,
+                # rich reads `[style]` in a cell as markup: a name or message shows it as text.
+                rich_markup(row.name),
                 f"[{styles.get(row.status, 'cyan')}]{row.status}[/]",
                 f"{elapsed:5.1f}s",
-                click.unstyle(row.message)[:80],
+                rich_markup(click.unstyle(row.message)[:80]),
             )
         return table

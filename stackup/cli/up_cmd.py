@@ -179,12 +179,13 @@ def up(services: tuple[str, ...], **kw: object) -> None:
 def _lint_gate(
     loaded: LoadedStack, services: tuple[str, ...], *, strict: bool, severity: str
 ) -> None:
+    from stackup.escape import terminal
     from stackup.lint.catalog import Severity
     from stackup.lint.linter import at_or_above, lint
 
     findings = lint(loaded, services)
     for f in at_or_above(findings, Severity.HIGH):
-        click.echo(f"warning: {f.location}: {f.rule} {f.message}", err=True)
+        click.echo(f"warning: {terminal(f.location)}: {f.rule} {terminal(f.message)}", err=True)
     if strict:
         blocking = at_or_above(findings, Severity.parse(severity))
         if blocking:

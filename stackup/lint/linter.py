@@ -23,6 +23,7 @@ from pathlib import Path as FsPath
 from typing import Protocol
 
 from stackup.errors import PathElement, UsageError, dotted
+from stackup.escape import terminal
 from stackup.lint.catalog import RULES, Rule, Severity
 from stackup.lint.rules import Hit, check_service, check_stack, host_path, is_inside, make_context
 from stackup.loading.source import Mark, SourceMap
@@ -360,11 +361,13 @@ def render_text(report: LintReport, threshold: Severity) -> str:
     shown = at_or_above(report.findings, threshold)
     lines: list[str] = []
     for f in shown:
-        where = f"{f.location}: " if f.location else ""
-        who = f"{f.service}: " if f.service else ""
+        # Messages quote keys and values of the stack file: escaped, so a key's ANSI or
+        # newline cannot recolour or forge a finding.
+        where = f"{terminal(f.location)}: " if f.location else ""
+        who = f"{terminal(f.service)}: " if f.service else ""
         cis = f" (CIS {f.cis})" if f.cis else ""
-        lines.append(f"{where}{f.rule} [{f.severity}] {who}{f.message}{cis}")
-        lines.append(f"    fix: {f.fix}")
+        lines.append(f"{where}{f.rule} [{f.severity}] {who}{terminal(f.message)}{cis}")
+        lines.append(f"    fix: {terminal(f.fix)}")
     hidden = sum(1 for s in report.suppressed if s.finding.severity >= threshold)
     below = len(report.findings) - len(shown)
     if shown:

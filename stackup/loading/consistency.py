@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from stackup.errors import PathElement, SpecValidationError
 from stackup.loading.references import located
 from stackup.loading.source import SourceMap
+from stackup.model.parts import MAX_CONTAINERS
 from stackup.model.spec import Service, Stack
 
 _EXPOSE = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?$", re.IGNORECASE)
@@ -23,7 +24,31 @@ def consistency_problems(stack: Stack, source: SourceMap) -> list[SpecValidation
     out: list[SpecValidationError] = []
     for name in sorted(stack.services):
         out.extend(service_problems(name, stack.services[name], stack.services, source))
+    problem = total_containers_problem(stack, {})
+    if problem is not None:
+        name, message = problem
+        service = stack.services[name]
+        key = "scale" if service.deploy is None or service.deploy.replicas is None else "deploy"
+        out.append(located(source, ("services", name, key), message, _TOTAL_HINT))
     return out
+
+
+_TOTAL_HINT = "lower scale or deploy.replicas; a stack this large is a mistake or an attack"
+
+
+def total_containers_problem(stack: Stack, scale: Mapping[str, int]) -> tuple[str, str] | None:
+    """The service at which the containers of the stack (with `--scale` overrides) pass
+    MAX_CONTAINERS, and the message; None when they stay within it. Planning works per
+    container, so the cap bounds its work."""
+    total = 0
+    for name in sorted(stack.services):
+        total += scale.get(name, stack.services[name].replicas)
+        if total > MAX_CONTAINERS:
+            return name, (
+                f"the stack asks for more than {MAX_CONTAINERS} containers in all "
+                f"(counted in service order up to {name})"
+            )
+    return None
 
 
 def service_problems(

@@ -619,12 +619,24 @@ def _check_service_names(doc: Node) -> None:
             )
 
 
+def _undecodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _watching(lookup: Callable[[str], str | None], used: list[str]) -> Callable[[str], str | None]:
     """`lookup`, noting in `used` the values of the secret-looking variables it reads: set or
     not (`${DB_PASSWORD:-default}` makes its default the secret)."""
 
     def watching(name: str) -> str | None:
         found = lookup(name)
+        if found and not found.isascii() and _undecodable(found):
+            # os.environ keeps undecodable bytes as surrogate escapes, which no label, spec
+            # hash or engine call can carry: refused here, where the place is known.
+            raise TemplateError(f"the value of variable {name} is not valid UTF-8")
         if is_sensitive_name(name):
             used.append(found or "")
         return found

@@ -26,6 +26,9 @@ from stackup.loading.source import Mark, SourceMap
 
 MAX_NODES = 1_000_000
 """Cap on the number of nodes a document may expand to through aliases."""
+MAX_EXPANDED_BYTES = 16 << 20
+"""Cap on the characters of scalars a document with aliases expands to: few nodes may hold a
+lot of text (a 1 MB anchor used 2,000 times is 2 GB), 16 times the largest files measured."""
 
 Scalar = str | int | float | bool | None
 
@@ -230,7 +233,7 @@ def parse(text: str, filename: str) -> Node | None:
 class _Builder:
     def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.sizes: dict[int, int] = {}
+        self.sizes: dict[int, tuple[int, int]] = {}
 
     def mark(self, node: yaml.Node) -> Mark:
         m = node.start_mark
@@ -242,12 +245,13 @@ class _Builder:
         m = self.mark(node)
         return cls(message, file=m.file, line=m.line, column=m.column)
 
-    # The expanded size of each node, memoised by identity: aliases share node objects, so
-    # this costs one visit per distinct node however large the expansion is.
-    def count(self, root: yaml.Node) -> int:
+    # The expanded size of each node (nodes, characters of scalars), memoised by identity:
+    # aliases share node objects, so this costs one visit per distinct node however large the
+    # expansion is.
+    def count(self, root: yaml.Node) -> tuple[int, int]:
         in_progress: set[int] = set()
 
-        def size(node: yaml.Node) -> int:
+        def size(node: yaml.Node) -> tuple[int, int]:
             key = id(node)
             known = self.sizes.get(key)
             if known is not None:
@@ -257,27 +261,38 @@ class _Builder:
                     node, "an alias refers to the node that contains it (recursive anchor)"
                 )
             in_progress.add(key)
-            total = 1
-            if isinstance(node, MappingNode):
-                for k, v in node.value:
-                    total += size(k) + size(v)
-                    if total > MAX_NODES:
+            nodes, chars = 1, 0
+            if isinstance(node, MappingNode | SequenceNode):
+                children = (
+                    [c for pair in node.value for c in pair]
+                    if isinstance(node, MappingNode)
+                    else node.value
+                )
+                for child in children:
+                    n, c = size(child)
+                    nodes, chars = nodes + n, chars + c
+                    if nodes > MAX_NODES or chars > MAX_EXPANDED_BYTES:
                         break
-            elif isinstance(node, SequenceNode):
-                for item in node.value:
-                    total += size(item)
-                    if total > MAX_NODES:
-                        break
+            else:
+                chars = len(node.value)
             in_progress.discard(key)
-            self.sizes[key] = total
-            if total > MAX_NODES:
+            self.sizes[key] = (nodes, chars)
+            if nodes > MAX_NODES:
                 raise self.fail(
                     node,
                     f"the document expands to more than {MAX_NODES:,} nodes through aliases "
                     '(a "billion laughs" file?); refusing to load it',
                     StackFileError,
                 )
-            return total
+            if chars > MAX_EXPANDED_BYTES:
+                raise self.fail(
+                    node,
+                    f"the document expands to more than {MAX_EXPANDED_BYTES >> 20} MiB of text "
+                    "through aliases (an anchor holding much text, used many times); refusing "
+                    "to load it",
+                    StackFileError,
+                )
+            return nodes, chars
 
         return size(root)
 

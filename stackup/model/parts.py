@@ -121,6 +121,9 @@ class Port(Model):
 
 
 MAX_REPLICAS = 10_000
+# The containers of a whole stack (every service's scale or replicas, --scale included): 50
+# services at the per-service cap would be half a million containers to plan.
+MAX_CONTAINERS = 2 * MAX_REPLICAS
 
 
 def _ports(value: Any) -> Any:

@@ -10,14 +10,35 @@ import ipaddress
 import re
 from typing import Any
 
-_PORT = re.compile(
-    # An IP only ever comes with a host port before the target, so "8080:80" is HOST:CONTAINER.
-    r"""^(?:(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:]+):)?  # host ip
-        (?P<published>\d*(?:-\d+)?):)?                                         # host port(s)
-        (?P<target>\d+(?:-\d+)?)                                               # container port(s)
-        (?:/(?P<protocol>[a-zA-Z]+))?$""",
-    re.VERBOSE,
-)
+# The parts of `[[IP:]HOST:]CONTAINER[/PROTOCOL]`, each matched on its own: one regular
+# expression over the whole text backtracked quadratically on `1:1:1:...x` (the IP part, which
+# may hold colons, could end at any of them). HOST and CONTAINER hold no colon, so the last two
+# colons split the text in one pass. An IP only ever comes with a host port before the target,
+# so "8080:80" is HOST:CONTAINER.
+_PORT_IP = re.compile(r"\[[0-9a-fA-F:.]+\]|[0-9.]+|(?P<v6>[0-9a-fA-F:]+)")
+_PORT_PUBLISHED = re.compile(r"\d*(?:-\d+)?")
+_PORT_TARGET = re.compile(r"\d+(?:-\d+)?")
+_PORT_PROTOCOL = re.compile(r"[a-zA-Z]+")
+
+
+def _port_parts(text: str) -> tuple[str | None, str | None, str, str | None] | None:
+    """(ip, published, target, protocol) of a short-syntax port, or None if it is not one."""
+    body, slash, protocol = text.partition("/")
+    if slash and not _PORT_PROTOCOL.fullmatch(protocol):
+        return None
+    parts = body.rsplit(":", 2)
+    ip = parts[0] if len(parts) == 3 else None
+    published = parts[-2] if len(parts) >= 2 else None
+    container = parts[-1]
+    ip_match = _PORT_IP.fullmatch(ip) if ip is not None else None
+    # An unbracketed IPv6 address holds a colon before its last character.
+    if ip is not None and not (ip_match and (not ip_match["v6"] or ":" in ip[:-1])):
+        return None
+    if published is not None and not _PORT_PUBLISHED.fullmatch(published):
+        return None
+    if not _PORT_TARGET.fullmatch(container):
+        return None
+    return ip, published, container, protocol if slash else None
 
 
 _PORT_FORM = "expected [[IP:]HOST:]CONTAINER[/PROTOCOL]"
@@ -76,21 +97,21 @@ def parse_port(value: str | int, limit: int = MAX_PORTS) -> list[dict[str, Any]]
     """`127.0.0.1:8080:80/tcp` → one long-syntax mapping; ranges give one per port, at most
     `limit` of them."""
     text = str(value).strip()
-    match = _PORT.match(text)
-    if not match:
+    parts = _port_parts(text)
+    if parts is None:
         raise ValueError(_port_diagnosis(text))
-    ip = match.group("ip")
+    ip, published, container, protocol_given = parts
     if ip:
         ip = ip.strip("[]")
         try:
             ipaddress.ip_address(ip)
         except ValueError:
             raise ValueError(_port_diagnosis(text)) from None
-    published = match.group("published") or None
-    protocol = (match.group("protocol") or "tcp").lower()
+    published = published or None
+    protocol = (protocol_given or "tcp").lower()
     if protocol not in ("tcp", "udp", "sctp"):
         raise ValueError("invalid port: the protocol must be tcp, udp or sctp")
-    lo, hi = _port_range(match.group("target"), "container port")
+    lo, hi = _port_range(container, "container port")
     if hi - lo + 1 > limit:
         raise ValueError(
             f"port range {lo}-{hi} makes the service publish more than {MAX_PORTS} ports"

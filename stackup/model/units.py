@@ -77,7 +77,9 @@ def format_duration(value: timedelta) -> str:
 
 
 MAX_SIZE = 1 << 63  # what the engine stores in an int64
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
+# Matched on the stripped text: `\s*` on both sides of the optional unit backtracked
+# quadratically on `1` followed by 200,000 spaces and a letter.
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)", re.IGNORECASE)
 _SIZE_FACTOR = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*([kKmMgGtTpP]?)([iI]?[bB]?)\s*$"
 
@@ -87,7 +89,7 @@ def parse_size(value: object) -> object:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        match = _SIZE.match(value)
+        match = _SIZE.fullmatch(value.strip())
         if not match:
             raise ValueError(f'invalid size "{value}" (expected a form like 512m, 1g, 1024)')
         size = float(match.group(1)) * _SIZE_FACTOR[match.group(2).lower()]

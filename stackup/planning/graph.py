@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from stackup.errors import DependencyCycleError
+from stackup.escape import dot_string, mermaid_label
 from stackup.gcpause import collector_paused
 from stackup.loading.source import SourceMap
 from stackup.model.spec import Stack
@@ -212,7 +213,9 @@ def _refuse_cycles(g: ResourceGraph, source: SourceMap | None) -> None:
     mark = None
     where: str | None = None
     for dependent, dep in zip(names, names[1:] + names[:1], strict=True):
-        edge: ServiceEdge = services.edges[node("service", dep), node("service", dependent)]["edge"]
+        data = services.get_edge_data(node("service", dep), node("service", dependent))
+        assert data is not None
+        edge: ServiceEdge = data["edge"]
         # The dependent names its dependency, so the entry is written under the dependent.
         key = {
             "depends_on": ("services", dependent, "depends_on", dep),
@@ -322,12 +325,6 @@ def with_dependencies(g: ResourceGraph, selected: Iterable[str]) -> set[str]:
     return out
 
 
-def _dot(text: str) -> str:
-    """Text safe inside a DOT double-quoted string."""
-    cleaned = "".join(c if c.isprintable() else " " for c in text)
-    return cleaned.replace("\\", "\\\\").replace('"', '\\"')
-
-
 def to_dot(g: ResourceGraph, project: str) -> str:
     """Graphviz DOT: services as boxes, networks as ellipses, volumes as cylinders."""
     shapes = {
@@ -337,20 +334,27 @@ def to_dot(g: ResourceGraph, project: str) -> str:
         "secret": "note",
         "config": "note",
     }
-    lines = [f'digraph "{_dot(project)}" {{', "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    lines = [
+        f'digraph "{dot_string(project)}" {{',
+        "  rankdir=LR;",
+        '  node [fontname="Helvetica"];',
+    ]
     for n in sorted(g.nodes):
         kind, name = split(n)
-        lines.append(f'  "{_dot(n)}" [label="{_dot(name)}", shape={shapes.get(kind, "box")}];')
-    for u, v in sorted(g.edges):
-        data = g.edges[u, v]
-        edge = data.get("edge")
+        lines.append(
+            f'  "{dot_string(n)}" [label="{dot_string(name)}", shape={shapes.get(kind, "box")}];'
+        )
+    # `g.edges` builds its dictionary on each access: once, not once per edge (quadratic).
+    edges = g.edges
+    for u, v in sorted(edges):
+        edge = edges[u, v].get("edge")
         attrs = ""
         if isinstance(edge, ServiceEdge):
             label = edge.condition.replace("service_", "") if edge.via == "depends_on" else edge.via
             attrs = f' [label="{label}"{", style=dashed" if not edge.required else ""}]'
         else:
             attrs = " [style=dotted, arrowhead=none]"
-        lines.append(f'  "{_dot(u)}" -> "{_dot(v)}"{attrs};')
+        lines.append(f'  "{dot_string(u)}" -> "{dot_string(v)}"{attrs};')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -368,10 +372,10 @@ def to_mermaid(g: ResourceGraph) -> str:
     for n in sorted(g.nodes):
         kind, name = split(n)
         left, right = shape.get(kind, ("[", "]"))
-        safe = "".join(c if c.isprintable() and c not in '"`<>' else "_" for c in name)
-        lines.append(f'  {ids[n]}{left}"{kind}: {safe}"{right}')
-    for u, v in sorted(g.edges):
-        edge = g.edges[u, v].get("edge")
+        lines.append(f'  {ids[n]}{left}"{kind}: {mermaid_label(name)}"{right}')
+    edges = g.edges
+    for u, v in sorted(edges):
+        edge = edges[u, v].get("edge")
         if isinstance(edge, ServiceEdge):
             label = edge.condition.replace("service_", "") if edge.via == "depends_on" else edge.via
             lines.append(f"  {ids[u]} -->|{label}| {ids[v]}")

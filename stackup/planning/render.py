@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from pydantic import JsonValue
 
+from stackup.escape import json_text, markdown_code, markdown_text, terminal
 from stackup.model.labels import SPEC_HASH
 from stackup.planning.plan import (
     Action,
@@ -44,14 +45,10 @@ _COLOURS = {
 def _value(value: JsonValue) -> str:
     if value is None:
         return "(unset)"
+    # json.dumps escapes C0 controls; `terminal` the C1, bidi and separators it leaves.
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _printable(text: str) -> str:
-    """No newline or terminal escape from a name can forge a plan line or recolour one."""
-    return "".join(c if c.isprintable() else "?" for c in text)
+        return terminal(json.dumps(value, ensure_ascii=False))
+    return terminal(json.dumps(value, ensure_ascii=False, sort_keys=True))
 
 
 def summary_line(plan: Plan) -> str:
@@ -74,26 +71,27 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
 
     lines: list[str] = []
     for blocker in plan.blockers:
-        lines.append(paint("31", f"error: {blocker}"))
+        lines.append(paint("31", f"error: {terminal(blocker)}"))
     for warning in plan.warnings:
-        lines.append(paint("33", f"warning: {warning}"))
+        lines.append(paint("33", f"warning: {terminal(warning)}"))
     if plan.warnings or plan.blockers:
         lines.append("")
     if not plan.operations:
-        lines.append(f"No changes. Project {plan.project} matches the stack file.")
+        lines.append(f"No changes. Project {terminal(plan.project)} matches the stack file.")
         return "\n".join(lines) + "\n"
-    lines.append(f"stackup will perform these operations on project {plan.project}:")
+    lines.append(f"stackup will perform these operations on project {terminal(plan.project)}:")
     lines.append("")
     for op in plan.operations:
         symbol = op.action.symbol
-        head = f"  {symbol:>3} {op.kind.value} {_printable(op.name)}"
-        lines.append(paint(_COLOURS[op.action], head) + f"  ({_printable(op.reason)})")
+        head = f"  {symbol:>3} {op.kind.value} {terminal(op.name)}"
+        lines.append(paint(_COLOURS[op.action], head) + f"  ({terminal(op.reason)})")
         if op.destroys_data:
             lines.append(paint("31;1", "        !! destroys data: the volume's content is deleted"))
         for change in op.fields:
-            lines.append(f"        {change.path}: {_value(change.before)} → {_value(change.after)}")
+            before, after = _value(change.before), _value(change.after)
+            lines.append(f"        {terminal(change.path)}: {before} → {after}")
         for detail in op.details:
-            lines.append(f"        {detail}")
+            lines.append(f"        {terminal(detail)}")
     lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"
@@ -150,24 +148,12 @@ def plan_json(plan: Plan) -> dict[str, JsonValue]:
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps(plan_json(plan), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-
-
-def _md_escape(text: str) -> str:
-    """Text safe in a Markdown table cell: no control characters, no HTML, no table breaks."""
-    text = "".join(c if c.isprintable() else " " for c in text)
-    for c in "`<>|":
-        text = text.replace(c, "\\" + c)
-    return text
-
-
-def _md_code(text: str) -> str:
-    """A name as inline code, which cannot be closed early by a backtick in the name."""
-    return "`" + "".join(c if c.isprintable() and c != "`" else "?" for c in text) + "`"
+    text = json.dumps(plan_json(plan), indent=2, ensure_ascii=False, sort_keys=False)
+    return json_text(text) + "\n"
 
 
 def render_markdown(plan: Plan, title: str | None = None) -> str:
-    lines = [f"### {title or f'stackup plan for {_md_code(plan.project)}'}", ""]
+    lines = [f"### {title or f'stackup plan for {markdown_code(plan.project)}'}", ""]
     if not plan.operations:
         lines.append("No changes.")
     else:
@@ -178,8 +164,8 @@ def render_markdown(plan: Plan, title: str | None = None) -> str:
         for op in plan.operations:
             flag = " ⚠️ **destroys data**" if op.destroys_data else ""
             lines.append(
-                f"| `{op.action.symbol}` | {op.kind.value} | {_md_code(op.name)} | "
-                f"{_md_escape(op.reason)}{flag} |"
+                f"| `{op.action.symbol}` | {op.kind.value} | {markdown_code(op.name, in_table=True)} | "
+                f"{markdown_text(op.reason)}{flag} |"
             )
         changed = [op for op in plan.operations if op.fields]
         if changed:
@@ -187,12 +173,13 @@ def render_markdown(plan: Plan, title: str | None = None) -> str:
             lines.append("<details><summary>Changed fields</summary>")
             lines.append("")
             for op in changed:
-                lines.append(f"**{_md_escape(op.name)}**")
+                lines.append(f"**{markdown_text(op.name)}**")
                 lines.append("")
                 lines.append("```diff")
                 for change in op.fields:
-                    lines.append(f"- {change.path}: {_value(change.before)}")
-                    lines.append(f"+ {change.path}: {_value(change.after)}")
+                    # One line each: `terminal` leaves no newline to close the fence with.
+                    lines.append(f"- {terminal(change.path)}: {_value(change.before)}")
+                    lines.append(f"+ {terminal(change.path)}: {_value(change.after)}")
                 lines.append("```")
                 lines.append("")
             lines.append("</details>")
@@ -206,4 +193,4 @@ def render_markdown(plan: Plan, title: str | None = None) -> str:
 
 
 def _bullets(title: str, items: Iterable[str]) -> list[str]:
-    return [f"**{title}**", "", *[f"- {_md_escape(i)}" for i in items]]
+    return [f"**{title}**", "", *[f"- {markdown_text(i)}" for i in items]]
