@@ -358,6 +358,7 @@ class ContainerDecisions:
             policy,
             f"{self._shown(drift.edited)} changed since it was last applied; {reload_how(policy)}",
             {have.name: record},
+            confirm=R.confirms_reload(self.stack.services[service]),
         )
         self._add_service_op(service, replace(op, after=after), recreated=False)
 

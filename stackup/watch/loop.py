@@ -194,7 +194,12 @@ class Watcher(DevelopActions):
         # Each reload records what the container now runs, so `diff` and `up` agree with it.
         records = CS.records_for(self.loaded.stack, service, ((c.name, c.id) for c in containers))
         ops = R.reload_operations(
-            service, [c.name for c in containers], policy, f"{shown} changed", records
+            service,
+            [c.name for c in containers],
+            policy,
+            f"{shown} changed",
+            records,
+            confirm=R.confirms_reload(self.loaded.stack.services[service]),
         )
         outcome = self._run_quiet(R.watch_plan(self.loaded.stack.name, ops, (service,)), service)
         if outcome.failed:
@@ -386,7 +391,13 @@ class Watcher(DevelopActions):
         def on_event(event: Event) -> None:
             if event.status != "step":
                 return
-            kind = "reloaded" if event.message.startswith("sent ") else "validated"
+            kind = (
+                "reloaded"
+                if event.message.startswith("sent ")
+                else "live"
+                if event.message.startswith("live: ")
+                else "validated"
+            )
             self._say(kind, f"{service}: {event.message} ({event.elapsed * 1000:.0f} ms)", service)
 
         with self._locked():

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackup.engine.interface import Engine, PullEvent
+from stackup.engine.interface import ContainerProcess, Engine, PullEvent
 from stackup.errors import ApplyError, StackupError
 from stackup.planning.configstate import write_record
 from stackup.planning.plan import (
@@ -50,6 +50,7 @@ from stackup.planning.plan import (
 )
 from stackup.targets.engine.conditions import wait_for_condition
 from stackup.targets.engine.images import ImageBuilder
+from stackup.targets.engine.reloaded import CONFIRM_TIMEOUT, wait_until_live
 from stackup.targets.engine.throwaway import run_check
 
 
@@ -80,6 +81,8 @@ class ExecuteOptions:
     inline: bool = False
     # Carries out the steps of another target (the swarm's: stackup.targets.swarm.runner).
     target_steps: TargetStepRunner | None = None
+    # How long a confirmed reload (`Signal.confirm`) may take to be seen live.
+    reload_timeout: float = CONFIRM_TIMEOUT
 
 
 @dataclass
@@ -350,9 +353,13 @@ class _Executor:
             case Disconnect(container, network):
                 e.disconnect(container, network)
             case Signal(container, signal):
+                before = e.processes(container) if step.confirm else ()
                 e.kill_container(container, signal)
                 self._step_done(op, start, f"sent {signal} to {container}")
+                if step.confirm:
+                    self._confirm_live(op, container, before, start)
             case Exec(container, command, purpose):
+                before = e.processes(container) if step.confirm else ()
                 result = e.exec_run(
                     container,
                     command,
@@ -367,6 +374,8 @@ class _Executor:
                         f"(exit {result.exit_code}): {result.output.strip()}"
                     )
                 self._step_done(op, start, f"{purpose} passed: {' '.join(command)}")
+                if step.confirm:
+                    self._confirm_live(op, container, before, start)
             case CopyFiles(container, archive, files):
                 e.put_files(container, "/", archive)
                 self._step_done(op, start, f"copied {files} file(s) into {container}")
@@ -418,6 +427,14 @@ class _Executor:
                     ),
                     self.cancel,
                 )
+
+    def _confirm_live(
+        self, op: Operation, container: str, before: tuple[ContainerProcess, ...], start: float
+    ) -> None:
+        wait_until_live(
+            self.engine, container, before, self.cancel, timeout=self.options.reload_timeout
+        )
+        self._step_done(op, start, f"live: new workers serve in {container}")
 
     def _pull(self, op: Operation, image: str, start: float) -> None:
         layers: dict[str, str] = {}
