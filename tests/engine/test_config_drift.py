@@ -92,9 +92,9 @@ def _up_until_reload_done(d: StackDir, env: dict[str, str], name: str) -> subpro
             event = json.loads(line)
         except ValueError:
             continue  # the plan, shown before the events
-        if isinstance(event, dict) and event.get("id") == f"reload:{name}":
-            if event.get("status") == "done":
-                return proc
+        done = {"id": f"reload:{name}", "status": "done"}
+        if isinstance(event, dict) and done.items() <= event.items():
+            return proc
     proc.wait()
     raise AssertionError(f"up never reported the reload done:\n{''.join(seen)}")
 
