@@ -79,6 +79,23 @@ def is_config_mount(policy: ReloadPolicy | None, target: str) -> bool:
     return policy is not None and (target.startswith("/etc/") or target.endswith(".conf"))
 
 
+def renamed_reason(shown: str, targets: Sequence[str] = (), checked_by: str | None = None) -> str:
+    """Why a config saved by rename recreates its container, and how to avoid it: a
+    single-file bind mount pins the file's inode, and `sed -i`, vim and most editors save by
+    writing a new file and renaming it over the old one. A mounted directory shows the new
+    file at once (then it is reloaded in place)."""
+    example = ""
+    if targets:
+        directory = PurePosixPath(targets[0]).parent
+        example = f" (e.g. ./{directory.name}:{directory})"
+    check = f" ({checked_by} checks it first, in a throwaway container)" if checked_by else ""
+    return (
+        f"{shown} was saved by rename, and a single-file bind mount shows the new file only "
+        f"to a new container{check}; to have it reloaded in place instead, put it in a "
+        f"directory of its own and mount the directory{example}"
+    )
+
+
 def is_noise(path: Path) -> bool:
     if any(part in NOISE_DIRS for part in path.parts):
         return True

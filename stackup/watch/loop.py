@@ -204,7 +204,12 @@ class Watcher(DevelopActions):
         outcome = self._run_quiet(R.watch_plan(self.loaded.stack.name, ops, (service,)), service)
         if outcome.failed:
             for message in outcome.failed.values():
-                self._invalid(service, message, "nothing was sent; the old config keeps serving")
+                if message.startswith("validate command "):
+                    self._invalid(
+                        service, message, "nothing was sent; the old config keeps serving"
+                    )
+                else:  # sent, and not seen live (stackup.targets.engine.reloaded)
+                    self._say("error", f"{service}: {message}", service)
             return False
         return True
 
@@ -242,12 +247,6 @@ class Watcher(DevelopActions):
         self, service: str, replaced: list[R.BindMount], policy: ReloadPolicy
     ) -> bool:
         files = R.describe([m.source for m in replaced], self._base())
-        self._say(
-            "atomic",
-            f"{service}: {files} was replaced by a new file (saved by rename); "
-            "the running container still sees the old one",
-            service,
-        )
         options = dataclasses.replace(
             self.config.options,
             services=(service,),
@@ -256,10 +255,7 @@ class Watcher(DevelopActions):
             pull=None,  # its image is here (it runs): one stage, so the check stays first
         )
         plan = api.plan(self.loaded, self.engine, options)
-        why = (
-            f"{files} was saved by rename; a single-file bind mount shows the new file "
-            "only to a new container"
-        )
+        why = R.renamed_reason(files, [m.target for m in replaced])
         # The new file is checked first in a throwaway twin of the container (`nginx -t`), as
         # the plan's first step: a broken file stops the recreate before anything is touched.
         check = R.throwaway_check(self.loaded.stack, service, policy)
@@ -272,7 +268,6 @@ class Watcher(DevelopActions):
                 for op in plan.operations
             ),
         )
-        self._say("recreate", f"{service}: recreating: {why}", service)
         outcome = self._apply(plan, options)
         for message in outcome.failed.values():
             if message.startswith("validate command "):
@@ -374,6 +369,10 @@ class Watcher(DevelopActions):
             services = {op.id: op.service for op in plan.operations}
 
             def on_event(event: Event) -> None:
+                if event.status == "failed" and event.message.startswith("validate command "):
+                    return  # told once, at the host file and line, by `_invalid`
+                if event.status == "started":  # the plan just shown says why
+                    event = dataclasses.replace(event, message=event.message.split(":", 1)[0])
                 show(event)
                 if event.status == "step" and "passed in a throwaway container" in event.message:
                     service = services.get(event.op_id)

@@ -46,6 +46,7 @@ from stackup.planning.reloads import (  # the policy is the planner's too; re-ex
     is_noise,
     reload_operations,
     reload_policy,
+    renamed_reason,
 )
 from stackup.watch.nginx_errors import Mount, explain
 
@@ -57,6 +58,7 @@ __all__ = [
     "is_noise",
     "reload_operations",
     "reload_policy",
+    "renamed_reason",
 ]
 
 

@@ -167,7 +167,23 @@ def test_sed_rename_recreates_the_container(
     diff = stackup("diff", cwd=d.path, env=env)
     assert "-/+ container " + name in diff.stdout
     assert "nginx/default.conf was saved by rename" in diff.stdout
-    stackup("up", cwd=d.path, env=env)
+    # One message says why, and the fix.
+    fix = (
+        "put it in a directory of its own and mount the directory (e.g. ./conf.d:/etc/nginx/conf.d)"
+    )
+    assert diff.stdout.count(fix) == 1, diff.stdout
+    log = d.path / "calls.log"
+    stackup("up", cwd=d.path, env={**env, "STACKUP_TEST_CALL_LOG": str(log)}, faulty=True)
+    # The new container is created (after the throwaway check's own create, start and
+    # remove) before the old one stops: the unavailability is a stop and a start, no more.
+    calls = log.read_text().split()
+    assert calls[-5:] == [
+        "create_container",
+        "stop_container",
+        "start_container",
+        "remove_container",
+        "rename_container",
+    ], calls
     assert http_get(url).headers.get("X-Version") == "three"
     assert docker_client.containers.get(name).id != before
     assert "No changes" in stackup("diff", cwd=d.path, env=env).stdout
