@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import secrets
 import socket
@@ -59,7 +60,7 @@ def longest_gap(client: Client, start: float, end: float) -> tuple[float, int]:
     """The longest time between two successful responses in [start, end], and the failed
     requests in that window."""
     times = [at for at, _ in client.answers if start <= at <= end]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     failed = sum(1 for at, _ in client.failures if start <= at <= end)
     return (max(gaps) if gaps else 0.0), failed
 
