@@ -260,3 +260,25 @@ def test_import_container_leaves_out_defaults_and_tool_labels() -> None:
     assert args[args.index("--pid") : args.index("--pid") + 2] == ["--pid", "host"]
     assert "--ipc" not in args and "net.core.somaxconn=1024" in args
     assert "type=tmpfs,target=/cache" in args
+
+
+def test_a_single_file_config_mount_warns_and_suggests_its_directory() -> None:
+    import shlex
+
+    line = (
+        "docker run -d -p 80:80 -v $PWD/app:/usr/share/nginx/html "
+        "-v $PWD/default.conf:/etc/nginx/conf.d/default.conf "
+        "--mount type=bind,source=./nginx.conf,target=/etc/nginx/nginx.conf nginx"
+    )
+    notes = parse_docker_run(shlex.split(line)).notes
+    single = [n for n in notes if "single-file bind mount" in n]
+    assert [n.split(" ", 1)[0] for n in single] == [
+        "/etc/nginx/conf.d/default.conf",
+        "/etc/nginx/nginx.conf",
+    ]
+    assert "mount the directory (e.g. ./conf.d:/etc/nginx/conf.d)" in single[0]
+    # A directory (conf.d), a web root and a named volume are not single config files.
+    directories = (
+        "-v $PWD/conf.d:/etc/nginx/conf.d -v $PWD/site:/usr/share/nginx/html -v data:/data"
+    )
+    assert not parse_docker_run(shlex.split(f"docker run {directories} nginx")).notes
