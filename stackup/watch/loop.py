@@ -225,8 +225,18 @@ class Watcher(DevelopActions):
                 continue
             for c in containers:
                 known = self._inodes.get((c.id, mount.target))
+                if known is None:
+                    # What it was created with (or last reloaded with), as `up` reads it: no
+                    # exec (50-100 ms) before the recreate. A container restarted by hand since
+                    # sees the new file already; it is recreated needlessly, as by `up`.
+                    known = CS.applied_inode(self.loaded.stack.name, c.id, c.labels, mount.target)
+                    if known is not None:
+                        self._inodes[(c.id, mount.target)] = known
                 if known == host_inode:
                     continue
+                if known is not None:
+                    out.append(mount)
+                    break
                 seen_inode = self._container_inode(
                     c, mount.target
                 )  # confirm: it may have restarted
