@@ -58,7 +58,9 @@ def one_rollout(
         time.sleep(3)
     ok = [a.seconds for a in traffic.answers if a.status == 200]
     for failure in traffic.failed():  # what a lost request met, and when (from `up` v2)
-        print(f"  failed: sent at +{failure.at - start:.2f}s, {failure.status} {failure.body[:120]}")
+        print(
+            f"  failed: sent at +{failure.at - start:.2f}s, {failure.status} {failure.body[:120]}"
+        )
     bodies = traffic.bodies()
     if not bodies or bodies[-1] != ("v1" if new == "broken" else new):
         print(f"  (after the change the app answered {bodies[-1:] or 'nothing'})")

@@ -119,3 +119,34 @@ def test_a_reload_never_seen_live_fails_naming_the_container() -> None:
     op = Operation("reload:web", Action.RELOAD, Kind.CONTAINER, "web", "edited", steps=(step,))
     _, failed = _run(engine, op)
     assert "container web did not load its new config within 0.2s" in failed["reload:web"]
+
+
+def test_the_process_list_before_the_reload_is_taken_while_the_validation_runs() -> None:
+    """The listing is a `ps` on the engine's host: taken beside `nginx -t`, it costs the
+    save → served path nothing."""
+    import threading
+
+    class Engine(FakeEngine):
+        listed = threading.Event()
+        seen_during_validation: bool | None = None
+
+        def processes(self, container: str) -> tuple[P, ...]:
+            self.listed.set()
+            return super().processes(container)
+
+        def exec_run(self, container: str, command, **kwargs):  # type: ignore[no-untyped-def]
+            if list(command) == ["nginx", "-t"]:
+                # Only a listing made in another thread can end this wait early.
+                self.seen_during_validation = self.listed.wait(10)
+            return super().exec_run(container, command, **kwargs)
+
+    engine = Engine({"nginx:1.25": "sha256:" + "a" * 64})
+    from stackup.engine.interface import ContainerSpec
+
+    service = Service.model_validate({"image": "nginx:1.25"})
+    engine.create_container(ContainerSpec("web", "nginx:1.25", service, {}, {}))
+    engine.start_container("web")
+    (op,) = reload_operations("web", ["web"], NGINX_POLICY, "edited", confirm=True)
+    _, failed = _run(engine, op)
+    assert failed == {}
+    assert engine.seen_during_validation is True
