@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import os
 import secrets
 import statistics
 import subprocess
@@ -167,7 +168,8 @@ services:
     try:
         _wait_up(port)
         client_thread.start()
-        print(f"stack {project}: nginx on 127.0.0.1:{port}; {args.edits} edits each way\n")
+        print(f"stack {project}: nginx on 127.0.0.1:{port}; {args.edits} edits each way")
+        print(f"load average at start: {os.getloadavg()[0]:.2f}\n")
 
         # ---------------------------------------------------------------- stackup watch
         recorder = Recorder()
@@ -185,7 +187,7 @@ services:
         while recorder.first("start", 0) is None:
             time.sleep(0.01)
         time.sleep(0.3)  # let the watcher settle into its loop before the first edit
-        rows: list[tuple[float, float, float, float, float]] = []
+        rows: list[tuple[float, float, float, float, float, float, float]] = []
         failures_before = len(client.failures)
         requests_before = len(client.answers) + len(client.failures)
         for i in range(args.edits):
@@ -201,7 +203,23 @@ services:
             validated = recorder.first("validated", t0)
             sent = recorder.first("reloaded", t0)
             assert seen and validated and sent, recorder.events[-5:]
-            rows.append((served - t0, seen - t0, validated - seen, sent - validated, served - sent))
+            # The executor reports the reload live once nginx's new workers serve (the
+            # container's process list): after the first new response, or just before it.
+            deadline = time.monotonic() + 11
+            while recorder.first("live", t0) is None and time.monotonic() < deadline:
+                time.sleep(0.001)
+            live = recorder.first("live", t0) or served
+            rows.append(
+                (
+                    served - t0,
+                    seen - t0,
+                    validated - seen,
+                    sent - validated,
+                    served - sent,
+                    live - sent,
+                    live - served,
+                )
+            )
             time.sleep(0.15)
         watch_failures = len(client.failures) - failures_before
         watch_requests = len(client.answers) + len(client.failures) - requests_before
@@ -238,9 +256,16 @@ services:
         ("nginx -t in container", 2),
         ("HUP sent", 3),
         ("HUP → new header served", 4),
+        ("HUP → seen live (top)", 5),
     ):
         values = [r[index] for r in rows]
         print(f"  {label:<26} {ms(statistics.median(values))} / {ms(pct(values, 95))}")
+    early = [r[6] for r in rows]
+    print(
+        f"  reported live before the first new response in {sum(1 for x in early if x < 0)} of "
+        f"{len(rows)} edits (by at most {ms(-min(early))} ms: the request already in nginx)"
+    )
+    print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
     if client.failures:
         kinds: dict[str, int] = {}
         for _, what in client.failures:

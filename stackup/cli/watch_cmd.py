@@ -29,6 +29,7 @@ _MARKS = {
     "validated": "✔",
     "invalid": "✘",
     "reloaded": "↻",
+    "live": "✔",
     "atomic": "!",
     "recreate": "-/+",
     "content": "•",

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 from stackup.engine.docker import convert, payloads
 from stackup.engine.interface import (
+    ContainerProcess,
     ContainerSpec,
     ContainerState,
     ExecResult,
@@ -71,6 +72,9 @@ class _Container:
     ports: tuple[str, ...] = ()  # "127.0.0.1:8080->80/tcp", as the engine lists them
     one_shot: ExecResult | None = None  # a command that ends at once: its exit code and output
     output: bytes = b""  # what it printed, for `logs`
+    # Its worker processes' generation: a reload (HUP, `nginx -s reload`) starts a new one, as
+    # nginx's master does (`processes` lists a master and two workers of the generation).
+    generation: int = 0
 
 
 class FakeEngine:
@@ -409,6 +413,18 @@ class FakeEngine:
         # signal but SIGKILL (and SIGSTOP) sent to it.
         if signal.upper().removeprefix("SIG") in ("KILL", "9"):
             c.state, c.exit_code, c.health = "exited", 137, None
+        elif signal.upper().removeprefix("SIG") in ("HUP", "1"):
+            c.generation += 1
+
+    @_locked
+    def processes(self, container: str) -> tuple[ContainerProcess, ...]:
+        self.calls["processes"] += 1
+        c = self._running(container, "listing processes")
+        first = 100 * (c.generation + 1)
+        return (
+            ContainerProcess(1, 0, "nginx: master process"),
+            *(ContainerProcess(first + i, 1, "nginx: worker process") for i in range(2)),
+        )
 
     @_locked
     def exec_run(
@@ -424,6 +440,8 @@ class FakeEngine:
         self.calls["exec_run"] += 1
         self._running(container, f"running {' '.join(command)!r}")
         self.execs.append((container, tuple(command)))
+        if list(command)[:3] == ["nginx", "-s", "reload"]:
+            self._find(container).generation += 1
         return _exec(command)
 
     @_locked

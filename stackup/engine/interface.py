@@ -109,6 +109,16 @@ class ContainerState:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerProcess:
+    """One process of a running container, as the engine's process list (`top`) shows it.
+    PIDs are the engine's view (the host's on Docker); only their relations matter here."""
+
+    pid: int
+    ppid: int
+    command: str  # the command line, as `ps` shows it (nginx retitles its processes)
+
+
+@dataclass(frozen=True, slots=True)
 class PullEvent:
     image: str
     layer: str | None
@@ -179,6 +189,11 @@ class Engine(Protocol):
     def inspect_container(self, container: str) -> ContainerState: ...
 
     def kill_container(self, container: str, signal: str) -> None: ...
+
+    def processes(self, container: str) -> tuple[ContainerProcess, ...]:
+        """The processes running in `container` (the Engine API's `top`, so it works on a
+        remote engine too): how a reload is seen to be live."""
+        ...
 
     def exec_run(
         self,

@@ -14,6 +14,7 @@ import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from stackup.errors import UsageError
@@ -118,11 +119,28 @@ def _alias(imp: Imported, value: str) -> None:
 
 
 def _volume(imp: Imported, value: str) -> None:
-    source, sep, _ = value.partition(":")
+    source, sep, rest = value.partition(":")
     named = sep and source and not source.startswith(("/", ".", "~")) and "$" not in source
     if named and source not in imp.named_volumes:
         imp.named_volumes.append(source)  # a named volume, created by docker run if missing
+    if sep and not named:
+        _note_single_file_config(imp, rest.partition(":")[0])
     imp.service.setdefault("volumes", []).append(value)
+
+
+def _note_single_file_config(imp: Imported, target: str) -> None:
+    """A config file bind-mounted on its own (`-v $PWD/default.conf:/etc/nginx/conf.d/default.conf`):
+    the mount pins the file's inode, so an edit saved by rename (`sed -i`, vim, most editors)
+    reaches the container only through a new one. Its directory, mounted, is reloaded in place."""
+    path = PurePosixPath(target)
+    if path.suffix in ("", ".d") or not (target.startswith("/etc/") or path.suffix == ".conf"):
+        return
+    _ignored(
+        f"{target} is a single-file bind mount: an edit saved by rename (sed -i, vim, most "
+        "editors) reaches the container only by recreating it; put the file in a directory "
+        f"of its own and mount the directory (e.g. ./{path.parent.name}:{path.parent}) to "
+        "have edits reloaded in place"
+    )(imp, target)
 
 
 def _mount(imp: Imported, value: str) -> None:
@@ -162,6 +180,8 @@ def _mount(imp: Imported, value: str) -> None:
     if options:
         raise UsageError(f"--mount option {sorted(options)[0]!r} is not supported by import")
     source = entry.get("source")
+    if entry["type"] == "bind":
+        _note_single_file_config(imp, str(entry["target"]))
     if entry["type"] == "volume" and source and source not in imp.named_volumes:
         imp.named_volumes.append(source)
     imp.service.setdefault("volumes", []).append(entry)

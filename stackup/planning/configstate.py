@@ -240,6 +240,18 @@ def applied_states(
         return {}
 
 
+def applied_inode(
+    project: str, container_id: str, labels: Mapping[str, str], target: str
+) -> int | None:
+    """The inode of the single file a container applied at `target` (its reload record, else
+    its create label), or None when it was never recorded: a single-file bind mount pins the
+    inode the file had when the container was made, so a different one on the host now means
+    the file was saved by rename (watch asks this before it asks the container itself)."""
+    snap = ConfigSnapshot(applied=read_records(store_dir(project)))
+    state = applied_states(container_id, labels, snap).get(target)
+    return state.inode if state is not None else None
+
+
 def drift(
     stack: Stack,
     service: str,

@@ -208,15 +208,13 @@ class ContainerDecisions:
             updatable = [f for f in fields if top_field(f.path) in UPDATABLE and in_place(f)]
             structural = [f for f in fields if f not in updatable]
         reasons = self._recreate_reasons(service, want, have, structural)
-        if drift.renamed:
-            reasons.append(
-                f"{self._shown(drift.renamed)} was saved by rename; a single-file bind mount "
-                "shows the new file only to a new container"
-            )
         check = self._check_renamed(service, want, drift)
-        if check and reasons:
-            command = " ".join(check[0].spec.service.command or ())
-            reasons[-1] += f" ({command} checks it first, in a throwaway container)"
+        if drift.renamed:
+            targets = [
+                m.target for m in CS.config_mounts(self.stack, service) if m.source in drift.renamed
+            ]
+            command = " ".join(check[0].spec.service.command or ()) if check else None
+            reasons.append(R.renamed_reason(self._shown(drift.renamed), targets, command))
         if reasons and self.options.no_recreate:
             self.warnings.append(f"{want.name} is not recreated (--no-recreate): {reasons[0]}")
             reasons = []
@@ -411,6 +409,7 @@ class ContainerDecisions:
             policy,
             f"{self._shown(drift.edited)} changed since it was last applied; {reload_how(policy)}",
             {have.name: record},
+            confirm=R.confirms_reload(self.stack.services[service]),
         )
         self._add_service_op(service, replace(op, after=after), recreated=False)
 

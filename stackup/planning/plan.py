@@ -198,6 +198,10 @@ class Sleep:
 class Signal:
     container: str
     signal: str
+    # A reload that is done only once a new generation of workers serves (nginx's HUP returns
+    # before it is): the step waits for it in the container's process list, and fails naming
+    # the container when it is not seen (stackup.targets.engine.reloaded).
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +213,7 @@ class Exec:
     working_dir: str | None = None
     environment: tuple[str, ...] = ()  # KEY=VALUE
     privileged: bool = False
+    confirm: bool = False  # a reload command: as `Signal.confirm`
 
 
 @dataclass(frozen=True, slots=True)

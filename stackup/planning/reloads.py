@@ -40,16 +40,60 @@ def reload_policy(service: Service) -> ReloadPolicy | None:
         return None
     if declared is not None:
         return declared
+    return NGINX_POLICY if runs_nginx(service) else None
+
+
+def runs_nginx(service: Service) -> bool:
+    """An nginx image, or a command starting `nginx`."""
     if service.image is not None and image_repository(service.image) == "nginx":
-        return NGINX_POLICY
-    if service.command and PurePosixPath(service.command[0]).name == "nginx":
-        return NGINX_POLICY
-    return None
+        return True
+    return bool(service.command and PurePosixPath(service.command[0]).name == "nginx")
+
+
+def confirms_reload(service: Service) -> bool:
+    """Whether a reload of `service` is done only once its process list shows a new generation
+    of workers (stackup.targets.engine.reloaded): nginx's, whatever its policy says (a HUP and
+    `nginx -s reload` both return before the new config serves). Another process may reload
+    in place, with nothing to see in its process list: its reload is done when the signal is
+    delivered or the command has exited."""
+    return runs_nginx(service)
+
+
+def reload_steps(
+    container: str, policy: ReloadPolicy, *, validate: bool, confirm: bool
+) -> list[Exec | Signal]:
+    """Validate (when asked and the policy says how), then signal or exec: the steps of one
+    container's reload, for ↻ operations and rollouts alike."""
+    steps: list[Exec | Signal] = []
+    if validate and policy.validate_:
+        steps.append(Exec(container, tuple(policy.validate_), "validate"))
+    if policy.signal:
+        steps.append(Signal(container, policy.signal, confirm=confirm))
+    elif policy.exec_:
+        steps.append(Exec(container, tuple(policy.exec_), "reload", confirm=confirm))
+    return steps
 
 
 def is_config_mount(policy: ReloadPolicy | None, target: str) -> bool:
     """A mount its service's reload policy reloads: a target under /etc/ or ending in .conf."""
     return policy is not None and (target.startswith("/etc/") or target.endswith(".conf"))
+
+
+def renamed_reason(shown: str, targets: Sequence[str] = (), checked_by: str | None = None) -> str:
+    """Why a config saved by rename recreates its container, and how to avoid it: a
+    single-file bind mount pins the file's inode, and `sed -i`, vim and most editors save by
+    writing a new file and renaming it over the old one. A mounted directory shows the new
+    file at once (then it is reloaded in place)."""
+    example = ""
+    if targets:
+        directory = PurePosixPath(targets[0]).parent
+        example = f" (e.g. ./{directory.name}:{directory})"
+    check = f" ({checked_by} checks it first, in a throwaway container)" if checked_by else ""
+    return (
+        f"{shown} was saved by rename, and a single-file bind mount shows the new file only "
+        f"to a new container{check}; to have it reloaded in place instead, put it in a "
+        f"directory of its own and mount the directory{example}"
+    )
 
 
 def is_noise(path: Path) -> bool:
@@ -66,19 +110,18 @@ def reload_operations(
     policy: ReloadPolicy,
     reason: str,
     records: Mapping[str, RecordApplied] | None = None,
+    *,
+    confirm: bool = False,
 ) -> tuple[Operation, ...]:
-    """One ↻ operation per container: validate (if the policy says how), then signal or exec,
-    then `records[container]` (what it now runs: `configstate.RecordApplied`). The executor
-    stops an operation at a failing validate, so nothing is sent or recorded then."""
+    """One ↻ operation per container: validate (if the policy says how), then signal or exec
+    (waiting, with `confirm`, until the new config serves: `confirms_reload`), then
+    `records[container]` (what it now runs: `configstate.RecordApplied`). The executor stops
+    an operation at a failing validate, so nothing is sent or recorded then."""
     ops = []
     for name in sorted(containers):
-        steps: list[Exec | Signal | RecordApplied] = []
-        if policy.validate_:
-            steps.append(Exec(name, tuple(policy.validate_), "validate"))
-        if policy.signal:
-            steps.append(Signal(name, policy.signal))
-        elif policy.exec_:
-            steps.append(Exec(name, tuple(policy.exec_), "reload"))
+        steps: list[Exec | Signal | RecordApplied] = [
+            *reload_steps(name, policy, validate=True, confirm=confirm)
+        ]
         record = (records or {}).get(name)
         if record is not None:
             steps.append(record)

@@ -33,14 +33,13 @@ from dataclasses import dataclass, replace
 from stackup.model import labels as L
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Service
+from stackup.planning import reloads as R
 from stackup.planning.desired import DesiredContainer, temporary_name
 from stackup.planning.plan import (
     CreateContainer,
-    Exec,
     FieldChange,
     RemoveContainer,
     RenameContainer,
-    Signal,
     Sleep,
     StartContainer,
     Step,
@@ -53,6 +52,10 @@ DEFAULT_MONITOR = 5.0  # Swarm's default `monitor`, for a container without a he
 # the old workers keep the old upstream addresses until they are done. The old containers are
 # stopped only after this pause, so no worker is left with nothing but their addresses.
 RELOAD_SETTLE = 1.0
+
+# A dependent that reloads its config: (running container, its policy, whether its reload is
+# confirmed in its process list: `reloads.confirms_reload`).
+Dependent = tuple[str, ReloadPolicy, bool]
 
 
 @dataclass(frozen=True)
@@ -170,19 +173,14 @@ def rollout_policy(service: Service) -> Rollout | None:
     )
 
 
-def reload_steps(
-    dependents: Sequence[tuple[str, ReloadPolicy]], *, validate: bool
-) -> tuple[Step, ...]:
-    """Reload each running dependent container: validate (the first time), then signal or exec."""
-    steps: list[Step] = []
-    for container, policy in dependents:
-        if validate and policy.validate_:
-            steps.append(Exec(container, tuple(policy.validate_), "validate"))
-        if policy.signal:
-            steps.append(Signal(container, policy.signal))
-        elif policy.exec_:
-            steps.append(Exec(container, tuple(policy.exec_), "reload"))
-    return tuple(steps)
+def reload_steps(dependents: Sequence[Dependent], *, validate: bool) -> tuple[Step, ...]:
+    """Reload each running dependent container: validate (the first time), then signal or
+    exec, done once the new config serves where that can be seen (`R.confirms_reload`)."""
+    return tuple(
+        step
+        for container, policy, confirm in dependents
+        for step in R.reload_steps(container, policy, validate=validate, confirm=confirm)
+    )
 
 
 @dataclass(frozen=True)
@@ -197,7 +195,7 @@ def start_first_steps(
     policy: Rollout,
     items: Sequence[Replacement],
     waits: tuple[Step, ...],
-    dependents: Sequence[tuple[str, ReloadPolicy]],
+    dependents: Sequence[Dependent],
     stop_timeout: float | None,
     after_start: Callable[[str], tuple[Step, ...]] = lambda container: (),
 ) -> StartFirstSteps:
@@ -222,7 +220,7 @@ def start_first_steps(
     first_reload = reload_steps(dependents, validate=True)
     steps.extend(first_reload)
     if first_reload:
-        names = ", ".join(container for container, _ in dependents)
+        names = ", ".join(container for container, _, _ in dependents)
         steps.append(Sleep(RELOAD_SETTLE, f"letting {names} load its config again"))
     restore_to = len(steps)
     steps.extend(StopContainer(item.old_name, stop_timeout) for item in items)

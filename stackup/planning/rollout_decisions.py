@@ -90,7 +90,7 @@ class RolloutDecisions:
         # The new container has a new address: dependents that cached the old one (nginx)
         # load their config again once it is ready.
         reloads = self._reloading_dependents(service)
-        when_ready = RO.reload_steps([(c, p) for _, c, p in reloads], validate=True)
+        when_ready = RO.reload_steps(self._reloaders(reloads), validate=True)
         shown = sorted({s for s, _, _ in reloads})
         previous: tuple[str, ...] = ()
         for index, batch in enumerate(policy.batches(items)):
@@ -145,7 +145,7 @@ class RolloutDecisions:
             policy,
             items,
             (*self._waits(service), *hooks),
-            [(c, p) for _, c, p in reloads],
+            self._reloaders(reloads),
             stop_timeout(self.stack, service),
             partial(post_start, self.stack.services[service]),
         )
@@ -178,6 +178,9 @@ class RolloutDecisions:
         # Not gated like a single create: the old containers serve until the whole operation
         # is through, so it simply runs after its dependencies' operations.
         self._add_service_op(service, op, recreated=True, gated=False)
+
+    def _reloaders(self, reloads: list[tuple[str, str, ReloadPolicy]]) -> list[RO.Dependent]:
+        return [(c, p, R.confirms_reload(self.stack.services[s])) for s, c, p in reloads]
 
     def _reloading_dependents(self, service: str) -> list[tuple[str, str, ReloadPolicy]]:
         """(service, running container, policy) of each dependent that reloads its config:

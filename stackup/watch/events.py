@@ -19,8 +19,8 @@ from stackup.targets.engine.execute import Event
 @dataclass(frozen=True)
 class WatchEvent:
     """Something watch saw or did. `kind` is one of: start, changed, validated, invalid,
-    reloaded, atomic, recreate, content, sync, rebuild, restart, plan, applied, skipped,
-    error, engine, stop."""
+    reloaded, live (the new config serves), atomic, recreate, content, sync, rebuild, restart,
+    plan, applied, skipped, error, engine, stop."""
 
     kind: str
     text: str

@@ -194,12 +194,22 @@ class Watcher(DevelopActions):
         # Each reload records what the container now runs, so `diff` and `up` agree with it.
         records = CS.records_for(self.loaded.stack, service, ((c.name, c.id) for c in containers))
         ops = R.reload_operations(
-            service, [c.name for c in containers], policy, f"{shown} changed", records
+            service,
+            [c.name for c in containers],
+            policy,
+            f"{shown} changed",
+            records,
+            confirm=R.confirms_reload(self.loaded.stack.services[service]),
         )
         outcome = self._run_quiet(R.watch_plan(self.loaded.stack.name, ops, (service,)), service)
         if outcome.failed:
             for message in outcome.failed.values():
-                self._invalid(service, message, "nothing was sent; the old config keeps serving")
+                if message.startswith("validate command "):
+                    self._invalid(
+                        service, message, "nothing was sent; the old config keeps serving"
+                    )
+                else:  # sent, and not seen live (stackup.targets.engine.reloaded)
+                    self._say("error", f"{service}: {message}", service)
             return False
         return True
 
@@ -215,8 +225,18 @@ class Watcher(DevelopActions):
                 continue
             for c in containers:
                 known = self._inodes.get((c.id, mount.target))
+                if known is None:
+                    # What it was created with (or last reloaded with), as `up` reads it: no
+                    # exec (50-100 ms) before the recreate. A container restarted by hand since
+                    # sees the new file already; it is recreated needlessly, as by `up`.
+                    known = CS.applied_inode(self.loaded.stack.name, c.id, c.labels, mount.target)
+                    if known is not None:
+                        self._inodes[(c.id, mount.target)] = known
                 if known == host_inode:
                     continue
+                if known is not None:
+                    out.append(mount)
+                    break
                 seen_inode = self._container_inode(
                     c, mount.target
                 )  # confirm: it may have restarted
@@ -237,12 +257,6 @@ class Watcher(DevelopActions):
         self, service: str, replaced: list[R.BindMount], policy: ReloadPolicy
     ) -> bool:
         files = R.describe([m.source for m in replaced], self._base())
-        self._say(
-            "atomic",
-            f"{service}: {files} was replaced by a new file (saved by rename); "
-            "the running container still sees the old one",
-            service,
-        )
         options = dataclasses.replace(
             self.config.options,
             services=(service,),
@@ -251,10 +265,7 @@ class Watcher(DevelopActions):
             pull=None,  # its image is here (it runs): one stage, so the check stays first
         )
         plan = api.plan(self.loaded, self.engine, options)
-        why = (
-            f"{files} was saved by rename; a single-file bind mount shows the new file "
-            "only to a new container"
-        )
+        why = R.renamed_reason(files, [m.target for m in replaced])
         # The new file is checked first in a throwaway twin of the container (`nginx -t`), as
         # the plan's first step: a broken file stops the recreate before anything is touched.
         check = R.throwaway_check(self.loaded.stack, service, policy)
@@ -267,7 +278,6 @@ class Watcher(DevelopActions):
                 for op in plan.operations
             ),
         )
-        self._say("recreate", f"{service}: recreating: {why}", service)
         outcome = self._apply(plan, options)
         for message in outcome.failed.values():
             if message.startswith("validate command "):
@@ -369,6 +379,10 @@ class Watcher(DevelopActions):
             services = {op.id: op.service for op in plan.operations}
 
             def on_event(event: Event) -> None:
+                if event.status == "failed" and event.message.startswith("validate command "):
+                    return  # told once, at the host file and line, by `_invalid`
+                if event.status == "started":  # the plan just shown says why
+                    event = dataclasses.replace(event, message=event.message.split(":", 1)[0])
                 show(event)
                 if event.status == "step" and "passed in a throwaway container" in event.message:
                     service = services.get(event.op_id)
@@ -386,7 +400,13 @@ class Watcher(DevelopActions):
         def on_event(event: Event) -> None:
             if event.status != "step":
                 return
-            kind = "reloaded" if event.message.startswith("sent ") else "validated"
+            kind = (
+                "reloaded"
+                if event.message.startswith("sent ")
+                else "live"
+                if event.message.startswith("live: ")
+                else "validated"
+            )
             self._say(kind, f"{service}: {event.message} ({event.elapsed * 1000:.0f} ms)", service)
 
         with self._locked():

@@ -40,21 +40,25 @@ from stackup.planning.plan import (
 from stackup.planning.reloads import (  # the policy is the planner's too; re-exported for watch
     NGINX_POLICY,
     NOISE_DIRS,
+    confirms_reload,
     image_repository,
     is_config_mount,
     is_noise,
     reload_operations,
     reload_policy,
+    renamed_reason,
 )
 from stackup.watch.nginx_errors import Mount, explain
 
 __all__ = [
     "NGINX_POLICY",
+    "confirms_reload",
     "image_repository",
     "is_config_mount",
     "is_noise",
     "reload_operations",
     "reload_policy",
+    "renamed_reason",
 ]
 
 

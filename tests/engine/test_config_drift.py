@@ -4,8 +4,10 @@ broken edit is refused at the host file and line while the old config keeps serv
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import docker
@@ -71,6 +73,75 @@ def test_in_place_edit_is_reloaded_in_the_same_container(
     assert "No changes" in stackup("diff", cwd=d.path, env=env).stdout
 
 
+def _up_until_reload_done(d: StackDir, env: dict[str, str], name: str) -> subprocess.Popen[str]:
+    """`stackup up --progress json`, read until it reports the reload of `name` done (the
+    moment `up` says so, before the process has exited)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stackup", "up", "--progress", "json"],
+        cwd=d.path,
+        env={**os.environ, "NO_COLOR": "1", **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # the plan, shown before the events
+        done = {"id": f"reload:{name}", "status": "done"}
+        if isinstance(event, dict) and done.items() <= event.items():
+            return proc
+    proc.wait()
+    raise AssertionError(f"up never reported the reload done:\n{''.join(seen)}")
+
+
+def test_the_first_request_after_up_reports_the_reload_gets_the_new_config(
+    running: tuple[StackDir, str, str, dict[str, str]], docker_client: docker.DockerClient
+) -> None:
+    """`up` reports a reload done only once nginx's new workers serve (seen in the
+    container's process list): the very next request gets the new header, every time."""
+    d, url, name, env = running
+    before = docker_client.containers.get(name).id
+    conf = d.path / "nginx/default.conf"
+    for version in ("two", "three", "four", "five"):
+        with conf.open("r+") as f:  # in place: same inode, a reload
+            f.truncate(0)
+            f.write(server_conf(version))
+        proc = _up_until_reload_done(d, env, name)
+        got = http_get(url, retry_for=0).headers.get("X-Version")
+        assert proc.wait(timeout=60) == 0
+        assert got == version
+    assert docker_client.containers.get(name).id == before
+
+
+def test_a_reload_never_seen_live_fails_naming_the_container(
+    tmp_stack_dir: StackDir, project_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A reload policy whose signal starts no new workers (USR1 only reopens nginx's logs):
+    `up` waits for the new generation, then fails naming the container."""
+    d, port = tmp_stack_dir, free_port()
+    _stack(d, project_name, port)
+    d.write(
+        (d.path / "stack.yaml").read_text()
+        + "    x-stackup:\n      reload: {validate: [nginx, -t], signal: USR1}\n",
+        "stack.yaml",
+    )
+    env = {"XDG_STATE_HOME": str(tmp_path_factory.mktemp("state"))}
+    stackup("up", cwd=d.path, env=env)
+    with (d.path / "nginx/default.conf").open("r+") as f:
+        f.truncate(0)
+        f.write(server_conf("two"))
+    up = stackup("up", "--progress", "plain", cwd=d.path, env=env, check=False)
+    assert up.returncode == 1, up.stdout + up.stderr
+    name = f"{project_name}-web-1"
+    assert f"container {name} did not load its new config within 10s" in up.stdout + up.stderr
+
+
 def test_broken_edit_is_refused_and_old_config_serves(
     running: tuple[StackDir, str, str, dict[str, str]],
 ) -> None:
@@ -97,7 +168,23 @@ def test_sed_rename_recreates_the_container(
     diff = stackup("diff", cwd=d.path, env=env)
     assert "-/+ container " + name in diff.stdout
     assert "nginx/default.conf was saved by rename" in diff.stdout
-    stackup("up", cwd=d.path, env=env)
+    # One message says why, and the fix.
+    fix = (
+        "put it in a directory of its own and mount the directory (e.g. ./conf.d:/etc/nginx/conf.d)"
+    )
+    assert diff.stdout.count(fix) == 1, diff.stdout
+    log = d.path / "calls.log"
+    stackup("up", cwd=d.path, env={**env, "STACKUP_TEST_CALL_LOG": str(log)}, faulty=True)
+    # The new container is created (after the throwaway check's own create, start and
+    # remove) before the old one stops: the unavailability is a stop and a start, no more.
+    calls = log.read_text().split()
+    assert calls[-5:] == [
+        "create_container",
+        "stop_container",
+        "start_container",
+        "remove_container",
+        "rename_container",
+    ], calls
     assert http_get(url).headers.get("X-Version") == "three"
     assert docker_client.containers.get(name).id != before
     assert "No changes" in stackup("diff", cwd=d.path, env=env).stdout

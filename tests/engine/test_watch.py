@@ -103,6 +103,7 @@ def test_atomic_save_of_single_file_mount_recreates_after_validation(
     out = watch.wait_for(r"applied \d+ operation")
     assert "saved by rename" in out and "passed in a throwaway container" in out, out
     assert "-/+ container " + name in out
+    assert out.count("put it in a directory of its own and mount the directory") == 1, out
     wait_header(url, "X-Version", "three")
     second_id, _ = container(docker_client, name)
     assert second_id != first_id
@@ -111,6 +112,7 @@ def test_atomic_save_of_single_file_mount_recreates_after_validation(
     os.replace(tmp, conf)
     out = watch.wait_for(r"validation failed \(in a throwaway container\).*\n(    .*\n)+")
     assert "nginx/conf.d/default.conf:4: unknown directive" in out, out
+    assert out.count("unknown directive") == 1, out  # nginx's error, told once
     assert container(docker_client, name)[0] == second_id  # the old container keeps serving
     assert http_get(url).headers.get("X-Version") == "three"
     leftovers = docker_client.containers.list(all=True, filters={"label": "io.stackup.watch-check"})

@@ -317,3 +317,25 @@ def test_a_podman_line_is_read_as_docker_and_each_podman_only_flag_is_named() ->
     # The same flags on a docker line are docker's mistakes.
     with pytest.raises(UsageError, match="unknown docker run flag --pod"):
         parse_docker_run(split_command_line(line.replace("podman", "docker", 1)))
+
+
+def test_a_single_file_config_mount_warns_and_suggests_its_directory() -> None:
+    import shlex
+
+    line = (
+        "docker run -d -p 80:80 -v $PWD/app:/usr/share/nginx/html "
+        "-v $PWD/default.conf:/etc/nginx/conf.d/default.conf "
+        "--mount type=bind,source=./nginx.conf,target=/etc/nginx/nginx.conf nginx"
+    )
+    notes = parse_docker_run(shlex.split(line)).notes
+    single = [n for n in notes if "single-file bind mount" in n]
+    assert [n.split(" ", 1)[0] for n in single] == [
+        "/etc/nginx/conf.d/default.conf",
+        "/etc/nginx/nginx.conf",
+    ]
+    assert "mount the directory (e.g. ./conf.d:/etc/nginx/conf.d)" in single[0]
+    # A directory (conf.d), a web root and a named volume are not single config files.
+    directories = (
+        "-v $PWD/conf.d:/etc/nginx/conf.d -v $PWD/site:/usr/share/nginx/html -v data:/data"
+    )
+    assert not parse_docker_run(shlex.split(f"docker run {directories} nginx")).notes

@@ -165,8 +165,14 @@ def test_recreate_onto_a_taken_port_restores_the_old_container(tmp_path: Path) -
 
     moved = load_text(textwrap.dedent(WEB.format(port=18081)), working_dir=tmp_path)
     plan = _plan(engine, moved)
-    with pytest.raises(ApplyError, match=r"127\.0\.0\.1:18081/tcp .* in use by container holder"):
+    with pytest.raises(
+        ApplyError, match=r"127\.0\.0\.1:18081/tcp .* in use by container holder"
+    ) as taken:
         check(plan, engine, moved.stack)
+    # `holder` was run by hand: the hint says how to take it over, and that it goes by name.
+    hint = taken.value.hint or ""
+    assert "`stackup import container holder`" in hint and "`stackup up --adopt`" in hint, hint
+    assert "`container_name: holder`" in hint, hint
 
     outcome = api.apply(plan, engine)  # as if the check had not seen it
     assert not outcome.ok

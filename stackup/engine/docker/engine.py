@@ -44,6 +44,7 @@ from stackup.engine.docker.calls import (
 from stackup.engine.docker.execs import ExecCalls
 from stackup.engine.docker.images import ImageCalls
 from stackup.engine.interface import (
+    ContainerProcess,
     ContainerSpec,
     ContainerState,
     Engine,
@@ -419,6 +420,14 @@ class DockerEngine(ImageCalls, ExecCalls):
     def kill_container(self, container: str, signal: str) -> None:
         with engine_errors(f"sending {signal} to container {container}"):
             self.api.kill(container, signal=signal)
+
+    @counted
+    def processes(self, container: str) -> tuple[ContainerProcess, ...]:
+        # No `ps_args`: the engine's default listing is the one every engine accepts (Podman's
+        # compatible API and a remote engine's ps included); its columns are found by title.
+        with engine_errors(f"listing the processes of container {container}"):
+            raw = self.api.top(container)
+        return payloads.processes_from_top(raw, container)
 
     @mutating
     def update_container(self, container: str, service: Service) -> None:

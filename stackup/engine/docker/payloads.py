@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stackup.engine.interface import (
+    ContainerProcess,
     ContainerState,
 )
 from stackup.engine.observed import (
@@ -25,6 +26,7 @@ from stackup.engine.observed import (
     ObservedNetwork,
     ObservedVolume,
 )
+from stackup.errors import EngineError
 from stackup.model import labels as L
 
 # --------------------------------------------------------------------------- engine → Observed
@@ -221,3 +223,27 @@ def container_state_from_inspect(raw: Mapping[str, Any]) -> ContainerState:
         started_at=str(state.get("StartedAt", "")),
         finished_at=str(state.get("FinishedAt", "")),
     )
+
+
+# --------------------------------------------------------------------------- engine → processes
+
+
+def processes_from_top(raw: Mapping[str, Any], container: str) -> tuple[ContainerProcess, ...]:
+    """`GET /containers/{id}/top` (`{"Titles": [...], "Processes": [[...], ...]}`): the columns
+    are found by their titles, which differ between engines (Docker's `ps -ef`: PID, PPID,
+    CMD; Podman's: PID, PPID, COMMAND)."""
+    titles = [str(t).upper() for t in raw.get("Titles") or []]
+    command_titles = [t for t in ("CMD", "COMMAND", "ARGS") if t in titles]
+    if "PID" not in titles or "PPID" not in titles or not command_titles:
+        raise EngineError(
+            f"listing the processes of container {container}: the engine's process list has no "
+            f"PID, PPID and command columns (it has {', '.join(titles) or 'none'})"
+        )
+    pid, ppid, cmd = titles.index("PID"), titles.index("PPID"), titles.index(command_titles[0])
+    out = []
+    for row in raw.get("Processes") or []:
+        try:
+            out.append(ContainerProcess(int(row[pid]), int(row[ppid]), str(row[cmd])))
+        except (IndexError, ValueError):
+            continue  # a row the engine could not fill (a process that ended while listed)
+    return tuple(out)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackup.engine.interface import Engine, PullEvent
+from stackup.engine.interface import ContainerProcess, Engine, PullEvent
 from stackup.errors import ApplyError, StackupError
 from stackup.planning.configstate import write_record
 from stackup.planning.plan import (
@@ -53,6 +53,7 @@ from stackup.planning.plan import (
 )
 from stackup.targets.engine.conditions import wait_for_condition
 from stackup.targets.engine.images import ImageBuilder
+from stackup.targets.engine.reloaded import CONFIRM_TIMEOUT, wait_until_live
 from stackup.targets.engine.throwaway import run_check
 
 
@@ -83,6 +84,8 @@ class ExecuteOptions:
     inline: bool = False
     # Carries out the steps of another target (the swarm's: stackup.targets.swarm.runner).
     target_steps: TargetStepRunner | None = None
+    # How long a confirmed reload (`Signal.confirm`) may take to be seen live.
+    reload_timeout: float = CONFIRM_TIMEOUT
 
 
 @dataclass
@@ -149,6 +152,9 @@ class _Executor:
                 self.dependents[before].append(op_id)
         self.resume_at: dict[str, int] = {}
         self.started: dict[str, float] = {}
+        # Process lists taken beside a validation, for the confirmed reload after it.
+        self.prefetched: dict[tuple[str, Step], Future[tuple[ContainerProcess, ...]]] = {}
+        self.lister = _LazyPool()
         # Candidates to run, smallest id first (the order is deterministic, as the plan is);
         # an entry is checked again when popped, so a stale one costs nothing.
         self.ready: list[str] = [op_id for op_id in self.ops if self._runnable(op_id)]
@@ -172,7 +178,7 @@ class _Executor:
             if self.options.inline
             else ThreadPoolExecutor(max(1, self.options.parallel))
         )
-        with pool:
+        with pool, self.lister:
             try:
                 while self.pending or running:
                     if not self.cancel.is_set():
@@ -283,6 +289,7 @@ class _Executor:
         index = begin
         try:
             for index in range(begin, end):
+                self._prefetch_processes(op, index)
                 self._step(op, op.steps[index], start)
         except (StackupError, OSError) as exc:
             message = str(exc)
@@ -361,9 +368,13 @@ class _Executor:
             case Disconnect(container, network):
                 e.disconnect(container, network)
             case Signal(container, signal):
+                before = self._processes_before(op, step)
                 e.kill_container(container, signal)
                 self._step_done(op, start, f"sent {signal} to {container}")
+                if step.confirm:
+                    self._confirm_live(op, container, before, start)
             case Exec(container, command, purpose):
+                before = self._processes_before(op, step)
                 result = e.exec_run(
                     container,
                     command,
@@ -378,6 +389,8 @@ class _Executor:
                         f"(exit {result.exit_code}): {result.output.strip()}"
                     )
                 self._step_done(op, start, f"{purpose} passed: {' '.join(command)}")
+                if step.confirm:
+                    self._confirm_live(op, container, before, start)
             case CopyFiles(container, archive, files):
                 e.put_files(container, "/", archive)
                 self._step_done(op, start, f"copied {files} file(s) into {container}")
@@ -430,6 +443,38 @@ class _Executor:
                     self.cancel,
                 )
 
+    def _prefetch_processes(self, op: Operation, index: int) -> None:
+        """A confirmed reload needs the container's processes from before it; when the step
+        before it runs in the same container (the validation), they are listed meanwhile, in
+        another thread: the listing (a `ps` on the engine's host, ~10 ms) is then off the way
+        from the save to the new config."""
+        step, following = op.steps[index], op.steps[index + 1 : index + 2]
+        if not following or not isinstance(step, Exec):
+            return
+        (reload,) = following
+        if (
+            isinstance(reload, Signal | Exec)
+            and reload.confirm
+            and reload.container == step.container
+        ):
+            self.prefetched[(op.id, reload)] = self.lister.submit(
+                self.engine.processes, reload.container
+            )
+
+    def _processes_before(self, op: Operation, step: Signal | Exec) -> tuple[ContainerProcess, ...]:
+        if not step.confirm:
+            return ()
+        early = self.prefetched.pop((op.id, step), None)
+        return early.result() if early is not None else self.engine.processes(step.container)
+
+    def _confirm_live(
+        self, op: Operation, container: str, before: tuple[ContainerProcess, ...], start: float
+    ) -> None:
+        wait_until_live(
+            self.engine, container, before, self.cancel, timeout=self.options.reload_timeout
+        )
+        self._step_done(op, start, f"live: new workers serve in {container}")
+
     def _pull(self, op: Operation, image: str, start: float) -> None:
         layers: dict[str, str] = {}
 
@@ -446,6 +491,29 @@ class _Executor:
     def _step_done(self, op: Operation, start: float, message: str) -> None:
         # Reload steps are reported one by one: watch mode shows (and times) each stage.
         self.emit(Event(op.id, op.name, "step", message, time.monotonic() - start))
+
+
+class _LazyPool:
+    """One worker thread, started only when a plan has a confirmed reload to prepare."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _LazyPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def submit(
+        self, fn: Callable[[str], tuple[ContainerProcess, ...]], container: str
+    ) -> Future[tuple[ContainerProcess, ...]]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="stackup-processes")
+            return self._pool.submit(fn, container)
 
 
 class _InlinePool:

@@ -88,6 +88,14 @@ def _ports_free(plan: Plan, engine: Engine, stack: Stack, host_ports: HostPorts)
         if others and others[0] == op.name:
             # The container of this very name, made outside stackup (docker run).
             hint = "if `docker run` made it, `stackup up --adopt` replaces it with a managed one, keeping its volumes"
+        elif others and engine.unmanaged_containers(others[:1]):
+            # A `docker run` container under another name: adoption goes by name.
+            hint += (
+                f"; or, if {others[0]} is this service run by hand, `stackup import container "
+                f"{others[0]}` writes it as a service, and `stackup up --adopt` replaces it with "
+                f"a managed one (adoption goes by name: the service needs `container_name: "
+                f"{others[0]}`)"
+            )
         raise ApplyError(
             f"port {host}:{port.published}/{port.protocol} of service {op.service} is already "
             f"in use by {by}; nothing was changed",
