@@ -7,7 +7,7 @@ commands, and files that are not YAML reached through include and extends.
 
 from __future__ import annotations
 
-from tests.unit.hostile_cases import DIRECTORY, FIFO, LINK, SECRET, Case
+from tests.unit.hostile_cases import FIFO, LINK, SECRET, Case
 
 S = SECRET
 UNTRUSTED = {"STACKUP_UNTRUSTED": "1"}
@@ -54,18 +54,43 @@ def _outside_cases() -> list[Case]:
         _out("env-file-tilde-user", _web("    env_file: ~root/../../${PWD}/x.env\n")),
         _out("env-file-unbraced-home", _web("    env_file: $HOME/.netrc.env\n")),
         _out("env-file-pwd", _web("    env_file: ${PWD}/../outside/app.env\n")),
-        _out("env-file-optional", _web("    env_file:\n      - path: ../outside/app.env\n        required: false\n        format: raw\n")),
+        _out(
+            "env-file-optional",
+            _web(
+                "    env_file:\n      - path: ../outside/app.env\n        required: false\n        format: raw\n"
+            ),
+        ),
         _out("env-file-file-url", _web("    env_file: file:///etc/hostname\n")),
         _out("env-file-nul", _web('    env_file: "ok.env\\0../../outside/app.env"\n')),
         _out("env-file-long-name", _web(f"    env_file: {'a' * 5000}.env\n")),
-        _out("env-file-loop", _web("    env_file: loop.env\n"), {"repo/loop.env": LINK + "loop.env"}),
+        _out(
+            "env-file-loop", _web("    env_file: loop.env\n"), {"repo/loop.env": LINK + "loop.env"}
+        ),
         _out("env-file-dir-dot", _web("    env_file: .\n")),
         _out("env-file-root", _web("    env_file: /\n")),
-        _out("secret-dev-stdin", _web("    secrets: [s]\n", "secrets:\n  s:\n    file: /dev/stdin\n")),
-        _out("secret-proc-environ", _web("    secrets: [s]\n", "secrets:\n  s:\n    file: /proc/self/environ\n"), env={"PLANTED": S}, subprocess=True),
-        _out("config-fifo-in-repo", _web("    configs: [c]\n", "configs:\n  c:\n    file: ./pipe\n"), {"repo/pipe": FIFO}),
-        _out("config-directory-outside", _web("    configs: [c]\n", "configs:\n  c:\n    file: ../outside\n")),
-        _out("extends-url", HEAD + "  web:\n    extends:\n      file: https://example.com/a.yaml\n      service: a\n"),
+        _out(
+            "secret-dev-stdin", _web("    secrets: [s]\n", "secrets:\n  s:\n    file: /dev/stdin\n")
+        ),
+        _out(
+            "secret-proc-environ",
+            _web("    secrets: [s]\n", "secrets:\n  s:\n    file: /proc/self/environ\n"),
+            env={"PLANTED": S},
+            subprocess=True,
+        ),
+        _out(
+            "config-fifo-in-repo",
+            _web("    configs: [c]\n", "configs:\n  c:\n    file: ./pipe\n"),
+            {"repo/pipe": FIFO},
+        ),
+        _out(
+            "config-directory-outside",
+            _web("    configs: [c]\n", "configs:\n  c:\n    file: ../outside\n"),
+        ),
+        _out(
+            "extends-url",
+            HEAD
+            + "  web:\n    extends:\n      file: https://example.com/a.yaml\n      service: a\n",
+        ),
         _out("include-git-remote", "include:\n  - git::https://example.com/x.git\n" + BASE),
         _out("include-oci", "include:\n  - oci://example.com/x:1\n" + BASE),
         _out("include-directory-outside", "include:\n  - ../outside\n" + BASE),
@@ -93,14 +118,47 @@ def _outside_cases() -> list[Case]:
             },
         ),
         _out("build-context-outside", _web("    build: ../outside\n")),
-        _out("build-dockerfile-outside", _web("    build:\n      context: .\n      dockerfile: ../outside/Dockerfile\n")),
-        _out("build-context-root", _web("    build:\n      context: /\n      dockerfile: etc/hostname\n")),
-        _out("build-secret-file", _web("    build:\n      context: .\n      secrets: [s]\n", "secrets:\n  s:\n    file: ../outside/secret.txt\n")),
-        _out("build-ssh", _web("    build:\n      context: .\n      ssh: [default=../outside/secret.txt]\n")),
-        _out("bind-outside", _web("    volumes:\n      - ../outside:/o\n      - ~/.netrc.env:/n\n      - /etc/hostname:/h\n")),
-        _out("bind-long-outside", _web("    volumes:\n      - type: bind\n        source: ../outside/secret.txt\n        target: /s\n")),
-        _out("label-file-proc", _web("    label_file: /proc/self/environ\n"), env={"PLANTED": S}, subprocess=True),
-        _out("interp-in-secret-path", _web("    secrets: [s]\n", "secrets:\n  s:\n    file: ${HOME}/.netrc.env\n")),
+        _out(
+            "build-dockerfile-outside",
+            _web("    build:\n      context: .\n      dockerfile: ../outside/Dockerfile\n"),
+        ),
+        _out(
+            "build-context-root",
+            _web("    build:\n      context: /\n      dockerfile: etc/hostname\n"),
+        ),
+        _out(
+            "build-secret-file",
+            _web(
+                "    build:\n      context: .\n      secrets: [s]\n",
+                "secrets:\n  s:\n    file: ../outside/secret.txt\n",
+            ),
+        ),
+        _out(
+            "build-ssh",
+            _web("    build:\n      context: .\n      ssh: [default=../outside/secret.txt]\n"),
+        ),
+        _out(
+            "bind-outside",
+            _web(
+                "    volumes:\n      - ../outside:/o\n      - ~/.netrc.env:/n\n      - /etc/hostname:/h\n"
+            ),
+        ),
+        _out(
+            "bind-long-outside",
+            _web(
+                "    volumes:\n      - type: bind\n        source: ../outside/secret.txt\n        target: /s\n"
+            ),
+        ),
+        _out(
+            "label-file-proc",
+            _web("    label_file: /proc/self/environ\n"),
+            env={"PLANTED": S},
+            subprocess=True,
+        ),
+        _out(
+            "interp-in-secret-path",
+            _web("    secrets: [s]\n", "secrets:\n  s:\n    file: ${HOME}/.netrc.env\n"),
+        ),
     ]
 
 
@@ -132,7 +190,11 @@ def _base_cases() -> list[Case]:
         ("stack-link", {**OUTSIDE, "repo/stack.yaml": LINK + "../outside/inc.yaml"}),
         (
             "dir-link",
-            {**OUTSIDE, "repo/stack.yaml": "include:\n  - d/inc.yaml\n" + BASE, "repo/d": LINK + "../outside"},
+            {
+                **OUTSIDE,
+                "repo/stack.yaml": "include:\n  - d/inc.yaml\n" + BASE,
+                "repo/d": LINK + "../outside",
+            },
         ),
         (
             "dotenv-link",
@@ -152,7 +214,12 @@ def _base_cases() -> list[Case]:
         ),
         (
             "secret-absolute",
-            {**OUTSIDE, "repo/stack.yaml": _web("    secrets: [s]\n", "secrets:\n  s:\n    file: /etc/hostname\n")},
+            {
+                **OUTSIDE,
+                "repo/stack.yaml": _web(
+                    "    secrets: [s]\n", "secrets:\n  s:\n    file: /etc/hostname\n"
+                ),
+            },
         ),
     ):
         cases.append(
@@ -177,7 +244,11 @@ def _base_cases() -> list[Case]:
     cases.append(
         Case(
             "attack-exec-git-config",
-            {"repo/stack.yaml": _web("    labels:\n      a: b\n"), "repo/.git/config": git_config, "repo/.gitattributes": attrs},
+            {
+                "repo/stack.yaml": _web("    labels:\n      a: b\n"),
+                "repo/.git/config": git_config,
+                "repo/.gitattributes": attrs,
+            },
             ("diff", "--base", "HEAD", "--format", "markdown"),
             base_files={"repo/stack.yaml": BASE, "repo/.gitattributes": attrs},
             klass="exec",
@@ -188,7 +259,11 @@ def _base_cases() -> list[Case]:
             "attack-exec-git-env",
             {"repo/stack.yaml": _web("    labels:\n      a: b\n")},
             ("diff", "--base", "HEAD", "--format", "markdown"),
-            env={"GIT_EXTERNAL_DIFF": PWN, "GIT_PAGER": PWN, "GIT_CONFIG_PARAMETERS": f"'core.fsmonitor'='{PWN}'"},
+            env={
+                "GIT_EXTERNAL_DIFF": PWN,
+                "GIT_PAGER": PWN,
+                "GIT_CONFIG_PARAMETERS": f"'core.fsmonitor'='{PWN}'",
+            },
             base_files={"repo/stack.yaml": BASE},
             klass="exec",
         )
@@ -199,7 +274,11 @@ def _base_cases() -> list[Case]:
             "attack-base-submodule-dir",
             {"repo/stack.yaml": BASE},
             ("diff", "--base", "HEAD"),
-            base_files={**OUTSIDE, "repo/stack.yaml": "include:\n  - sub/inc.yaml\n" + BASE, "repo/.gitmodules": '[submodule "sub"]\n\tpath = sub\n\turl = ../outside\n'},
+            base_files={
+                **OUTSIDE,
+                "repo/stack.yaml": "include:\n  - sub/inc.yaml\n" + BASE,
+                "repo/.gitmodules": '[submodule "sub"]\n\tpath = sub\n\turl = ../outside\n',
+            },
             klass="outside-file",
         )
     )
@@ -244,7 +323,10 @@ def _env_cases() -> list[Case]:
     cases.append(
         Case(
             "attack-env-dotenv-self-reference",
-            {"stack.yaml": _web("    labels:\n      note: ${A}\n"), ".env": "A=${HOME_NOTE}\nB=$$HOME_NOTE\n"},
+            {
+                "stack.yaml": _web("    labels:\n      note: ${A}\n"),
+                ".env": "A=${HOME_NOTE}\nB=$$HOME_NOTE\n",
+            },
             env={**UNTRUSTED, "HOME_NOTE": S},
             klass="untrusted-env",
         )
@@ -257,13 +339,77 @@ def _not_yaml_cases() -> list[Case]:
     creds = f"https://bob:{S}@github.com\n"
     ini = f"[default]\naws_secret_access_key = {S}\n"
     cases = []
-    for label, text in (("shadow", shadow), ("creds", creds), ("ini", ini), ("scalar", f"{S}\n"), ("list", f"- {S}\n"), ("tab", f"a:\n\t{S}\n")):
-        cases.append(Case(f"attack-not-yaml-include-{label}", {"stack.yaml": "include:\n  - inc.txt\n" + BASE, "inc.txt": text}, klass="not-yaml"))
-        cases.append(Case(f"attack-not-yaml-extends-{label}", {"stack.yaml": HEAD + "  web:\n    extends:\n      file: b.txt\n      service: a\n", "b.txt": text}, klass="not-yaml"))
-        cases.append(Case(f"attack-not-yaml-override-{label}", {"stack.yaml": BASE, "o.txt": text}, ("-f", "stack.yaml", "-f", "o.txt", "config"), klass="not-yaml"))
-        cases.append(Case(f"attack-not-yaml-base-{label}", {"repo/stack.yaml": BASE}, ("diff", "--base", "HEAD", "--format", "markdown"), base_files={"repo/stack.yaml": text}, klass="not-yaml"))
+    for label, text in (
+        ("shadow", shadow),
+        ("creds", creds),
+        ("ini", ini),
+        ("scalar", f"{S}\n"),
+        ("list", f"- {S}\n"),
+        ("tab", f"a:\n\t{S}\n"),
+    ):
+        cases.append(
+            Case(
+                f"attack-not-yaml-include-{label}",
+                {"stack.yaml": "include:\n  - inc.txt\n" + BASE, "inc.txt": text},
+                klass="not-yaml",
+            )
+        )
+        cases.append(
+            Case(
+                f"attack-not-yaml-extends-{label}",
+                {
+                    "stack.yaml": HEAD
+                    + "  web:\n    extends:\n      file: b.txt\n      service: a\n",
+                    "b.txt": text,
+                },
+                klass="not-yaml",
+            )
+        )
+        cases.append(
+            Case(
+                f"attack-not-yaml-override-{label}",
+                {"stack.yaml": BASE, "o.txt": text},
+                ("-f", "stack.yaml", "-f", "o.txt", "config"),
+                klass="not-yaml",
+            )
+        )
+        cases.append(
+            Case(
+                f"attack-not-yaml-base-{label}",
+                {"repo/stack.yaml": BASE},
+                ("diff", "--base", "HEAD", "--format", "markdown"),
+                base_files={"repo/stack.yaml": text},
+                klass="not-yaml",
+            )
+        )
     return cases
 
 
+def _flag_cases() -> list[Case]:
+    """What the command line names: a FIFO, a directory or a device as the stack file, the
+    `--against` base or an `--env-file` must be refused, not waited on or read without end."""
+    files = {"stack.yaml": BASE, "pipe": FIFO, "adir": "\0dir"}
+    out = []
+    for label, target in (
+        ("fifo", "pipe"),
+        ("dir", "adir"),
+        ("zero", "/dev/zero"),
+        ("stdin", "/dev/stdin"),
+    ):
+        for kind, args in (
+            ("file", ("-f", target, "config", "--untrusted")),
+            ("env-file", ("--env-file", target, "config", "--untrusted")),
+            ("against", ("diff", "--against", target, "--format", "markdown")),
+        ):
+            out.append(Case(f"attack-flag-{kind}-{label}", files, args, klass="outside-file"))
+    return out
+
+
 def cases() -> list[Case]:
-    return [*_outside_cases(), *_base_cases(), *_env_cases(), *_not_yaml_cases()]
+    return [
+        *_outside_cases(),
+        *_base_cases(),
+        *_env_cases(),
+        *_not_yaml_cases(),
+        *_flag_cases(),
+    ]
