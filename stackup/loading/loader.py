@@ -238,8 +238,12 @@ class _Loader(Composition, ServiceFiles):
                 return False
             return True
         # A FIFO, device or directory "exists": `read` then says what it is instead of
-        # "not found".
-        return path.exists()
+        # "not found". So does a path the system refuses to look up (a name too long, a
+        # component that is a file): `read` reports the OSError, located.
+        try:
+            return path.exists()
+        except OSError:
+            return True
 
     # ----------------------------------------------------------------- the pipeline
 
