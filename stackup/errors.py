@@ -94,9 +94,19 @@ class StackupError(Exception):
 
         parts = [p for p in (self.location, self.path) if p]
         head = terminal(redact_text(": ".join([*parts, self.message]), self.concealed))
-        if self.hint:
-            head += f"\n  hint: {terminal(redact_text(self.hint, self.concealed))}"
-        return head
+        return head + self._body() + self._hint_line()
+
+    def _body(self) -> str:
+        """Lines shown between the message and its hint (none here)."""
+        return ""
+
+    def _hint_line(self) -> str:
+        from stackup.escape import terminal
+        from stackup.model.sensitive import redact_text
+
+        if not self.hint:
+            return ""
+        return f"\n  hint: {terminal(redact_text(self.hint, self.concealed))}"
 
     def reports(self) -> list[str]:
         """What the CLI prints, one entry per problem (each may carry a hint line)."""
@@ -185,4 +195,20 @@ class LockError(StackupError):
 
 
 class ApplyError(StackupError):
-    pass
+    """An operation failed while it was applied. `output` is what a program printed (a
+    failed `nginx -t`, a throwaway check): it is kept line by line under the message, each
+    line escaped and indented, so nginx's `file:line` errors can be read back and no line of
+    it can pass for one of stackup's."""
+
+    def __init__(self, message: str, *, output: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.output = output.strip()
+
+    def _body(self) -> str:
+        from stackup.escape import terminal
+        from stackup.model.sensitive import redact_text
+
+        if not self.output:
+            return ""
+        lines = redact_text(self.output, self.concealed).splitlines()
+        return ":" + "".join(f"\n    {terminal(line)}" for line in lines if line.strip())

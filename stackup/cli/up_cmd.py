@@ -279,15 +279,18 @@ def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
         op.id: op.service for op in plan.operations if op.action in (Action.RELOAD, Action.RECREATE)
     }
     for op_id, message in sorted(outcome.failed.items()):
-        click.echo(f"error: {op_id.split(':', 1)[1]}: {message}", err=True)
+        service = services.get(op_id)
+        validation = message.startswith("validate command ")
+        # A failed validation's output is told once, below, at the host files and lines.
+        shown = message.split("\n", 1)[0] if service and validation else message
+        click.echo(f"error: {op_id.split(':', 1)[1]}: {shown}", err=True)
         if "is already in use by container" in message and "container name" in message:
             click.echo(
                 "  hint: another container has this name; if `docker run` made it, "
                 "`stackup up --adopt` replaces it with a managed one, keeping its volumes",
                 err=True,
             )
-        service = services.get(op_id)
-        if service is not None and message.startswith("validate command "):
+        if service and validation:
             # The same words watch uses: the host file and line, and what still serves.
             targets = R.watch_targets(loaded, (service,))
             for line in R.failure_lines(targets, service, message, Path.cwd()):

@@ -381,7 +381,9 @@ class Watcher(DevelopActions):
             def on_event(event: Event) -> None:
                 if event.status == "failed" and event.message.startswith("validate command "):
                     return  # told once, at the host file and line, by `_invalid`
-                if event.status == "started":  # the plan just shown says why
+                if event.status == "started" and event.op_id in services:
+                    # The plan just shown says why; operations planned after its image
+                    # operations (`apply_staged`) were not shown and keep their reason.
                     event = dataclasses.replace(event, message=event.message.split(":", 1)[0])
                 show(event)
                 if event.status == "step" and "passed in a throwaway container" in event.message:

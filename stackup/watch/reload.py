@@ -270,9 +270,10 @@ def replaced_by_rename(host_inode: int, container_inode: int | None) -> bool:
 def failure_lines(targets: WatchTargets, service: str, output: str, base: Path) -> list[str]:
     """A failed validation's output at the host files and lines it points to, through the
     service's bind mounts (`nginx/default.conf:9: unknown directive ...`). `output` may be
-    the executor's message, `validate command ... failed in ... (exit 1): <output>`."""
+    the executor's message, `validate command ... failed in ... (exit 1):` and the output's
+    lines under it."""
     if output.startswith("validate command "):
-        output = output.split("): ", 1)[-1]
+        output = output.partition("\n")[2]
     mounts = [Mount(m.source, m.target, m.is_file) for m in targets.mounts if m.service == service]
     return explain(output, mounts, base)
 

@@ -203,6 +203,7 @@ def test_broken_rename_is_refused_before_the_container_is_touched(
     up = stackup("up", cwd=d.path, env=env, check=False)
     assert up.returncode == 1, up.stdout + up.stderr
     assert "nginx/default.conf:4:" in up.stderr
+    assert "/etc/nginx/conf.d/default.conf:4" not in up.stderr, "told once, at the host file"
     assert "the old config keeps serving" in up.stderr
     # The running container was never stopped: same ID, still running, still serving.
     c = docker_client.containers.get(name)

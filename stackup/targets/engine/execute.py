@@ -386,7 +386,8 @@ class _Executor:
                 if result.exit_code != 0:
                     raise ApplyError(
                         f"{purpose} command {' '.join(command)} failed in {container} "
-                        f"(exit {result.exit_code}): {result.output.strip()}"
+                        f"(exit {result.exit_code})",
+                        output=result.output,
                     )
                 self._step_done(op, start, f"{purpose} passed: {' '.join(command)}")
                 if step.confirm:
@@ -400,7 +401,8 @@ class _Executor:
                 if result.exit_code != 0:
                     raise ApplyError(
                         f"{purpose} command {shown} failed in a throwaway container "
-                        f"(exit {result.exit_code}): {result.output.strip()}"
+                        f"(exit {result.exit_code})",
+                        output=result.output,
                     )
                 self._step_done(op, start, f"{purpose} passed in a throwaway container: {shown}")
             case Sleep(seconds, why):
