@@ -58,7 +58,7 @@ from stackup.engine.interface import (
 )
 from stackup.engine.observed import LiveConfig, Observed, ObservedContainer
 from stackup.errors import EngineError
-from stackup.model import labels as L
+from stackup.model import labels
 from stackup.model.parts import Build
 from stackup.model.spec import Service
 
@@ -132,9 +132,9 @@ class DockerEngine:
     def observe(self, project: str) -> Observed:
         engine_id = self.engine_id()
         with engine_errors(f"listing the resources of project {project!r}"):
-            own = self.api.containers(all=True, filters={"label": f"{L.PROJECT}={project}"})
+            own = self.api.containers(all=True, filters={"label": f"{labels.PROJECT}={project}"})
             foreign = self.api.containers(
-                all=True, filters={"label": f"{L.COMPOSE_PROJECT}={project}"}
+                all=True, filters={"label": f"{labels.COMPOSE_PROJECT}={project}"}
             )
             networks = self.api.networks()
             volumes = self.api.volumes().get("Volumes") or []
@@ -204,7 +204,7 @@ class DockerEngine:
                 created = self.api.create_container(
                     image,
                     command=["stackup-path-probe"],
-                    labels={L.PATH_PROBE: "1"},
+                    labels={labels.PATH_PROBE: "1"},
                     network_disabled=True,
                 )
             except docker.errors.ImageNotFound:
@@ -242,8 +242,8 @@ class DockerEngine:
                     c
                     for c in found
                     if c.name in wanted
-                    and L.PROJECT not in c.labels
-                    and L.COMPOSE_PROJECT not in c.labels
+                    and labels.PROJECT not in c.labels
+                    and labels.COMPOSE_PROJECT not in c.labels
                 ),
                 key=lambda c: c.name,
             )
@@ -532,10 +532,10 @@ class DockerEngine:
         """The stackup projects on the engine (`stackup ls`): name, a status summary like
         Compose's (`running(2), exited(1)`) and the number of containers. One request."""
         with engine_errors("listing stackup projects"):
-            raw = self.api.containers(all=True, filters={"label": L.PROJECT})
+            raw = self.api.containers(all=True, filters={"label": labels.PROJECT})
         states: dict[str, Counter[str]] = {}
         for item in raw:
-            project = (item.get("Labels") or {}).get(L.PROJECT)
+            project = (item.get("Labels") or {}).get(labels.PROJECT)
             if project:
                 states.setdefault(project, Counter())[str(item.get("State", ""))] += 1
         return [

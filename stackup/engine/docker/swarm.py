@@ -35,7 +35,7 @@ from stackup.engine.swarm_interface import (
     SwarmObserved,
 )
 from stackup.errors import EngineError
-from stackup.model import labels as L
+from stackup.model import labels
 
 
 def _sdk(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -90,7 +90,7 @@ class DockerSwarm:
             )
 
     def observe_swarm(self, project: str) -> SwarmObserved:
-        label = {"label": f"{L.PROJECT}={project}"}
+        label = {"label": f"{labels.PROJECT}={project}"}
         with engine_errors(f"listing the swarm resources of project {project!r}"):
             services = _sdk(self.api.services, filters=label)
             networks = _sdk(self.api.networks, filters=label)

@@ -30,10 +30,10 @@ from stackup.engine.swarm_interface import SwarmObserved as SwarmObserved
 from stackup.engine.swarm_interface import SwarmServiceState as SwarmServiceState
 from stackup.loading.source import SourceMap
 from stackup.model.spec import Stack
-from stackup.planning import salt as S
 from stackup.planning.desired import desired_network
 from stackup.planning.fielddiff import diff_fields
 from stackup.planning.plan import Action, CreateNetwork, FieldChange, Kind, Operation, Plan
+from stackup.planning.salt import choose as choose_salt
 from stackup.targets.swarm.check import check
 from stackup.targets.swarm.desired import (
     OBJECT_KEY,
@@ -74,7 +74,7 @@ def reconcile_swarm(
 
     Decided kind by kind over one `SwarmPlanBuilder`, as `reconcile` decides a single
     engine's plan over its `PlanBuilder`."""
-    salt = S.choose(observed.labelled(), options.salt)
+    salt = choose_salt(observed.labelled(), options.salt)
     selected = tuple(sorted(options.services or stack.services))
     warnings, errors = check(stack, source, selected, observed.nodes)
     builder = SwarmPlanBuilder(
