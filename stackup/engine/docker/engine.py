@@ -18,9 +18,9 @@ of the engine becomes an `EngineError` naming the resource; a lost connection be
 
 Every call to the engine is counted by method name in `DockerEngine.calls`. The methods that
 change the engine (create, start, stop, remove, rename, kill, update, connect, disconnect, and
-the network and volume create/remove calls; `DockerSwarm` adds its own) are named, as data, in
-`DockerEngine.MUTATING`: the crash tests wrap those (tests/engine/faulty_stackup.py) to kill
-the process after any one of them.
+the network and volume create/remove calls) are named, as data, in `DockerEngine.MUTATING`
+(`DockerSwarm.MUTATING` names the swarm's): the crash tests wrap those
+(tests/engine/faulty_stackup.py) to kill the process after any one of them.
 """
 
 from __future__ import annotations
