@@ -148,6 +148,8 @@ class _Slot:
 def _container(
     builder: PlanBuilder, service: str, want: DesiredContainer, have: ObservedContainer | None
 ) -> None:
+    """One wanted container: created (missing, or its volume recreated), recreated (a
+    change needs a new one), or kept and brought to what the file says."""
     want = with_config_label(builder, service, want)
     temp = builder.containers.temporaries.get(temporary_name(want.name))
     if temp is not None:
