@@ -358,7 +358,15 @@ def container_body(
     _set(body, "Healthcheck", healthcheck(s))
     _set(body, "ExposedPorts", exposed)
     _set(body, "MacAddress", s.mac_address)
+    host = _host_config(spec, bindings)
+    rest = _first_network(spec, body, host, api_version)
+    body["HostConfig"] = host
+    return body, rest
 
+
+def _host_config(spec: ContainerSpec, bindings: Payload) -> Payload:
+    """The create body's HostConfig: mounts, privileges, namespaces, resources, logging."""
+    s = spec.service
     host: Payload = {"RestartPolicy": restart_policy(s)}
     _set(host, "PortBindings", bindings)
     binds = [_bind_string(m) for m in spec.mounts if uses_binds(m)]
@@ -431,7 +439,14 @@ def container_body(
             "Type": s.logging.driver or "",
             "Config": {k: v for k, v in s.logging.options.items() if v is not None},
         }
+    return host
 
+
+def _first_network(
+    spec: ContainerSpec, body: Payload, host: Payload, api_version: tuple[int, int]
+) -> tuple[NetworkAttachment, ...]:
+    """The network the container is created on, set in `body` and `host`; returns the
+    others, connected after the create."""
     rest: tuple[NetworkAttachment, ...] = ()
     if spec.network_mode is not None:
         host["NetworkMode"] = spec.network_mode
@@ -444,8 +459,7 @@ def container_body(
             }
         }
         rest = tuple(others)
-    body["HostConfig"] = host
-    return body, rest
+    return rest
 
 
 def update_body(service: Service) -> Payload:

@@ -1,5 +1,7 @@
-"""The `Engine` over a real Docker engine (with `calls` and `images`, the only sub-package that
-imports `docker`).
+"""The `Engine` over a real Docker engine (with `calls`, `images` and `execs`, in the only
+sub-package that imports `docker`). `DockerEngine` answers every call of the protocol; the image
+and log calls and the exec calls it hands to the `DockerImages` and `DockerExecs` it holds over
+the same client.
 
 Reads go through the SDK's low-level client (`client.api`) and return raw JSON, which
 `stackup.engine.docker.convert` turns into stackup's values; the high-level models would inspect
@@ -16,15 +18,15 @@ of the engine becomes an `EngineError` naming the resource; a lost connection be
 
 Every call to the engine is counted by method name in `DockerEngine.calls`. The methods that
 change the engine (create, start, stop, remove, rename, kill, update, connect, disconnect, and
-the network and volume create/remove calls; `DockerSwarm` adds its own) are named, as data, in
-`DockerEngine.MUTATING`: the crash tests wrap those (tests/engine/faulty_stackup.py) to kill
-the process after any one of them.
+the network and volume create/remove calls) are named, as data, in `DockerEngine.MUTATING`
+(`DockerSwarm.MUTATING` names the swarm's): the crash tests wrap those
+(tests/engine/faulty_stackup.py) to kill the process after any one of them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,24 +43,27 @@ from stackup.engine.docker.calls import (
     mutating,
     mutating_methods,
 )
-from stackup.engine.docker.execs import ExecCalls
-from stackup.engine.docker.images import ImageCalls
+from stackup.engine.docker.execs import DockerExecs
+from stackup.engine.docker.images import DockerImages
 from stackup.engine.interface import (
     ContainerProcess,
     ContainerSpec,
     ContainerState,
     Engine,
+    ExecResult,
     NetworkAttachment,
     NetworkSpec,
+    PullEvent,
     VolumeSpec,
 )
 from stackup.engine.observed import LiveConfig, Observed, ObservedContainer
 from stackup.errors import EngineError
-from stackup.model import labels as L
+from stackup.model import labels
+from stackup.model.parts import Build
 from stackup.model.spec import Service
 
 
-class DockerEngine(ImageCalls, ExecCalls):
+class DockerEngine:
     """`stackup.engine.interface.Engine` over the Docker SDK. Thread-safe enough for the executor's
     pool: every call is one or a few HTTP requests on a shared connection pool."""
 
@@ -73,6 +78,8 @@ class DockerEngine(ImageCalls, ExecCalls):
         self._engine_id: str | None = None
         major, _, minor = str(self.api.api_version).partition(".")
         self.api_version = (int(major), int(minor or 0))
+        self.images = DockerImages(self.api)
+        self.execs = DockerExecs(self.api)
 
     # ------------------------------------------------------------------ connection
 
@@ -125,9 +132,9 @@ class DockerEngine(ImageCalls, ExecCalls):
     def observe(self, project: str) -> Observed:
         engine_id = self.engine_id()
         with engine_errors(f"listing the resources of project {project!r}"):
-            own = self.api.containers(all=True, filters={"label": f"{L.PROJECT}={project}"})
+            own = self.api.containers(all=True, filters={"label": f"{labels.PROJECT}={project}"})
             foreign = self.api.containers(
-                all=True, filters={"label": f"{L.COMPOSE_PROJECT}={project}"}
+                all=True, filters={"label": f"{labels.COMPOSE_PROJECT}={project}"}
             )
             networks = self.api.networks()
             volumes = self.api.volumes().get("Volumes") or []
@@ -197,7 +204,7 @@ class DockerEngine(ImageCalls, ExecCalls):
                 created = self.api.create_container(
                     image,
                     command=["stackup-path-probe"],
-                    labels={L.PATH_PROBE: "1"},
+                    labels={labels.PATH_PROBE: "1"},
                     network_disabled=True,
                 )
             except docker.errors.ImageNotFound:
@@ -235,8 +242,8 @@ class DockerEngine(ImageCalls, ExecCalls):
                     c
                     for c in found
                     if c.name in wanted
-                    and L.PROJECT not in c.labels
-                    and L.COMPOSE_PROJECT not in c.labels
+                    and labels.PROJECT not in c.labels
+                    and labels.COMPOSE_PROJECT not in c.labels
                 ),
                 key=lambda c: c.name,
             )
@@ -451,15 +458,84 @@ class DockerEngine(ImageCalls, ExecCalls):
             )
             self.api._result(response, True)  # type: ignore[attr-defined]
 
+    # ------------------------------------------------------------------ images, logs, execs
+
+    @counted
+    def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str:
+        return self.images.pull(image, progress)
+
+    @counted
+    def build_image(self, build: Build, tag: str) -> Iterator[str]:
+        return self.images.build_image(build, tag)
+
+    @counted
+    def image_id(self, image: str) -> str | None:
+        return self.images.image_id(image)
+
+    @counted
+    def logs(
+        self,
+        container: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        timestamps: bool = False,
+    ) -> Iterator[bytes]:
+        return self.images.logs(container, follow=follow, tail=tail, timestamps=timestamps)
+
+    @counted
+    def exec_run(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str | None = None,
+        working_dir: str | None = None,
+        environment: Sequence[str] = (),
+        privileged: bool = False,
+    ) -> ExecResult:
+        return self.execs.exec_run(
+            container,
+            command,
+            user=user,
+            working_dir=working_dir,
+            environment=environment,
+            privileged=privileged,
+        )
+
+    @counted
+    def put_files(self, container: str, path: str, archive: bytes) -> None:
+        self.execs.put_files(container, path, archive)
+
+    @counted
+    def exec_stream(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        environment: Sequence[str] = (),
+        on_output: Callable[[bytes], object] | None = None,
+    ) -> int:
+        return self.execs.exec_stream(
+            container,
+            command,
+            user=user,
+            workdir=workdir,
+            environment=environment,
+            on_output=on_output,
+        )
+
     @counted
     def list_projects(self) -> list[dict[str, str | int]]:
         """The stackup projects on the engine (`stackup ls`): name, a status summary like
         Compose's (`running(2), exited(1)`) and the number of containers. One request."""
         with engine_errors("listing stackup projects"):
-            raw = self.api.containers(all=True, filters={"label": L.PROJECT})
+            raw = self.api.containers(all=True, filters={"label": labels.PROJECT})
         states: dict[str, Counter[str]] = {}
         for item in raw:
-            project = (item.get("Labels") or {}).get(L.PROJECT)
+            project = (item.get("Labels") or {}).get(labels.PROJECT)
             if project:
                 states.setdefault(project, Counter())[str(item.get("State", ""))] += 1
         return [

@@ -1,24 +1,24 @@
 """The Docker adapter's calls that run commands in a container (`exec` for validation,
-reload commands and `stackup exec`) and copy files into one (watch mode's sync)."""
+reload commands and `stackup exec`) and copy files into one (watch mode's sync). `DockerEngine`
+holds one `DockerExecs` over its client and answers the `Engine` protocol's calls with it."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 import docker
 
-from stackup.engine.docker.calls import counted, engine_errors
+from stackup.engine.docker.calls import engine_errors
 from stackup.engine.interface import ExecResult
 
 
-class ExecCalls:
-    """Mixed into `DockerEngine`, whose client and call counter these use."""
+class DockerExecs:
+    """Commands run in containers and files copied into them, over one client (the engine
+    counts the calls)."""
 
-    api: docker.APIClient
-    calls: Counter[str]
+    def __init__(self, api: docker.APIClient) -> None:
+        self.api = api
 
-    @counted
     def exec_run(
         self,
         container: str,
@@ -62,13 +62,11 @@ class ExecCalls:
             )["Id"]
         )
 
-    @counted
     def put_files(self, container: str, path: str, archive: bytes) -> None:
         """Extract a tar archive into a container at `path` (watch mode's sync)."""
         with engine_errors(f"copying files into {container}:{path}"):
             self.api.put_archive(container, path, archive)
 
-    @counted
     def exec_stream(
         self,
         container: str,

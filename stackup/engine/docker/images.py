@@ -1,29 +1,28 @@
 """The Docker adapter's image and log calls: pull with per-layer progress, build (classic
-builder), look up an image ID, and stream a container's output as lines."""
+builder), look up an image ID, and stream a container's output as lines. `DockerEngine` holds
+one `DockerImages` over its client and answers the `Engine` protocol's calls with it."""
 
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 
 import docker
 from docker.utils import parse_repository_tag
 
 from stackup.engine.docker import convert
-from stackup.engine.docker.calls import counted, engine_errors, image_id_of, split_lines
+from stackup.engine.docker.calls import engine_errors, image_id_of, split_lines
 from stackup.engine.interface import PullEvent
 from stackup.errors import EngineError
 from stackup.model.parts import Build
 
 
-class ImageCalls:
-    """Mixed into `DockerEngine`, whose client and call counter these use."""
+class DockerImages:
+    """Images and logs over one client (the engine counts the calls)."""
 
-    api: docker.APIClient
-    calls: Counter[str]
+    def __init__(self, api: docker.APIClient) -> None:
+        self.api = api
 
-    @counted
     def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str:
         repository, tag = parse_repository_tag(image)
         with engine_errors(f"pulling image {image}"):
@@ -44,7 +43,6 @@ class ImageCalls:
                     )
             return image_id_of(self.api, image)
 
-    @counted
     def build_image(self, build: Build, tag: str) -> Iterator[str]:
         """Build a `build:` section's image and tag it, yielding the builder's output lines.
 
@@ -95,14 +93,12 @@ class ImageCalls:
             if inline_dir is not None:
                 inline_dir.cleanup()
 
-    @counted
     def image_id(self, image: str) -> str | None:
         """The local image ID for a name, or None when it is not present."""
         with engine_errors(f"inspecting image {image}", missing_ok=True):
             return image_id_of(self.api, image)
         return None
 
-    @counted
     def logs(
         self,
         container: str,

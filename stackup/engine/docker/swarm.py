@@ -1,16 +1,19 @@
-"""The swarm engine layer: a `DockerEngine` that also drives Docker Swarm services, configs and
-secrets (in `stackup.engine.docker`, the only sub-package that imports `docker`).
+"""The swarm engine layer: Docker Swarm services, configs and secrets over a `DockerEngine`'s
+connection (in `stackup.engine.docker`, the only sub-package that imports `docker`).
 
-It is a subclass so the executor's ordinary steps (overlay networks are created and removed
-with `create_network` / `remove_network`) and the swarm steps of `stackup.targets.swarm.plan` run over one
-object. `observe_swarm()` makes a constant number of requests whatever the size of the stack:
-one filtered list each of services, networks, configs and secrets, and one of nodes.
+`DockerSwarm` is not an `Engine`: it holds the engine it talks through (`engine`), which runs
+the plan's ordinary steps (overlay networks are created and removed with `create_network` /
+`remove_network`), while it offers the swarm primitives (`SwarmEngine`) the swarm steps of
+`stackup.targets.swarm.plan` need. Both count their calls in one `calls`. `observe_swarm()`
+makes a constant number of requests whatever the size of the stack: one filtered list each of
+services, networks, configs and secrets, and one of nodes.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import docker.errors
 from docker.utils import parse_repository_tag
@@ -32,7 +35,7 @@ from stackup.engine.swarm_interface import (
     SwarmObserved,
 )
 from stackup.errors import EngineError
-from stackup.model import labels as L
+from stackup.model import labels
 
 
 def _sdk(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -40,8 +43,30 @@ def _sdk(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
 
 
-class DockerSwarm(DockerEngine):
-    """`DockerEngine` plus the swarm primitives (`stackup.targets.swarm.steps.SwarmEngine`)."""
+class DockerSwarm:
+    """The swarm primitives (`stackup.engine.swarm_interface.SwarmEngine`) and the swarm's
+    reads, over the connection of `engine`."""
+
+    # The names of the methods that change the swarm (set below the class, from `mutating`);
+    # those of the engine it holds are `DockerEngine.MUTATING`.
+    MUTATING: ClassVar[frozenset[str]]
+
+    def __init__(self, engine: DockerEngine) -> None:
+        self.engine = engine
+        self.api = engine.api
+        self.calls: Counter[str] = engine.calls  # one count of the requests made, as one object
+
+    @classmethod
+    def from_env(cls, context: str | None = None) -> DockerSwarm:
+        """The swarm of the engine the docker CLI would talk to (`DockerEngine.from_env`)."""
+        return cls(DockerEngine.from_env(context))
+
+    def engine_id(self) -> str:
+        """The ID of the engine this manager runs on (the project lock's key)."""
+        return self.engine.engine_id()
+
+    def close(self) -> None:
+        self.engine.close()
 
     # ------------------------------------------------------------------ reads
 
@@ -65,7 +90,7 @@ class DockerSwarm(DockerEngine):
             )
 
     def observe_swarm(self, project: str) -> SwarmObserved:
-        label = {"label": f"{L.PROJECT}={project}"}
+        label = {"label": f"{labels.PROJECT}={project}"}
         with engine_errors(f"listing the swarm resources of project {project!r}"):
             services = _sdk(self.api.services, filters=label)
             networks = _sdk(self.api.networks, filters=label)
@@ -275,6 +300,4 @@ DockerSwarm.MUTATING = mutating_methods(DockerSwarm)
 
 
 def connect_swarm(context: str | None = None) -> DockerSwarm:
-    engine = DockerSwarm.from_env(context)
-    assert isinstance(engine, DockerSwarm)
-    return engine
+    return DockerSwarm.from_env(context)

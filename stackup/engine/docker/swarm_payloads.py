@@ -29,6 +29,24 @@ def nanoseconds(value: timedelta | None) -> int | None:
 def service_spec(want: DesiredService, ids: Mapping[tuple[str, str], str]) -> dict[str, Any]:
     """The keyword arguments of `APIClient.create_service` / `update_service` (the Docker
     API's ServiceSpec, in parts)."""
+    deploy = want.spec.deploy
+    out: dict[str, Any] = {
+        "task_template": _task_template(want, _container_spec(want, ids)),
+        "labels": dict(want.labels),
+        "mode": ServiceMode("global")
+        if want.replicas is None
+        else ServiceMode("replicated", replicas=want.replicas),
+        "endpoint_spec": _endpoint_spec(want),
+    }
+    if deploy is not None and deploy.update_config is not None:
+        out["update_config"] = update_config(deploy.update_config)
+    if deploy is not None and deploy.rollback_config is not None:
+        out["rollback_config"] = update_config(deploy.rollback_config)
+    return out
+
+
+def _container_spec(want: DesiredService, ids: Mapping[tuple[str, str], str]) -> dict[str, Any]:
+    """The task template's ContainerSpec: what each task runs, its mounts, configs, secrets."""
     s = want.spec
     container: dict[str, Any] = {
         "Image": want.image,
@@ -104,7 +122,13 @@ def service_spec(want: DesiredService, ids: Mapping[tuple[str, str], str]) -> di
                 }
                 for r in refs
             ]
+    return container
 
+
+def _task_template(want: DesiredService, container: dict[str, Any]) -> dict[str, Any]:
+    """The TaskTemplate around `container`: networks, resources, restart policy, placement,
+    log driver."""
+    s = want.spec
     deploy = s.deploy
     task: dict[str, Any] = {
         "ContainerSpec": container,
@@ -155,7 +179,13 @@ def service_spec(want: DesiredService, ids: Mapping[tuple[str, str], str]) -> di
             "Name": s.logging.driver,
             "Options": {k: v for k, v in s.logging.options.items() if v is not None},
         }
+    return task
 
+
+def _endpoint_spec(want: DesiredService) -> dict[str, Any]:
+    """The EndpointSpec: the published ports and the endpoint mode."""
+    s = want.spec
+    deploy = s.deploy
     ports = [
         {
             "Protocol": p.protocol,
@@ -169,19 +199,7 @@ def service_spec(want: DesiredService, ids: Mapping[tuple[str, str], str]) -> di
     endpoint: dict[str, Any] = {"Mode": (deploy.endpoint_mode if deploy else None) or "vip"}
     if ports:
         endpoint["Ports"] = ports
-    out: dict[str, Any] = {
-        "task_template": task,
-        "labels": dict(want.labels),
-        "mode": ServiceMode("global")
-        if want.replicas is None
-        else ServiceMode("replicated", replicas=want.replicas),
-        "endpoint_spec": endpoint,
-    }
-    if deploy is not None and deploy.update_config is not None:
-        out["update_config"] = update_config(deploy.update_config)
-    if deploy is not None and deploy.rollback_config is not None:
-        out["rollback_config"] = update_config(deploy.rollback_config)
-    return out
+    return endpoint
 
 
 def update_config(uc: UpdateConfig) -> dict[str, Any]:

@@ -23,15 +23,17 @@ What maps where:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+
 from stackup.engine.swarm_interface import SwarmObject as SwarmObject
 from stackup.engine.swarm_interface import SwarmObserved as SwarmObserved
 from stackup.engine.swarm_interface import SwarmServiceState as SwarmServiceState
 from stackup.loading.source import SourceMap
 from stackup.model.spec import Stack
-from stackup.planning import salt as S
 from stackup.planning.desired import desired_network
 from stackup.planning.fielddiff import diff_fields
 from stackup.planning.plan import Action, CreateNetwork, FieldChange, Kind, Operation, Plan
+from stackup.planning.salt import choose as choose_salt
 from stackup.targets.swarm.check import check
 from stackup.targets.swarm.desired import (
     OBJECT_KEY,
@@ -61,9 +63,6 @@ from stackup.targets.swarm.steps import (
     WaitConverged as WaitConverged,
 )
 
-# --------------------------------------------------------------------------- observed
-
-
 # --------------------------------------------------------------------------- reconcile
 
 
@@ -71,31 +70,86 @@ def reconcile_swarm(
     stack: Stack, source: SourceMap, observed: SwarmObserved, options: SwarmOptions
 ) -> Plan:
     """The plan that makes the swarm run `stack`: networks, config and secret versions,
-    services (created, or updated with every changed field), then what they no longer use."""
-    salt = S.choose(observed.labelled(), options.salt)
+    services (created, or updated with every changed field), then what they no longer use.
+
+    Decided kind by kind over one `SwarmPlanBuilder`, as `reconcile` decides a single
+    engine's plan over its `PlanBuilder`."""
+    salt = choose_salt(observed.labelled(), options.salt)
     selected = tuple(sorted(options.services or stack.services))
     warnings, errors = check(stack, source, selected, observed.nodes)
-    ops: list[Operation] = []
+    builder = SwarmPlanBuilder(
+        stack=stack,
+        observed=observed,
+        options=options,
+        salt=salt,
+        selected=selected,
+        objects={(o.kind, o.key): o for o in desired_objects(stack, salt, options.file_objects)},
+        by_service={s.service: s for s in observed.services if s.service},
+        warnings=warnings,
+        blockers=errors,
+    )
+    _plan_networks(builder)
+    _plan_objects(builder)
+    for name in selected:
+        _plan_service(builder, name)
+    _plan_orphans(builder)
+    _remove_old_versions(builder)
+    return Plan(
+        project=stack.name,
+        operations=tuple(builder.operations),
+        warnings=tuple(builder.warnings),
+        blockers=tuple(builder.blockers),
+        fingerprint=observed.fingerprint(),
+        services=selected,
+    )
 
-    # networks
-    used_networks = sorted({k for s in selected for k in stack.services[s].networks})
-    have_networks = {n.name for n in observed.networks}
-    network_ops: dict[str, str] = {}
+
+@dataclass
+class SwarmPlanBuilder:
+    """What is wanted and what the swarm runs (read), and what the plan does so far (added
+    to): the swarm's counterpart of `stackup.planning.builder.PlanBuilder`."""
+
+    stack: Stack
+    observed: SwarmObserved
+    options: SwarmOptions
+    salt: str  # the project's (stackup.planning.salt)
+    selected: tuple[str, ...]  # the services this plan is for, sorted
+    # The config and secret versions, by (kind, key).
+    objects: dict[tuple[ObjectKind, str], DesiredObject]
+    by_service: dict[str, SwarmServiceState]  # the swarm's services, by the stack's name
+
+    operations: list[Operation] = field(default_factory=list)  # in the order decided
+    warnings: list[str] = field(default_factory=list)
+    blockers: list[str] = field(default_factory=list)  # what Swarm cannot run, located
+    # The operation a service waits for, per network key and per (kind, key) of its objects.
+    network_ops: dict[str, str] = field(default_factory=dict)
+    object_ops: dict[tuple[str, str], str] = field(default_factory=dict)
+    service_ops: list[str] = field(default_factory=list)  # what old versions are removed after
+    removed: set[str] = field(default_factory=set)  # orphan services the plan removes
+
+    def add(self, op: Operation) -> None:
+        self.operations.append(op)
+
+
+def _plan_networks(builder: SwarmPlanBuilder) -> None:
+    """Each network the selected services use and the swarm lacks, as an attachable overlay
+    network when the file leaves the driver to the default."""
+    stack = builder.stack
+    used_networks = sorted({k for s in builder.selected for k in stack.services[s].networks})
+    have_networks = {n.name for n in builder.observed.networks}
     for key in used_networks:
         net = stack.networks[key]
         if net.external:
             continue
-        net_want = desired_network(stack, key, salt)
+        net_want = desired_network(stack, key, builder.salt)
         if net_want.name in have_networks:
             continue
         spec = net_want.spec
         if spec.driver in (None, "bridge"):
-            from dataclasses import replace
-
             spec = replace(spec, driver="overlay", attachable=True)
         op_id = f"network:{net_want.name}"
-        network_ops[key] = op_id
-        ops.append(
+        builder.network_ops[key] = op_id
+        builder.add(
             Operation(
                 id=op_id,
                 action=Action.CREATE,
@@ -107,23 +161,25 @@ def reconcile_swarm(
             )
         )
 
-    # config and secret versions
-    objects = {(o.kind, o.key): o for o in desired_objects(stack, salt, options.file_objects)}
+
+def _plan_objects(builder: SwarmPlanBuilder) -> None:
+    """Each config and secret version the selected services use and the swarm lacks: new,
+    or a changed one's new version."""
+    stack, observed = builder.stack, builder.observed
     have_objects = {
         "config": {c.name for c in observed.configs},
         "secret": {s.name for s in observed.secrets},
     }
-    object_ops: dict[tuple[str, str], str] = {}
     used_objects = {
         (kind, ref.source)
-        for s in selected
+        for s in builder.selected
         for kind, refs in (
             ("config", stack.services[s].configs),
             ("secret", stack.services[s].secrets),
         )
         for ref in refs
     }
-    for (kind, key), obj in sorted(objects.items()):
+    for (kind, key), obj in sorted(builder.objects.items()):
         if obj.external or (kind, key) not in used_objects or obj.name in have_objects[kind]:
             continue
         previous = sorted(
@@ -132,8 +188,8 @@ def reconcile_swarm(
             if o.labels.get(OBJECT_KEY) == key
         )
         op_id = f"{kind}:{obj.name}"
-        object_ops[(kind, key)] = op_id
-        ops.append(
+        builder.object_ops[(kind, key)] = op_id
+        builder.add(
             Operation(
                 id=op_id,
                 action=Action.CREATE,
@@ -148,81 +204,82 @@ def reconcile_swarm(
             )
         )
 
-    # services
-    by_service = {s.service: s for s in observed.services if s.service}
-    service_ops: list[str] = []
-    for name in selected:
-        want = desired_service(stack, name, salt, objects, options)
-        have = by_service.get(name)
-        after = tuple(
-            sorted(
-                {network_ops[k] for k in stack.services[name].networks if k in network_ops}
-                | {
-                    object_ops[(kind, ref.source)]
-                    for kind, refs in (
-                        ("config", stack.services[name].configs),
-                        ("secret", stack.services[name].secrets),
-                    )
-                    for ref in refs
-                    if (kind, ref.source) in object_ops
-                }
-            )
+
+def _plan_service(builder: SwarmPlanBuilder, name: str) -> None:
+    """Service `name` created, or updated with every changed field (drift included), then
+    waited for until its tasks run the new spec."""
+    stack, options = builder.stack, builder.options
+    want = desired_service(stack, name, builder.salt, builder.objects, options)
+    have = builder.by_service.get(name)
+    service = stack.services[name]
+    after = tuple(
+        sorted(
+            {builder.network_ops[k] for k in service.networks if k in builder.network_ops}
+            | {
+                builder.object_ops[(kind, ref.source)]
+                for kind, refs in (("config", service.configs), ("secret", service.secrets))
+                for ref in refs
+                if (kind, ref.source) in builder.object_ops
+            }
         )
-        op_id = f"service:{want.name}"
-        wait = WaitConverged(
-            service=name,
-            name=want.name,
-            task_hash=want.task_hash,
-            replicas=want.replicas,
-            previous_update=have.update_started if have else None,
-            timeout=options.wait_timeout,
-        )
-        if have is None:
-            ops.append(
-                Operation(
-                    id=op_id,
-                    action=Action.CREATE,
-                    kind=Kind.SERVICE,
-                    name=want.name,
-                    service=name,
-                    reason="new service"
-                    + (f" ({want.replicas} replicas)" if want.replicas not in (None, 1) else ""),
-                    steps=(CreateService(want), wait),
-                    after=after,
-                )
-            )
-            service_ops.append(op_id)
-            continue
-        fields, reasons = _service_changes(want, have)
-        if not fields:
-            continue
-        ops.append(
+    )
+    op_id = f"service:{want.name}"
+    wait = WaitConverged(
+        service=name,
+        name=want.name,
+        task_hash=want.task_hash,
+        replicas=want.replicas,
+        previous_update=have.update_started if have else None,
+        timeout=options.wait_timeout,
+    )
+    if have is None:
+        builder.add(
             Operation(
                 id=op_id,
-                action=Action.UPDATE,
+                action=Action.CREATE,
                 kind=Kind.SERVICE,
                 name=want.name,
                 service=name,
-                reason="; ".join(reasons),
-                fields=tuple(fields),
-                steps=(UpdateService(want), wait),
+                reason="new service"
+                + (f" ({want.replicas} replicas)" if want.replicas not in (None, 1) else ""),
+                steps=(CreateService(want), wait),
                 after=after,
-                details=_rollout_details(want, fields),
             )
         )
-        service_ops.append(op_id)
+        builder.service_ops.append(op_id)
+        return
+    fields, reasons = _service_changes(want, have)
+    if not fields:
+        return
+    builder.add(
+        Operation(
+            id=op_id,
+            action=Action.UPDATE,
+            kind=Kind.SERVICE,
+            name=want.name,
+            service=name,
+            reason="; ".join(reasons),
+            fields=tuple(fields),
+            steps=(UpdateService(want), wait),
+            after=after,
+            details=_rollout_details(want, fields),
+        )
+    )
+    builder.service_ops.append(op_id)
 
-    # services no longer in the file
-    orphans = sorted(s.name for s in observed.services if s.service not in stack.services)
-    removed: set[str] = set()
+
+def _plan_orphans(builder: SwarmPlanBuilder) -> None:
+    """Services no longer in the file: removed with --remove-orphans, else a warning."""
+    observed = builder.observed
+    orphans = sorted(s.name for s in observed.services if s.service not in builder.stack.services)
     for orphan in orphans:
-        if not options.remove_orphans:
-            warnings.append(
+        if not builder.options.remove_orphans:
+            builder.warnings.append(
                 f"service {orphan} is no longer in the stack file; `up --remove-orphans` removes it"
             )
             continue
-        removed.add(orphan)
-        ops.append(
+        builder.removed.add(orphan)
+        builder.add(
             Operation(
                 id=f"service:{orphan}",
                 action=Action.REMOVE,
@@ -232,13 +289,16 @@ def reconcile_swarm(
                 steps=(RemoveService(orphan), WaitServiceGone(orphan)),
             )
         )
-        service_ops.append(f"service:{orphan}")
+        builder.service_ops.append(f"service:{orphan}")
 
-    # old config and secret versions nothing uses any more
-    updated = {op.service for op in ops if op.kind is Kind.SERVICE and op.service}
-    still_used: set[str] = {o.name for o in objects.values()}
+
+def _remove_old_versions(builder: SwarmPlanBuilder) -> None:
+    """The config and secret versions nothing uses once the plan's services are through."""
+    observed = builder.observed
+    updated = {op.service for op in builder.operations if op.kind is Kind.SERVICE and op.service}
+    still_used: set[str] = {o.name for o in builder.objects.values()}
     for s in observed.services:
-        if s.name in removed or (s.service in updated):
+        if s.name in builder.removed or (s.service in updated):
             continue
         still_used.update(s.configs, s.secrets)
     groups: list[tuple[ObjectKind, tuple[SwarmObject, ...]]] = [
@@ -250,7 +310,7 @@ def reconcile_swarm(
             if old.name in still_used:
                 continue
             key = old.labels.get(OBJECT_KEY, "?")
-            ops.append(
+            builder.add(
                 Operation(
                     id=f"{kind}:{old.name}",
                     action=Action.REMOVE,
@@ -258,18 +318,9 @@ def reconcile_swarm(
                     name=old.name,
                     reason=f"old version of {kind} {key}, no longer used",
                     steps=(RemoveObject(kind, old.name),),
-                    after=tuple(sorted(service_ops)),
+                    after=tuple(sorted(builder.service_ops)),
                 )
             )
-
-    return Plan(
-        project=stack.name,
-        operations=tuple(ops),
-        warnings=tuple(warnings),
-        blockers=tuple(errors),
-        fingerprint=observed.fingerprint(),
-        services=selected,
-    )
 
 
 def _service_changes(

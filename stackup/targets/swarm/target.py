@@ -117,4 +117,4 @@ class SwarmTarget:
         cancel: threading.Event,
     ) -> Outcome:
         options = dataclasses.replace(execute_options, target_steps=self.steps)
-        return execute(plan, self.engine, on_event, options, cancel)
+        return execute(plan, self.engine.engine, on_event, options, cancel)
