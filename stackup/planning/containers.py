@@ -398,17 +398,13 @@ class ContainerDecisions:
         snap = self.options.configs
         if policy is None or snap is None:
             return
-        record = CS.RecordApplied(
-            snap.store,
-            have.id,
-            tuple(sorted(CS.current_states(self.stack, service, snap).items())),
-        )
+        records = CS.record_steps(self.stack, service, [(have.name, have.id)], snap)
         (op,) = R.reload_operations(
             service,
             [have.name],
             policy,
             f"{self._shown(drift.edited)} changed since it was last applied; {reload_how(policy)}",
-            {have.name: record},
+            records,
             confirm=R.confirms_reload(self.stack.services[service]),
         )
         self._add_service_op(service, replace(op, after=after), recreated=False)

@@ -35,10 +35,10 @@ from stackup.engine.observed import ObservedContainer
 from stackup.errors import EngineUnavailableError, StackupError
 from stackup.loading.loader import LoadedStack
 from stackup.model.settings import ReloadPolicy
-from stackup.planning import configstate as CS
 from stackup.planning.checks import CHECK_LABEL
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, Plan
+from stackup.targets.engine import configfiles
 from stackup.targets.engine.execute import Event, Outcome, execute
 from stackup.targets.engine.lock import project_lock
 from stackup.watch import reload as R
@@ -192,7 +192,9 @@ class Watcher(DevelopActions):
         if replaced:
             return self._recreate_for(service, replaced, policy)
         # Each reload records what the container now runs, so `diff` and `up` agree with it.
-        records = CS.records_for(self.loaded.stack, service, ((c.name, c.id) for c in containers))
+        records = configfiles.records_for(
+            self.loaded.stack, service, ((c.name, c.id) for c in containers)
+        )
         ops = R.reload_operations(
             service,
             [c.name for c in containers],
@@ -229,7 +231,9 @@ class Watcher(DevelopActions):
                     # What it was created with (or last reloaded with), as `up` reads it: no
                     # exec (50-100 ms) before the recreate. A container restarted by hand since
                     # sees the new file already; it is recreated needlessly, as by `up`.
-                    known = CS.applied_inode(self.loaded.stack.name, c.id, c.labels, mount.target)
+                    known = configfiles.applied_inode(
+                        self.loaded.stack.name, c.id, c.labels, mount.target
+                    )
                     if known is not None:
                         self._inodes[(c.id, mount.target)] = known
                 if known == host_inode:
