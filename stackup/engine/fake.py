@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from stackup.engine.docker import convert, payloads
 from stackup.engine.interface import (
     ContainerProcess,
     ContainerSpec,
@@ -36,6 +35,7 @@ from stackup.engine.observed import (
     ObservedVolume,
 )
 from stackup.errors import EngineError
+from stackup.model import effective
 from stackup.model import labels as L
 from stackup.model.spec import Service
 
@@ -492,10 +492,10 @@ class FakeEngine:
 def _live(service: Service) -> LiveConfig:
     """What the engine would report for a container created or updated with `service`."""
     return LiveConfig(
-        restart=payloads.restart_text(convert.restart_policy(service)),
-        nano_cpus=convert.nano_cpus(service),
-        memory=convert.memory_limit(service),
-        pids_limit=convert.pids_limit(service),
+        restart=effective.restart(service).text,
+        nano_cpus=effective.nano_cpus(service),
+        memory=effective.memory_limit(service),
+        pids_limit=effective.pids_limit(service),
     )
 
 

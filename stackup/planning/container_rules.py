@@ -9,12 +9,12 @@ from collections.abc import Mapping
 
 from pydantic import JsonValue
 
-from stackup.engine.docker import convert, payloads
 from stackup.engine.interface import ContainerSpec
 from stackup.engine.observed import (
     LiveConfig,
     ObservedContainer,
 )
+from stackup.model import effective
 from stackup.model import labels as L
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Service, Stack
@@ -147,10 +147,10 @@ def live_changes(service: Service, live: LiveConfig) -> list[FieldChange]:
     """The in-place-updatable settings on which the running container differs from the file,
     before (live) → after (file), in the canonical spec's units (bytes, CPUs, a count)."""
     wanted = LiveConfig(
-        restart=payloads.restart_text(convert.restart_policy(service)),
-        nano_cpus=convert.nano_cpus(service),
-        memory=convert.memory_limit(service),
-        pids_limit=convert.pids_limit(service) or None,
+        restart=effective.restart(service).text,
+        nano_cpus=effective.nano_cpus(service),
+        memory=effective.memory_limit(service),
+        pids_limit=effective.pids_limit(service) or None,
     )
     out = []
     if live.restart != wanted.restart:

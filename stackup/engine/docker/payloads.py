@@ -28,6 +28,7 @@ from stackup.engine.observed import (
 )
 from stackup.errors import EngineError
 from stackup.model import labels as L
+from stackup.model.effective import Restart
 
 # --------------------------------------------------------------------------- engine → Observed
 
@@ -192,10 +193,7 @@ def restart_text(policy: Mapping[str, Any] | None) -> str:
     if not policy:
         return "no"
     name = str(policy.get("Name") or "no")
-    if name == "on-failure":
-        count = int(policy.get("MaximumRetryCount") or 0)
-        return f"on-failure:{count}" if count else "on-failure"
-    return name
+    return Restart(name, int(policy.get("MaximumRetryCount") or 0)).text
 
 
 def live_config_from_inspect(raw: Mapping[str, Any]) -> LiveConfig:
