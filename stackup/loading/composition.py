@@ -17,9 +17,9 @@ from stackup.loading.merge import merge, strip_tags
 from stackup.loading.normalize import (
     absolute,
     default_build_contexts,
-    located_error,
     resolve_paths,
 )
+from stackup.loading.source import located_error
 from stackup.loading.state import LoaderState
 from stackup.loading.yamlsource import Node
 

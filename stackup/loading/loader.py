@@ -34,12 +34,11 @@ from stackup.loading.interpolate import TemplateError, interpolate
 from stackup.loading.merge import merge, strip_tags
 from stackup.loading.normalize import (
     default_build_contexts,
-    located_error,
     normalize_document,
     resolve_paths,
 )
 from stackup.loading.service_files import ServiceFiles
-from stackup.loading.source import Mark, SourceMap
+from stackup.loading.source import Mark, SourceMap, located_error
 from stackup.loading.validation import combine, validate_stack
 from stackup.loading.yamlsource import Node, parse, to_plain
 from stackup.model.sensitive import is_sensitive_name
