@@ -18,12 +18,12 @@ from stackup.model import effective
 from stackup.model import labels as L
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Service, Stack
-from stackup.planning.checks import pre_start_spec
 from stackup.planning.plan import (
     CheckInThrowaway,
     Exec,
     FieldChange,
 )
+from stackup.planning.throwaway_specs import pre_start_spec
 
 
 def post_start(service: Service, container: str) -> tuple[Exec, ...]:

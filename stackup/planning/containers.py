@@ -19,7 +19,6 @@ from stackup.planning import bindsources as B
 from stackup.planning import configstate as CS
 from stackup.planning import graph as G
 from stackup.planning import reloads as R
-from stackup.planning.checks import check_spec
 from stackup.planning.container_rules import (
     converged_state,
     describe,
@@ -60,6 +59,7 @@ from stackup.planning.plan import (
     UpdateContainer,
 )
 from stackup.planning.rollout import Rollout
+from stackup.planning.throwaway_specs import validation_twin_spec
 
 
 @dataclass
@@ -419,7 +419,9 @@ class ContainerDecisions:
         if not drift.renamed or policy is None or not policy.validate_:
             return ()
         return (
-            CheckInThrowaway(check_spec(want.spec, self.stack.name, service, policy.validate_)),
+            CheckInThrowaway(
+                validation_twin_spec(want.spec, self.stack.name, service, policy.validate_)
+            ),
         )
 
     def _with_config_label(self, service: str, want: DesiredContainer) -> DesiredContainer:

@@ -23,7 +23,6 @@ from stackup.model import labels as L
 from stackup.model.spec import Stack
 from stackup.planning import graph as G
 from stackup.planning import salt as S
-from stackup.planning.checks import CHECK_LABEL
 from stackup.planning.container_rules import (
     anonymous_volumes,
     stop_timeout,
@@ -59,6 +58,7 @@ from stackup.planning.plan import (
 )
 from stackup.planning.rollout import Replacement
 from stackup.planning.rollout_decisions import RolloutDecisions
+from stackup.planning.throwaway_specs import VALIDATION_TWIN_LABEL
 
 
 def reconcile(
@@ -100,7 +100,7 @@ class _Reconciler(ContainerDecisions, RolloutDecisions):
         for c in sorted(ours, key=lambda c: c.name):
             if c.is_temporary:
                 self.temporaries[c.name] = c
-            elif c.labels.get(L.ONEOFF) or CHECK_LABEL in c.labels:
+            elif c.labels.get(L.ONEOFF) or VALIDATION_TWIN_LABEL in c.labels:
                 continue  # a one-off run, or a throwaway check an interrupted apply left
             elif c.service is not None and c.service in stack.services:
                 self.by_service[c.service].append(c)

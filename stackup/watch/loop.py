@@ -35,9 +35,9 @@ from stackup.engine.observed import ObservedContainer
 from stackup.errors import EngineUnavailableError, StackupError
 from stackup.loading.loader import LoadedStack
 from stackup.model.settings import ReloadPolicy
-from stackup.planning.checks import CHECK_LABEL
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, Plan
+from stackup.planning.throwaway_specs import VALIDATION_TWIN_LABEL
 from stackup.targets.engine import configfiles
 from stackup.targets.engine.execute import Event, Outcome, execute
 from stackup.targets.engine.lock import project_lock
@@ -369,7 +369,7 @@ class Watcher(DevelopActions):
                 if c.service == service
                 and c.state == "running"
                 and not c.is_temporary
-                and CHECK_LABEL not in c.labels
+                and VALIDATION_TWIN_LABEL not in c.labels
             ),
             key=lambda c: c.name,
         )
