@@ -14,8 +14,7 @@ from stackup.engine.observed import (
     LiveConfig,
     ObservedContainer,
 )
-from stackup.model import effective
-from stackup.model import labels as L
+from stackup.model import effective, labels
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Service, Stack
 from stackup.planning.plan import (
@@ -69,9 +68,9 @@ def pre_start_note(steps: int) -> str:
 def without_labels(spec: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
     """A network's or volume's spec without our own labels (they hold the spec itself)."""
     out = dict(spec)
-    labels = spec.get("labels")
-    if isinstance(labels, dict):
-        out["labels"] = {k: v for k, v in labels.items() if not k.startswith(L.PREFIX)}
+    declared = spec.get("labels")
+    if isinstance(declared, dict):
+        out["labels"] = {k: v for k, v in declared.items() if not k.startswith(labels.PREFIX)}
     return out
 
 

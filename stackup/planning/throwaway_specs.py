@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from stackup.engine.interface import ContainerSpec, NetworkAttachment
-from stackup.model import labels as L
+from stackup.model import labels
 from stackup.model.parts import PreStartHook
 
 VALIDATION_TWIN_LABEL = "io.stackup.watch-check"  # its value: the service validated
@@ -42,7 +42,7 @@ def validation_twin_spec(
         # A fixed name: a twin left by a crash is removed by the next one (run_check).
         name=f"{base.name}_stackup-check",
         service=svc,
-        labels={L.PROJECT: project, VALIDATION_TWIN_LABEL: service},
+        labels={labels.PROJECT: project, VALIDATION_TWIN_LABEL: service},
         networks=tuple(NetworkAttachment(a.network) for a in base.networks),
         hostname=None,
     )
@@ -89,7 +89,7 @@ def pre_start_spec(
         name=f"{project}-{service}-pre_start-{index}",
         image=hook.image or base.image,
         service=svc,
-        labels={L.PROJECT: project, PRE_START_LABEL: service},
+        labels={labels.PROJECT: project, PRE_START_LABEL: service},
         environment={**base.environment, **added},
         networks=tuple(NetworkAttachment(a.network) for a in base.networks),
         volumes_from=(*base.volumes_from, container),

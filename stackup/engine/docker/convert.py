@@ -23,8 +23,7 @@ from stackup.engine.interface import (
     MountSpec,
     NetworkAttachment,
 )
-from stackup.model import effective
-from stackup.model import labels as L
+from stackup.model import effective, labels
 from stackup.model.parts import DeviceRequest, Healthcheck
 from stackup.model.spec import Service
 
@@ -338,7 +337,7 @@ def container_body(
     _set(host, "CgroupnsMode", s.cgroup)
     _set(host, "CgroupParent", s.cgroup_parent)
     _set(host, "GroupAdd", list(s.group_add))
-    _set(host, "Links", links(s, spec.labels.get(L.PROJECT, "")))
+    _set(host, "Links", links(s, spec.labels.get(labels.PROJECT, "")))
     _set(host, "Runtime", s.runtime)
     _set(host, "Isolation", s.isolation)
     _set(host, "ShmSize", s.shm_size)
