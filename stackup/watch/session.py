@@ -95,6 +95,7 @@ class WatchSession:
 
             outcome = api.apply_plan(self.loaded, self.engine, plan, options, on_event).outcome
         self.report_failures(outcome)
+        _stop_if_interrupted(outcome)
         if outcome.ok:
             self.say("applied", f"applied {len(outcome.done)} operation(s)")
         return outcome
@@ -107,6 +108,7 @@ class WatchSession:
         with self.locked():
             outcome = execute(plan, self.engine, on_event)
         self.report_failures(outcome)
+        _stop_if_interrupted(outcome)
         return outcome
 
     def report_failures(self, outcome: Outcome) -> None:
@@ -148,3 +150,11 @@ class WatchSession:
 
     def _say_lock(self, message: str) -> None:
         self.say("plan", message)
+
+
+def _stop_if_interrupted(outcome: Outcome) -> None:
+    """The executor takes a Ctrl-C (or the CLI's SIGTERM, raised as the same interrupt) as a
+    cancel, lets the running operations finish and says so in the outcome: the watch stops
+    then, as it does when the interrupt comes between bursts."""
+    if outcome.interrupted:
+        raise KeyboardInterrupt
