@@ -5,7 +5,7 @@ A bind-mounted config (nginx's `default.conf`) can change on the host while the 
 does not: the spec hash is the same, yet the process still serves what it loaded. What a
 process loaded cannot be read from outside (`cat` in the container shows the file as it is
 now, not as it was loaded: an in-place edit is visible through the mount at once), so stackup
-records it, per container, for each *config mount* (see `reload.is_config_mount`): the sha256
+records it, per container, for each *config mount* (see `reloads.is_config_mount`): the sha256
 of the host source (a directory: of its files) and, for a single-file mount, its inode.
 
 * **At create**, in the label `io.stackup.config-files` (outside the spec hash: a config's
@@ -21,8 +21,8 @@ still sees the old inode, so only a recreate shows it the new one; another diges
 in-place edit the container already sees: validate, then reload (↻).
 
 Planning does no I/O: the host files and the records are read by the target
-(`stackup.targets.engine.configfiles`) and handed in as a `ConfigSnapshot`; a reload's
-`RecordApplied` step is written by the executor there too.
+(`stackup.targets.engine.configfiles`) and handed in as a `ConfigSnapshot`; the executor
+carries out a reload's `RecordApplied` step through the same module (`write_record`).
 
 A lost record (the state directory removed) falls back to the label and costs, at worst, one
 validated reload that was not needed; a container from before this label has no record and is
