@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Protocol
 from stackup.engine.interface import Engine
 from stackup.errors import PlanError
 from stackup.loading.loader import LoadedStack
-from stackup.planning import configstate
 from stackup.planning.graph import ResourceGraph, build_graph
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Plan
 from stackup.planning.reconcile import reconcile
 from stackup.planning.render import plan_json
+from stackup.targets.engine import configfiles
 from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
 from stackup.targets.engine.lock import project_lock
 from stackup.targets.engine.target import EngineTarget, observe, plan_options
@@ -271,7 +271,7 @@ def down(
             # The reload records of the containers removed (stackup.planning.configstate)
             # go with them: only those of the containers still there are kept.
             left = chosen.engine.observe(project).containers
-            configstate.prune_records(configstate.store_dir(project), (c.id for c in left))
+            configfiles.prune_records(configfiles.store_dir(project), (c.id for c in left))
     return Applied(plan, outcome)
 
 

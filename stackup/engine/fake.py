@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from stackup.engine.docker import convert, payloads
 from stackup.engine.interface import (
     ContainerProcess,
     ContainerSpec,
@@ -36,7 +35,7 @@ from stackup.engine.observed import (
     ObservedVolume,
 )
 from stackup.errors import EngineError
-from stackup.model import labels as L
+from stackup.model import effective, labels
 from stackup.model.spec import Service
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -147,9 +146,9 @@ class FakeEngine:
             oc = self._observed(c)
             # Two label filters, as the engine is asked: a container carrying both labels
             # is in both lists.
-            if c.labels.get(L.PROJECT) == project:
+            if c.labels.get(labels.PROJECT) == project:
                 ours.append(oc)
-            if c.labels.get(L.COMPOSE_PROJECT) == project:
+            if c.labels.get(labels.COMPOSE_PROJECT) == project:
                 foreign.append(oc)
         return Observed(
             project=project,
@@ -202,7 +201,9 @@ class FakeEngine:
         return tuple(
             self._observed(c)
             for c in sorted(self.containers.values(), key=lambda c: c.name)
-            if c.name in wanted and L.PROJECT not in c.labels and L.COMPOSE_PROJECT not in c.labels
+            if c.name in wanted
+            and labels.PROJECT not in c.labels
+            and labels.COMPOSE_PROJECT not in c.labels
         )
 
     def _observed(self, c: _Container) -> ObservedContainer:
@@ -319,7 +320,7 @@ class FakeEngine:
     def start_container(self, container: str) -> None:
         self.calls["start_container"] += 1
         c = self._find(container)
-        service = c.labels.get(L.SERVICE, "")
+        service = c.labels.get(labels.SERVICE, "")
         if service in self.exit_on_start:
             c.state, c.exit_code = "exited", self.exit_on_start[service]
             return
@@ -492,10 +493,10 @@ class FakeEngine:
 def _live(service: Service) -> LiveConfig:
     """What the engine would report for a container created or updated with `service`."""
     return LiveConfig(
-        restart=payloads.restart_text(convert.restart_policy(service)),
-        nano_cpus=convert.nano_cpus(service),
-        memory=convert.memory_limit(service),
-        pids_limit=convert.pids_limit(service),
+        restart=effective.restart(service).text,
+        nano_cpus=effective.nano_cpus(service),
+        memory=effective.memory_limit(service),
+        pids_limit=effective.pids_limit(service),
     )
 
 

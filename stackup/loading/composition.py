@@ -24,11 +24,10 @@ from stackup.loading.merge import merge, strip_tags
 from stackup.loading.normalize import (
     absolute,
     default_build_contexts,
-    located_error,
     normalize_document,
     resolve_paths,
 )
-from stackup.loading.source import Mark
+from stackup.loading.source import Mark, located_error
 from stackup.loading.stackfiles import StackFiles
 from stackup.loading.yamlsource import Node, parse
 from stackup.model.sensitive import is_sensitive_name

@@ -12,8 +12,7 @@ import re
 from collections.abc import Collection, Mapping
 
 from stackup.errors import PathElement, SpecValidationError
-from stackup.loading.references import located
-from stackup.loading.source import SourceMap
+from stackup.loading.source import SourceMap, located_error
 from stackup.model.parts import MAX_CONTAINERS
 from stackup.model.spec import Service, Stack
 
@@ -29,7 +28,8 @@ def consistency_problems(stack: Stack, source: SourceMap) -> list[SpecValidation
         name, message = problem
         service = stack.services[name]
         key = "scale" if service.deploy is None or service.deploy.replicas is None else "deploy"
-        out.append(located(source, ("services", name, key), message, _TOTAL_HINT))
+        path = ("services", name, key)
+        out.append(located_error(source.value(path), path, message, _TOTAL_HINT))
     return out
 
 
@@ -56,11 +56,11 @@ def service_problems(
 ) -> list[SpecValidationError]:
     """The problems of one service; `defined` are the names of every service in the stack.
     The loader also calls this for the services that validated when others did not."""
-    here: tuple[PathElement, ...] = ("services", name)
-    return [
-        located(source, (*here, *sub), message, hint)
-        for sub, message, hint in _service_problems(defined, service)
-    ]
+    out = []
+    for sub, message, hint in _service_problems(defined, service):
+        path: tuple[PathElement, ...] = ("services", name, *sub)
+        out.append(located_error(source.value(path), path, message, hint))
+    return out
 
 
 _Problem = tuple[tuple[PathElement, ...], str, str | None]

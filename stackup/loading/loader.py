@@ -31,10 +31,9 @@ from stackup.loading.interpolate import TemplateError, interpolate
 from stackup.loading.merge import merge, strip_tags
 from stackup.loading.normalize import (
     default_build_contexts,
-    located_error,
 )
 from stackup.loading.service_files import apply_env_files, apply_label_files, apply_profiles
-from stackup.loading.source import SourceMap
+from stackup.loading.source import SourceMap, located_error
 from stackup.loading.stackfiles import StackFiles
 from stackup.loading.validation import combine, validate_stack
 from stackup.loading.yamlsource import Node, to_plain

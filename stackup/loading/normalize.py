@@ -8,25 +8,12 @@ import os
 from typing import Any
 
 from stackup.errors import PathElement, SpecValidationError
+from stackup.loading.source import located_error
 from stackup.loading.yamlsource import Node, node_from_plain
 from stackup.model.shortsyntax import MAX_PORTS, parse_port, parse_volume
 
 _KEY_VALUE_FIELDS = ("environment", "labels", "annotations", "sysctls", "storage_opt")
 _LIST_FIELDS = ("dns", "dns_search", "tmpfs", "profiles", "cap_add", "cap_drop", "label_file")
-
-
-def located_error(
-    node: Node, path: tuple[PathElement, ...], message: str, hint: str | None = None
-) -> SpecValidationError:
-    mark = node.mark
-    return SpecValidationError(
-        message,
-        file=mark.file if mark else None,
-        line=mark.line if mark else None,
-        column=mark.column if mark else None,
-        path=path,
-        hint=hint,
-    )
 
 
 def normalize_document(doc: Node, problems: list[SpecValidationError] | None = None) -> None:

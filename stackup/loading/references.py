@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from stackup.errors import PathElement, SpecValidationError
-from stackup.loading.source import SourceMap
+from stackup.loading.source import SourceMap, located_error
 from stackup.model.spec import Service, Stack
 
 
@@ -97,23 +97,9 @@ def services_reference_problems(
                 )
             )
         for sub, message, hint in problems:
-            out.append(located(source, ("services", sname, *sub), message, hint))
+            where = ("services", sname, *sub)
+            out.append(located_error(source.value(where), where, message, hint))
     return out
-
-
-def located(
-    source: SourceMap, path: tuple[PathElement, ...], message: str, hint: str | None = None
-) -> SpecValidationError:
-    """An error at the value `path` names, as the source map recorded it."""
-    mark = source.value(path)
-    return SpecValidationError(
-        message,
-        file=mark.file if mark else None,
-        line=mark.line if mark else None,
-        column=mark.column if mark else None,
-        path=path,
-        hint=hint,
-    )
 
 
 def _known(stack: Declared, wanted: str) -> str:

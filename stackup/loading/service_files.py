@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from stackup.loading.envfile import parse_env_text
-from stackup.loading.normalize import located_error
+from stackup.loading.source import located_error
 from stackup.loading.stackfiles import StackFiles
 from stackup.loading.yamlsource import Node
 

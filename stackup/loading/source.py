@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from stackup.errors import PathElement
+from stackup.errors import PathElement, SpecValidationError
 
 Path = tuple[PathElement, ...]
 
@@ -69,3 +70,28 @@ def _nearest(table: Mapping[Path, Mark], path: Path) -> Mark | None:
         if mark is not None or not path:
             return mark
         path = path[:-1]
+
+
+class Marked(Protocol):
+    """A value that knows where it was written (a YAML `Node`)."""
+
+    mark: Mark | None
+
+
+def located_error(
+    at: Mark | Marked | None,
+    path: Sequence[PathElement],
+    message: str,
+    hint: str | None = None,
+) -> SpecValidationError:
+    """The stack file's error at `at` (a mark, or a node that has one: file, line, column)
+    and `path` (services.web.ports[0]); every located error of loading is made here."""
+    mark = at if at is None or isinstance(at, Mark) else at.mark
+    return SpecValidationError(
+        message,
+        file=mark.file if mark else None,
+        line=mark.line if mark else None,
+        column=mark.column if mark else None,
+        path=path,
+        hint=hint,
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 from stackup.errors import PathElement, StackFileError
 from stackup.loading.files import read_text
 from stackup.loading.hostpaths import REFUSAL_HINT, HostPaths
-from stackup.loading.normalize import located_error
+from stackup.loading.source import located_error
 from stackup.loading.yamlsource import Node
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from stackup.errors import PathElement, SpecValidationError, StackFileProblems, StackupError
-from stackup.loading.source import Mark, SourceMap
+from stackup.loading.source import SourceMap, located_error
 from stackup.model.spec import Stack
 
 _FRIENDLY_PATTERNS = {
@@ -90,7 +90,7 @@ def problems(
             continue
         seen.add(path)
         message, hint = _describe(error, path, root)
-        out.append(_located(message, path, mark, _indentation_hint(path, root) or hint))
+        out.append(located_error(mark, path, message, _indentation_hint(path, root) or hint))
     return out
 
 
@@ -114,19 +114,6 @@ def _indentation_hint(path: Sequence[PathElement], root: type[BaseModel]) -> str
     return (
         f'"{key}" is a service setting but is read as {where} "{key}": '
         "check its indentation (it belongs under a service, one level deeper)"
-    )
-
-
-def _located(
-    message: str, path: Sequence[PathElement], mark: Mark | None, hint: str | None
-) -> SpecValidationError:
-    return SpecValidationError(
-        message,
-        file=mark.file if mark else None,
-        line=mark.line if mark else None,
-        column=mark.column if mark else None,
-        path=path,
-        hint=hint,
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from stackup.engine.observed import Observed, ObservedContainer
 from stackup.model import labels
 from stackup.model.spec import Stack
-from stackup.planning.checks import CHECK_LABEL
+from stackup.planning.throwaway_specs import VALIDATION_TWIN_LABEL
 from stackup.planning.desired import DesiredContainer, container_name
 from stackup.planning.graph import (
     ResourceGraph,
@@ -53,7 +53,7 @@ class ProjectContainers:
         for c in sorted(ours, key=lambda c: c.name):
             if c.is_temporary:
                 found.temporaries[c.name] = c
-            elif c.labels.get(labels.ONEOFF) or CHECK_LABEL in c.labels:
+            elif c.labels.get(labels.ONEOFF) or VALIDATION_TWIN_LABEL in c.labels:
                 continue  # a one-off run, or a throwaway check an interrupted apply left
             elif c.service is not None and c.service in stack.services:
                 found.by_service[c.service].append(c)

@@ -11,10 +11,10 @@ from dataclasses import replace
 from stackup.engine.observed import ObservedContainer
 from stackup.planning import configstate, reloads
 from stackup.planning.builder import PlanBuilder
-from stackup.planning.checks import check_spec
 from stackup.planning.container_rules import reload_how
 from stackup.planning.desired import DesiredContainer
 from stackup.planning.plan import CheckInThrowaway
+from stackup.planning.throwaway_specs import validation_twin_spec
 
 
 def with_config_label(
@@ -42,7 +42,8 @@ def check_renamed(
     policy = reloads.reload_policy(builder.stack.services[service])
     if not drift.renamed or policy is None or not policy.validate_:
         return ()
-    return (CheckInThrowaway(check_spec(want.spec, builder.stack.name, service, policy.validate_)),)
+    spec = validation_twin_spec(want.spec, builder.stack.name, service, policy.validate_)
+    return (CheckInThrowaway(spec),)
 
 
 def renamed_reason(
@@ -75,17 +76,13 @@ def reload_edited(
     snap = builder.options.configs
     if policy is None or snap is None:
         return
-    record = configstate.RecordApplied(
-        snap.store,
-        have.id,
-        tuple(sorted(configstate.current_states(builder.stack, service, snap).items())),
-    )
+    records = configstate.record_steps(builder.stack, service, [(have.name, have.id)], snap)
     (op,) = reloads.reload_operations(
         service,
         [have.name],
         policy,
         f"{shown(builder, drift.edited)} changed since it was last applied; {reload_how(policy)}",
-        {have.name: record},
+        records,
         confirm=reloads.confirms_reload(builder.stack.services[service]),
     )
     builder.add_service_op(service, replace(op, after=after), recreated=False)

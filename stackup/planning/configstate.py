@@ -5,7 +5,7 @@ A bind-mounted config (nginx's `default.conf`) can change on the host while the 
 does not: the spec hash is the same, yet the process still serves what it loaded. What a
 process loaded cannot be read from outside (`cat` in the container shows the file as it is
 now, not as it was loaded: an in-place edit is visible through the mount at once), so stackup
-records it, per container, for each *config mount* (see `reload.is_config_mount`): the sha256
+records it, per container, for each *config mount* (see `reloads.is_config_mount`): the sha256
 of the host source (a directory: of its files) and, for a single-file mount, its inode.
 
 * **At create**, in the label `io.stackup.config-files` (outside the spec hash: a config's
@@ -20,6 +20,10 @@ single-file mount → the file was saved by rename (`sed -i`, most editors) and 
 still sees the old inode, so only a recreate shows it the new one; another digest only → an
 in-place edit the container already sees: validate, then reload (↻).
 
+Planning does no I/O: the host files and the records are read by the target
+(`stackup.targets.engine.configfiles`) and handed in as a `ConfigSnapshot`; the executor
+carries out a reload's `RecordApplied` step through the same module (`write_record`).
+
 A lost record (the state directory removed) falls back to the label and costs, at worst, one
 validated reload that was not needed; a container from before this label has no record and is
 left alone until it is recreated.
@@ -27,42 +31,21 @@ left alone until it is recreated.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import tempfile
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from pydantic import JsonValue
 
 from stackup.model.spec import Stack
+from stackup.planning.plan import FileState, RecordApplied
+from stackup.planning.reloads import is_config_mount, reload_policy
 
 LABEL = "io.stackup.config-files"
 
 
-@dataclass(frozen=True, slots=True)
-class FileState:
-    digest: str  # sha256 of the content (a directory: of its files' paths and digests)
-    inode: int | None = None  # a single file's inode; None for a directory
-
-    def to_json(self) -> dict[str, JsonValue]:
-        return {"digest": self.digest, "inode": self.inode}
-
-    @staticmethod
-    def from_json(value: object) -> FileState | None:
-        if not isinstance(value, dict) or not isinstance(value.get("digest"), str):
-            return None
-        inode = value.get("inode")
-        return FileState(value["digest"], inode if isinstance(inode, int) else None)
-
-
 @dataclass(frozen=True)
 class ConfigSnapshot:
-    """What planning reads before it reconciles: the host's config sources now, and the
+    """What planning is handed before it reconciles: the host's config sources now, and the
     reload records of the project's containers. `store` is where reloads write theirs."""
 
     host: Mapping[str, FileState] = field(default_factory=dict)  # by host source path
@@ -83,74 +66,8 @@ class Drift:
     edited: tuple[str, ...] = ()  # host sources edited in place: a reload applies them
 
 
-# ----------------------------------------------------------------------------- reading
-
-
-def file_state(path: Path) -> FileState | None:
-    """The state of a config source on the host, or None if it cannot be read."""
-    from stackup.planning.reloads import is_noise
-
-    try:
-        if path.is_file():
-            return FileState(hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_ino)
-        if not path.is_dir():
-            return None
-        outer = hashlib.sha256()
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                f = Path(root) / name
-                if is_noise(f) or not f.is_file():
-                    continue
-                digest = hashlib.sha256(f.read_bytes()).hexdigest()
-                outer.update(f"{f.relative_to(path).as_posix()}\0{digest}\n".encode())
-        return FileState(outer.hexdigest())
-    except OSError:
-        return None
-
-
-def store_dir(project: str) -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "stackup" / "applied" / project
-
-
-def snapshot(
-    stack: Stack,
-    services: Iterable[str],
-    base: Path,
-    may_look: Callable[[Path], bool] | None = None,
-) -> ConfigSnapshot:
-    """Read the config sources of `services` and the project's reload records; a source that
-    `may_look` (the host-path policy, stackup.loading.hostpaths) refuses is not looked at."""
-    host: dict[str, FileState] = {}
-    for name in services:
-        for mount in config_mounts(stack, name):
-            if may_look is not None and not may_look(Path(mount.source)):
-                continue
-            state = file_state(Path(mount.source))
-            if state is not None:
-                host[mount.source] = state
-    store = store_dir(stack.name)
-    applied = read_records(store) if host else {}
-    return ConfigSnapshot(host=host, applied=applied, store=str(store), base=str(base))
-
-
-def read_records(store: Path) -> dict[str, dict[str, FileState]]:
-    out: dict[str, dict[str, FileState]] = {}
-    try:
-        entries = sorted(store.glob("*.json"))
-    except OSError:
-        return out
-    for entry in entries:
-        try:
-            data = json.loads(entry.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # a torn or foreign file: the label is the fallback
-        out[entry.stem] = _states(data)
-    return out
-
-
-def _states(data: object) -> dict[str, FileState]:
+def states_from_json(data: object) -> dict[str, FileState]:
+    """A record's or a label's content (`{target: {digest, inode}}`), what can be read of it."""
     if not isinstance(data, dict):
         return {}
     out = {}
@@ -161,43 +78,8 @@ def _states(data: object) -> dict[str, FileState]:
     return out
 
 
-_write_lock = threading.Lock()
-
-
-def write_record(store: Path, container_id: str, files: Mapping[str, FileState]) -> None:
-    """Record what a container was just reloaded with (written whole, then renamed, so a
-    reader never sees half a file)."""
-    with _write_lock:
-        store.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=store, prefix=".record-")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({t: s.to_json() for t, s in sorted(files.items())}, out, sort_keys=True)
-        os.replace(tmp, store / f"{container_id}.json")
-
-
-def prune_records(store: Path, keep: Iterable[str]) -> None:
-    """Forget the records of containers that are gone (`down`, or replaced by a recreate):
-    only the IDs in `keep` stay; the project's directory goes when nothing is left."""
-    with _write_lock:
-        kept = set(keep)
-        try:
-            entries = list(store.iterdir())
-        except OSError:
-            return
-        for entry in entries:
-            if entry.suffix == ".json" and entry.stem not in kept:
-                entry.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            store.rmdir()  # only when empty
-
-
-# ----------------------------------------------------------------------------- deciding
-
-
 def config_mounts(stack: Stack, service: str) -> list[ConfigMount]:
     """The bind mounts of `service` that hold a config its reload policy can reload."""
-    from stackup.planning.reloads import is_config_mount, reload_policy
-
     spec = stack.services[service]
     policy = reload_policy(spec)
     if policy is None:
@@ -235,21 +117,9 @@ def applied_states(
     if not raw:
         return {}
     try:
-        return _states(json.loads(raw))
+        return states_from_json(json.loads(raw))
     except ValueError:
         return {}
-
-
-def applied_inode(
-    project: str, container_id: str, labels: Mapping[str, str], target: str
-) -> int | None:
-    """The inode of the single file a container applied at `target` (its reload record, else
-    its create label), or None when it was never recorded: a single-file bind mount pins the
-    inode the file had when the container was made, so a different one on the host now means
-    the file was saved by rename (watch asks this before it asks the container itself)."""
-    snap = ConfigSnapshot(applied=read_records(store_dir(project)))
-    state = applied_states(container_id, labels, snap).get(target)
-    return state.inode if state is not None else None
 
 
 def drift(
@@ -291,27 +161,10 @@ def current_states(stack: Stack, service: str, snap: ConfigSnapshot) -> dict[str
     }
 
 
-@dataclass(frozen=True, slots=True)
-class RecordApplied:
-    """A plan step, last in a reload operation: record what the container now runs (the
-    executor calls `write_record`)."""
-
-    store: str
-    container_id: str
-    files: tuple[tuple[str, FileState], ...]
-
-
-def records_for(
-    stack: Stack, service: str, containers: Iterable[tuple[str, str]]
+def record_steps(
+    stack: Stack, service: str, containers: Iterable[tuple[str, str]], snap: ConfigSnapshot
 ) -> dict[str, RecordApplied]:
-    """Record steps for reloading `containers` (name, id) of `service` with its config
-    sources as they are now (watch's reloads; `up` builds them from its snapshot)."""
-    states = {
-        m.target: state
-        for m in config_mounts(stack, service)
-        if (state := file_state(Path(m.source))) is not None
-    }
-    store = str(store_dir(stack.name))
-    return {
-        name: RecordApplied(store, cid, tuple(sorted(states.items()))) for name, cid in containers
-    }
+    """The steps that record, for each of `containers` (name, id) of `service` reloaded, its
+    config sources as `snap` saw them, by container name."""
+    files = tuple(sorted(current_states(stack, service, snap).items()))
+    return {name: RecordApplied(snap.store, cid, files) for name, cid in containers}

@@ -9,21 +9,20 @@ from collections.abc import Mapping
 
 from pydantic import JsonValue
 
-from stackup.engine.docker import convert, payloads
 from stackup.engine.interface import ContainerSpec
 from stackup.engine.observed import (
     LiveConfig,
     ObservedContainer,
 )
-from stackup.model import labels as L
+from stackup.model import effective, labels
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Service, Stack
-from stackup.planning.checks import pre_start_spec
 from stackup.planning.plan import (
     CheckInThrowaway,
     Exec,
     FieldChange,
 )
+from stackup.planning.throwaway_specs import pre_start_spec
 
 
 def post_start(service: Service, container: str) -> tuple[Exec, ...]:
@@ -69,9 +68,9 @@ def pre_start_note(steps: int) -> str:
 def without_labels(spec: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
     """A network's or volume's spec without our own labels (they hold the spec itself)."""
     out = dict(spec)
-    labels = spec.get("labels")
-    if isinstance(labels, dict):
-        out["labels"] = {k: v for k, v in labels.items() if not k.startswith(L.PREFIX)}
+    declared = spec.get("labels")
+    if isinstance(declared, dict):
+        out["labels"] = {k: v for k, v in declared.items() if not k.startswith(labels.PREFIX)}
     return out
 
 
@@ -147,10 +146,10 @@ def live_changes(service: Service, live: LiveConfig) -> list[FieldChange]:
     """The in-place-updatable settings on which the running container differs from the file,
     before (live) → after (file), in the canonical spec's units (bytes, CPUs, a count)."""
     wanted = LiveConfig(
-        restart=payloads.restart_text(convert.restart_policy(service)),
-        nano_cpus=convert.nano_cpus(service),
-        memory=convert.memory_limit(service),
-        pids_limit=convert.pids_limit(service) or None,
+        restart=effective.restart(service).text,
+        nano_cpus=effective.nano_cpus(service),
+        memory=effective.memory_limit(service),
+        pids_limit=effective.pids_limit(service) or None,
     )
     out = []
     if live.restart != wanted.restart:

@@ -20,7 +20,6 @@ from pydantic import JsonValue
 from stackup.engine.interface import ContainerSpec, NetworkAttachment, NetworkSpec, VolumeSpec
 from stackup.model.parts import Build
 from stackup.model.spec import Service
-from stackup.planning.configstate import RecordApplied as RecordApplied
 
 
 class Action(StrEnum):
@@ -235,6 +234,35 @@ class CheckInThrowaway:
     purpose: str = "validate"
     # A validation is quick; a `pre_start` step (a migration) runs as long as it needs.
     timeout_s: float | None = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What a config file on the host was when a container applied it
+    (`stackup.planning.configstate`)."""
+
+    digest: str  # sha256 of the content (a directory: of its files' paths and digests)
+    inode: int | None = None  # a single file's inode; None for a directory
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {"digest": self.digest, "inode": self.inode}
+
+    @staticmethod
+    def from_json(value: object) -> FileState | None:
+        if not isinstance(value, dict) or not isinstance(value.get("digest"), str):
+            return None
+        inode = value.get("inode")
+        return FileState(value["digest"], inode if isinstance(inode, int) else None)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordApplied:
+    """Last in a reload operation: record what the container now runs, as the file
+    `container_id`.json under `store` (`stackup.targets.engine.configfiles.write_record`)."""
+
+    store: str
+    container_id: str
+    files: tuple[tuple[str, FileState], ...]
 
 
 class TargetStep:

@@ -12,8 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Service
-from stackup.planning.configstate import RecordApplied
-from stackup.planning.plan import Action, Exec, Kind, Operation, Signal
+from stackup.planning.plan import Action, Exec, Kind, Operation, RecordApplied, Signal
 
 NGINX_POLICY = ReloadPolicy.model_validate({"validate": ["nginx", "-t"], "signal": "HUP"})
 
@@ -115,7 +114,7 @@ def reload_operations(
 ) -> tuple[Operation, ...]:
     """One ↻ operation per container: validate (if the policy says how), then signal or exec
     (waiting, with `confirm`, until the new config serves: `confirms_reload`), then
-    `records[container]` (what it now runs: `configstate.RecordApplied`). The executor stops
+    `records[container]` (what it now runs: `plan.RecordApplied`). The executor stops
     an operation at a failing validate, so nothing is sent or recorded then."""
     ops = []
     for name in sorted(containers):

@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from stackup.engine.docker.engine import DockerEngine
+from stackup.engine.interface import Engine
 from stackup.loading.loader import LoadedStack
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Plan
@@ -29,6 +29,13 @@ class WatchEvent:
     at: float = field(default_factory=time.monotonic)
 
 
+class WatchedEngine(Engine, Protocol):
+    """The engine a watch talks to: the `Engine` interface, and the one request by which an
+    idle watch finds out that the engine is still there (the projects `stackup ls` lists)."""
+
+    def list_projects(self) -> list[dict[str, str | int]]: ...
+
+
 class WatchUI(Protocol):
     def event(self, event: WatchEvent) -> None: ...
 
@@ -40,7 +47,7 @@ class WatchUI(Protocol):
 @dataclass(frozen=True)
 class WatchConfig:
     load: Callable[[], LoadedStack]
-    connect: Callable[[], DockerEngine]
+    connect: Callable[[], WatchedEngine]
     services: tuple[str, ...] = ()
     options: ReconcileOptions = field(default_factory=ReconcileOptions)
     step_ms: int = 20  # quiet window that ends a burst

@@ -23,7 +23,6 @@ from stackup.loading.loader import LoadedStack
 from stackup.model.parts import WatchRule
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Stack
-from stackup.planning.checks import check_spec
 from stackup.planning.desired import desired_containers, read_file_objects
 from stackup.planning.plan import (
     Action,
@@ -48,6 +47,7 @@ from stackup.planning.reloads import (  # the policy is the planner's too; re-ex
     reload_policy,
     renamed_reason,
 )
+from stackup.planning.throwaway_specs import validation_twin_spec
 from stackup.watch.nginx_errors import Mount, explain
 
 __all__ = [
@@ -359,7 +359,9 @@ def throwaway_check(
     if not policy.validate_:
         return ()
     (want,) = desired_containers(stack, service, 1, "check", read_file_objects(stack))
-    return (CheckInThrowaway(check_spec(want.spec, stack.name, service, policy.validate_)),)
+    return (
+        CheckInThrowaway(validation_twin_spec(want.spec, stack.name, service, policy.validate_)),
+    )
 
 
 def checked_first(op: Operation, check: tuple[CheckInThrowaway, ...]) -> Operation:

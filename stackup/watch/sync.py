@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from stackup.model.parts import WatchRule
-from stackup.watch import reload as R
+from stackup.watch.reload import ignored, is_noise
 
 
 def sync_archive(
@@ -27,7 +27,7 @@ def sync_archive(
     added: set[Path] = set()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for path in sorted(set(paths)):
-            if R.ignored(rule, path):
+            if ignored(rule, path):
                 continue
             rel = path.relative_to(root).as_posix() if path != root else ""
             name = f"{base}/{rel}" if rel else base
@@ -48,8 +48,8 @@ def sync_archive(
 
 def files_under(rule: WatchRule, top: Path) -> Iterator[Path]:
     for root, dirs, files in os.walk(top):
-        dirs[:] = sorted(d for d in dirs if not R.ignored(rule, Path(root) / d))
+        dirs[:] = sorted(d for d in dirs if not ignored(rule, Path(root) / d))
         for f in sorted(files):
             path = Path(root) / f
-            if not R.ignored(rule, path) and not R.is_noise(path):
+            if not ignored(rule, path) and not is_noise(path):
                 yield path

@@ -78,7 +78,7 @@ def test_a_check_container_left_by_a_crash_is_not_an_orphan(
 ) -> None:
     from stackup.engine.interface import ContainerSpec
     from stackup.model.spec import Service
-    from stackup.planning.checks import CHECK_LABEL
+    from stackup.planning.throwaway_specs import VALIDATION_TWIN_LABEL
 
     engine, _ = _up(tmp_path, monkeypatch)
     engine.create_container(
@@ -86,7 +86,7 @@ def test_a_check_container_left_by_a_crash_is_not_an_orphan(
             name="cfg-web-1_stackup-check",
             image="nginx:latest",
             service=Service.model_validate({"image": "nginx:latest"}),
-            labels={"io.stackup.project": "cfg", CHECK_LABEL: "web"},
+            labels={"io.stackup.project": "cfg", VALIDATION_TWIN_LABEL: "web"},
             environment={},
         )
     )

@@ -314,15 +314,15 @@ def test_a_stack_file_with_a_mistake_is_still_told_what_it_is(tmp_path: Path) ->
 def test_planning_asks_the_policy_before_it_reads_a_config_source(
     layout: Path, touched: list[str]
 ) -> None:
-    from stackup.planning import configstate
+    from stackup.targets.engine import configfiles
 
     (layout.parent / "outside" / "default.conf").write_text("server {}\n")
     stack = HEAD + "    volumes:\n      - ../outside/default.conf:/etc/nginx/conf.d/default.conf\n"
     loaded = _load(layout, stack)
     source = str(layout.parent / "outside" / "default.conf")
-    trusted = configstate.snapshot(loaded.stack, ["web"], layout, loaded.host_paths.allows)
+    trusted = configfiles.snapshot(loaded.stack, ["web"], layout, loaded.host_paths.allows)
     assert source in trusted.host
     touched.clear()
     untrusted = HostPaths(layout.resolve())
-    refused = configstate.snapshot(loaded.stack, ["web"], layout, untrusted.allows)
+    refused = configfiles.snapshot(loaded.stack, ["web"], layout, untrusted.allows)
     assert refused.host == {} and touched == []

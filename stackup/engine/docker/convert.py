@@ -14,6 +14,7 @@ import math
 import tarfile
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from stackup.engine.interface import (
@@ -22,102 +23,47 @@ from stackup.engine.interface import (
     MountSpec,
     NetworkAttachment,
 )
-from stackup.model import labels as L
-from stackup.model.parts import DeviceRequest, ResourceSpec
+from stackup.model import effective, labels
+from stackup.model.parts import DeviceRequest, Healthcheck
 from stackup.model.spec import Service
 
 Payload = dict[str, Any]
-
-NANO = 1_000_000_000
-
 
 # --------------------------------------------------------------------------- Service → engine
 
 
 def restart_policy(service: Service) -> Payload:
-    """`restart:` as the engine wants it; `deploy.restart_policy` when `restart` is unset
-    (Compose v2 reads it the same way for a single engine)."""
-    text = service.restart
-    if text is None and service.deploy is not None and service.deploy.restart_policy is not None:
-        rp = service.deploy.restart_policy
-        if rp.condition == "on-failure":
-            text = f"on-failure:{rp.max_attempts}" if rp.max_attempts else "on-failure"
-        elif rp.condition == "none":
-            text = "no"
-        else:
-            text = "always"
-    if text is None or text == "no":
-        return {"Name": "no", "MaximumRetryCount": 0}
-    if text.startswith("on-failure"):
-        _, _, count = text.partition(":")
-        return {"Name": "on-failure", "MaximumRetryCount": int(count or 0)}
-    return {"Name": text, "MaximumRetryCount": 0}
+    """The effective restart policy (stackup.model.effective) as the engine wants it."""
+    policy = effective.restart(service)
+    return {"Name": policy.name, "MaximumRetryCount": policy.maximum_retry_count}
 
 
-def _limits(service: Service) -> ResourceSpec | None:
-    if service.deploy is None or service.deploy.resources is None:
-        return None
-    return service.deploy.resources.limits
-
-
-def _reservations(service: Service) -> ResourceSpec | None:
-    if service.deploy is None or service.deploy.resources is None:
-        return None
-    return service.deploy.resources.reservations
-
-
-def nano_cpus(service: Service) -> int:
-    cpus = service.cpus
-    limits = _limits(service)
-    if cpus is None and limits is not None:
-        cpus = limits.cpus
-    return round(float(cpus) * NANO) if cpus else 0
-
-
-def memory_limit(service: Service) -> int:
-    limits = _limits(service)
-    if service.mem_limit is not None:
-        return service.mem_limit
-    return limits.memory or 0 if limits is not None else 0
-
-
-def memory_reservation(service: Service) -> int:
-    res = _reservations(service)
-    if service.mem_reservation is not None:
-        return service.mem_reservation
-    return res.memory or 0 if res is not None else 0
-
-
-def pids_limit(service: Service) -> int | None:
-    limits = _limits(service)
-    if service.pids_limit is not None:
-        return service.pids_limit
-    return limits.pids if limits is not None else None
-
-
-def _nanos(value: Any) -> int | None:
-    return None if value is None else int(value.total_seconds() * NANO)
+def nanoseconds(value: timedelta | None) -> int | None:
+    """A duration as the engine's nanoseconds."""
+    return None if value is None else int(value.total_seconds() * effective.NANO)
 
 
 def healthcheck(service: Service) -> Payload | None:
-    hc = service.healthcheck
-    if hc is None:
-        return None
-    if hc.disable:
+    return None if service.healthcheck is None else healthcheck_payload(service.healthcheck)
+
+
+def healthcheck_payload(check: Healthcheck) -> Payload:
+    """The engine's HealthConfig, the same for a container and a swarm service's task."""
+    if check.disable:
         return {"Test": ["NONE"]}
     out: Payload = {}
-    if hc.test:
-        out["Test"] = list(hc.test)
+    if check.test:
+        out["Test"] = list(check.test)
     for key, value in (
-        ("Interval", hc.interval),
-        ("Timeout", hc.timeout),
-        ("StartPeriod", hc.start_period),
+        ("Interval", check.interval),
+        ("Timeout", check.timeout),
+        ("StartPeriod", check.start_period),
     ):
-        nanos = _nanos(value)
+        nanos = nanoseconds(value)
         if nanos is not None:
             out[key] = nanos
-    if hc.retries is not None:
-        out["Retries"] = hc.retries
+    if check.retries is not None:
+        out["Retries"] = check.retries
     return out
 
 
@@ -253,7 +199,7 @@ def device_request(request: DeviceRequest, *, gpu: bool = False) -> Payload:
 
 def device_requests(service: Service) -> list[Payload]:
     out = [device_request(g, gpu=True) for g in service.gpus or ()]
-    reservations = _reservations(service)
+    reservations = effective.reservations(service)
     if reservations is not None:
         out.extend(device_request(d) for d in reservations.devices)
     return out
@@ -399,17 +345,17 @@ def _host_config(spec: ContainerSpec, bindings: Payload) -> Payload:
     _set(host, "CgroupnsMode", s.cgroup)
     _set(host, "CgroupParent", s.cgroup_parent)
     _set(host, "GroupAdd", list(s.group_add))
-    _set(host, "Links", links(s, spec.labels.get(L.PROJECT, "")))
+    _set(host, "Links", links(s, spec.labels.get(labels.PROJECT, "")))
     _set(host, "Runtime", s.runtime)
     _set(host, "Isolation", s.isolation)
     _set(host, "ShmSize", s.shm_size)
     _set(host, "StorageOpt", dict(s.storage_opt))
-    memory = memory_limit(s)
+    memory = effective.memory_limit(s)
     if memory:
         host["Memory"] = memory
     if s.memswap_limit is not None:
         host["MemorySwap"] = s.memswap_limit
-    reservation = memory_reservation(s)
+    reservation = effective.memory_reservation(s)
     if reservation:
         host["MemoryReservation"] = reservation
     if s.mem_swappiness is not None:
@@ -418,7 +364,7 @@ def _host_config(spec: ContainerSpec, bindings: Payload) -> Payload:
         host["OomKillDisable"] = s.oom_kill_disable
     if s.oom_score_adj is not None:
         host["OomScoreAdj"] = s.oom_score_adj
-    cpus = nano_cpus(s)
+    cpus = effective.nano_cpus(s)
     if cpus:
         host["NanoCpus"] = cpus
     _set(host, "CpuShares", s.cpu_shares)
@@ -431,7 +377,7 @@ def _host_config(spec: ContainerSpec, bindings: Payload) -> Payload:
     _set(host, "CpuRealtimePeriod", s.cpu_rt_period)
     host.update(blkio(s))
     _set(host, "DeviceRequests", device_requests(s))
-    pids = pids_limit(s)
+    pids = effective.pids_limit(s)
     if pids is not None:
         host["PidsLimit"] = pids
     if s.logging is not None:
@@ -468,20 +414,20 @@ def update_body(service: Service) -> Payload:
     Memory swap follows the engine's default for a new container (twice the memory) when the
     stack sets none, so raising a memory limit above the old default swap is accepted.
     """
-    memory = memory_limit(service)
+    memory = effective.memory_limit(service)
     body: Payload = {"RestartPolicy": restart_policy(service)}
     if memory:
         body["Memory"] = memory
         body["MemorySwap"] = (
             service.memswap_limit if service.memswap_limit is not None else 2 * memory
         )
-    reservation = memory_reservation(service)
+    reservation = effective.memory_reservation(service)
     if reservation:
         body["MemoryReservation"] = reservation
-    cpus = nano_cpus(service)
+    cpus = effective.nano_cpus(service)
     if cpus:
         body["NanoCpus"] = cpus
-    pids = pids_limit(service)
+    pids = effective.pids_limit(service)
     body["PidsLimit"] = pids if pids is not None else 0  # 0: unlimited
     if service.cpu_shares is not None:
         body["CpuShares"] = service.cpu_shares

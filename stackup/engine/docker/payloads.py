@@ -27,7 +27,8 @@ from stackup.engine.observed import (
     ObservedVolume,
 )
 from stackup.errors import EngineError
-from stackup.model import labels as L
+from stackup.model import labels
+from stackup.model.effective import Restart
 
 # --------------------------------------------------------------------------- engine → Observed
 
@@ -147,9 +148,9 @@ def observed_from_payloads(
     engine_id: str,
 ) -> Observed:
     own = [container_from_payload(c) for c in containers]
-    own = [c for c in own if c.labels.get(L.PROJECT) == project]
+    own = [c for c in own if c.labels.get(labels.PROJECT) == project]
     others = [container_from_payload(c) for c in foreign]
-    others = [c for c in others if c.labels.get(L.COMPOSE_PROJECT) == project]
+    others = [c for c in others if c.labels.get(labels.COMPOSE_PROJECT) == project]
     nets = {n.name: n for n in (network_from_payload(n) for n in networks)}
     vols = {v.name: v for v in (volume_from_payload(v) for v in volumes)}
     return Observed(
@@ -192,10 +193,7 @@ def restart_text(policy: Mapping[str, Any] | None) -> str:
     if not policy:
         return "no"
     name = str(policy.get("Name") or "no")
-    if name == "on-failure":
-        count = int(policy.get("MaximumRetryCount") or 0)
-        return f"on-failure:{count}" if count else "on-failure"
-    return name
+    return Restart(name, int(policy.get("MaximumRetryCount") or 0)).text
 
 
 def live_config_from_inspect(raw: Mapping[str, Any]) -> LiveConfig:

@@ -5,11 +5,11 @@ secrets and tasks read back as stackup's values. Pure, tested without a swarm.""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 from docker.types import ServiceMode
 
+from stackup.engine.docker.convert import healthcheck_payload, nanoseconds
 from stackup.engine.swarm_interface import (
     TASK_HASH,
     DesiredService,
@@ -17,13 +17,8 @@ from stackup.engine.swarm_interface import (
     SwarmServiceState,
     strip_digest,
 )
-from stackup.model.parts import Healthcheck, UpdateConfig
-
-_NS = 1_000_000_000
-
-
-def nanoseconds(value: timedelta | None) -> int | None:
-    return None if value is None else int(value.total_seconds() * _NS)
+from stackup.model.effective import NANO
+from stackup.model.parts import UpdateConfig
 
 
 def service_spec(want: DesiredService, ids: Mapping[tuple[str, str], str]) -> dict[str, Any]:
@@ -91,7 +86,7 @@ def _container_spec(want: DesiredService, ids: Mapping[tuple[str, str], str]) ->
             {"Name": k, "Soft": u.soft, "Hard": u.hard} for k, u in sorted(s.ulimits.items())
         ]
     if s.healthcheck is not None:
-        container["Healthcheck"] = healthcheck(s.healthcheck)
+        container["Healthcheck"] = healthcheck_payload(s.healthcheck)
     mounts = []
     for m in want.mounts:
         mount: dict[str, Any] = {"Type": m.type, "Target": m.target, "ReadOnly": m.read_only}
@@ -145,7 +140,7 @@ def _task_template(want: DesiredService, container: dict[str, Any]) -> dict[str,
                 continue
             values: dict[str, Any] = {}
             if part.cpus is not None:
-                values["NanoCPUs"] = int(float(part.cpus) * _NS)
+                values["NanoCPUs"] = int(float(part.cpus) * NANO)
             if part.memory is not None:
                 values["MemoryBytes"] = part.memory
             if part.pids is not None and key == "Limits":
@@ -214,24 +209,6 @@ def update_config(uc: UpdateConfig) -> dict[str, Any]:
         out["MaxFailureRatio"] = uc.max_failure_ratio
     if uc.order is not None:
         out["Order"] = uc.order
-    return out
-
-
-def healthcheck(h: Healthcheck) -> dict[str, Any]:
-    if h.disable:
-        return {"Test": ["NONE"]}
-    out: dict[str, Any] = {}
-    if h.test:
-        out["Test"] = list(h.test)
-    for key, value in (
-        ("Interval", h.interval),
-        ("Timeout", h.timeout),
-        ("StartPeriod", h.start_period),
-    ):
-        if value is not None:
-            out[key] = nanoseconds(value)
-    if h.retries is not None:
-        out["Retries"] = h.retries
     return out
 
 

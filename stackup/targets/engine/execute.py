@@ -21,7 +21,6 @@ from typing import Any
 
 from stackup.engine.interface import ContainerProcess, Engine, PullEvent
 from stackup.errors import ApplyError, StackupError
-from stackup.planning.configstate import write_record
 from stackup.planning.plan import (
     Action,
     BuildImage,
@@ -52,6 +51,7 @@ from stackup.planning.plan import (
     WaitFor,
 )
 from stackup.targets.engine.conditions import wait_for_condition
+from stackup.targets.engine.configfiles import write_record
 from stackup.targets.engine.images import ImageBuilder
 from stackup.targets.engine.reloaded import CONFIRM_TIMEOUT, wait_until_live
 from stackup.targets.engine.throwaway import run_check

@@ -14,7 +14,7 @@ from stackup.engine.observed import Observed
 from stackup.errors import ApplyError
 from stackup.loading.compat import engine_errors
 from stackup.loading.loader import LoadedStack
-from stackup.planning import bindsources, configstate
+from stackup.planning import bindsources
 from stackup.planning import salt as S
 from stackup.planning.desired import desired_names, read_file_objects
 from stackup.planning.graph import build_graph
@@ -22,6 +22,7 @@ from stackup.planning.options import ReconcileOptions, containers_needing_live_c
 from stackup.planning.plan import Action, CreateContainer, Kind, Plan
 from stackup.planning.reconcile import reconcile
 from stackup.planning.teardown import plan_down
+from stackup.targets.engine import configfiles
 from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
 from stackup.targets.engine.images import check_build_contexts
 from stackup.targets.engine.preflight import HostPorts, engine_is_local, host_ports_of
@@ -54,7 +55,7 @@ def plan_options(
     name = loaded.stack.name
     salt = S.choose(given=options.salt, fallback=lambda: S.engine_keyed(engine.engine_id(), name))
     # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
-    configs = configstate.snapshot(
+    configs = configfiles.snapshot(
         loaded.stack,
         loaded.stack.services,
         loaded.project_directory,

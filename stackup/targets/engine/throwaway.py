@@ -1,5 +1,5 @@
 """Validation in a throwaway container: a new container of a service's image, environment,
-mounts and networks (`stackup.planning.checks.check_spec`) runs one command (`nginx -t`), is
+mounts and networks (`stackup.planning.throwaway_specs.validation_twin_spec`) runs one command (`nginx -t`), is
 waited for, and is removed.
 
 A single-file bind mount saved by rename (`sed -i`, most editors) is seen only by a new

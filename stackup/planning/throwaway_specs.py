@@ -1,7 +1,10 @@
-"""The throwaway twin of a container that validates a file in it (`nginx -t`): planned here,
-run by `stackup.targets.engine.throwaway.run_check` (the executor's `CheckInThrowaway` step,
-and watch). A single-file bind mount saved by rename is seen only by a new container, so the
-new file is checked in one before the running container is replaced."""
+"""The specs of the throwaway containers made beside a service's, each run to its exit by
+`stackup.targets.engine.throwaway.run_check` (the executor's `CheckInThrowaway` step):
+
+* the *validation twin* of a container, which validates a config file in it (`nginx -t`): a
+  single-file bind mount saved by rename is seen only by a new container, so the new file is
+  validated in one before the running container is replaced (by `up` and by watch);
+* the init containers of a service's `pre_start` steps."""
 
 from __future__ import annotations
 
@@ -9,13 +12,13 @@ import dataclasses
 from collections.abc import Sequence
 
 from stackup.engine.interface import ContainerSpec, NetworkAttachment
-from stackup.model import labels as L
+from stackup.model import labels
 from stackup.model.parts import PreStartHook
 
-CHECK_LABEL = "io.stackup.watch-check"  # its value: the service checked
+VALIDATION_TWIN_LABEL = "io.stackup.watch-check"  # its value: the service validated
 
 
-def check_spec(
+def validation_twin_spec(
     base: ContainerSpec, project: str, service: str, command: Sequence[str]
 ) -> ContainerSpec:
     """The throwaway twin of `base`: same image, environment, mounts and networks; `command`
@@ -36,10 +39,10 @@ def check_spec(
     )
     return dataclasses.replace(
         base,
-        # A fixed name: a check left by a crash is removed by the next one (run_check).
+        # A fixed name: a twin left by a crash is removed by the next one (run_check).
         name=f"{base.name}_stackup-check",
         service=svc,
-        labels={L.PROJECT: project, CHECK_LABEL: service},
+        labels={labels.PROJECT: project, VALIDATION_TWIN_LABEL: service},
         networks=tuple(NetworkAttachment(a.network) for a in base.networks),
         hostname=None,
     )
@@ -86,7 +89,7 @@ def pre_start_spec(
         name=f"{project}-{service}-pre_start-{index}",
         image=hook.image or base.image,
         service=svc,
-        labels={L.PROJECT: project, PRE_START_LABEL: service},
+        labels={labels.PROJECT: project, PRE_START_LABEL: service},
         environment={**base.environment, **added},
         networks=tuple(NetworkAttachment(a.network) for a in base.networks),
         volumes_from=(*base.volumes_from, container),
