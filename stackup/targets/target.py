@@ -4,7 +4,7 @@
 check, apply and tear down through it, without asking which target it is.
 
 Each target plans into the same `Plan` (rendered by the same renderers, run by the same
-executor) and applies in two stages when the plan has image operations (build, pull, push):
+plan runner, `stackup.runner`, with the target's own step interpreter) and applies in two stages when the plan has image operations (build, pull, push):
 those first, then the rest planned again against what they produced (image IDs, digests).
 """
 
@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 from stackup.loading.loader import LoadedStack
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Kind, Plan
-from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome
+from stackup.runner import Event, ExecuteOptions, Outcome
 
 
 @dataclass(frozen=True)

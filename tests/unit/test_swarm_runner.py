@@ -1,5 +1,6 @@
 """The swarm plan's steps are data; `SwarmSteps` carries them out over a swarm engine, and the
-executor hands it every `TargetStep` (a plan for another target without its runner fails)."""
+plan runner hands it every step (a plan for another target run by the engine's interpreter
+fails)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from stackup.engine.fake import FakeEngine
 from stackup.engine.swarm_interface import Convergence
 from stackup.errors import ApplyError
 from stackup.planning.plan import Action, Kind, Operation, Plan
-from stackup.targets.engine.execute import ExecuteOptions, execute
+from stackup.runner import run
+from stackup.targets.engine.execute import execute
 from stackup.targets.swarm.runner import SwarmSteps
 from stackup.targets.swarm.steps import PushImage, RemoveService, WaitConverged, WaitServiceGone
 
@@ -68,7 +70,7 @@ def test_a_rolled_back_update_fails_the_step_with_why() -> None:
         SwarmSteps(swarm)(_wait(), lambda m: None, threading.Event())  # type: ignore[arg-type]
 
 
-def test_the_executor_hands_target_steps_to_the_runner_it_is_given() -> None:
+def test_the_runner_hands_each_step_to_the_interpreter_it_is_given() -> None:
     op = Operation(
         id="service:demo_web",
         action=Action.REMOVE,
@@ -79,8 +81,7 @@ def test_the_executor_hands_target_steps_to_the_runner_it_is_given() -> None:
     )
     plan = Plan(project="demo", operations=(op,))
     swarm = RecordingSwarm([])
-    with_runner = ExecuteOptions(target_steps=SwarmSteps(swarm))  # type: ignore[arg-type]
-    assert execute(plan, FakeEngine(), options=with_runner).ok
+    assert run(plan, SwarmSteps(swarm)).ok  # type: ignore[arg-type]
     assert swarm.calls == [("remove_service", "demo_web")]
     without = execute(plan, FakeEngine())
     assert "this plan is for another target" in without.failed["service:demo_web"]

@@ -22,10 +22,11 @@ from stackup.planning.options import ReconcileOptions, containers_needing_live_c
 from stackup.planning.plan import Action, CreateContainer, Kind, Plan
 from stackup.planning.reconcile import reconcile
 from stackup.planning.teardown import plan_down
-from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
+from stackup.runner import Event, ExecuteOptions, Outcome, run
 from stackup.targets.engine.images import check_build_contexts
 from stackup.targets.engine.preflight import HostPorts, engine_is_local, host_ports_of
 from stackup.targets.engine.preflight import check as preflight_check
+from stackup.targets.engine.steps import EngineSteps
 from stackup.targets.target import DownRequest
 
 
@@ -197,4 +198,4 @@ class EngineTarget:
         execute_options: ExecuteOptions,
         cancel: threading.Event,
     ) -> Outcome:
-        return execute(plan, self.engine, on_event, execute_options, cancel)
+        return run(plan, EngineSteps(self.engine), on_event, execute_options, cancel)

@@ -1,5 +1,6 @@
-"""Carrying out the swarm plan's steps (stackup.targets.swarm.steps) over the swarm engine:
-the runner `ExecuteOptions.target_steps` takes for `--target swarm`."""
+"""The swarm's step interpreter: a swarm plan's steps (stackup.targets.swarm.steps, and the
+image builds of `--build`) carried out over the swarm engine, for the plan runner
+(`stackup.runner`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Callable
 
 from stackup.engine.swarm_interface import SwarmEngine
 from stackup.errors import ApplyError
-from stackup.planning.plan import TargetStep
+from stackup.planning.plan import BuildImage, Step, TargetStep
 from stackup.poll import poll_until
+from stackup.runner import StepRun
+from stackup.targets.engine.images import build_image
 from stackup.targets.swarm.steps import (
     CreateObject,
     CreateService,
@@ -25,10 +28,25 @@ Report = Callable[[str], None]
 
 
 class SwarmSteps:
-    """`ExecuteOptions.target_steps` for a plan made by `reconcile_swarm`."""
+    """The `StepInterpreter` of a plan made by `SwarmTarget.plan`: its builds (on the
+    manager, which then pushes them) and its swarm steps."""
 
     def __init__(self, engine: SwarmEngine) -> None:
         self.engine = engine
+
+    def __enter__(self) -> SwarmSteps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run_step(self, step: Step, run: StepRun) -> None:
+        if isinstance(step, BuildImage):
+            build_image(self.engine, step, run)
+        elif isinstance(step, TargetStep):
+            self(step, run.waiting, run.cancel)
+        else:
+            raise ApplyError(f"{type(step).__name__} is not a step of a swarm plan")
 
     def __call__(self, step: TargetStep, report: Report, cancel: threading.Event) -> None:
         e = self.engine

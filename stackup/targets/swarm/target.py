@@ -16,7 +16,7 @@ from stackup.planning.desired import image_ref, read_file_objects
 from stackup.planning.images import build_operations
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Operation, Plan
-from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
+from stackup.runner import Event, ExecuteOptions, Outcome, run
 from stackup.targets.swarm.desired import SwarmOptions
 from stackup.targets.swarm.down import plan_swarm_down
 from stackup.targets.swarm.images import LocalImage, pushes
@@ -116,5 +116,4 @@ class SwarmTarget:
         execute_options: ExecuteOptions,
         cancel: threading.Event,
     ) -> Outcome:
-        options = dataclasses.replace(execute_options, target_steps=self.steps)
-        return execute(plan, self.engine, on_event, options, cancel)
+        return run(plan, self.steps, on_event, execute_options, cancel)
