@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, overload
 
 import click
 
@@ -45,6 +46,26 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "watch": ("stackup.cli.watch_cmd", "watch", "Keep a dev stack live: reload on changes."),
     "import": ("stackup.cli.import_cmd", "import_", "Write a stack file from `docker run` lines."),
 }
+
+
+class _TargetNames(Sequence[str]):
+    """The names of the registered targets (`stackup.targets.registry`), read when `--target`
+    is parsed or shown: a target registered after this module is imported is a choice too."""
+
+    def _names(self) -> list[str]:
+        from stackup.targets.registry import names
+
+        return names()
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
 
 
 class LazyGroup(click.Group):
@@ -109,7 +130,7 @@ def _exists(module: str) -> bool:
 )
 @click.option(
     "--target",
-    type=click.Choice(["engine", "swarm"]),
+    type=click.Choice(_TargetNames()),
     default=None,
     help="Deploy to a single engine (default) or to Docker Swarm.",
 )

@@ -59,7 +59,7 @@ def diff(
     """Show the plan: every operation `up` would perform, its reason and changed fields.
     With --against or --base (a review, posted where anyone may read it) the stack is
     untrusted: see --untrusted."""
-    from stackup.cli.common import global_options, target
+    from stackup.cli.common import global_options, target_choice
     from stackup.cli.options import check_services, reconcile_options, trust
     from stackup.planning.render import plan_json, render_json, render_markdown, render_text
 
@@ -74,10 +74,11 @@ def diff(
         raise UsageError(
             "--base needs a git revision (a branch, tag or commit), not an empty string"
         )
-    if review and target(loaded) == "swarm":
-        from stackup.errors import UsageError
+    chosen = target_choice(loaded)
+    if review:
+        from stackup.targets.capabilities import Capability
 
-        raise UsageError("--against and --base compare single-engine plans, not --target swarm")
+        chosen.kind.require(Capability.REVIEW, "--against and --base")
     options = reconcile_options(loaded, services, flags)
     if review:
         from stackup.review import plan_between
@@ -85,9 +86,9 @@ def diff(
         base, reader = _base(opts, loaded, against, base_rev, trusted)
         plan = plan_between(base, loaded, options, base_reader=reader)
     else:
-        from stackup.cli.common import open_target
+        from stackup import usecases
 
-        plan = open_target(loaded).plan(loaded, options)
+        plan = usecases.as_target(chosen).plan(loaded, options)
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
     elif fmt == "markdown":
@@ -100,7 +101,7 @@ def diff(
         saved = plan_json(plan)
         saved["options"] = {
             "services": list(services),
-            "target": target(loaded),
+            "target": chosen.kind.name,
             **{k: _plain(v) for k, v in flags.items()},
         }
         from stackup.cli.common import write_output
@@ -112,11 +113,7 @@ def diff(
             f"saved the plan to {shown}; apply it with `stackup up --plan {shown}`", err=True
         )
     if plan.blockers:  # `up` would refuse this plan: an error, as for `up`
-        what = (
-            "in the stack file that Swarm cannot run"
-            if target(loaded) == "swarm"
-            else "stop this plan (listed above)"
-        )
+        what = chosen.kind.blocked
         click.echo(f"error: {len(plan.blockers)} problem(s) {what}; nothing was applied", err=True)
         sys.exit(1)
     if exit_code:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from stackup.loading.loader import LoadedStack
     from stackup.planning.plan import Plan
-    from stackup.targets.engine.execute import Event, Outcome
+    from stackup.runner import Event, Outcome
 
 
 @click.command("up")
@@ -98,32 +98,37 @@ if TYPE_CHECKING:
 @click.argument("services", nargs=-1)
 def up(services: tuple[str, ...], **kw: object) -> None:
     """Create and start the stack's containers, converging the engine to the file."""
-    from stackup.cli.common import global_options, target
+    from stackup import usecases
+    from stackup.cli.common import global_options, target_choice
     from stackup.cli.options import check_services, reconcile_options
-    from stackup.errors import UsageError
+    from stackup.targets.capabilities import Capability
 
     loaded = global_options().load(bind_sources=True)
     check_services(loaded, services)
-    if target(loaded) == "swarm" and (
-        kw["attach"] or kw["exit_code_from"] or kw.get("watch") or kw["plan_file"]
-    ):
-        raise UsageError(
-            "--attach, --exit-code-from, --watch and --plan are not available with --target swarm"
+    # On a swarm, up always waits for the services to converge (or roll back): the plan's
+    # steps do.
+    chosen = target_choice(loaded, wait_timeout=float(str(kw["wait_timeout"])))
+    asked = [
+        flag
+        for flag, given, needs in (
+            ("--attach", kw["attach"], Capability.ATTACH),
+            ("--exit-code-from", kw["exit_code_from"], Capability.ATTACH),
+            ("--watch", kw.get("watch"), Capability.WATCH),
+            ("--plan", kw["plan_file"], Capability.SAVED_PLAN),
         )
+        if given and not chosen.kind.supports(needs)
+    ]
+    if asked:
+        shown = ", ".join(asked[:-1]) + " and " + asked[-1] if len(asked) > 1 else asked[0]
+        raise chosen.kind.refusal(shown, hint=False)
     if kw["exit_code_from"]:
         check_services(loaded, (str(kw["exit_code_from"]),))
         kw["attach"] = kw["abort_on_container_exit"] = True
     _lint_gate(loaded, services, strict=bool(kw["strict"]), severity=str(kw["severity"]))
     options = reconcile_options(loaded, services, kw)
 
-    from stackup import api
-    from stackup.cli.common import open_target
-    from stackup.targets.engine.target import EngineTarget
-
-    # On a swarm, up always waits for the services to converge (or roll back): the plan's
-    # steps do.
-    chosen = open_target(loaded, wait_timeout=float(str(kw["wait_timeout"])))
-    request = api.UpRequest(
+    opened = usecases.as_target(chosen)
+    request = usecases.UpRequest(
         options=options,
         saved_plan=_read_saved_plan(Path(str(kw["plan_file"]))) if kw["plan_file"] else None,
         saved_plan_file=str(kw["plan_file"] or ""),
@@ -135,7 +140,7 @@ def up(services: tuple[str, ...], **kw: object) -> None:
     )
     cancel = threading.Event()
     ui = ClickUpUI(str(kw["progress"]), bool(kw["yes"]), cancel)
-    result = api.up(loaded, chosen, request, ui, cancel)
+    result = usecases.up(loaded, opened, request, ui, cancel)
     if kw["dry_run"]:
         return
     plan, outcome = result.plan, result.outcome
@@ -148,14 +153,9 @@ def up(services: tuple[str, ...], **kw: object) -> None:
         sys.exit(130)
     if not outcome.ok:
         _report_failure(outcome, plan, loaded)
-    engine = chosen.engine if isinstance(chosen, EngineTarget) else None
-    if kw["wait"] and engine is not None:
-        from stackup.targets.engine.waits import wait_until_healthy
-
+    if kw["wait"] and chosen.kind.supports(Capability.WAIT):
         click.echo("waiting for services to be running and healthy ...")
-        wait_until_healthy(
-            engine, loaded.stack, plan.services, timeout=float(str(kw["wait_timeout"]))
-        )
+        opened.wait_ready(loaded, plan.services, timeout=float(str(kw["wait_timeout"])))
         click.echo("all services are running and healthy")
     _print_urls(loaded, plan.services)
     if kw["watch"]:
@@ -163,9 +163,10 @@ def up(services: tuple[str, ...], **kw: object) -> None:
 
         run_watch(loaded, services, options, initial_apply=False)
         return
-    if kw["attach"] and engine is not None:
+    if kw["attach"]:
         from stackup.cli.attach import attach
 
+        _, engine = usecases.engine_of(opened, Capability.ATTACH, "--attach")
         code = attach(
             engine,
             loaded.stack,
@@ -271,7 +272,7 @@ def _show(plan: Plan, progress: str) -> None:
 
 def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
     from stackup.planning.plan import Action
-    from stackup.watch import reload as R
+    from stackup.watch import reload
 
     # A validation fails in a reload (in the container) or at the head of a recreate (in a
     # throwaway container, for a config saved by rename): either way nothing was touched.
@@ -292,8 +293,8 @@ def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
             )
         if service and validation:
             # The same words watch uses: the host file and line, and what still serves.
-            targets = R.watch_targets(loaded, (service,))
-            for line in R.failure_lines(targets, service, message, Path.cwd()):
+            targets = reload.watch_targets(loaded, (service,))
+            for line in reload.failure_lines(targets, service, message, Path.cwd()):
                 click.echo(f"    {line}", err=True)
             click.echo("  nothing was changed; the old config keeps serving", err=True)
     for op_id, message in sorted(outcome.skipped.items()):

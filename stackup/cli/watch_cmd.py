@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from stackup.loading.loader import LoadedStack
     from stackup.planning.options import ReconcileOptions
     from stackup.planning.plan import Plan
-    from stackup.targets.engine.execute import Event
+    from stackup.runner import Event
     from stackup.watch.livereload import LiveReloadServer
     from stackup.watch.loop import WatchEvent
 
@@ -70,12 +70,13 @@ def watch(services: tuple[str, ...], **kw: object) -> None:
 
     nginx configs are validated (nginx -t) in the container before nginx is signalled; a
     broken config is reported at its host file and line and never reaches nginx."""
-    from stackup.cli.common import global_options, refuse_swarm
+    from stackup.cli.common import global_options, target_choice
     from stackup.cli.options import check_services, reconcile_options
+    from stackup.targets.capabilities import Capability
 
     opts = global_options()
     loaded = opts.load(bind_sources=True)
-    refuse_swarm(loaded)
+    target_choice(loaded).kind.require(Capability.WATCH, "this command")
     check_services(loaded, services)
     options = reconcile_options(loaded, services, kw)
     run(

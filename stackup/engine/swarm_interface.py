@@ -13,6 +13,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
+from stackup.engine.interface import NetworkSpec
 from stackup.model import labels as L
 from stackup.model.spec import Service
 
@@ -179,6 +180,9 @@ class SwarmEngine(Protocol):
     def convergence(self, step: ConvergenceQuery) -> Convergence: ...
     def tag_image(self, image: str, target: str) -> None: ...
     def push(self, image: str) -> str: ...
+    # The project's overlay networks are made and removed as on one engine.
+    def create_network(self, spec: NetworkSpec) -> str: ...
+    def remove_network(self, name: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ those first, then the rest planned again against what they produced (image IDs, 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -19,6 +19,7 @@ from stackup.loading.loader import LoadedStack
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Kind, Plan
 from stackup.runner import Event, ExecuteOptions, Outcome
+from stackup.targets.capabilities import TargetKind
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,34 @@ class DownRequest:
     wait_lock: bool = True
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What `ps` shows of a project on a target: rows (printed as they are with `--format
+    json`), and the table's columns as (header, key of the rows)."""
+
+    columns: tuple[tuple[str, str], ...]
+    rows: tuple[Mapping[str, object], ...]
+
+
+@dataclass(frozen=True)
+class LogStream:
+    name: str  # the prefix of its lines
+    lines: Callable[[], Iterable[bytes]]  # opened in the thread that follows it
+
+
+@dataclass(frozen=True)
+class Logs:
+    streams: tuple[LogStream, ...]
+    coloured: bool  # each stream's prefix in a colour of its own, on a terminal
+
+
 Confirm = Callable[[Plan], None]
 
 
 @runtime_checkable
 class Target(Protocol):
-    name: str  # "engine" or "swarm", for messages
+    name: str  # its kind's name, for messages
+    kind: TargetKind  # what it supports, and its words for what it does not
 
     def lock_id(self) -> str:
         """What the project lock is keyed with (the engine's ID)."""
@@ -72,6 +95,26 @@ class Target(Protocol):
         execute_options: ExecuteOptions,
         cancel: threading.Event,
     ) -> Outcome: ...
+
+    def after_down(self, project: str) -> None:
+        """Forget what this target kept about the containers `down` removed."""
+        ...
+
+    def ps(self, project: str, services: tuple[str, ...], show_all: bool) -> Listing: ...
+
+    def logs(
+        self,
+        project: str,
+        services: tuple[str, ...],
+        *,
+        follow: bool,
+        tail: int | None,
+        timestamps: bool,
+    ) -> Logs: ...
+
+    def wait_ready(self, loaded: LoadedStack, services: tuple[str, ...], timeout: float) -> None:
+        """`up --wait` (with `Capability.WAIT`): until the services run and are healthy."""
+        ...
 
 
 def image_stage(plan: Plan) -> Plan:

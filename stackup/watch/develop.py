@@ -9,7 +9,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stackup import api
 from stackup.engine.docker.engine import DockerEngine
 from stackup.engine.observed import ObservedContainer
 from stackup.loading.loader import LoadedStack
@@ -17,6 +16,7 @@ from stackup.planning.desired import image_ref
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Operation, Plan
 from stackup.targets.engine.execute import Outcome, execute
+from stackup.usecases import deploy
 from stackup.watch import reload as R
 from stackup.watch.events import WatchConfig
 from stackup.watch.sync import files_under, sync_archive
@@ -140,7 +140,7 @@ class DevelopActions:
         options = dataclasses.replace(
             self.config.options, services=(service,), with_dependencies=False, build=True
         )
-        plan = api.plan(self.loaded, self.engine, options)
+        plan = deploy.plan(self.loaded, self.engine, options)
         builds = tuple(
             dataclasses.replace(op, reason="develop.watch: rebuild")
             for op in plan.operations

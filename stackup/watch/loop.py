@@ -29,7 +29,6 @@ from pathlib import Path
 
 import watchfiles
 
-from stackup import api
 from stackup.engine.docker.engine import DockerEngine
 from stackup.engine.observed import ObservedContainer
 from stackup.errors import EngineUnavailableError, StackupError
@@ -41,6 +40,7 @@ from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Action, Plan
 from stackup.targets.engine.execute import Event, Outcome, execute
 from stackup.targets.engine.lock import project_lock
+from stackup.usecases import deploy
 from stackup.watch import reload as R
 from stackup.watch.develop import DevelopActions
 from stackup.watch.events import WatchConfig, WatchEvent, WatchUI
@@ -264,7 +264,7 @@ class Watcher(DevelopActions):
             with_dependencies=False,
             pull=None,  # its image is here (it runs): one stage, so the check stays first
         )
-        plan = api.plan(self.loaded, self.engine, options)
+        plan = deploy.plan(self.loaded, self.engine, options)
         why = R.renamed_reason(files, [m.target for m in replaced])
         # The new file is checked first in a throwaway twin of the container (`nginx -t`), as
         # the plan's first step: a broken file stops the recreate before anything is touched.
@@ -319,7 +319,7 @@ class Watcher(DevelopActions):
     def _converge_locked(self, why: str) -> None:
         options = dataclasses.replace(self.config.options, services=self._selected())
         try:
-            plan = api.plan(self.loaded, self.engine, options)
+            plan = deploy.plan(self.loaded, self.engine, options)
         except EngineUnavailableError:
             raise
         except StackupError as exc:
@@ -372,7 +372,7 @@ class Watcher(DevelopActions):
 
     def _apply(self, plan: Plan, options: ReconcileOptions | None = None) -> Outcome:
         """Show and apply `plan`, made with `options` (needed again when it builds or pulls
-        images: what follows them is planned anew, `api.apply_plan`)."""
+        images: what follows them is planned anew, `deploy.apply_plan`)."""
         self.ui.show_plan(plan)
         options = options or dataclasses.replace(self.config.options, services=self._selected())
         with self._locked(), self.ui.progress() as show:
@@ -390,7 +390,7 @@ class Watcher(DevelopActions):
                     service = services.get(event.op_id)
                     self._say("validated", f"{service or event.name}: {event.message}", service)
 
-            outcome = api.apply_plan(self.loaded, self.engine, plan, options, on_event).outcome
+            outcome = deploy.apply_plan(self.loaded, self.engine, plan, options, on_event).outcome
         self._check(outcome)
         if outcome.ok:
             self._say("applied", f"applied {len(outcome.done)} operation(s)")

@@ -9,7 +9,6 @@ import dataclasses
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 
-from stackup import api
 from stackup.engine.interface import Engine
 from stackup.errors import ApplyError
 from stackup.loading.loader import LoadedStack
@@ -30,6 +29,7 @@ from stackup.planning.plan import (
 from stackup.poll import poll_until
 from stackup.targets.engine.execute import execute
 from stackup.targets.engine.lock import project_lock
+from stackup.targets.engine.target import plan_on
 
 
 def oneoff_plan(
@@ -51,10 +51,10 @@ def oneoff_plan(
     deps = tuple(d for d, _ in dependencies(graph, service))
     ops: dict[str, Operation] = {}
     if with_dependencies and deps:
-        for op in api.plan(loaded, engine, ReconcileOptions(services=deps), graph).operations:
+        for op in plan_on(loaded, engine, ReconcileOptions(services=deps), graph).operations:
             ops[op.id] = op
     # The service's own network must exist even when the service itself never ran.
-    own = api.plan(
+    own = plan_on(
         loaded, engine, ReconcileOptions(services=(service,), with_dependencies=False), graph
     )
     for op in own.operations:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from stackup.engine.swarm_interface import SwarmEngine
 from stackup.errors import ApplyError
-from stackup.planning.plan import BuildImage, Step, TargetStep
+from stackup.planning.plan import BuildImage, CreateNetwork, RemoveNetwork, Step, TargetStep
 from stackup.poll import poll_until
 from stackup.runner import StepRun
 from stackup.targets.engine.images import build_image
@@ -28,8 +28,9 @@ Report = Callable[[str], None]
 
 
 class SwarmSteps:
-    """The `StepInterpreter` of a plan made by `SwarmTarget.plan`: its builds (on the
-    manager, which then pushes them) and its swarm steps."""
+    """The `StepInterpreter` of a plan made by `SwarmTarget.plan` or `plan_swarm_down`: its
+    builds (on the manager, which then pushes them), its overlay networks and its swarm
+    steps."""
 
     def __init__(self, engine: SwarmEngine) -> None:
         self.engine = engine
@@ -41,12 +42,17 @@ class SwarmSteps:
         return None
 
     def run_step(self, step: Step, run: StepRun) -> None:
-        if isinstance(step, BuildImage):
-            build_image(self.engine, step, run)
-        elif isinstance(step, TargetStep):
-            self(step, run.waiting, run.cancel)
-        else:
-            raise ApplyError(f"{type(step).__name__} is not a step of a swarm plan")
+        match step:
+            case BuildImage():
+                build_image(self.engine, step, run)
+            case CreateNetwork(spec):
+                self.engine.create_network(spec)
+            case RemoveNetwork(name):
+                self.engine.remove_network(name)
+            case TargetStep():
+                self(step, run.waiting, run.cancel)
+            case _:
+                raise ApplyError(f"{type(step).__name__} is not a step of a swarm plan")
 
     def __call__(self, step: TargetStep, report: Report, cancel: threading.Event) -> None:
         e = self.engine

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from stackup.engine.docker.swarm import DockerSwarm
 from stackup.errors import PlanError, UsageError
@@ -17,13 +17,14 @@ from stackup.planning.images import build_operations
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Operation, Plan
 from stackup.runner import Event, ExecuteOptions, Outcome, run
+from stackup.targets.registry import SWARM
 from stackup.targets.swarm.desired import SwarmOptions
 from stackup.targets.swarm.down import plan_swarm_down
 from stackup.targets.swarm.images import LocalImage, pushes
 from stackup.targets.swarm.plan import reconcile_swarm
 from stackup.targets.swarm.runner import SwarmSteps
 from stackup.targets.swarm.steps import PushImage
-from stackup.targets.target import DownRequest
+from stackup.targets.target import DownRequest, Listing, Logs, LogStream
 
 # Flags of the single-engine target that mean nothing to a swarm.
 _ENGINE_ONLY = ("force_recreate", "no_recreate", "renew_anon_volumes")
@@ -36,7 +37,8 @@ def _source(op: Operation) -> str:
 
 
 class SwarmTarget:
-    name = "swarm"
+    name = SWARM.name
+    kind = SWARM
 
     def __init__(self, engine: DockerSwarm, wait_timeout: float = 300.0) -> None:
         self.engine = engine
@@ -117,3 +119,74 @@ class SwarmTarget:
         cancel: threading.Event,
     ) -> Outcome:
         return run(plan, self.steps, on_event, execute_options, cancel)
+
+    def after_down(self, project: str) -> None:
+        return None  # it keeps nothing about the services it removed
+
+    def ps(self, project: str, services: tuple[str, ...], show_all: bool) -> Listing:
+        """The tasks of the project's services (of `services`), running ones unless
+        `show_all`."""
+        observed = self.engine.observe_swarm(project)
+        chosen = {
+            s.name: s.service or s.name
+            for s in observed.services
+            if not services or s.service in services
+        }
+        rows = []
+        for task in sorted(
+            self.engine.tasks(sorted(chosen)),
+            key=lambda t: (str(t.get("ServiceID")), int(t.get("Slot") or 0), str(t.get("ID"))),
+        ):
+            status = task.get("Status") or {}
+            if not show_all and task.get("DesiredState") != "running":
+                continue
+            service_name = next(
+                (s.name for s in observed.services if s.id == task.get("ServiceID")), "?"
+            )
+            slot = task.get("Slot")
+            rows.append(
+                {
+                    "service": chosen.get(service_name, service_name),
+                    "name": f"{service_name}.{slot}"
+                    if slot
+                    else f"{service_name}.{task.get('NodeID', '')[:12]}",
+                    "state": str(status.get("State", "")),
+                    "desired": str(task.get("DesiredState", "")),
+                    "error": str(status.get("Err") or ""),
+                    "node": str(task.get("NodeID", ""))[:12],
+                    "id": str(task.get("ID", ""))[:12],
+                }
+            )
+        columns = (
+            ("SERVICE", "service"),
+            ("TASK", "name"),
+            ("STATE", "state"),
+            ("DESIRED", "desired"),
+            ("NODE", "node"),
+            ("ERROR", "error"),
+        )
+        return Listing(columns, tuple(rows))
+
+    def logs(
+        self,
+        project: str,
+        services: tuple[str, ...],
+        *,
+        follow: bool,
+        tail: int | None,
+        timestamps: bool,
+    ) -> Logs:
+        def lines(name: str) -> Callable[[], Iterable[bytes]]:
+            return lambda: self.engine.service_logs(
+                name, follow=follow, tail=tail, timestamps=timestamps
+            )
+
+        names = sorted(
+            s.name
+            for s in self.engine.observe_swarm(project).services
+            if not services or s.service in services
+        )
+        return Logs(tuple(LogStream(n, lines(n)) for n in names), coloured=False)
+
+    def wait_ready(self, loaded: LoadedStack, services: tuple[str, ...], timeout: float) -> None:
+        return None  # its plan waited for the services to converge
