@@ -9,8 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any, overload
+from typing import Any
 
 import click
 
@@ -48,24 +47,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class _TargetNames(Sequence[str]):
+class _TargetNames(click.Choice[str]):
     """The names of the registered targets (`stackup.targets.registry`), read when `--target`
-    is parsed or shown: a target registered after this module is imported is a choice too."""
+    is parsed or shown, not when the CLI is imported: the registry imports the targets."""
 
-    def _names(self) -> list[str]:
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
         from stackup.targets.registry import names
 
-        return names()
+        return tuple(names())
 
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[str]: ...
-    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
-        return self._names()[index]
-
-    def __len__(self) -> int:
-        return len(self._names())
+    @choices.setter
+    def choices(self, value: object) -> None:
+        return None  # click.Choice sets it; the registry holds it
 
 
 class LazyGroup(click.Group):
@@ -130,7 +127,7 @@ def _exists(module: str) -> bool:
 )
 @click.option(
     "--target",
-    type=click.Choice(_TargetNames()),
+    type=_TargetNames(),
     default=None,
     help="Deploy to a single engine (default) or to Docker Swarm.",
 )

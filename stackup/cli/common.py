@@ -45,7 +45,7 @@ class GlobalOptions:
         which variables were left unset."""
         from stackup.escape import terminal
         from stackup.loading.loader import LoadOptions, load
-        from stackup.targets.capabilities import Capability
+        from stackup.usecases import Capability
 
         trust = trust or Trust()
         loaded = load(
@@ -116,7 +116,7 @@ def target_choice(
 ) -> TargetChoice:
     """The target the stack deploys to, not connected yet: `--target`, else `x-stackup.target`
     of the file, else the single engine (`stackup.usecases.targets.choose_target`)."""
-    from stackup.targets.capabilities import TargetSettings
+    from stackup.usecases import TargetSettings
     from stackup.usecases.targets import choose_target
 
     opts = global_options()

@@ -76,7 +76,7 @@ def diff(
         )
     chosen = target_choice(loaded)
     if review:
-        from stackup.targets.capabilities import Capability
+        from stackup.usecases import Capability
 
         chosen.kind.require(Capability.REVIEW, "--against and --base")
     options = reconcile_options(loaded, services, flags)

@@ -123,7 +123,7 @@ def _lifecycle(action: str, services: tuple[str, ...], timeout: float | None) ->
     from stackup import usecases
     from stackup.cli.common import global_options, target_choice
     from stackup.cli.options import check_services
-    from stackup.targets.capabilities import Capability
+    from stackup.usecases import Capability
 
     loaded = global_options().load()
     chosen = target_choice(loaded)

@@ -47,7 +47,7 @@ def exec_(
     from stackup import usecases
     from stackup.cli.common import global_options, target_choice
     from stackup.cli.options import check_services
-    from stackup.targets.capabilities import Capability
+    from stackup.usecases import Capability
 
     loaded = global_options().load()
     chosen = target_choice(loaded)
@@ -99,7 +99,7 @@ def run(
     from stackup import usecases
     from stackup.cli.common import global_options, target_choice
     from stackup.cli.options import check_services
-    from stackup.targets.capabilities import Capability
+    from stackup.usecases import Capability
 
     loaded = global_options().load()
     chosen = target_choice(loaded)

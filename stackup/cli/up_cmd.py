@@ -101,7 +101,7 @@ def up(services: tuple[str, ...], **kw: object) -> None:
     from stackup import usecases
     from stackup.cli.common import global_options, target_choice
     from stackup.cli.options import check_services, reconcile_options
-    from stackup.targets.capabilities import Capability
+    from stackup.usecases import Capability
 
     loaded = global_options().load(bind_sources=True)
     check_services(loaded, services)

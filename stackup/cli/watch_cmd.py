@@ -72,7 +72,7 @@ def watch(services: tuple[str, ...], **kw: object) -> None:
     broken config is reported at its host file and line and never reaches nginx."""
     from stackup.cli.common import global_options, target_choice
     from stackup.cli.options import check_services, reconcile_options
-    from stackup.targets.capabilities import Capability
+    from stackup.usecases import Capability
 
     opts = global_options()
     loaded = opts.load(bind_sources=True)

@@ -8,7 +8,15 @@ these, on the same layer."""
 
 from __future__ import annotations
 
-from stackup.targets.target import Applied, DownRequest, Listing, Logs
+from stackup.targets.target import (
+    Applied,
+    Capability,
+    DownRequest,
+    Listing,
+    Logs,
+    TargetKind,
+    TargetSettings,
+)
 from stackup.usecases.containers import exec_container, run
 from stackup.usecases.deploy import (
     ApplyUI,
@@ -36,10 +44,13 @@ __all__ = [
     "AnyTarget",
     "Applied",
     "ApplyUI",
+    "Capability",
     "DownRequest",
     "Listing",
     "Logs",
     "TargetChoice",
+    "TargetKind",
+    "TargetSettings",
     "UpRequest",
     "UpUI",
     "apply",

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from stackup.engine.interface import Engine
 from stackup.errors import UsageError
 from stackup.loading.loader import LoadedStack
-from stackup.targets.capabilities import Capability
 from stackup.targets.engine.oneoff import run_oneoff
+from stackup.targets.target import Capability
 from stackup.usecases.targets import AnyTarget, engine_of
 
 

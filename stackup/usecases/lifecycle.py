@@ -8,9 +8,8 @@ import threading
 from stackup.loading.loader import LoadedStack
 from stackup.planning.teardown import plan_lifecycle
 from stackup.runner import ExecuteOptions, Outcome
-from stackup.targets.capabilities import Capability
 from stackup.targets.engine.lock import project_lock
-from stackup.targets.target import Applied
+from stackup.targets.target import Applied, Capability
 from stackup.usecases.deploy import ApplyUI
 from stackup.usecases.targets import AnyTarget, engine_of
 

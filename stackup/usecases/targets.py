@@ -9,10 +9,9 @@ from typing import cast
 from stackup.engine.interface import Engine
 from stackup.errors import UsageError
 from stackup.loading.loader import LoadedStack
-from stackup.targets.capabilities import Capability, TargetKind, TargetSettings
 from stackup.targets.engine.target import EngineTarget
 from stackup.targets.registry import kind_named
-from stackup.targets.target import Target
+from stackup.targets.target import Capability, Target, TargetKind, TargetSettings
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from stackup.engine.interface import Engine
 from stackup.engine.observed import Observed, ObservedContainer
 from stackup.errors import ApplyError
 from stackup.loading.compat import engine_errors
+from stackup.loading.compat import warnings as engine_warnings
 from stackup.loading.loader import LoadedStack
 from stackup.planning import bindsources, configstate
 from stackup.planning import salt as S
@@ -28,8 +29,16 @@ from stackup.targets.engine.preflight import HostPorts, engine_is_local, host_po
 from stackup.targets.engine.preflight import check as preflight_check
 from stackup.targets.engine.steps import EngineSteps
 from stackup.targets.engine.waits import wait_until_healthy
-from stackup.targets.registry import ENGINE
-from stackup.targets.target import DownRequest, Listing, Logs, LogStream
+from stackup.targets.target import (
+    Capability,
+    DownRequest,
+    Listing,
+    Logs,
+    LogStream,
+    Target,
+    TargetKind,
+    TargetSettings,
+)
 
 
 def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> Observed:
@@ -121,6 +130,24 @@ def with_bind_source_blockers(loaded: LoadedStack, plan: Plan, kinds: dict[str, 
     if not found:
         return plan
     return dataclasses.replace(plan, blockers=(*plan.blockers, *found))
+
+
+def _open(settings: TargetSettings) -> Target:
+    from stackup.engine.docker.engine import connect_engine
+
+    return EngineTarget(connect_engine(settings.docker_context))
+
+
+def _key_warnings(loaded: LoadedStack) -> list[str]:
+    return engine_warnings(loaded.stack, loaded.source)
+
+
+ENGINE = TargetKind(
+    name="engine",
+    capabilities=frozenset(Capability),
+    open=_open,
+    key_warnings=_key_warnings,
+)
 
 
 def _state(c: ObservedContainer) -> str:

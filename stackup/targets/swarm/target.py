@@ -7,27 +7,67 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from stackup.engine.docker.swarm import DockerSwarm
 from stackup.errors import PlanError, UsageError
+from stackup.loading.compat import warnings
 from stackup.loading.loader import LoadedStack
-from stackup.planning import salt as S
+from stackup.planning import salt
 from stackup.planning.desired import image_ref, read_file_objects
 from stackup.planning.images import build_operations
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Operation, Plan
 from stackup.runner import Event, ExecuteOptions, Outcome, run
-from stackup.targets.registry import SWARM
 from stackup.targets.swarm.desired import SwarmOptions
 from stackup.targets.swarm.down import plan_swarm_down
 from stackup.targets.swarm.images import LocalImage, pushes
 from stackup.targets.swarm.plan import reconcile_swarm
 from stackup.targets.swarm.runner import SwarmSteps
 from stackup.targets.swarm.steps import PushImage
-from stackup.targets.target import DownRequest, Listing, Logs, LogStream
+from stackup.targets.target import (
+    Capability,
+    DownRequest,
+    Listing,
+    Logs,
+    LogStream,
+    Target,
+    TargetKind,
+    TargetSettings,
+)
+
+if TYPE_CHECKING:
+    from stackup.engine.docker.swarm import DockerSwarm
 
 # Flags of the single-engine target that mean nothing to a swarm.
 _ENGINE_ONLY = ("force_recreate", "no_recreate", "renew_anon_volumes")
+
+
+def _open(settings: TargetSettings) -> Target:
+    from stackup.engine.docker.swarm import connect_swarm
+
+    engine = connect_swarm(settings.docker_context)
+    engine.require_manager()
+    return SwarmTarget(engine, settings.wait_timeout)
+
+
+def _key_warnings(loaded: LoadedStack) -> list[str]:
+    return warnings(loaded.stack, loaded.source, swarm=True)
+
+
+SWARM = TargetKind(
+    name="swarm",
+    # Its plans wait for the services to converge (no `up --wait` after them); its bind
+    # sources are on its nodes, not looked at here.
+    capabilities=frozenset({Capability.BUILD}),
+    open=_open,
+    refusal_hint="use the docker CLI against a swarm manager (`docker service ...`) for now",
+    refusals={
+        Capability.REVIEW: "--against and --base compare single-engine plans, not --target swarm"
+    },
+    blocked="in the stack file that Swarm cannot run",
+    removed="removed project {project} from the swarm (named volumes are kept)",
+    key_warnings=_key_warnings,
+)
 
 
 def _source(op: Operation) -> str:
@@ -80,7 +120,7 @@ class SwarmTarget:
             services=options.services,
             remove_orphans=options.remove_orphans,
             # For a project with none on the swarm yet (stackup.planning.salt, rule 3).
-            salt=options.salt if options.salt != S.UNSET else S.fresh(),
+            salt=options.salt if options.salt != salt.UNSET else salt.fresh(),
             file_objects=read_file_objects(stack),
             registry=registry,
             digests=digests,
