@@ -56,9 +56,9 @@ class _TargetNames(click.Choice[str]):
 
     @property
     def choices(self) -> tuple[str, ...]:
-        from stackup.targets.registry import names
+        from stackup.usecases.targets import target_names
 
-        return tuple(names())
+        return tuple(target_names())
 
     @choices.setter
     def choices(self, value: object) -> None:

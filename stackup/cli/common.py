@@ -10,7 +10,7 @@ import click
 
 if TYPE_CHECKING:
     from stackup.loading.loader import LoadedStack
-    from stackup.targets.target import Logs, LogStream
+    from stackup.usecases import Logs, LogStream
     from stackup.usecases.targets import TargetChoice
 
 
@@ -45,7 +45,7 @@ class GlobalOptions:
         which variables were left unset."""
         from stackup.escape import terminal
         from stackup.loading.loader import LoadOptions, load
-        from stackup.usecases import Capability
+        from stackup.usecases.loaded import load_warnings
 
         trust = trust or Trust()
         loaded = load(
@@ -62,19 +62,7 @@ class GlobalOptions:
         from stackup.model.sensitive import redact_text
 
         SECRETS_SEEN.update(loaded.stack.secret_values)
-        kind = target_choice(loaded).kind
-        found = kind.key_warnings(loaded)
-        # A target whose bind sources are on other hosts (a swarm's nodes): not looked at here.
-        if bind_sources and kind.supports(Capability.HOST_BIND_SOURCES):
-            from stackup.planning import bindsources
-
-            services = loaded.stack.services
-            mounts = bindsources.bind_sources(loaded.stack, services)
-            # Untrusted, nothing outside the repository is looked at, not even whether it exists.
-            allowed = (m.source for m in mounts if loaded.host_paths.allows(Path(m.source)))
-            kinds = bindsources.host_kinds(allowed)
-            base = loaded.project_directory
-            found += bindsources.warnings(loaded.stack, loaded.source, base, kinds, services)
+        found = load_warnings(loaded, target_choice(loaded).kind, bind_sources=bind_sources)
         for warning in found:
             # Warnings quote keys and paths of the file: one line each, controls escaped.
             click.echo(f"warning: {terminal(redact_text(str(warning), SECRETS_SEEN))}", err=True)
@@ -126,7 +114,7 @@ def target_choice(
 
 def connect_engine() -> Any:
     """The Docker engine, found as the docker CLI finds it (DOCKER_HOST, --context, ...)."""
-    from stackup.engine.docker.engine import connect_engine as connect
+    from stackup.usecases.engines import connect_engine as connect
 
     return connect(global_options().docker_context)
 

@@ -8,16 +8,15 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from stackup.engine.docker.engine import DockerEngine
-    from stackup.engine.interface import PullEvent
     from stackup.loading.loader import LoadedStack
+    from stackup.usecases.engines import DockerEngine, PullEvent
 
 
 def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = False) -> None:
     """Pull each image, showing per-layer progress (JSON lines with `as_json`)."""
     import json
 
-    from stackup.targets.engine import images as image_ops
+    from stackup.usecases import engines
 
     seen: dict[tuple[str, str], str] = {}
 
@@ -47,14 +46,14 @@ def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = 
         else:
             click.echo(f"pulled {image} ({image_id.removeprefix('sha256:')[:12]})")
 
-    image_ops.pull_images(engine, images, show, start, done)
+    engines.pull_images(engine, images, show, start, done)
 
 
 def build_services(loaded: LoadedStack, engine: DockerEngine, services: Sequence[str]) -> list[str]:
     """Build the image of each service that has a `build:` section, streaming its output."""
-    from stackup.targets.engine import images as image_ops
+    from stackup.usecases import engines
 
-    return image_ops.build_images(
+    return engines.build_images(
         loaded,
         engine,
         services,

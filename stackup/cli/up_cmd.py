@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from stackup.loading.loader import LoadedStack
     from stackup.planning.plan import Plan
-    from stackup.runner import Event, Outcome
+    from stackup.usecases import Event, Outcome
 
 
 @click.command("up")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from stackup.loading.loader import LoadedStack
     from stackup.planning.options import ReconcileOptions
     from stackup.planning.plan import Plan
-    from stackup.runner import Event
+    from stackup.usecases import Event
     from stackup.watch.livereload import LiveReloadServer
     from stackup.watch.loop import WatchEvent
 

@@ -8,12 +8,14 @@ these, on the same layer."""
 
 from __future__ import annotations
 
+from stackup.runner import Event, ExecuteOptions, Outcome
 from stackup.targets.target import (
     Applied,
     Capability,
     DownRequest,
     Listing,
     Logs,
+    LogStream,
     TargetKind,
     TargetSettings,
 )
@@ -46,8 +48,12 @@ __all__ = [
     "ApplyUI",
     "Capability",
     "DownRequest",
+    "Event",
+    "ExecuteOptions",
     "Listing",
+    "LogStream",
     "Logs",
+    "Outcome",
     "TargetChoice",
     "TargetKind",
     "TargetSettings",

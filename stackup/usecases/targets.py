@@ -10,7 +10,7 @@ from stackup.engine.interface import Engine
 from stackup.errors import UsageError
 from stackup.loading.loader import LoadedStack
 from stackup.targets.engine.target import EngineTarget
-from stackup.targets.registry import kind_named
+from stackup.targets.registry import kind_named, names
 from stackup.targets.target import Capability, Target, TargetKind, TargetSettings
 
 
@@ -32,6 +32,11 @@ def choose_target(
     if not name and loaded is not None:
         name = loaded.stack.stackup.target
     return TargetChoice(kind_named(name), settings or TargetSettings())
+
+
+def target_names() -> list[str]:
+    """The names `--target` takes: every registered kind."""
+    return names()
 
 
 AnyTarget = Target | Engine | TargetChoice
