@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
-from stackup.cli.options import trust_flags
+from stackup.cli.common import global_options, write_output
+from stackup.cli.options import trust, trust_flags
+from stackup.errors import UsageError
+from stackup.escape import terminal
+from stackup.planning import graph as G
+from stackup.planning.graph import ServiceEdge
 
 
 @click.command("graph")
@@ -28,11 +33,6 @@ from stackup.cli.options import trust_flags
 @trust_flags
 def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, ...]) -> None:
     """Show the start order in waves, or the graph as DOT / Mermaid (-o graph.svg draws it)."""
-    from stackup.cli.common import global_options
-    from stackup.cli.options import trust
-    from stackup.errors import UsageError
-    from stackup.escape import terminal
-    from stackup.planning import graph as G
 
     loaded = global_options().load(trust(untrusted, passed_env))
     g = G.build_graph(loaded.stack, loaded.source)
@@ -62,8 +62,6 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
     else:
         text = _waves_text(g)
     if output:
-        from stackup.cli.common import write_output
-
         write_output(output, text, "the graph")
         click.echo(f"wrote {terminal(output)}")
     else:
@@ -71,8 +69,6 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
 
 
 def _waves_text(g: object) -> str:
-    from stackup.escape import terminal
-    from stackup.planning import graph as G
 
     lines = []
     assert hasattr(g, "nodes")
@@ -90,8 +86,6 @@ def _waves_text(g: object) -> str:
 
 
 def _dep(name: str, edge: object) -> str:
-    from stackup.escape import terminal
-    from stackup.planning.graph import ServiceEdge
 
     name = terminal(name)
     assert isinstance(edge, ServiceEdge)

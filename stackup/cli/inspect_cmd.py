@@ -7,6 +7,17 @@ from typing import TYPE_CHECKING
 
 import click
 
+from stackup import usecases
+from stackup.cli.common import (
+    connect_engine,
+    follow_logs,
+    global_options,
+    print_table,
+    target_choice,
+)
+from stackup.cli.options import check_services
+from stackup.errors import StackFileError
+
 if TYPE_CHECKING:
     from stackup.loading.loader import LoadedStack
 
@@ -14,8 +25,6 @@ if TYPE_CHECKING:
 def _project() -> tuple[LoadedStack | None, str]:
     """The stack file and its project; with `-p NAME` and no file found, the project alone
     (its containers are found by label, as `docker compose -p NAME ps` does)."""
-    from stackup.cli.common import global_options
-    from stackup.errors import StackFileError
 
     opts = global_options()
     try:
@@ -35,8 +44,6 @@ def _project() -> tuple[LoadedStack | None, str]:
 @click.argument("services", nargs=-1)
 def ps(show_all: bool, fmt: str, services: tuple[str, ...]) -> None:
     """List the stack's containers: service, name, state, health, ports."""
-    from stackup import usecases
-    from stackup.cli.common import print_table, target_choice
 
     loaded, project = _project()
     listing = usecases.ps(target_choice(loaded), project, services, show_all)
@@ -57,7 +64,6 @@ def _cell(value: object) -> str:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def ls(fmt: str) -> None:
     """List the stackup projects on the engine and their state."""
-    from stackup.cli.common import connect_engine, print_table
 
     projects = connect_engine().list_projects()
     if fmt == "json":
@@ -80,9 +86,6 @@ def logs(
 ) -> None:
     """Show the output of the stack's containers, interleaved, each line prefixed by its
     container's name (`web-1 | ...`). With `-p NAME` it works without a stack file."""
-    from stackup import usecases
-    from stackup.cli.common import follow_logs, target_choice
-    from stackup.cli.options import check_services
 
     loaded, project = _project()
     if loaded is not None:

@@ -9,6 +9,15 @@ from typing import TYPE_CHECKING
 
 import click
 
+from stackup import usecases
+from stackup.cli.common import global_options, target_choice
+from stackup.cli.interrupt import cancel_on_sigint
+from stackup.cli.options import check_services
+from stackup.cli.progress import Progress
+from stackup.errors import StackFileError
+from stackup.escape import terminal
+from stackup.usecases import Capability
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -21,8 +30,6 @@ def _project() -> tuple[str, frozenset[str] | None, frozenset[str], LoadedStack 
     """The project name and, when a stack file is at hand, its service names, the volumes it
     declares external and the stack itself (for its target). With `-p NAME` and no file, down
     works from labels alone."""
-    from stackup.cli.common import global_options
-    from stackup.errors import StackFileError
 
     opts = global_options()
     try:
@@ -64,8 +71,6 @@ def down(
     volumes: bool, remove_orphans: bool, timeout: float | None, no_wait_lock: bool, progress: str
 ) -> None:
     """Stop and remove the stack's containers and networks (and, with -v, its volumes)."""
-    from stackup import usecases
-    from stackup.cli.common import target_choice
 
     project, services, external, loaded = _project()
     chosen = target_choice(loaded)
@@ -94,7 +99,6 @@ class ClickApplyUI:
         click.echo(message, err=True)
 
     def planned(self, plan: Plan) -> None:
-        from stackup.escape import terminal
 
         for warning in plan.warnings:
             click.echo(f"warning: {terminal(warning)}", err=True)
@@ -103,8 +107,6 @@ class ClickApplyUI:
 
     @contextmanager
     def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
-        from stackup.cli.interrupt import cancel_on_sigint
-        from stackup.cli.progress import Progress
 
         with Progress(self.progress) as show, cancel_on_sigint(self.cancel):
             yield show
@@ -120,10 +122,6 @@ def _report(outcome: Outcome) -> None:
 
 
 def _lifecycle(action: str, services: tuple[str, ...], timeout: float | None) -> None:
-    from stackup import usecases
-    from stackup.cli.common import global_options, target_choice
-    from stackup.cli.options import check_services
-    from stackup.usecases import Capability
 
     loaded = global_options().load()
     chosen = target_choice(loaded)

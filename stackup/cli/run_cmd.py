@@ -9,6 +9,11 @@ from typing import Any
 
 import click
 
+from stackup import usecases
+from stackup.cli.common import global_options, target_choice
+from stackup.cli.options import check_services
+from stackup.usecases import Capability
+
 
 @click.command(
     "exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
@@ -44,10 +49,6 @@ def exec_(
     """Run COMMAND in a running container of SERVICE; its exit code becomes stackup's."""
     if command[:1] == ("--",):  # `stackup exec web -- ls -l`
         command = command[1:]
-    from stackup import usecases
-    from stackup.cli.common import global_options, target_choice
-    from stackup.cli.options import check_services
-    from stackup.usecases import Capability
 
     loaded = global_options().load()
     chosen = target_choice(loaded)
@@ -96,10 +97,6 @@ def run(
     command: tuple[str, ...],
 ) -> None:
     """Run a one-off container of SERVICE (for jobs and migrations), its dependencies first."""
-    from stackup import usecases
-    from stackup.cli.common import global_options, target_choice
-    from stackup.cli.options import check_services
-    from stackup.usecases import Capability
 
     loaded = global_options().load()
     chosen = target_choice(loaded)

@@ -11,7 +11,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from stackup.cli.options import reconcile_flags
+from stackup import usecases
+from stackup.cli.common import global_options, target_choice, use_colour
+from stackup.cli.interrupt import cancel_on_sigint
+from stackup.cli.options import check_services, reconcile_flags, reconcile_options
+from stackup.cli.progress import Progress
+from stackup.errors import PlanError
+from stackup.escape import terminal
+from stackup.lint.catalog import Severity
+from stackup.lint.linter import at_or_above, lint
+from stackup.planning.plan import Action
+from stackup.planning.render import render_json, render_text
+from stackup.usecases import Capability
+from stackup.watch import reload
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -98,10 +110,6 @@ if TYPE_CHECKING:
 @click.argument("services", nargs=-1)
 def up(services: tuple[str, ...], **kw: object) -> None:
     """Create and start the stack's containers, converging the engine to the file."""
-    from stackup import usecases
-    from stackup.cli.common import global_options, target_choice
-    from stackup.cli.options import check_services, reconcile_options
-    from stackup.usecases import Capability
 
     loaded = global_options().load(bind_sources=True)
     check_services(loaded, services)
@@ -180,9 +188,6 @@ def up(services: tuple[str, ...], **kw: object) -> None:
 def _lint_gate(
     loaded: LoadedStack, services: tuple[str, ...], *, strict: bool, severity: str
 ) -> None:
-    from stackup.escape import terminal
-    from stackup.lint.catalog import Severity
-    from stackup.lint.linter import at_or_above, lint
 
     findings = lint(loaded, services)
     for f in at_or_above(findings, Severity.HIGH):
@@ -199,7 +204,6 @@ def _lint_gate(
 
 
 def _read_saved_plan(path: Path) -> dict[str, object]:
-    from stackup.errors import PlanError
 
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
@@ -231,7 +235,6 @@ class ClickUpUI:
             question = f"Replace {names} (made outside stackup) with managed containers?"
             if click.confirm(question, default=False):
                 return True
-            from stackup.errors import PlanError
 
             raise PlanError("nothing was applied")
         return False
@@ -243,27 +246,20 @@ class ClickUpUI:
             names = ", ".join(op.name for op in plan.destroys_data)
             if click.confirm(f"This deletes the data in {names}. Continue?", default=False):
                 return True
-            from stackup.errors import PlanError
 
             raise PlanError("nothing was applied")
         return False
 
     @contextmanager
     def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
-        from stackup.cli.interrupt import cancel_on_sigint
-        from stackup.cli.progress import Progress
 
         with Progress(self.progress) as show, cancel_on_sigint(self.cancel):
             yield show
 
 
 def _show(plan: Plan, progress: str) -> None:
-    from stackup.cli.common import use_colour
-    from stackup.planning.render import render_text
 
     if progress == "json":
-        from stackup.planning.render import render_json
-
         click.echo(render_json(plan), nl=False)
         return
     if progress != "quiet" or plan.warnings:
@@ -271,8 +267,6 @@ def _show(plan: Plan, progress: str) -> None:
 
 
 def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
-    from stackup.planning.plan import Action
-    from stackup.watch import reload
 
     # A validation fails in a reload (in the container) or at the head of a recreate (in a
     # throwaway container, for a config saved by rename): either way nothing was touched.
