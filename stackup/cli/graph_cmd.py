@@ -12,7 +12,7 @@ from stackup.cli.common import global_options, write_output
 from stackup.cli.options import trust, trust_flags
 from stackup.errors import UsageError
 from stackup.escape import terminal
-from stackup.planning import graph as G
+from stackup.planning import graph as resource_graph
 from stackup.planning.graph import ServiceEdge
 
 
@@ -35,7 +35,7 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
     """Show the start order in waves, or the graph as DOT / Mermaid (-o graph.svg draws it)."""
 
     loaded = global_options().load(trust(untrusted, passed_env))
-    g = G.build_graph(loaded.stack, loaded.source)
+    g = resource_graph.build_graph(loaded.stack, loaded.source)
     suffix = Path(output).suffix.lower() if output else ""
     if suffix in (".svg", ".png", ".pdf"):
         dot = shutil.which("dot")
@@ -47,7 +47,7 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
             )
         result = subprocess.run(
             [dot, f"-T{suffix[1:]}", "-o", output or ""],
-            input=G.to_dot(g, loaded.stack.name).encode(errors="backslashreplace"),
+            input=resource_graph.to_dot(g, loaded.stack.name).encode(errors="backslashreplace"),
             capture_output=True,
             check=False,
         )
@@ -56,9 +56,9 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
         click.echo(f"wrote {terminal(output or '')}")
         return
     if fmt == "dot" or suffix in (".dot", ".gv"):
-        text = G.to_dot(g, loaded.stack.name)
+        text = resource_graph.to_dot(g, loaded.stack.name)
     elif fmt == "mermaid" or suffix in (".mmd", ".mermaid"):
-        text = G.to_mermaid(g)
+        text = resource_graph.to_mermaid(g)
     else:
         text = _waves_text(g)
     if output:
@@ -72,10 +72,10 @@ def _waves_text(g: object) -> str:
 
     lines = []
     assert hasattr(g, "nodes")
-    for i, wave in enumerate(G.start_waves(g), start=1):  # type: ignore[arg-type]
+    for i, wave in enumerate(resource_graph.start_waves(g), start=1):  # type: ignore[arg-type]
         parts = []
         for name in wave:
-            deps = G.dependencies(g, name)  # type: ignore[arg-type]
+            deps = resource_graph.dependencies(g, name)  # type: ignore[arg-type]
             if deps:
                 after = ", ".join(_dep(d, e) for d, e in deps)
                 parts.append(f"{terminal(name)} (after {after})")

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from stackup.engine.interface import Engine
 from stackup.errors import ApplyError
 from stackup.loading.loader import LoadedStack
-from stackup.model import labels as L
-from stackup.planning import salt as S
+from stackup.model import labels
+from stackup.planning import salt as salt_policy
 from stackup.planning.desired import desired_containers, read_file_objects
 from stackup.planning.graph import build_graph, dependencies
 from stackup.planning.options import ReconcileOptions
@@ -67,8 +67,9 @@ def oneoff_plan(
     observed = engine.observe(stack.name)
     # The project's salt, as `up` chooses it (stackup.planning.salt): its resources', else the
     # one keyed with the engine's ID, which the dependencies planned above get too.
-    salt = S.choose(
-        observed.labelled(), fallback=lambda: S.engine_keyed(engine.engine_id(), stack.name)
+    salt = salt_policy.choose(
+        observed.labelled(),
+        fallback=lambda: salt_policy.engine_keyed(engine.engine_id(), stack.name),
     )
     base = desired_containers(stack, service, 1, salt, read_file_objects(stack))[0].spec
     svc = base.service
@@ -80,7 +81,7 @@ def oneoff_plan(
         name=cname,
         service=svc.model_copy(update={"container_name": None, "ports": [], "restart": None}),
         environment={**base.environment, **environment},
-        labels={**base.labels, L.ONEOFF: "true"},
+        labels={**base.labels, labels.ONEOFF: "true"},
     )
     run = Operation(
         id=f"container:{cname}",

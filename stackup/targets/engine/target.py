@@ -16,7 +16,7 @@ from stackup.loading.compat import engine_errors
 from stackup.loading.compat import warnings as engine_warnings
 from stackup.loading.loader import LoadedStack
 from stackup.planning import bindsources, configstate
-from stackup.planning import salt as S
+from stackup.planning import salt as salt_policy
 from stackup.planning.desired import desired_names, read_file_objects
 from stackup.planning.graph import ResourceGraph, build_graph
 from stackup.planning.options import ReconcileOptions, containers_needing_live_config
@@ -64,7 +64,9 @@ def plan_options(
     (`stackup.planning.salt`, rule 3)."""
     options = options or ReconcileOptions()
     name = loaded.stack.name
-    salt = S.choose(given=options.salt, fallback=lambda: S.engine_keyed(engine.engine_id(), name))
+    salt = salt_policy.choose(
+        given=options.salt, fallback=lambda: salt_policy.engine_keyed(engine.engine_id(), name)
+    )
     # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
     configs = configstate.snapshot(
         loaded.stack,
