@@ -64,11 +64,13 @@ class Outcome:
         return not self.failed and not self.skipped and not self.interrupted
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StepRun:
     """What a step interpreter is handed with each step: the operation it belongs to, the
     step after it in the operation (None for restore and clean-up steps, and the last), and
-    the ways to report, to be cancelled and to read the run's options."""
+    the ways to report, to be cancelled and to read the run's options. One per stretch of an
+    operation's steps, its `following` moved along by the runner (5,000 operations run
+    inline in an offline review: no object per step)."""
 
     op: Operation
     start: float  # when the operation started (monotonic), for the events' elapsed time
@@ -284,10 +286,12 @@ class _Runner:
         if begin == 0:
             self.emit(Event(op.id, op.name, "started", f"{op.action.value}: {op.reason}"))
         index = begin
+        steps, last = op.steps, len(op.steps) - 1
+        run = StepRun(op, start, self.emit, self.cancel, self.options)
         try:
             for index in range(begin, end):
-                following = op.steps[index + 1] if index + 1 < len(op.steps) else None
-                self._step(op, op.steps[index], start, following)
+                run.following = steps[index + 1] if index < last else None
+                self.steps.run_step(steps[index], run)
         except (StackupError, OSError) as exc:
             message = str(exc)
             if op.restore and op.restore_from <= index < op.restore_to:

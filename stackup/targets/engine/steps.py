@@ -66,10 +66,13 @@ class EngineSteps:
         self.lister.__exit__(*exc)
 
     def run_step(self, step: Step, run: StepRun) -> None:
+        if not self._resource_step(step, run):
+            self._process_step(step, run)
+
+    def _resource_step(self, step: Step, run: StepRun) -> bool:
+        """Networks, volumes, images, containers: one engine call each (a build and a pull
+        report their progress). False for a step of another sort."""
         e = self.engine
-        op = run.op
-        if isinstance(step, Exec):
-            self._prefetch_processes(op, step, run.following)
         match step:
             case CreateNetwork(spec):
                 e.create_network(spec)
@@ -104,6 +107,18 @@ class EngineSteps:
                 e.connect(container, attachment)
             case Disconnect(container, network):
                 e.disconnect(container, network)
+            case _:
+                return False
+        return True
+
+    def _process_step(self, step: Step, run: StepRun) -> None:
+        """What runs in or beside the containers (signals, commands, throwaway checks, file
+        copies), waits and records."""
+        e = self.engine
+        op = run.op
+        if isinstance(step, Exec):
+            self._prefetch_processes(op, step, run.following)
+        match step:
             case Signal(container, signal):
                 before = self._processes_before(op, step)
                 e.kill_container(container, signal)
