@@ -40,15 +40,15 @@ def __getattr__(name: str) -> Any:
 
         return load
     if name == "plan":
-        from stackup.api import plan
+        from stackup.usecases.deploy import plan
 
         return plan
     if name == "apply":
-        from stackup.api import apply
+        from stackup.usecases.deploy import apply
 
         return apply
     if name in ("up", "UpRequest", "down", "DownRequest"):
-        from stackup import api
+        from stackup.usecases import deploy
 
-        return getattr(api, name)
+        return getattr(deploy, name)
     raise AttributeError(name)

@@ -47,6 +47,24 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+class _TargetNames(click.Choice[str]):
+    """The names of the registered targets (`stackup.targets.registry`), read when `--target`
+    is parsed or shown, not when the CLI is imported: the registry imports the targets."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from stackup.usecases.targets import target_names
+
+        return tuple(target_names())
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        return None  # click.Choice sets it; the registry holds it
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name, (module, _, _) in COMMANDS.items() if _exists(module))
@@ -109,7 +127,7 @@ def _exists(module: str) -> bool:
 )
 @click.option(
     "--target",
-    type=click.Choice(["engine", "swarm"]),
+    type=_TargetNames(),
     default=None,
     help="Deploy to a single engine (default) or to Docker Swarm.",
 )

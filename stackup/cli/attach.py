@@ -10,9 +10,9 @@ from collections.abc import Iterable
 import click
 
 from stackup.cli.common import LOG_COLOURS
-from stackup.engine.interface import Engine
 from stackup.model.spec import Stack
 from stackup.poll import poll_until
+from stackup.usecases.engines import Engine
 
 
 def attach(

@@ -10,7 +10,8 @@ import click
 
 if TYPE_CHECKING:
     from stackup.loading.loader import LoadedStack
-    from stackup.targets.target import Target
+    from stackup.usecases import Logs, LogStream
+    from stackup.usecases.targets import TargetChoice
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class GlobalOptions:
         do not exist, so the engine will create them as empty directories, and, untrusted,
         which variables were left unset."""
         from stackup.escape import terminal
-        from stackup.loading.compat import warnings
         from stackup.loading.loader import LoadOptions, load
+        from stackup.usecases.loaded import load_warnings
 
         trust = trust or Trust()
         loaded = load(
@@ -61,18 +62,7 @@ class GlobalOptions:
         from stackup.model.sensitive import redact_text
 
         SECRETS_SEEN.update(loaded.stack.secret_values)
-        swarm = (self.target or loaded.stack.stackup.target) == "swarm"
-        found = warnings(loaded.stack, loaded.source, swarm=swarm)
-        if bind_sources and not swarm:  # a swarm's nodes, not this host, hold its bind sources
-            from stackup.planning import bindsources as B
-
-            services = loaded.stack.services
-            mounts = B.bind_sources(loaded.stack, services)
-            # Untrusted, nothing outside the repository is looked at, not even whether it exists.
-            allowed = (m.source for m in mounts if loaded.host_paths.allows(Path(m.source)))
-            kinds = B.host_kinds(allowed)
-            base = loaded.project_directory
-            found += B.warnings(loaded.stack, loaded.source, base, kinds, services)
+        found = load_warnings(loaded, target_choice(loaded).kind, bind_sources=bind_sources)
         for warning in found:
             # Warnings quote keys and paths of the file: one line each, controls escaped.
             click.echo(f"warning: {terminal(redact_text(str(warning), SECRETS_SEEN))}", err=True)
@@ -109,43 +99,22 @@ def global_options() -> GlobalOptions:
     return obj
 
 
-def target(loaded: LoadedStack | None = None) -> str:
-    """`--target`, else `x-stackup.target` of the file, else `engine`."""
+def target_choice(
+    loaded: LoadedStack | None = None, *, wait_timeout: float = 300.0
+) -> TargetChoice:
+    """The target the stack deploys to, not connected yet: `--target`, else `x-stackup.target`
+    of the file, else the single engine (`stackup.usecases.targets.choose_target`)."""
+    from stackup.usecases import TargetSettings
+    from stackup.usecases.targets import choose_target
+
     opts = global_options()
-    if opts.target:
-        return opts.target
-    if loaded is not None and loaded.stack.stackup.target:
-        return loaded.stack.stackup.target
-    return "engine"
-
-
-def open_target(loaded: LoadedStack | None = None, *, wait_timeout: float = 300.0) -> Target:
-    """The target the stack deploys to (`target()`), connected: the single engine, or the
-    swarm this engine manages."""
-    if target(loaded) == "swarm":
-        from stackup.cli.swarm_cmd import connect
-        from stackup.targets.swarm.target import SwarmTarget
-
-        return SwarmTarget(connect(), wait_timeout)
-    from stackup.targets.engine.target import EngineTarget
-
-    return EngineTarget(connect_engine())
-
-
-def refuse_swarm(loaded: LoadedStack | None = None, command: str = "this command") -> None:
-    """For the commands that have no swarm branch (diff, up, down, ps and logs have one)."""
-    from stackup.errors import UsageError
-
-    if target(loaded) == "swarm":
-        raise UsageError(
-            f"{command} is not available with --target swarm",
-            hint="use the docker CLI against a swarm manager (`docker service ...`) for now",
-        )
+    settings = TargetSettings(docker_context=opts.docker_context, wait_timeout=wait_timeout)
+    return choose_target(opts.target, loaded, settings)
 
 
 def connect_engine() -> Any:
     """The Docker engine, found as the docker CLI finds it (DOCKER_HOST, --context, ...)."""
-    from stackup.engine.docker.engine import connect_engine as connect
+    from stackup.usecases.engines import connect_engine as connect
 
     return connect(global_options().docker_context)
 
@@ -160,6 +129,38 @@ def use_colour(stream: Any = None) -> bool:
 
 # Service prefixes of interleaved logs (logs, up --attach), one colour per container.
 LOG_COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "red")
+
+
+def follow_logs(logs: Logs, *, no_prefix: bool) -> None:
+    """Print every stream of `logs` as its lines come, interleaved, each line prefixed by its
+    stream's name (`web-1 | ...`, coloured on a terminal when the target colours them); until
+    the streams end, or Ctrl-C."""
+    import threading
+
+    width = max((len(s.name) for s in logs.streams), default=0)
+    colour = logs.coloured and use_colour()
+    lock = threading.Lock()
+
+    def stream(source: LogStream, index: int) -> None:
+        prefix = "" if no_prefix else f"{source.name:<{width}} | "
+        if prefix and colour:
+            prefix = click.style(prefix, fg=LOG_COLOURS[index % len(LOG_COLOURS)])
+        for line in source.lines():
+            with lock:
+                click.echo(prefix + line.decode(errors="replace").rstrip("\n"))
+
+    threads = [
+        threading.Thread(target=stream, args=(s, i), daemon=True)
+        for i, s in enumerate(logs.streams)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except KeyboardInterrupt:
+        return
 
 
 def print_table(header: list[str], rows: list[list[str]]) -> None:

@@ -9,7 +9,11 @@ from typing import Any
 
 import click
 
-from stackup.cli.options import trust_flags
+from stackup.cli.common import global_options
+from stackup.cli.options import trust, trust_flags
+from stackup.escape import has_control, json_text
+from stackup.model.sensitive import ServiceMasker, mask_tree
+from stackup.planning.graph import build_graph
 
 
 @click.command("config")
@@ -37,11 +41,8 @@ def config(
 ) -> None:
     """Print the fully resolved stack (interpolated, merged, defaults explicit, paths
     absolute), or with -q only validate it."""
-    from stackup.cli.common import global_options
-    from stackup.cli.options import trust
 
     loaded = global_options().load(trust(untrusted, passed_env), bind_sources=True)
-    from stackup.planning.graph import build_graph
 
     build_graph(loaded.stack, loaded.source)  # a dependency cycle is a mistake in the file too
     if quiet:
@@ -63,8 +64,6 @@ def _yaml_text(data: dict[str, Any]) -> str:
     """YAML in which a string holding a control, bidi or separator character (from a key or
     value of the file) is double-quoted, with that character written as an escape."""
     import yaml
-
-    from stackup.escape import has_control, json_text
 
     class Dumper(yaml.SafeDumper):
         pass
@@ -124,7 +123,6 @@ def resolved_document(
 ) -> dict[str, Any]:
     """The stack as plain data with the file's `x-*` keys (`extensions`) put back, secret
     values masked in all of it (see stackup.model.sensitive)."""
-    from stackup.model.sensitive import ServiceMasker, mask_tree
 
     data: dict[str, Any] = stack.model_dump(mode="json", by_alias=True, exclude_none=True)
     data.pop("include", None)  # already resolved into the document

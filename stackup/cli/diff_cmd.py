@@ -9,7 +9,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from stackup.cli.options import reconcile_flags, trust_flags
+from stackup import usecases
+from stackup.cli.common import global_options, target_choice, use_colour, warn_unset, write_output
+from stackup.cli.options import (
+    check_services,
+    reconcile_flags,
+    reconcile_options,
+    trust,
+    trust_flags,
+)
+from stackup.errors import UsageError
+from stackup.escape import terminal
+from stackup.loading.loader import LoadOptions, load
+from stackup.planning.render import plan_json, render_json, render_markdown, render_text
+from stackup.review import GitRevision, plan_between
+from stackup.usecases import Capability
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -59,9 +73,6 @@ def diff(
     """Show the plan: every operation `up` would perform, its reason and changed fields.
     With --against or --base (a review, posted where anyone may read it) the stack is
     untrusted: see --untrusted."""
-    from stackup.cli.common import global_options, target
-    from stackup.cli.options import check_services, reconcile_options, trust
-    from stackup.planning.render import plan_json, render_json, render_markdown, render_text
 
     opts = global_options()
     review = against is not None or base_rev is not None
@@ -69,42 +80,31 @@ def diff(
     loaded = opts.load(trusted, bind_sources=True)
     check_services(loaded, services)
     if base_rev is not None and not base_rev.strip():
-        from stackup.errors import UsageError
-
         raise UsageError(
             "--base needs a git revision (a branch, tag or commit), not an empty string"
         )
-    if review and target(loaded) == "swarm":
-        from stackup.errors import UsageError
-
-        raise UsageError("--against and --base compare single-engine plans, not --target swarm")
+    chosen = target_choice(loaded)
+    if review:
+        chosen.kind.require(Capability.REVIEW, "--against and --base")
     options = reconcile_options(loaded, services, flags)
     if review:
-        from stackup.review import plan_between
-
         base, reader = _base(opts, loaded, against, base_rev, trusted)
         plan = plan_between(base, loaded, options, base_reader=reader)
     else:
-        from stackup.cli.common import open_target
-
-        plan = open_target(loaded).plan(loaded, options)
+        plan = usecases.as_target(chosen).plan(loaded, options)
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
     elif fmt == "markdown":
         click.echo(render_markdown(plan), nl=False)
     else:
-        from stackup.cli.common import use_colour
-
         click.echo(render_text(plan, colour=use_colour()), nl=False)
     if output:
         saved = plan_json(plan)
         saved["options"] = {
             "services": list(services),
-            "target": target(loaded),
+            "target": chosen.kind.name,
             **{k: _plain(v) for k, v in flags.items()},
         }
-        from stackup.cli.common import write_output
-        from stackup.escape import terminal
 
         write_output(output, json.dumps(saved, indent=2) + "\n", "the plan")
         shown = terminal(output)
@@ -112,11 +112,7 @@ def diff(
             f"saved the plan to {shown}; apply it with `stackup up --plan {shown}`", err=True
         )
     if plan.blockers:  # `up` would refuse this plan: an error, as for `up`
-        what = (
-            "in the stack file that Swarm cannot run"
-            if target(loaded) == "swarm"
-            else "stop this plan (listed above)"
-        )
+        what = chosen.kind.blocked
         click.echo(f"error: {len(plan.blockers)} problem(s) {what}; nothing was applied", err=True)
         sys.exit(1)
     if exit_code:
@@ -138,8 +134,6 @@ def _base(
 ) -> tuple[LoadedStack, Callable[[Path], str] | None]:
     """The stack to compare with, loaded under the same project name (and trust), and the
     reader of its files when they come from git."""
-    from stackup.cli.common import warn_unset
-    from stackup.loading.loader import LoadOptions, load
 
     common = {
         "project_name": loaded.stack.name,
@@ -152,7 +146,6 @@ def _base(
         base = load(LoadOptions(files=(Path(against),), **common))  # type: ignore[arg-type]
         warn_unset(base, " (base)")
         return base, None
-    from stackup.review import GitRevision
 
     assert base_rev is not None
     revision = GitRevision(base_rev, Path.cwd(), follow_links=not trusted.untrusted)

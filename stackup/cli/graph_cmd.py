@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
-from stackup.cli.options import trust_flags
+from stackup.cli.common import global_options, write_output
+from stackup.cli.options import trust, trust_flags
+from stackup.errors import UsageError
+from stackup.escape import terminal
+from stackup.planning import graph as resource_graph
+from stackup.planning.graph import ServiceEdge
 
 
 @click.command("graph")
@@ -28,14 +33,9 @@ from stackup.cli.options import trust_flags
 @trust_flags
 def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, ...]) -> None:
     """Show the start order in waves, or the graph as DOT / Mermaid (-o graph.svg draws it)."""
-    from stackup.cli.common import global_options
-    from stackup.cli.options import trust
-    from stackup.errors import UsageError
-    from stackup.escape import terminal
-    from stackup.planning import graph as G
 
     loaded = global_options().load(trust(untrusted, passed_env))
-    g = G.build_graph(loaded.stack, loaded.source)
+    g = resource_graph.build_graph(loaded.stack, loaded.source)
     suffix = Path(output).suffix.lower() if output else ""
     if suffix in (".svg", ".png", ".pdf"):
         dot = shutil.which("dot")
@@ -47,7 +47,7 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
             )
         result = subprocess.run(
             [dot, f"-T{suffix[1:]}", "-o", output or ""],
-            input=G.to_dot(g, loaded.stack.name).encode(errors="backslashreplace"),
+            input=resource_graph.to_dot(g, loaded.stack.name).encode(errors="backslashreplace"),
             capture_output=True,
             check=False,
         )
@@ -56,14 +56,12 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
         click.echo(f"wrote {terminal(output or '')}")
         return
     if fmt == "dot" or suffix in (".dot", ".gv"):
-        text = G.to_dot(g, loaded.stack.name)
+        text = resource_graph.to_dot(g, loaded.stack.name)
     elif fmt == "mermaid" or suffix in (".mmd", ".mermaid"):
-        text = G.to_mermaid(g)
+        text = resource_graph.to_mermaid(g)
     else:
         text = _waves_text(g)
     if output:
-        from stackup.cli.common import write_output
-
         write_output(output, text, "the graph")
         click.echo(f"wrote {terminal(output)}")
     else:
@@ -71,15 +69,13 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
 
 
 def _waves_text(g: object) -> str:
-    from stackup.escape import terminal
-    from stackup.planning import graph as G
 
     lines = []
     assert hasattr(g, "nodes")
-    for i, wave in enumerate(G.start_waves(g), start=1):  # type: ignore[arg-type]
+    for i, wave in enumerate(resource_graph.start_waves(g), start=1):  # type: ignore[arg-type]
         parts = []
         for name in wave:
-            deps = G.dependencies(g, name)  # type: ignore[arg-type]
+            deps = resource_graph.dependencies(g, name)  # type: ignore[arg-type]
             if deps:
                 after = ", ".join(_dep(d, e) for d, e in deps)
                 parts.append(f"{terminal(name)} (after {after})")
@@ -90,8 +86,6 @@ def _waves_text(g: object) -> str:
 
 
 def _dep(name: str, edge: object) -> str:
-    from stackup.escape import terminal
-    from stackup.planning.graph import ServiceEdge
 
     name = terminal(name)
     assert isinstance(edge, ServiceEdge)

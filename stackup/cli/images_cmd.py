@@ -7,17 +7,18 @@ from typing import TYPE_CHECKING
 
 import click
 
+from stackup.cli.common import connect_engine, global_options, print_table
+from stackup.cli.options import check_services
+from stackup.usecases import engines
+
 if TYPE_CHECKING:
-    from stackup.engine.docker.engine import DockerEngine
-    from stackup.engine.interface import PullEvent
     from stackup.loading.loader import LoadedStack
+    from stackup.usecases.engines import DockerEngine, PullEvent
 
 
 def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = False) -> None:
     """Pull each image, showing per-layer progress (JSON lines with `as_json`)."""
     import json
-
-    from stackup.targets.engine import images as image_ops
 
     seen: dict[tuple[str, str], str] = {}
 
@@ -47,14 +48,13 @@ def pull_images(engine: DockerEngine, images: Sequence[str], *, as_json: bool = 
         else:
             click.echo(f"pulled {image} ({image_id.removeprefix('sha256:')[:12]})")
 
-    image_ops.pull_images(engine, images, show, start, done)
+    engines.pull_images(engine, images, show, start, done)
 
 
 def build_services(loaded: LoadedStack, engine: DockerEngine, services: Sequence[str]) -> list[str]:
     """Build the image of each service that has a `build:` section, streaming its output."""
-    from stackup.targets.engine import images as image_ops
 
-    return image_ops.build_images(
+    return engines.build_images(
         loaded,
         engine,
         services,
@@ -68,8 +68,6 @@ def build_services(loaded: LoadedStack, engine: DockerEngine, services: Sequence
 @click.argument("services", nargs=-1)
 def pull(fmt: str, services: tuple[str, ...]) -> None:
     """Pull the images of the stack's services."""
-    from stackup.cli.common import connect_engine, global_options
-    from stackup.cli.options import check_services
 
     loaded = global_options().load()
     check_services(loaded, services)
@@ -82,8 +80,6 @@ def pull(fmt: str, services: tuple[str, ...]) -> None:
 @click.argument("services", nargs=-1)
 def build(services: tuple[str, ...]) -> None:
     """Build the images of services that have a `build:` section."""
-    from stackup.cli.common import connect_engine, global_options
-    from stackup.cli.options import check_services
 
     loaded = global_options().load()
     check_services(loaded, services)
@@ -99,8 +95,6 @@ def build(services: tuple[str, ...]) -> None:
 def images(fmt: str) -> None:
     """List the images the stack's containers use."""
     import json
-
-    from stackup.cli.common import connect_engine, global_options, print_table
 
     loaded = global_options().load()
     observed = connect_engine().observe(loaded.stack.name)

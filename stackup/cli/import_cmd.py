@@ -11,6 +11,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from stackup.cli.common import connect_engine, write_output
+from stackup.errors import UsageError
+from stackup.escape import terminal
+from stackup.importing.dockerrun import parse_docker_run, split_command_line
+from stackup.importing.fromcontainer import docker_run_args
+from stackup.importing.writer import dotenv_text, write_stack
+
 if TYPE_CHECKING:
     from stackup.importing.dockerrun import Imported
 
@@ -43,7 +50,6 @@ def run(output: str | None, argv: tuple[str, ...]) -> None:
     shell would. A `podman run` line is read as a `docker run` line, with a warning naming
     each podman-only flag or value it ignores (--pod, --userns=keep-id, --pull=newer, ...).
     """
-    from stackup.importing.dockerrun import parse_docker_run, split_command_line
 
     args = list(argv)
     if len(args) == 1 and " " in args[0]:
@@ -52,9 +58,6 @@ def run(output: str | None, argv: tuple[str, ...]) -> None:
 
 
 def _write(imports: list[Imported], output: str | None) -> None:
-    from stackup.errors import UsageError
-    from stackup.escape import terminal
-    from stackup.importing.writer import dotenv_text, write_stack
 
     target = Path(output) if output else None
     project_dir = str(target.resolve().parent) if target else os.getcwd()
@@ -81,7 +84,6 @@ def _write(imports: list[Imported], output: str | None) -> None:
             f"{env_path} exists and the secrets would go there; nothing was written",
             hint="move it aside, or add the values to it yourself",
         )
-    from stackup.cli.common import write_output
 
     write_output(str(target), written.stack, "the stack file")
     if written.dotenv:
@@ -105,9 +107,6 @@ def _write(imports: list[Imported], output: str | None) -> None:
 def container(output: str | None, names: tuple[str, ...]) -> None:
     """Read containers on the engine (running or not) as services of a stack file, one per
     container, named after it, leaving out what the image and the engine set by default."""
-    from stackup.cli.common import connect_engine
-    from stackup.importing.dockerrun import parse_docker_run
-    from stackup.importing.fromcontainer import docker_run_args
 
     engine = connect_engine()
     imports = []

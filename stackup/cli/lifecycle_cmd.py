@@ -9,21 +9,27 @@ from typing import TYPE_CHECKING
 
 import click
 
+from stackup import usecases
+from stackup.cli.common import global_options, target_choice
+from stackup.cli.interrupt import cancel_on_sigint
+from stackup.cli.options import check_services
+from stackup.cli.progress import Progress
+from stackup.errors import StackFileError
+from stackup.escape import terminal
+from stackup.usecases import Capability
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from stackup.engine.docker.engine import DockerEngine
     from stackup.loading.loader import LoadedStack
     from stackup.planning.plan import Plan
-    from stackup.targets.engine.execute import Event, Outcome
+    from stackup.usecases import Event, Outcome
 
 
 def _project() -> tuple[str, frozenset[str] | None, frozenset[str], LoadedStack | None]:
     """The project name and, when a stack file is at hand, its service names, the volumes it
     declares external and the stack itself (for its target). With `-p NAME` and no file, down
     works from labels alone."""
-    from stackup.cli.common import global_options
-    from stackup.errors import StackFileError
 
     opts = global_options()
     try:
@@ -34,21 +40,6 @@ def _project() -> tuple[str, frozenset[str] | None, frozenset[str], LoadedStack 
         raise
     external = frozenset(v.name or k for k, v in loaded.stack.volumes.items() if v.external)
     return loaded.stack.name, frozenset(loaded.stack.services), external, loaded
-
-
-def _run(plan: Plan, engine: DockerEngine, progress: str = "auto") -> None:
-    from stackup.targets.engine.execute import ExecuteOptions, Outcome, execute
-
-    cancel = threading.Event()
-    ui = ClickApplyUI(progress, cancel)
-    ui.planned(plan)
-    outcome = Outcome()
-    if plan.operations:
-        with ui.applying(plan) as show:
-            # Stops mostly wait on the container (its grace period): run them all at once.
-            options = ExecuteOptions(parallel=64, allow_data_loss=True)
-            outcome = execute(plan, engine, show, options, cancel=cancel)
-    _report(outcome)
 
 
 @click.command("down")
@@ -80,12 +71,10 @@ def down(
     volumes: bool, remove_orphans: bool, timeout: float | None, no_wait_lock: bool, progress: str
 ) -> None:
     """Stop and remove the stack's containers and networks (and, with -v, its volumes)."""
-    from stackup import api
-    from stackup.cli.common import open_target
 
     project, services, external, loaded = _project()
-    chosen = open_target(loaded)
-    request = api.DownRequest(
+    chosen = target_choice(loaded)
+    request = usecases.DownRequest(
         services=services,
         external_volumes=external,
         volumes=volumes,
@@ -94,10 +83,10 @@ def down(
         wait_lock=not no_wait_lock,
     )
     cancel = threading.Event()
-    applied = api.down(project, chosen, request, ClickApplyUI(progress, cancel), cancel)
+    applied = usecases.down(project, chosen, request, ClickApplyUI(progress, cancel), cancel)
     _report(applied.outcome)
-    if chosen.name == "swarm" and applied.plan.operations:
-        click.echo(f"removed project {project} from the swarm (named volumes are kept)")
+    if chosen.kind.removed and applied.plan.operations:
+        click.echo(chosen.kind.removed.format(project=project))
 
 
 class ClickApplyUI:
@@ -110,7 +99,6 @@ class ClickApplyUI:
         click.echo(message, err=True)
 
     def planned(self, plan: Plan) -> None:
-        from stackup.escape import terminal
 
         for warning in plan.warnings:
             click.echo(f"warning: {terminal(warning)}", err=True)
@@ -119,8 +107,6 @@ class ClickApplyUI:
 
     @contextmanager
     def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
-        from stackup.cli.interrupt import cancel_on_sigint
-        from stackup.cli.progress import Progress
 
         with Progress(self.progress) as show, cancel_on_sigint(self.cancel):
             yield show
@@ -136,22 +122,15 @@ def _report(outcome: Outcome) -> None:
 
 
 def _lifecycle(action: str, services: tuple[str, ...], timeout: float | None) -> None:
-    from stackup.cli.common import connect_engine, global_options, refuse_swarm
-    from stackup.cli.options import check_services
-    from stackup.planning.teardown import plan_lifecycle
 
     loaded = global_options().load()
-    refuse_swarm(loaded, action)
+    chosen = target_choice(loaded)
+    chosen.kind.require(Capability.LIFECYCLE, action)
     check_services(loaded, services)
-    from stackup.targets.engine.lock import project_lock
-
-    engine = connect_engine()
-    project = loaded.stack.name
-    # Under the project's lock, like up and down: names must not change under our feet.
-    with project_lock(engine.engine_id(), project, on_wait=lambda m: click.echo(m, err=True)):
-        observed = engine.observe(project)
-        selected = frozenset(services) if services else None
-        _run(plan_lifecycle(observed, action, selected, timeout), engine)
+    cancel = threading.Event()
+    ui = ClickApplyUI("auto", cancel)
+    applied = usecases.lifecycle(loaded, chosen, action, services, timeout, ui, cancel)
+    _report(applied.outcome)
 
 
 @click.command("stop")

@@ -7,7 +7,10 @@ import sys
 
 import click
 
-from stackup.cli.options import trust_flags
+from stackup.cli.common import global_options
+from stackup.cli.options import trust, trust_flags
+from stackup.lint.linter import Severity, at_or_above, lint_report, render_json, render_text
+from stackup.lint.sarif import render_sarif
 
 LINT_FINDINGS_EXIT = 3
 
@@ -42,16 +45,11 @@ def lint(
     Suppress a finding with a reason in the stack file:
     `x-stackup: {lint: {ignore: [{rule: SU012, reason: "..."}]}}`.
     """
-    from stackup.cli.common import global_options
-    from stackup.cli.options import trust
-    from stackup.lint.linter import Severity, at_or_above, lint_report, render_json, render_text
 
     loaded = global_options().load(trust(untrusted, passed_env))
     report = lint_report(loaded, services)
     threshold = Severity.parse(severity)
     if fmt == "sarif":
-        from stackup.lint.sarif import render_sarif
-
         output = render_sarif(report, threshold)
     elif fmt == "json":
         output = render_json(report, threshold)

@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from stackup.errors import UsageError
+from stackup.loading.consistency import total_containers_problem
+from stackup.loading.hostpaths import untrusted_from_environment
+from stackup.model.parts import MAX_REPLICAS
+from stackup.planning.options import ReconcileOptions
+
 if TYPE_CHECKING:
     from stackup.cli.common import Trust
     from stackup.loading.loader import LoadedStack
@@ -89,13 +95,11 @@ def trust_flags(fn: F) -> F:
 def trust(untrusted: bool, passed_env: tuple[str, ...], review: bool = False) -> Trust:
     """The trust of this run: untrusted with the flag, STACKUP_UNTRUSTED or a review."""
     from stackup.cli.common import Trust
-    from stackup.loading.hostpaths import untrusted_from_environment
 
     return Trust(untrusted or review or untrusted_from_environment(), passed_env)
 
 
 def check_services(loaded: LoadedStack, services: tuple[str, ...]) -> None:
-    from stackup.errors import UsageError
 
     for name in services:
         if name not in loaded.stack.services:
@@ -109,9 +113,6 @@ def check_services(loaded: LoadedStack, services: tuple[str, ...]) -> None:
 
 
 def parse_scale(values: tuple[str, ...], loaded: LoadedStack) -> dict[str, int]:
-    from stackup.errors import UsageError
-    from stackup.loading.consistency import total_containers_problem
-    from stackup.model.parts import MAX_REPLICAS
 
     out: dict[str, int] = {}
     for item in values:
@@ -132,8 +133,6 @@ def parse_scale(values: tuple[str, ...], loaded: LoadedStack) -> dict[str, int]:
 def reconcile_options(
     loaded: LoadedStack, services: tuple[str, ...], flags: Mapping[str, object]
 ) -> ReconcileOptions:
-    from stackup.errors import UsageError
-    from stackup.planning.options import ReconcileOptions
 
     if flags.get("force_recreate") and flags.get("no_recreate"):
         raise UsageError("--force-recreate and --no-recreate cannot be used together")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 import click
 
 from stackup.escape import rich_markup, terminal
-from stackup.targets.engine.execute import Event
+from stackup.usecases import Event
 
 if TYPE_CHECKING:
     from rich.table import Table

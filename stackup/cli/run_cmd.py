@@ -5,25 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import TYPE_CHECKING
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from stackup.engine.docker.engine import DockerEngine
-
-
-def _container_of(engine: DockerEngine, project: str, service: str, index: int) -> str:
-    from stackup.errors import UsageError
-
-    for c in engine.observe(project).containers:
-        if c.service == service and c.number == index and not c.is_temporary:
-            if c.state != "running":
-                raise UsageError(
-                    f"container {c.name} is not running ({c.state})", hint=f"stackup up {service}"
-                )
-            return c.name
-    raise UsageError(f"service {service} has no container {index}", hint=f"stackup up {service}")
+from stackup import usecases
+from stackup.cli.common import global_options, target_choice
+from stackup.cli.options import check_services
+from stackup.usecases import Capability
 
 
 @click.command(
@@ -60,14 +49,13 @@ def exec_(
     """Run COMMAND in a running container of SERVICE; its exit code becomes stackup's."""
     if command[:1] == ("--",):  # `stackup exec web -- ls -l`
         command = command[1:]
-    from stackup.cli.common import connect_engine, global_options, refuse_swarm
-    from stackup.cli.options import check_services
 
     loaded = global_options().load()
-    refuse_swarm(loaded, "exec")
+    chosen = target_choice(loaded)
+    chosen.kind.require(Capability.EXEC, "exec")
     check_services(loaded, (service,))
-    engine = connect_engine()
-    name = _container_of(engine, loaded.stack.name, service, index)
+    found, name = usecases.exec_container(chosen, loaded, service, index)
+    engine: Any = found  # the Docker engine: its address for the docker CLI, its exec stream
     interactive = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
     docker_cli = shutil.which("docker")
     if interactive and docker_cli:
@@ -109,17 +97,14 @@ def run(
     command: tuple[str, ...],
 ) -> None:
     """Run a one-off container of SERVICE (for jobs and migrations), its dependencies first."""
-    from stackup.cli.common import connect_engine, global_options, refuse_swarm
-    from stackup.cli.options import check_services
-    from stackup.targets.engine.oneoff import run_oneoff
 
     loaded = global_options().load()
-    refuse_swarm(loaded, "run")
+    chosen = target_choice(loaded)
+    chosen.kind.require(Capability.RUN, "run")
     check_services(loaded, (service,))
-    engine = connect_engine()
-    code = run_oneoff(
+    code = usecases.run(
+        chosen,
         loaded,
-        engine,
         service,
         list(command) or None,
         remove=remove,

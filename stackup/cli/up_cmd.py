@@ -11,14 +11,26 @@ from typing import TYPE_CHECKING
 
 import click
 
-from stackup.cli.options import reconcile_flags
+from stackup import usecases
+from stackup.cli.common import global_options, target_choice, use_colour
+from stackup.cli.interrupt import cancel_on_sigint
+from stackup.cli.options import check_services, reconcile_flags, reconcile_options
+from stackup.cli.progress import Progress
+from stackup.errors import PlanError
+from stackup.escape import terminal
+from stackup.lint.catalog import Severity
+from stackup.lint.linter import at_or_above, lint
+from stackup.planning.plan import Action
+from stackup.planning.render import render_json, render_text
+from stackup.usecases import Capability
+from stackup.watch import reload
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from stackup.loading.loader import LoadedStack
     from stackup.planning.plan import Plan
-    from stackup.targets.engine.execute import Event, Outcome
+    from stackup.usecases import Event, Outcome
 
 
 @click.command("up")
@@ -98,32 +110,33 @@ if TYPE_CHECKING:
 @click.argument("services", nargs=-1)
 def up(services: tuple[str, ...], **kw: object) -> None:
     """Create and start the stack's containers, converging the engine to the file."""
-    from stackup.cli.common import global_options, target
-    from stackup.cli.options import check_services, reconcile_options
-    from stackup.errors import UsageError
 
     loaded = global_options().load(bind_sources=True)
     check_services(loaded, services)
-    if target(loaded) == "swarm" and (
-        kw["attach"] or kw["exit_code_from"] or kw.get("watch") or kw["plan_file"]
-    ):
-        raise UsageError(
-            "--attach, --exit-code-from, --watch and --plan are not available with --target swarm"
+    # On a swarm, up always waits for the services to converge (or roll back): the plan's
+    # steps do.
+    chosen = target_choice(loaded, wait_timeout=float(str(kw["wait_timeout"])))
+    asked = [
+        flag
+        for flag, given, needs in (
+            ("--attach", kw["attach"], Capability.ATTACH),
+            ("--exit-code-from", kw["exit_code_from"], Capability.ATTACH),
+            ("--watch", kw.get("watch"), Capability.WATCH),
+            ("--plan", kw["plan_file"], Capability.SAVED_PLAN),
         )
+        if given and not chosen.kind.supports(needs)
+    ]
+    if asked:
+        shown = ", ".join(asked[:-1]) + " and " + asked[-1] if len(asked) > 1 else asked[0]
+        raise chosen.kind.refusal(shown, hint=False)
     if kw["exit_code_from"]:
         check_services(loaded, (str(kw["exit_code_from"]),))
         kw["attach"] = kw["abort_on_container_exit"] = True
     _lint_gate(loaded, services, strict=bool(kw["strict"]), severity=str(kw["severity"]))
     options = reconcile_options(loaded, services, kw)
 
-    from stackup import api
-    from stackup.cli.common import open_target
-    from stackup.targets.engine.target import EngineTarget
-
-    # On a swarm, up always waits for the services to converge (or roll back): the plan's
-    # steps do.
-    chosen = open_target(loaded, wait_timeout=float(str(kw["wait_timeout"])))
-    request = api.UpRequest(
+    opened = usecases.as_target(chosen)
+    request = usecases.UpRequest(
         options=options,
         saved_plan=_read_saved_plan(Path(str(kw["plan_file"]))) if kw["plan_file"] else None,
         saved_plan_file=str(kw["plan_file"] or ""),
@@ -135,7 +148,7 @@ def up(services: tuple[str, ...], **kw: object) -> None:
     )
     cancel = threading.Event()
     ui = ClickUpUI(str(kw["progress"]), bool(kw["yes"]), cancel)
-    result = api.up(loaded, chosen, request, ui, cancel)
+    result = usecases.up(loaded, opened, request, ui, cancel)
     if kw["dry_run"]:
         return
     plan, outcome = result.plan, result.outcome
@@ -148,14 +161,9 @@ def up(services: tuple[str, ...], **kw: object) -> None:
         sys.exit(130)
     if not outcome.ok:
         _report_failure(outcome, plan, loaded)
-    engine = chosen.engine if isinstance(chosen, EngineTarget) else None
-    if kw["wait"] and engine is not None:
-        from stackup.targets.engine.waits import wait_until_healthy
-
+    if kw["wait"] and chosen.kind.supports(Capability.WAIT):
         click.echo("waiting for services to be running and healthy ...")
-        wait_until_healthy(
-            engine, loaded.stack, plan.services, timeout=float(str(kw["wait_timeout"]))
-        )
+        opened.wait_ready(loaded, plan.services, timeout=float(str(kw["wait_timeout"])))
         click.echo("all services are running and healthy")
     _print_urls(loaded, plan.services)
     if kw["watch"]:
@@ -163,9 +171,10 @@ def up(services: tuple[str, ...], **kw: object) -> None:
 
         run_watch(loaded, services, options, initial_apply=False)
         return
-    if kw["attach"] and engine is not None:
+    if kw["attach"]:
         from stackup.cli.attach import attach
 
+        _, engine = usecases.engine_of(opened, Capability.ATTACH, "--attach")
         code = attach(
             engine,
             loaded.stack,
@@ -179,9 +188,6 @@ def up(services: tuple[str, ...], **kw: object) -> None:
 def _lint_gate(
     loaded: LoadedStack, services: tuple[str, ...], *, strict: bool, severity: str
 ) -> None:
-    from stackup.escape import terminal
-    from stackup.lint.catalog import Severity
-    from stackup.lint.linter import at_or_above, lint
 
     findings = lint(loaded, services)
     for f in at_or_above(findings, Severity.HIGH):
@@ -198,7 +204,6 @@ def _lint_gate(
 
 
 def _read_saved_plan(path: Path) -> dict[str, object]:
-    from stackup.errors import PlanError
 
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
@@ -230,7 +235,6 @@ class ClickUpUI:
             question = f"Replace {names} (made outside stackup) with managed containers?"
             if click.confirm(question, default=False):
                 return True
-            from stackup.errors import PlanError
 
             raise PlanError("nothing was applied")
         return False
@@ -242,27 +246,20 @@ class ClickUpUI:
             names = ", ".join(op.name for op in plan.destroys_data)
             if click.confirm(f"This deletes the data in {names}. Continue?", default=False):
                 return True
-            from stackup.errors import PlanError
 
             raise PlanError("nothing was applied")
         return False
 
     @contextmanager
     def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
-        from stackup.cli.interrupt import cancel_on_sigint
-        from stackup.cli.progress import Progress
 
         with Progress(self.progress) as show, cancel_on_sigint(self.cancel):
             yield show
 
 
 def _show(plan: Plan, progress: str) -> None:
-    from stackup.cli.common import use_colour
-    from stackup.planning.render import render_text
 
     if progress == "json":
-        from stackup.planning.render import render_json
-
         click.echo(render_json(plan), nl=False)
         return
     if progress != "quiet" or plan.warnings:
@@ -270,8 +267,6 @@ def _show(plan: Plan, progress: str) -> None:
 
 
 def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
-    from stackup.planning.plan import Action
-    from stackup.watch import reload as R
 
     # A validation fails in a reload (in the container) or at the head of a recreate (in a
     # throwaway container, for a config saved by rename): either way nothing was touched.
@@ -292,8 +287,8 @@ def _report_failure(outcome: Outcome, plan: Plan, loaded: LoadedStack) -> None:
             )
         if service and validation:
             # The same words watch uses: the host file and line, and what still serves.
-            targets = R.watch_targets(loaded, (service,))
-            for line in R.failure_lines(targets, service, message, Path.cwd()):
+            targets = reload.watch_targets(loaded, (service,))
+            for line in reload.failure_lines(targets, service, message, Path.cwd()):
                 click.echo(f"    {line}", err=True)
             click.echo("  nothing was changed; the old config keeps serving", err=True)
     for op_id, message in sorted(outcome.skipped.items()):

@@ -13,13 +13,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from stackup.cli.options import reconcile_flags
+from stackup.cli.common import connect_engine, global_options, target_choice, use_colour
+from stackup.cli.options import check_services, reconcile_flags, reconcile_options
+from stackup.cli.progress import Progress
+from stackup.errors import UsageError
+from stackup.planning.render import render_text
+from stackup.usecases import Capability
+from stackup.watch.livereload import LiveReloadServer
+from stackup.watch.loop import WatchConfig, Watcher
 
 if TYPE_CHECKING:
     from stackup.loading.loader import LoadedStack
     from stackup.planning.options import ReconcileOptions
     from stackup.planning.plan import Plan
-    from stackup.targets.engine.execute import Event
+    from stackup.usecases import Event
     from stackup.watch.livereload import LiveReloadServer
     from stackup.watch.loop import WatchEvent
 
@@ -70,12 +77,10 @@ def watch(services: tuple[str, ...], **kw: object) -> None:
 
     nginx configs are validated (nginx -t) in the container before nginx is signalled; a
     broken config is reported at its host file and line and never reaches nginx."""
-    from stackup.cli.common import global_options, refuse_swarm
-    from stackup.cli.options import check_services, reconcile_options
 
     opts = global_options()
     loaded = opts.load(bind_sources=True)
-    refuse_swarm(loaded)
+    target_choice(loaded).kind.require(Capability.WATCH, "this command")
     check_services(loaded, services)
     options = reconcile_options(loaded, services, kw)
     run(
@@ -99,8 +104,6 @@ def run(
 ) -> None:
     """The watch loop with its printer and helpers; exits 130 on Ctrl-C (143 on SIGTERM),
     with every helper stopped. `up --watch` calls this after its apply."""
-    from stackup.cli.common import connect_engine, global_options
-    from stackup.watch.loop import WatchConfig, Watcher
 
     opts = global_options()
     server: LiveReloadServer | None = None
@@ -152,8 +155,6 @@ def run(
 
 
 def _start_proxy(loaded: LoadedStack, services: tuple[str, ...], port: int) -> LiveReloadServer:
-    from stackup.errors import UsageError
-    from stackup.watch.livereload import LiveReloadServer
 
     for name in sorted(services or loaded.stack.services):
         for p in loaded.stack.services[name].ports:
@@ -191,15 +192,12 @@ class Printer:
             sys.stdout.flush()
 
     def show_plan(self, plan: Plan) -> None:
-        from stackup.cli.common import use_colour
-        from stackup.planning.render import render_text
 
         with self.lock:
             click.echo(render_text(plan, colour=use_colour()), nl=False)
 
     @contextmanager
     def progress(self) -> Iterator[Callable[[Event], None]]:
-        from stackup.cli.progress import Progress
 
         with Progress("plain") as show:
             yield show

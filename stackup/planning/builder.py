@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from stackup.engine.observed import Observed, ObservedContainer
 from stackup.model import labels
 from stackup.model.spec import Stack
-from stackup.planning.throwaway_specs import VALIDATION_TWIN_LABEL
 from stackup.planning.desired import DesiredContainer, container_name
 from stackup.planning.graph import (
     ResourceGraph,
@@ -26,6 +25,7 @@ from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import CreateContainer, Operation, RemoveContainer, Step, WaitFor
 from stackup.planning.rollout import Replacement
 from stackup.planning.salt import choose as choose_salt
+from stackup.planning.throwaway_specs import VALIDATION_TWIN_LABEL
 
 
 @dataclass

@@ -267,8 +267,8 @@ class RecordApplied:
 
 class TargetStep:
     """The base of the steps another target defines (the swarm's: stackup.targets.swarm.steps).
-    Data like every step: the executor hands them to the runner its caller gives for that
-    target (`ExecuteOptions.target_steps`)."""
+    Data like every step: the plan runner hands every step to the interpreter of the target
+    the plan is for (`stackup.runner.StepInterpreter`)."""
 
     __slots__ = ()
 

@@ -1,24 +1,93 @@
-"""Where a stack is deployed, behind one protocol: one Docker engine
-(`stackup.targets.engine.target.EngineTarget`) or a swarm
-(`stackup.targets.swarm.target.SwarmTarget`). The use cases (`stackup.api`) and the CLI plan,
-check, apply and tear down through it, without asking which target it is.
+"""Where a stack is deployed, behind one protocol, and what each kind of target supports:
+one Docker engine (`stackup.targets.engine.target.EngineTarget`) or a swarm
+(`stackup.targets.swarm.target.SwarmTarget`), picked by name from
+`stackup.targets.registry`. The use cases (`stackup.usecases`) plan, check, apply and tear
+down through it, without asking which target it is.
+
+A target says what it supports (`TargetKind.capabilities`): the use cases and the CLI ask
+`TargetKind.require(...)` and never compare a target's name; one lacking a capability
+refuses in its own words (as Terraform's backends do), before anything is connected.
 
 Each target plans into the same `Plan` (rendered by the same renderers, run by the same
-executor) and applies in two stages when the plan has image operations (build, pull, push):
-those first, then the rest planned again against what they produced (image IDs, digests).
+plan runner, `stackup.runner`, with the target's own step interpreter) and applies in two
+stages when the plan has image operations (build, pull, push): those first, then the rest
+planned again against what they produced (image IDs, digests).
 """
 
 from __future__ import annotations
 
+import enum
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from stackup.errors import UsageError
 from stackup.loading.loader import LoadedStack
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Kind, Plan
-from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome
+from stackup.runner import Event, ExecuteOptions, Outcome
+
+
+class Capability(enum.Enum):
+    EXEC = "exec"  # a command in a running container (`stackup exec`)
+    RUN = "run"  # a one-off container (`stackup run`)
+    LIFECYCLE = "start, stop and restart"  # containers kept, stopped and started again
+    WATCH = "watch"  # reloads, syncs and re-plans as files change (`watch`, `up --watch`)
+    ATTACH = "attach"  # containers' logs in the foreground (`up --attach`, `--exit-code-from`)
+    SAVED_PLAN = "saved plans"  # `up --plan FILE`
+    REVIEW = "review"  # `diff --against` / `--base`: plans between two revisions, offline
+    WAIT = "wait"  # `up --wait` waits after the apply (a swarm's plan waits itself)
+    IN_PLACE_UPDATE = "in-place update"  # restart, cpus, memory, pids changed without recreate
+    BUILD = "build"  # images built from `build:` sections
+    HOST_BIND_SOURCES = "host bind sources"  # bind sources are on this host (checked here)
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """What opening a target takes from the command line."""
+
+    docker_context: str | None = None
+    wait_timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    """One kind of target: its name for `--target` and `x-stackup.target`, what it supports,
+    its words for what it does not, and how to open one."""
+
+    name: str
+    capabilities: frozenset[Capability]
+    open: Callable[[TargetSettings], Target]
+    # Why a capability is missing and what to use instead: the hint of the refusal.
+    refusal_hint: str = ""
+    # A refusal in words of its own, for a capability the generic sentence says badly.
+    refusals: Mapping[Capability, str] = field(default_factory=dict)
+    # How `diff` says a plan with blockers would be refused: "N problem(s) {blocked}".
+    blocked: str = "stop this plan (listed above)"
+    # What `down` says after removing a project ("{project}" is its name), if anything.
+    removed: str = ""
+    # The keys this kind reads but ignores, located (printed when the stack is loaded).
+    key_warnings: Callable[[LoadedStack], list[str]] = lambda loaded: []
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def refusal(self, what: str, *, hint: bool = True) -> UsageError:
+        verb = "are" if " and " in what else "is"
+        return UsageError(
+            f"{what} {verb} not available with --target {self.name}",
+            hint=(self.refusal_hint or None) if hint else None,
+        )
+
+    def require(self, capability: Capability, what: str | None = None) -> None:
+        """Refuse, with this kind's words, what needs `capability` (`what`: the command the
+        user asked for; the capability's name by default)."""
+        if capability in self.capabilities:
+            return
+        if capability in self.refusals:
+            raise UsageError(self.refusals[capability])
+        raise self.refusal(what or capability.value)
 
 
 @dataclass(frozen=True)
@@ -42,12 +111,34 @@ class DownRequest:
     wait_lock: bool = True
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What `ps` shows of a project on a target: rows (printed as they are with `--format
+    json`), and the table's columns as (header, key of the rows)."""
+
+    columns: tuple[tuple[str, str], ...]
+    rows: tuple[Mapping[str, object], ...]
+
+
+@dataclass(frozen=True)
+class LogStream:
+    name: str  # the prefix of its lines
+    lines: Callable[[], Iterable[bytes]]  # opened in the thread that follows it
+
+
+@dataclass(frozen=True)
+class Logs:
+    streams: tuple[LogStream, ...]
+    coloured: bool  # each stream's prefix in a colour of its own, on a terminal
+
+
 Confirm = Callable[[Plan], None]
 
 
 @runtime_checkable
 class Target(Protocol):
-    name: str  # "engine" or "swarm", for messages
+    name: str  # its kind's name, for messages
+    kind: TargetKind  # what it supports, and its words for what it does not
 
     def lock_id(self) -> str:
         """What the project lock is keyed with (the engine's ID)."""
@@ -72,6 +163,26 @@ class Target(Protocol):
         execute_options: ExecuteOptions,
         cancel: threading.Event,
     ) -> Outcome: ...
+
+    def after_down(self, project: str) -> None:
+        """Forget what this target kept about the containers `down` removed."""
+        ...
+
+    def ps(self, project: str, services: tuple[str, ...], show_all: bool) -> Listing: ...
+
+    def logs(
+        self,
+        project: str,
+        services: tuple[str, ...],
+        *,
+        follow: bool,
+        tail: int | None,
+        timestamps: bool,
+    ) -> Logs: ...
+
+    def wait_ready(self, loaded: LoadedStack, services: tuple[str, ...], timeout: float) -> None:
+        """`up --wait` (with `Capability.WAIT`): until the services run and are healthy."""
+        ...
 
 
 def image_stage(plan: Plan) -> Plan:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from stackup import api
 from stackup.engine.observed import ObservedContainer
 from stackup.loading.loader import LoadedStack
 from stackup.planning.options import ReconcileOptions
@@ -21,6 +20,7 @@ from stackup.planning.plan import Plan
 from stackup.planning.throwaway_specs import VALIDATION_TWIN_LABEL
 from stackup.targets.engine.execute import Event, Outcome, execute
 from stackup.targets.engine.lock import project_lock
+from stackup.usecases import deploy
 from stackup.watch.events import WatchConfig, WatchedEngine, WatchEvent, WatchUI
 
 
@@ -71,11 +71,11 @@ class WatchSession:
         )
 
     def plan(self, options: ReconcileOptions) -> Plan:
-        return api.plan(self.loaded, self.engine, options)
+        return deploy.plan(self.loaded, self.engine, options)
 
     def apply(self, plan: Plan, options: ReconcileOptions | None = None) -> Outcome:
         """Show and apply `plan`, made with `options` (needed again when it builds or pulls
-        images: what follows them is planned anew, `api.apply_plan`)."""
+        images: what follows them is planned anew, `deploy.apply_plan`)."""
         self.ui.show_plan(plan)
         options = options or dataclasses.replace(self.config.options, services=self.selected())
         with self.locked(), self.ui.progress() as show:
@@ -93,7 +93,7 @@ class WatchSession:
                     service = services.get(event.op_id)
                     self.say("validated", f"{service or event.name}: {event.message}", service)
 
-            outcome = api.apply_plan(self.loaded, self.engine, plan, options, on_event).outcome
+            outcome = deploy.apply_plan(self.loaded, self.engine, plan, options, on_event).outcome
         self.report_failures(outcome)
         _stop_if_interrupted(outcome)
         if outcome.ok:

@@ -1,5 +1,6 @@
 """The swarm plan's steps are data; `SwarmSteps` carries them out over a swarm engine, and the
-executor hands it every `TargetStep` (a plan for another target without its runner fails)."""
+plan runner hands it every step (a plan for another target run by the engine's interpreter
+fails)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from stackup.engine.fake import FakeEngine
 from stackup.engine.swarm_interface import Convergence
 from stackup.errors import ApplyError
 from stackup.planning.plan import Action, Kind, Operation, Plan
-from stackup.targets.engine.execute import ExecuteOptions, execute
+from stackup.runner import run
+from stackup.targets.engine.execute import execute
 from stackup.targets.swarm.runner import SwarmSteps
 from stackup.targets.swarm.steps import PushImage, RemoveService, WaitConverged, WaitServiceGone
 
@@ -24,6 +26,7 @@ class RecordingSwarm:
         self.calls: list[tuple[str, Any]] = []
         self.looks = looks
         self.gone_after = 2
+        self.engine = self  # the manager's own engine (networks, builds): the same recorder
 
     def remove_service(self, name: str) -> None:
         self.calls.append(("remove_service", name))
@@ -49,7 +52,7 @@ def test_the_runner_removes_waits_and_reports_progress_once_per_change() -> None
             Convergence(done=True),
         ]
     )
-    runner, said = SwarmSteps(swarm), []  # type: ignore[arg-type]
+    runner, said = SwarmSteps(swarm, swarm), []  # type: ignore[arg-type]
     cancel = threading.Event()
     runner(RemoveService("demo_web"), said.append, cancel)
     runner(WaitServiceGone("demo_web", poll=0.001), said.append, cancel)
@@ -65,10 +68,10 @@ def test_the_runner_removes_waits_and_reports_progress_once_per_change() -> None
 def test_a_rolled_back_update_fails_the_step_with_why() -> None:
     swarm = RecordingSwarm([Convergence(failed="the update rolled back: task exited (1)")])
     with pytest.raises(ApplyError, match="service web: the update rolled back: task exited"):
-        SwarmSteps(swarm)(_wait(), lambda m: None, threading.Event())  # type: ignore[arg-type]
+        SwarmSteps(swarm, swarm)(_wait(), lambda m: None, threading.Event())  # type: ignore[arg-type]
 
 
-def test_the_executor_hands_target_steps_to_the_runner_it_is_given() -> None:
+def test_the_runner_hands_each_step_to_the_interpreter_it_is_given() -> None:
     op = Operation(
         id="service:demo_web",
         action=Action.REMOVE,
@@ -79,8 +82,7 @@ def test_the_executor_hands_target_steps_to_the_runner_it_is_given() -> None:
     )
     plan = Plan(project="demo", operations=(op,))
     swarm = RecordingSwarm([])
-    with_runner = ExecuteOptions(target_steps=SwarmSteps(swarm))  # type: ignore[arg-type]
-    assert execute(plan, FakeEngine(), options=with_runner).ok
+    assert run(plan, SwarmSteps(swarm, swarm)).ok  # type: ignore[arg-type]
     assert swarm.calls == [("remove_service", "demo_web")]
     without = execute(plan, FakeEngine())
     assert "this plan is for another target" in without.failed["service:demo_web"]
@@ -128,7 +130,7 @@ def test_the_runner_tags_then_pushes() -> None:
             return "sha256:" + "ab" * 32
 
     said: list[str] = []
-    SwarmSteps(Registry([]))(  # type: ignore[arg-type]
+    SwarmSteps(Registry([]), Registry([]))(  # type: ignore[arg-type]
         PushImage("app:v1", "127.0.0.1:5000/app:v1"), said.append, threading.Event()
     )
     assert calls == [("tag", "app:v1", "127.0.0.1:5000/app:v1"), ("push", "127.0.0.1:5000/app:v1")]

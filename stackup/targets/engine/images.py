@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from stackup.engine.interface import Engine, PullEvent
-from stackup.errors import UsageError
+from stackup.errors import ApplyError, UsageError
 from stackup.loading.loader import LoadedStack
 from stackup.model.parts import Build
 from stackup.planning.desired import image_ref
+from stackup.planning.plan import BuildImage
+from stackup.runner import StepRun
 
 
 @runtime_checkable
@@ -20,6 +22,22 @@ class ImageBuilder(Protocol):
     """An engine that builds images (the Docker engine; the in-memory one does not)."""
 
     def build_image(self, build: Build, tag: str) -> Iterator[str]: ...
+
+
+def build_image(builder: object, step: BuildImage, run: StepRun) -> None:
+    """The `BuildImage` step of a plan, on whichever target holds the builder (one engine; a
+    swarm builds on its manager): each line of the build's output is an event."""
+    if not isinstance(builder, ImageBuilder):
+        raise ApplyError(f"this engine cannot build images (needed by {step.service})")
+    context = step.build.context
+    if "://" not in context and not os.path.isdir(context):
+        raise ApplyError(
+            f"the build context {context} of service {step.service} is not a directory"
+        )
+    for line in builder.build_image(step.build, step.tag):
+        if line.strip():
+            run.report("output", line)
+    run.step_done(f"built {step.tag}")
 
 
 def check_build_contexts(loaded: LoadedStack, services: Iterable[str]) -> None:

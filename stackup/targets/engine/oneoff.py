@@ -9,12 +9,11 @@ import dataclasses
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 
-from stackup import api
 from stackup.engine.interface import Engine
 from stackup.errors import ApplyError
 from stackup.loading.loader import LoadedStack
-from stackup.model import labels as L
-from stackup.planning import salt as S
+from stackup.model import labels
+from stackup.planning import salt as salt_policy
 from stackup.planning.desired import desired_containers, read_file_objects
 from stackup.planning.graph import build_graph, dependencies
 from stackup.planning.options import ReconcileOptions
@@ -30,6 +29,7 @@ from stackup.planning.plan import (
 from stackup.poll import poll_until
 from stackup.targets.engine.execute import execute
 from stackup.targets.engine.lock import project_lock
+from stackup.targets.engine.target import plan_on
 
 
 def oneoff_plan(
@@ -51,10 +51,10 @@ def oneoff_plan(
     deps = tuple(d for d, _ in dependencies(graph, service))
     ops: dict[str, Operation] = {}
     if with_dependencies and deps:
-        for op in api.plan(loaded, engine, ReconcileOptions(services=deps), graph).operations:
+        for op in plan_on(loaded, engine, ReconcileOptions(services=deps), graph).operations:
             ops[op.id] = op
     # The service's own network must exist even when the service itself never ran.
-    own = api.plan(
+    own = plan_on(
         loaded, engine, ReconcileOptions(services=(service,), with_dependencies=False), graph
     )
     for op in own.operations:
@@ -67,8 +67,9 @@ def oneoff_plan(
     observed = engine.observe(stack.name)
     # The project's salt, as `up` chooses it (stackup.planning.salt): its resources', else the
     # one keyed with the engine's ID, which the dependencies planned above get too.
-    salt = S.choose(
-        observed.labelled(), fallback=lambda: S.engine_keyed(engine.engine_id(), stack.name)
+    salt = salt_policy.choose(
+        observed.labelled(),
+        fallback=lambda: salt_policy.engine_keyed(engine.engine_id(), stack.name),
     )
     base = desired_containers(stack, service, 1, salt, read_file_objects(stack))[0].spec
     svc = base.service
@@ -80,7 +81,7 @@ def oneoff_plan(
         name=cname,
         service=svc.model_copy(update={"container_name": None, "ports": [], "restart": None}),
         environment={**base.environment, **environment},
-        labels={**base.labels, L.ONEOFF: "true"},
+        labels={**base.labels, labels.ONEOFF: "true"},
     )
     run = Operation(
         id=f"container:{cname}",

@@ -6,28 +6,40 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from stackup.engine.interface import Engine
-from stackup.engine.observed import Observed
+from stackup.engine.observed import Observed, ObservedContainer
 from stackup.errors import ApplyError
 from stackup.loading.compat import engine_errors
+from stackup.loading.compat import warnings as engine_warnings
 from stackup.loading.loader import LoadedStack
 from stackup.planning import bindsources
-from stackup.planning import salt as S
+from stackup.planning import salt as salt_policy
 from stackup.planning.desired import desired_names, read_file_objects
-from stackup.planning.graph import build_graph
+from stackup.planning.graph import ResourceGraph, build_graph
 from stackup.planning.options import ReconcileOptions, containers_needing_live_config
 from stackup.planning.plan import Action, CreateContainer, Kind, Plan
 from stackup.planning.reconcile import reconcile
 from stackup.planning.teardown import plan_down
+from stackup.runner import Event, ExecuteOptions, Outcome, run
 from stackup.targets.engine import configfiles
-from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
 from stackup.targets.engine.images import check_build_contexts
 from stackup.targets.engine.preflight import HostPorts, engine_is_local, host_ports_of
 from stackup.targets.engine.preflight import check as preflight_check
-from stackup.targets.target import DownRequest
+from stackup.targets.engine.steps import EngineSteps
+from stackup.targets.engine.waits import wait_until_healthy
+from stackup.targets.target import (
+    Capability,
+    DownRequest,
+    Listing,
+    Logs,
+    LogStream,
+    Target,
+    TargetKind,
+    TargetSettings,
+)
 
 
 def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> Observed:
@@ -53,7 +65,9 @@ def plan_options(
     (`stackup.planning.salt`, rule 3)."""
     options = options or ReconcileOptions()
     name = loaded.stack.name
-    salt = S.choose(given=options.salt, fallback=lambda: S.engine_keyed(engine.engine_id(), name))
+    salt = salt_policy.choose(
+        given=options.salt, fallback=lambda: salt_policy.engine_keyed(engine.engine_id(), name)
+    )
     # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
     configs = configfiles.snapshot(
         loaded.stack,
@@ -78,6 +92,27 @@ def plan_options(
     )
 
 
+def plan_on(
+    loaded: LoadedStack,
+    engine: Engine,
+    options: ReconcileOptions | None = None,
+    graph: ResourceGraph | None = None,
+) -> Plan:
+    """Observe `engine` and plan `loaded` against it: `reconcile` with the options completed
+    (`plan_options`); `graph` when the caller has it already (a one-off run plans twice)."""
+    return _reconciled(loaded, engine, plan_options(loaded, engine, options), graph)
+
+
+def _reconciled(
+    loaded: LoadedStack,
+    engine: Engine,
+    options: ReconcileOptions,
+    graph: ResourceGraph | None = None,
+) -> Plan:
+    graph = graph if graph is not None else build_graph(loaded.stack, loaded.source)
+    return reconcile(loaded.stack, graph, observe(loaded, engine, options), options)
+
+
 def created_images(plan: Plan) -> dict[str, str]:
     """The services this plan creates containers of, with the image each runs."""
     return {
@@ -100,8 +135,33 @@ def with_bind_source_blockers(loaded: LoadedStack, plan: Plan, kinds: dict[str, 
     return dataclasses.replace(plan, blockers=(*plan.blockers, *found))
 
 
+def _open(settings: TargetSettings) -> Target:
+    from stackup.engine.docker.engine import connect_engine
+
+    return EngineTarget(connect_engine(settings.docker_context))
+
+
+def _key_warnings(loaded: LoadedStack) -> list[str]:
+    return engine_warnings(loaded.stack, loaded.source)
+
+
+ENGINE = TargetKind(
+    name="engine",
+    capabilities=frozenset(Capability),
+    open=_open,
+    key_warnings=_key_warnings,
+)
+
+
+def _state(c: ObservedContainer) -> str:
+    """`exited (3)`: how it ended, as `docker ps` shows it."""
+    code = c.exit_code
+    return f"{c.state} ({code})" if code is not None else c.state
+
+
 class EngineTarget:
-    name = "engine"
+    name = ENGINE.name
+    kind = ENGINE
 
     def __init__(self, engine: Engine, host_ports: HostPorts | None = None) -> None:
         self.engine = engine
@@ -117,8 +177,7 @@ class EngineTarget:
             names = desired_names(loaded.stack, options.services, options.scale)
             found = self.engine.unmanaged_containers(names)
             options = dataclasses.replace(options, adopt={c.name: c for c in found})
-        graph = build_graph(loaded.stack, loaded.source)
-        plan = reconcile(loaded.stack, graph, observe(loaded, self.engine, options), options)
+        plan = _reconciled(loaded, self.engine, options)
         return with_bind_source_blockers(loaded, plan, dict(options.bind_sources or {}))
 
     def check(self, loaded: LoadedStack, plan: Plan) -> None:
@@ -198,4 +257,59 @@ class EngineTarget:
         execute_options: ExecuteOptions,
         cancel: threading.Event,
     ) -> Outcome:
-        return execute(plan, self.engine, on_event, execute_options, cancel)
+        return run(plan, EngineSteps(self.engine), on_event, execute_options, cancel)
+
+    def after_down(self, project: str) -> None:
+        # The reload records of the containers removed (stackup.planning.configstate) go
+        # with them: only those of the containers still there are kept.
+        left = self.engine.observe(project).containers
+        configfiles.prune_records(configfiles.store_dir(project), (c.id for c in left))
+
+    def ps(self, project: str, services: tuple[str, ...], show_all: bool) -> Listing:
+        rows = tuple(
+            {
+                "service": c.service,
+                "name": c.name,
+                "state": _state(c),
+                "exit_code": c.exit_code,
+                "health": c.health or "",
+                "status": c.status,
+                "image": c.image,
+                "ports": list(c.ports),
+                "id": c.id[:12],
+            }
+            for c in self.engine.observe(project).containers
+            if (not services or c.service in services) and (show_all or c.state == "running")
+        )
+        columns = (
+            ("SERVICE", "service"),
+            ("NAME", "name"),
+            ("STATE", "state"),
+            ("HEALTH", "health"),
+            ("PORTS", "ports"),
+        )
+        return Listing(columns, rows)
+
+    def logs(
+        self,
+        project: str,
+        services: tuple[str, ...],
+        *,
+        follow: bool,
+        tail: int | None,
+        timestamps: bool,
+    ) -> Logs:
+        def lines(name: str) -> Callable[[], Iterable[bytes]]:
+            return lambda: self.engine.logs(name, follow=follow, tail=tail, timestamps=timestamps)
+
+        return Logs(
+            tuple(
+                LogStream(c.name, lines(c.name))
+                for c in self.engine.observe(project).containers
+                if (not services or c.service in services) and not c.is_temporary
+            ),
+            coloured=True,
+        )
+
+    def wait_ready(self, loaded: LoadedStack, services: tuple[str, ...], timeout: float) -> None:
+        wait_until_healthy(self.engine, loaded.stack, services, timeout=timeout)

@@ -1,15 +1,19 @@
-"""Carrying out the swarm plan's steps (stackup.targets.swarm.steps) over the swarm engine:
-the runner `ExecuteOptions.target_steps` takes for `--target swarm`."""
+"""The swarm's step interpreter: a swarm plan's steps (stackup.targets.swarm.steps, and the
+image builds of `--build`) carried out over the swarm engine, for the plan runner
+(`stackup.runner`)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 
+from stackup.engine.interface import Engine
 from stackup.engine.swarm_interface import SwarmEngine
 from stackup.errors import ApplyError
-from stackup.planning.plan import TargetStep
+from stackup.planning.plan import BuildImage, CreateNetwork, RemoveNetwork, Step, TargetStep
 from stackup.poll import poll_until
+from stackup.runner import StepRun
+from stackup.targets.engine.images import build_image
 from stackup.targets.swarm.steps import (
     CreateObject,
     CreateService,
@@ -25,10 +29,33 @@ Report = Callable[[str], None]
 
 
 class SwarmSteps:
-    """`ExecuteOptions.target_steps` for a plan made by `reconcile_swarm`."""
+    """The `StepInterpreter` of a plan made by `SwarmTarget.plan` or `plan_swarm_down`: its
+    builds (on the manager, which then pushes them) and its overlay networks, through the
+    manager's own engine (`manager`), and its swarm steps, through the swarm primitives
+    (`engine`)."""
 
-    def __init__(self, engine: SwarmEngine) -> None:
+    def __init__(self, engine: SwarmEngine, manager: Engine) -> None:
         self.engine = engine
+        self.manager = manager
+
+    def __enter__(self) -> SwarmSteps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run_step(self, step: Step, run: StepRun) -> None:
+        match step:
+            case BuildImage():
+                build_image(self.manager, step, run)
+            case CreateNetwork(spec):
+                self.manager.create_network(spec)
+            case RemoveNetwork(name):
+                self.manager.remove_network(name)
+            case TargetStep():
+                self(step, run.waiting, run.cancel)
+            case _:
+                raise ApplyError(f"{type(step).__name__} is not a step of a swarm plan")
 
     def __call__(self, step: TargetStep, report: Report, cancel: threading.Event) -> None:
         e = self.engine

@@ -1,5 +1,5 @@
 """The swarm plan's steps: data, like every step. `stackup.targets.swarm.runner` carries them
-out over the swarm engine (the executor hands it every `TargetStep`)."""
+out over the swarm engine (the plan runner hands it every step of a swarm plan)."""
 
 from __future__ import annotations
 

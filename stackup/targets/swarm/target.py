@@ -6,27 +6,68 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from stackup.engine.docker.swarm import DockerSwarm
 from stackup.errors import PlanError, UsageError
+from stackup.loading.compat import warnings
 from stackup.loading.loader import LoadedStack
-from stackup.planning import salt as S
+from stackup.planning import salt
 from stackup.planning.desired import image_ref, read_file_objects
 from stackup.planning.images import build_operations
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Operation, Plan
-from stackup.targets.engine.execute import Event, ExecuteOptions, Outcome, execute
+from stackup.runner import Event, ExecuteOptions, Outcome, run
 from stackup.targets.swarm.desired import SwarmOptions
 from stackup.targets.swarm.down import plan_swarm_down
 from stackup.targets.swarm.images import LocalImage, pushes
 from stackup.targets.swarm.plan import reconcile_swarm
 from stackup.targets.swarm.runner import SwarmSteps
 from stackup.targets.swarm.steps import PushImage
-from stackup.targets.target import DownRequest
+from stackup.targets.target import (
+    Capability,
+    DownRequest,
+    Listing,
+    Logs,
+    LogStream,
+    Target,
+    TargetKind,
+    TargetSettings,
+)
+
+if TYPE_CHECKING:
+    from stackup.engine.docker.swarm import DockerSwarm
 
 # Flags of the single-engine target that mean nothing to a swarm.
 _ENGINE_ONLY = ("force_recreate", "no_recreate", "renew_anon_volumes")
+
+
+def _open(settings: TargetSettings) -> Target:
+    from stackup.engine.docker.swarm import connect_swarm
+
+    engine = connect_swarm(settings.docker_context)
+    engine.require_manager()
+    return SwarmTarget(engine, settings.wait_timeout)
+
+
+def _key_warnings(loaded: LoadedStack) -> list[str]:
+    return warnings(loaded.stack, loaded.source, swarm=True)
+
+
+SWARM = TargetKind(
+    name="swarm",
+    # Its plans wait for the services to converge (no `up --wait` after them); its bind
+    # sources are on its nodes, not looked at here.
+    capabilities=frozenset({Capability.BUILD}),
+    open=_open,
+    refusal_hint="use the docker CLI against a swarm manager (`docker service ...`) for now",
+    refusals={
+        Capability.REVIEW: "--against and --base compare single-engine plans, not --target swarm"
+    },
+    blocked="in the stack file that Swarm cannot run",
+    removed="removed project {project} from the swarm (named volumes are kept)",
+    key_warnings=_key_warnings,
+)
 
 
 def _source(op: Operation) -> str:
@@ -36,11 +77,12 @@ def _source(op: Operation) -> str:
 
 
 class SwarmTarget:
-    name = "swarm"
+    name = SWARM.name
+    kind = SWARM
 
     def __init__(self, engine: DockerSwarm, wait_timeout: float = 300.0) -> None:
         self.engine = engine
-        self.steps = SwarmSteps(engine)
+        self.steps = SwarmSteps(engine, engine.engine)
         self.wait_timeout = wait_timeout
 
     def lock_id(self) -> str:
@@ -78,7 +120,7 @@ class SwarmTarget:
             services=options.services,
             remove_orphans=options.remove_orphans,
             # For a project with none on the swarm yet (stackup.planning.salt, rule 3).
-            salt=options.salt if options.salt != S.UNSET else S.fresh(),
+            salt=options.salt if options.salt != salt.UNSET else salt.fresh(),
             file_objects=read_file_objects(stack),
             registry=registry,
             digests=digests,
@@ -116,5 +158,75 @@ class SwarmTarget:
         execute_options: ExecuteOptions,
         cancel: threading.Event,
     ) -> Outcome:
-        options = dataclasses.replace(execute_options, target_steps=self.steps)
-        return execute(plan, self.engine.engine, on_event, options, cancel)
+        return run(plan, self.steps, on_event, execute_options, cancel)
+
+    def after_down(self, project: str) -> None:
+        return None  # it keeps nothing about the services it removed
+
+    def ps(self, project: str, services: tuple[str, ...], show_all: bool) -> Listing:
+        """The tasks of the project's services (of `services`), running ones unless
+        `show_all`."""
+        observed = self.engine.observe_swarm(project)
+        chosen = {
+            s.name: s.service or s.name
+            for s in observed.services
+            if not services or s.service in services
+        }
+        rows = []
+        for task in sorted(
+            self.engine.tasks(sorted(chosen)),
+            key=lambda t: (str(t.get("ServiceID")), int(t.get("Slot") or 0), str(t.get("ID"))),
+        ):
+            status = task.get("Status") or {}
+            if not show_all and task.get("DesiredState") != "running":
+                continue
+            service_name = next(
+                (s.name for s in observed.services if s.id == task.get("ServiceID")), "?"
+            )
+            slot = task.get("Slot")
+            rows.append(
+                {
+                    "service": chosen.get(service_name, service_name),
+                    "name": f"{service_name}.{slot}"
+                    if slot
+                    else f"{service_name}.{task.get('NodeID', '')[:12]}",
+                    "state": str(status.get("State", "")),
+                    "desired": str(task.get("DesiredState", "")),
+                    "error": str(status.get("Err") or ""),
+                    "node": str(task.get("NodeID", ""))[:12],
+                    "id": str(task.get("ID", ""))[:12],
+                }
+            )
+        columns = (
+            ("SERVICE", "service"),
+            ("TASK", "name"),
+            ("STATE", "state"),
+            ("DESIRED", "desired"),
+            ("NODE", "node"),
+            ("ERROR", "error"),
+        )
+        return Listing(columns, tuple(rows))
+
+    def logs(
+        self,
+        project: str,
+        services: tuple[str, ...],
+        *,
+        follow: bool,
+        tail: int | None,
+        timestamps: bool,
+    ) -> Logs:
+        def lines(name: str) -> Callable[[], Iterable[bytes]]:
+            return lambda: self.engine.service_logs(
+                name, follow=follow, tail=tail, timestamps=timestamps
+            )
+
+        names = sorted(
+            s.name
+            for s in self.engine.observe_swarm(project).services
+            if not services or s.service in services
+        )
+        return Logs(tuple(LogStream(n, lines(n)) for n in names), coloured=False)
+
+    def wait_ready(self, loaded: LoadedStack, services: tuple[str, ...], timeout: float) -> None:
+        return None  # its plan waited for the services to converge

@@ -1,0 +1,18 @@
+"""The engine itself, for the commands that work on images and containers outside any
+project's plan (`pull`, `build`, `images`, `ls`, `import run --from-container`, watch's
+reconnect) and for `up --attach`: found as the docker CLI finds it, and the image calls."""
+
+from __future__ import annotations
+
+from stackup.engine.docker.engine import DockerEngine
+from stackup.engine.docker.engine import connect_engine as _connect
+from stackup.engine.interface import Engine, PullEvent
+from stackup.targets.engine.images import build_images, pull_images
+
+__all__ = ["DockerEngine", "Engine", "PullEvent", "build_images", "connect_engine", "pull_images"]
+
+
+def connect_engine(context: str | None = None) -> DockerEngine:
+    """The Docker engine of `context` (--context), else as the docker CLI finds it
+    (DOCKER_HOST, DOCKER_CONTEXT, the current context, the default socket)."""
+    return _connect(context)
