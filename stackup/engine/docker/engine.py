@@ -43,6 +43,8 @@ from stackup.engine.docker.calls import (
 )
 from stackup.engine.docker.execs import ExecCalls
 from stackup.engine.docker.images import ImageCalls
+from stackup.engine.docker.ssh import SshTunnel
+from stackup.engine.docker.ssh import open_tunnel as open_ssh_tunnel
 from stackup.engine.interface import (
     ContainerProcess,
     ContainerSpec,
@@ -71,6 +73,7 @@ class DockerEngine(ImageCalls, ExecCalls):
         self.endpoint = endpoint
         self.calls: Counter[str] = Counter()
         self._engine_id: str | None = None
+        self.tunnel: SshTunnel | None = None  # the ssh process an ssh:// engine goes through
         major, _, minor = str(self.api.api_version).partition(".")
         self.api_version = (int(major), int(minor or 0))
 
@@ -92,15 +95,27 @@ class DockerEngine(ImageCalls, ExecCalls):
                     if endpoint.tls.verify and endpoint.tls.ca_cert
                     else endpoint.tls.verify,
                 )
+            base_url = endpoint.base_url
+            tunnel = None
+            if base_url.startswith("ssh://"):
+                # The system ssh client forwards a local socket (stackup.engine.docker.ssh);
+                # a failed login is the answer, named with ssh's reason: no other endpoint
+                # is tried after an explicit ssh:// one.
+                tunnel = open_ssh_tunnel(base_url)
+                base_url = tunnel.base_url
             try:
                 client = docker.DockerClient(
-                    base_url=endpoint.base_url, tls=tls, timeout=timeout, max_pool_size=32
+                    base_url=base_url, tls=tls, timeout=timeout, max_pool_size=32
                 )
                 client.api.ping()
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                if tunnel is not None:
+                    tunnel.close()
                 tried.append((endpoint, _short(exc)))
                 continue
-            return cls(client, endpoint)
+            engine = cls(client, endpoint)
+            engine.tunnel = tunnel
+            return engine
         raise conn.unavailable(tried)
 
     @property
@@ -111,6 +126,8 @@ class DockerEngine(ImageCalls, ExecCalls):
 
     def close(self) -> None:
         self.client.close()
+        if self.tunnel is not None:
+            self.tunnel.close()
 
     @counted
     def engine_id(self) -> str:
