@@ -1,0 +1,153 @@
+"""An engine reached over SSH (`DOCKER_HOST=ssh://…`, a docker context with an ssh endpoint)
+from a fresh install: the system OpenSSH client, one connection per command.
+
+Every test runs against the remote host of tests/engine/remote_host.py (opt-in outside CI:
+`STACKUP_REMOTE_TESTS=1`), asserts on the remote engine through `docker exec` (not through
+stackup) and checks that the local engine has nothing of the project.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from stackup.engine.docker.connect import context_dir_name
+from tests.engine.helpers import PROJECT_LABEL, StackDir, stackup
+from tests.engine.remote_host import RemoteHost
+
+STACK = """
+    name: {project}
+    services:
+      app:
+        image: busybox:latest
+        command: ["sleep", "3600"]
+        stop_signal: SIGKILL
+"""
+
+
+@pytest.fixture
+def remote_project(remote_host: RemoteHost, project_name: str) -> Iterator[str]:
+    """A project name whose resources on the remote engine go at the end, pass or fail (the
+    `project_name` fixture sweeps the local engine)."""
+    yield project_name
+    remote_host.remove_project(project_name)
+
+
+def _local_containers(client: docker.DockerClient, project: str) -> list[str]:
+    found = client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+    return [c.name or "" for c in found]
+
+
+def test_up_ps_down_over_docker_host_ssh(
+    remote_host: RemoteHost,
+    remote_project: str,
+    tmp_stack_dir: StackDir,
+    docker_client: docker.DockerClient,
+) -> None:
+    tmp_stack_dir.stack(STACK.format(project=remote_project))
+    env = remote_host.env()
+    logins_before = remote_host.logins()
+
+    stackup("up", cwd=tmp_stack_dir, env=env)
+
+    # One ssh login for the whole `up` (sshd's MaxStartups refuses bursts of new ones).
+    assert remote_host.logins() - logins_before == 1
+    assert remote_host.containers_of(remote_project) == [f"{remote_project}-app-1"]
+    state = remote_host.docker(
+        "inspect", "--format", "{{.State.Running}}", f"{remote_project}-app-1"
+    )
+    assert state.strip() == "true"
+    assert _local_containers(docker_client, remote_project) == []
+
+    ps = stackup("ps", "--format", "json", cwd=tmp_stack_dir, env=env)
+    rows = json.loads(ps.stdout)
+    assert [(r["service"], r["state"]) for r in rows] == [("app", "running")]
+
+    # Nothing changed since `up`: the plan over ssh is empty.
+    stackup("diff", "--exit-code", cwd=tmp_stack_dir, env=env)
+
+    stackup("down", cwd=tmp_stack_dir, env=env)
+    assert remote_host.containers_of(remote_project) == []
+
+
+def test_docker_context_with_ssh_endpoint(
+    remote_host: RemoteHost,
+    remote_project: str,
+    tmp_stack_dir: StackDir,
+    tmp_path: Path,
+    docker_client: docker.DockerClient,
+) -> None:
+    # A docker config directory of the test's own, with a context as `docker context create
+    # server --docker host=ssh://ALIAS` writes it.
+    config = tmp_path / "docker-config"
+    meta = config / "contexts" / "meta" / context_dir_name("server") / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(
+        json.dumps(
+            {
+                "Name": "server",
+                "Metadata": {},
+                "Endpoints": {"docker": {"Host": remote_host.url, "SkipTLSVerify": False}},
+            }
+        ),
+        encoding="utf-8",
+    )
+    tmp_stack_dir.stack(STACK.format(project=remote_project))
+    env = {
+        "DOCKER_CONFIG": str(config),
+        "DOCKER_HOST": "",
+        "DOCKER_CONTEXT": "",
+        "STACKUP_SSH_CONFIG": str(remote_host.ssh_config),
+    }
+
+    stackup("--context", "server", "up", cwd=tmp_stack_dir, env=env)
+    assert remote_host.containers_of(remote_project) == [f"{remote_project}-app-1"]
+    assert _local_containers(docker_client, remote_project) == []
+
+    # The same context chosen by DOCKER_CONTEXT, then as the current context.
+    ps = stackup(
+        "ps", "--format", "json", cwd=tmp_stack_dir, env={**env, "DOCKER_CONTEXT": "server"}
+    )
+    assert [r["service"] for r in json.loads(ps.stdout)] == ["app"]
+    (config / "config.json").write_text(json.dumps({"currentContext": "server"}))
+    stackup("down", cwd=tmp_stack_dir, env=env)
+    assert remote_host.containers_of(remote_project) == []
+
+
+@pytest.mark.parametrize("failure", ["wrong port", "refused key"])
+def test_failed_connection_exits_1_naming_the_host(
+    remote_host: RemoteHost,
+    remote_project: str,
+    tmp_stack_dir: StackDir,
+    tmp_path: Path,
+    failure: str,
+) -> None:
+    tmp_stack_dir.stack(STACK.format(project=remote_project))
+    if failure == "wrong port":
+        # The alias with a port nothing listens on (the URL's port wins over the config's).
+        env = remote_host.env(DOCKER_HOST=f"ssh://{remote_host.alias}:1")
+        reason = "Connection refused"
+    else:
+        other_key = tmp_path / "other_key"
+        config = tmp_path / "ssh_config"
+        config.write_text(
+            remote_host.ssh_config.read_text().replace(str(remote_host.key), str(other_key))
+        )
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True
+        )
+        env = remote_host.env(STACKUP_SSH_CONFIG=str(config))
+        reason = "Permission denied"
+
+    result = stackup("up", cwd=tmp_stack_dir, env=env, check=False)
+
+    assert result.returncode == 1, result
+    assert f"ssh://{remote_host.alias}" in result.stderr
+    assert reason in result.stderr
+    assert "Traceback" not in result.stderr
+    assert remote_host.containers_of(remote_project) == []
