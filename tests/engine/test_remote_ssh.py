@@ -9,7 +9,10 @@ stackup) and checks that the local engine has nothing of the project.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import docker
 import pytest
 
 from stackup.engine.docker.connect import context_dir_name
-from tests.engine.helpers import PROJECT_LABEL, StackDir, stackup
+from tests.engine.helpers import PROJECT_LABEL, StackDir, stackup, wait_for
 from tests.engine.remote_host import RemoteHost
 
 STACK = """
@@ -151,3 +154,56 @@ def test_failed_connection_exits_1_naming_the_host(
     assert reason in result.stderr
     assert "Traceback" not in result.stderr
     assert remote_host.containers_of(remote_project) == []
+
+
+def _ssh_processes_with(config: Path) -> list[int]:
+    """Local ssh processes started with this config file (`ssh -F CONFIG`)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"ssh") and str(config).encode() in argv:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_the_ssh_connection_ends_with_the_command(
+    remote_host: RemoteHost,
+    remote_project: str,
+    tmp_stack_dir: StackDir,
+    tmp_path: Path,
+    stop: signal.Signals,
+) -> None:
+    tmp_stack_dir.stack(STACK.format(project=remote_project))
+    # A config file of this test's own, to tell its ssh processes from any other.
+    config = tmp_path / "ssh_config"
+    config.write_text(remote_host.ssh_config.read_text())
+    env = remote_host.env(STACKUP_SSH_CONFIG=str(config))
+    stackup("up", cwd=tmp_stack_dir, env=env)
+    assert _ssh_processes_with(config) == []  # `up` ended, and its connection with it
+
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "stackup", "logs", "-f"],
+        cwd=tmp_stack_dir,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: _ssh_processes_with(config), timeout=30, what="the ssh connection")
+        follow.send_signal(stop)
+        follow.wait(timeout=30)
+        # Ctrl-C: stackup ends it; kill -9: the kernel's parent-death signal does.
+        wait_for(lambda: not _ssh_processes_with(config), timeout=15, what="ssh to end")
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+    stderr = follow.stderr.read().decode() if follow.stderr else ""
+    assert "Traceback" not in stderr
