@@ -71,6 +71,26 @@ def test_up_ps_down_over_docker_host_ssh(
     rows = json.loads(ps.stdout)
     assert [(r["service"], r["state"]) for r in rows] == [("app", "running")]
 
+    # exec and logs reach the remote container.
+    hostname = remote_host.docker(
+        "inspect", "--format", "{{.Config.Hostname}}", f"{remote_project}-app-1"
+    ).strip()
+    out = stackup("exec", "-T", "app", "--", "hostname", cwd=tmp_stack_dir, env=env)
+    assert out.stdout.strip() == hostname
+    stackup(
+        "exec",
+        "-T",
+        "app",
+        "--",
+        "sh",
+        "-c",
+        "echo marker-$((6*7)) >/proc/1/fd/1",
+        cwd=tmp_stack_dir,
+        env=env,
+    )
+    logs = stackup("logs", "--no-prefix", cwd=tmp_stack_dir, env=env)
+    assert "marker-42" in logs.stdout
+
     # Nothing changed since `up`: the plan over ssh is empty.
     stackup("diff", "--exit-code", cwd=tmp_stack_dir, env=env)
 
@@ -207,3 +227,39 @@ def test_the_ssh_connection_ends_with_the_command(
             follow.wait()
     stderr = follow.stderr.read().decode() if follow.stderr else ""
     assert "Traceback" not in stderr
+
+
+def test_interactive_exec_goes_through_the_same_connection(
+    remote_host: RemoteHost, remote_project: str, tmp_stack_dir: StackDir
+) -> None:
+    """`exec` on a terminal hands over to the docker CLI: pointed at stackup's forwarded
+    socket, it needs no ssh settings of its own (it would not read STACKUP_SSH_CONFIG)."""
+    import pty
+
+    tmp_stack_dir.stack(STACK.format(project=remote_project))
+    env = remote_host.env()
+    stackup("up", cwd=tmp_stack_dir, env=env)
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stackup", "exec", "app", "--", "sh", "-c", "echo in-$((6*7))"],
+            cwd=tmp_stack_dir,
+            env={**os.environ, **env, "NO_COLOR": "1"},
+            stdin=secondary,
+            stdout=secondary,
+            stderr=secondary,
+        )
+        os.close(secondary)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closed: every process on it has exited
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert proc.wait(timeout=60) == 0, output
+    finally:
+        os.close(primary)
+    assert b"in-42" in output

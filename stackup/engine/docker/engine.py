@@ -121,7 +121,10 @@ class DockerEngine(ImageCalls, ExecCalls):
     @property
     def base_url(self) -> str:
         """Where the engine is (`unix:///var/run/docker.sock`, `tcp://…`), as the docker CLI's
-        `-H` takes it."""
+        `-H` takes it. For an `ssh://` engine: this command's forwarded socket, so a docker CLI
+        handed the engine (`exec -it`) goes through the same connection and ssh settings."""
+        if self.tunnel is not None:
+            return self.tunnel.base_url
         return self.endpoint.base_url if self.endpoint is not None else str(self.api.base_url)
 
     def close(self) -> None:
