@@ -263,3 +263,24 @@ def test_interactive_exec_goes_through_the_same_connection(
     finally:
         os.close(primary)
     assert b"in-42" in output
+
+
+def test_thirty_services_in_one_login(
+    remote_host: RemoteHost, remote_project: str, tmp_stack_dir: StackDir
+) -> None:
+    """An `up` of 30 services opens many engine connections in parallel: as channels of one
+    ssh login, sshd's default MaxStartups (10:30:100) never sees a burst."""
+    services = "".join(
+        f"""
+      s{i:02d}:
+        image: busybox:latest
+        command: ["sleep", "3600"]
+        stop_signal: SIGKILL"""
+        for i in range(30)
+    )
+    tmp_stack_dir.stack(f"name: {remote_project}\nservices:{services}\n")
+    env = remote_host.env()
+    logins_before = remote_host.logins()
+    stackup("up", cwd=tmp_stack_dir, env=env, timeout=600)
+    assert remote_host.logins() - logins_before == 1
+    assert len(remote_host.containers_of(remote_project)) == 30
