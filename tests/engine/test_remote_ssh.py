@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -227,6 +228,21 @@ def test_the_ssh_connection_ends_with_the_command(
             follow.wait()
     stderr = follow.stderr.read().decode() if follow.stderr else ""
     assert "Traceback" not in stderr
+    # The socket directory a killed command could not remove goes with the next command.
+    stackup("ps", cwd=tmp_stack_dir, env=env)
+    assert _stale_socket_directories() == []
+
+
+def _stale_socket_directories() -> list[Path]:
+    stale = []
+    for directory in Path(tempfile.gettempdir()).glob("stackup-ssh-*"):
+        try:
+            os.kill(int((directory / "ssh.pid").read_text()), 0)
+        except ProcessLookupError:
+            stale.append(directory)
+        except (OSError, ValueError):
+            continue
+    return stale
 
 
 def test_interactive_exec_goes_through_the_same_connection(

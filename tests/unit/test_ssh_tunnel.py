@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -97,3 +98,21 @@ def test_a_login_whose_engine_never_answers_times_out_naming_the_host(tmp_path: 
 def test_an_ssh_engine_is_never_this_host(url: str, local: bool) -> None:
     engine = SimpleNamespace(endpoint=SimpleNamespace(base_url=url))
     assert engine_is_local(engine) is local  # type: ignore[arg-type]
+
+
+def test_directories_of_ended_commands_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ssh.tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / "stackup-ssh-stale"
+    live = tmp_path / "stackup-ssh-live"
+    starting = tmp_path / "stackup-ssh-starting"  # no pid yet: another command setting up
+    for directory, pid in ((stale, dead.pid), (live, os.getpid()), (starting, None)):
+        directory.mkdir()
+        if pid is not None:
+            (directory / "ssh.pid").write_text(f"{pid}\n")
+    ssh._remove_stale_directories()
+    assert not stale.exists()
+    assert live.exists() and starting.exists()

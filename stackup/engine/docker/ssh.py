@@ -128,6 +128,34 @@ def ssh_command(
     return cmd
 
 
+DIRECTORY_PREFIX = "stackup-ssh-"
+
+
+def _remove_stale_directories() -> None:
+    """Remove the socket directories of earlier commands whose ssh has ended. A command that
+    was killed (`kill -9`), or that handed its process to the docker CLI (`exec -it`), ran
+    no clean-up of its own; its ssh ended with it (parent-death signal), its directory stays."""
+    for directory in Path(tempfile.gettempdir()).glob(DIRECTORY_PREFIX + "*"):
+        try:
+            if directory.stat().st_uid != os.getuid():
+                continue
+            pid = int((directory / "ssh.pid").read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being set up by another command
+        if not _alive(pid):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _set_parent_death_signal() -> None:
     """In the child before exec: ssh gets SIGTERM when stackup dies, even by SIGKILL (Linux)."""
     if sys.platform.startswith("linux"):
@@ -159,7 +187,8 @@ class SshTunnel:
 
     def __init__(self, target: SshTarget, env: Mapping[str, str] | None = None) -> None:
         self.target = target
-        self.directory = tempfile.mkdtemp(prefix="stackup-ssh-")  # mode 0700
+        _remove_stale_directories()
+        self.directory = tempfile.mkdtemp(prefix=DIRECTORY_PREFIX)  # mode 0700
         self.socket_path = str(Path(self.directory) / "docker.sock")
         self._stderr_path = Path(self.directory) / "ssh.err"
         self._command = ssh_command(target, self.socket_path, env)
@@ -186,6 +215,7 @@ class SshTunnel:
                 start_new_session=True,
                 preexec_fn=_set_parent_death_signal,
             )
+        (Path(self.directory) / "ssh.pid").write_text(f"{self._process.pid}\n")
         with SshTunnel._lock:
             SshTunnel._open.add(self)
         deadline = clock() + timeout
