@@ -89,13 +89,17 @@ class RemoteHost:
             )
         return proc
 
+    def exec_root(self, *command: str) -> str:
+        """Run a command as root on the remote host (`docker exec`, not ssh)."""
+        result = self.local.containers.get(self.container).exec_run(list(command))
+        output = result.output.decode("utf-8", "replace")
+        assert result.exit_code == 0, f"{' '.join(command)} on the remote host: {output}"
+        return output
+
     def docker(self, *args: str) -> str:
         """The remote engine's docker CLI, reached with `docker exec` (not through ssh, and
         not through stackup's code): what the tests assert on."""
-        result = self.local.containers.get(self.container).exec_run(["docker", *args])
-        output = result.output.decode("utf-8", "replace")
-        assert result.exit_code == 0, f"docker {' '.join(args)} on the remote host: {output}"
-        return output
+        return self.exec_root("docker", *args)
 
     def containers_of(self, project: str) -> list[str]:
         """Names of the remote engine's containers labelled with `project`."""

@@ -143,7 +143,7 @@ def test_docker_context_with_ssh_endpoint(
     assert remote_host.containers_of(remote_project) == []
 
 
-@pytest.mark.parametrize("failure", ["wrong port", "refused key"])
+@pytest.mark.parametrize("failure", ["wrong port", "refused key", "engine socket refused"])
 def test_failed_connection_exits_1_naming_the_host(
     remote_host: RemoteHost,
     remote_project: str,
@@ -156,6 +156,11 @@ def test_failed_connection_exits_1_naming_the_host(
         # The alias with a port nothing listens on (the URL's port wins over the config's).
         env = remote_host.env(DOCKER_HOST=f"ssh://{remote_host.alias}:1")
         reason = "Connection refused"
+    elif failure == "engine socket refused":
+        # Logged in, but the user may not open the engine's socket (not in the docker
+        # group): made so for this test only, with the socket's mode.
+        env = remote_host.env()
+        reason = "logged in, but /var/run/docker.sock there refused the connection"
     else:
         other_key = tmp_path / "other_key"
         config = tmp_path / "ssh_config"
@@ -168,7 +173,12 @@ def test_failed_connection_exits_1_naming_the_host(
         env = remote_host.env(STACKUP_SSH_CONFIG=str(config))
         reason = "Permission denied"
 
-    result = stackup("up", cwd=tmp_stack_dir, env=env, check=False)
+    if failure == "engine socket refused":
+        remote_host.exec_root("chmod", "0600", "/var/run/docker.sock")
+    try:
+        result = stackup("up", cwd=tmp_stack_dir, env=env, check=False)
+    finally:
+        remote_host.exec_root("chmod", "0660", "/var/run/docker.sock")
 
     assert result.returncode == 1, result
     assert f"ssh://{remote_host.alias}" in result.stderr

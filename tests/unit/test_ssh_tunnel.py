@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -116,3 +117,27 @@ def test_directories_of_ended_commands_are_removed(
     ssh._remove_stale_directories()
     assert not stale.exists()
     assert live.exists() and starting.exists()
+
+
+def test_an_engine_socket_the_user_may_not_open_fails_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Logged in (the stand-in ssh makes the local socket's path and stays up), but every
+    # connection through it is closed unanswered, as ssh does when sshd cannot open the
+    # remote socket (no engine, or not in the docker group). Unit tests connect no socket:
+    # the answer is handed in; the engine tests see the real one.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "ssh"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import pathlib, sys, time\n"
+        "pathlib.Path(sys.argv[sys.argv.index('-L') + 1].rsplit(':', 1)[0]).touch()\n"
+        "time.sleep(30)\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(ssh, "_ping", lambda path: "closed")
+    env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
+    tunnel = ssh.SshTunnel(ssh.parse_url("ssh://server"), env)
+    with pytest.raises(EngineUnavailableError, match=r"ssh://server: logged in, but .* refused"):
+        tunnel.open(timeout=20)

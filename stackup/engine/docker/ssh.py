@@ -166,17 +166,25 @@ def _set_parent_death_signal() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _pings(path: str, timeout: float = 5.0) -> bool:
-    """Whether the engine answers `GET /_ping` on the forwarded socket."""
+def _ping(path: str, timeout: float = 5.0) -> str:
+    """`GET /_ping` through the forwarded socket: "ok" when the engine answers; "closed"
+    when ssh took the connection and closed it unanswered (sshd could not open the remote
+    socket: no engine there, or the user may not use it); "absent" when nothing listens yet."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(path)
             sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
             head = sock.recv(64)
+    except FileNotFoundError:
+        return "absent"
+    except ConnectionRefusedError:
+        return "absent"
     except OSError:
-        return False
-    return head.startswith(b"HTTP/1.") and b" 200 " in head[:16]
+        return "closed"
+    if not head:
+        return "closed"
+    return "ok" if head.startswith(b"HTTP/1.") and b" 200 " in head[:16] else "closed"
 
 
 class SshTunnel:
@@ -227,8 +235,21 @@ class SshTunnel:
                     f"cannot reach the engine at ssh://{self.target.display}: {reason}",
                     hint=SSH_HINT,
                 )
-            if os.path.exists(self.socket_path) and _pings(self.socket_path):
+            answer = _ping(self.socket_path) if os.path.exists(self.socket_path) else "absent"
+            if answer == "ok":
                 return self
+            if answer == "closed":
+                # Logged in (the forward is set up only then), but sshd could not connect
+                # the engine's socket: missing, or the user may not use it. Waiting longer
+                # changes nothing.
+                said = self._ssh_said()
+                self.close()
+                raise EngineUnavailableError(
+                    f"cannot reach the engine at ssh://{self.target.display}: logged in, but "
+                    f"{REMOTE_SOCKET} there refused the connection"
+                    + (f" ({said})" if said else ""),
+                    hint=SSH_HINT,
+                )
             if clock() >= deadline:
                 reason = (
                     self._ssh_said()
