@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -105,18 +104,21 @@ def test_directories_of_ended_commands_are_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ssh.tempfile, "tempdir", str(tmp_path))
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    stale = tmp_path / "stackup-ssh-stale"
-    live = tmp_path / "stackup-ssh-live"
-    starting = tmp_path / "stackup-ssh-starting"  # no pid yet: another command setting up
-    for directory, pid in ((stale, dead.pid), (live, os.getpid()), (starting, None)):
+    stale = tmp_path / "stackup-ssh-stale"  # its ssh has ended: nobody holds the lock
+    live = tmp_path / "stackup-ssh-live"  # its ssh (here: this test) holds the lock
+    starting = tmp_path / "stackup-ssh-starting"  # no lock yet: a command setting up
+    for directory in (stale, live, starting):
         directory.mkdir()
-        if pid is not None:
-            (directory / "ssh.pid").write_text(f"{pid}\n")
-    ssh._remove_stale_directories()
-    assert not stale.exists()
-    assert live.exists() and starting.exists()
+    (stale / ssh.LOCK_NAME).touch()
+    held = ssh._held_lock(str(live))
+    try:
+        ssh._remove_stale_directories()
+        assert not stale.exists()
+        assert live.exists() and starting.exists()
+    finally:
+        os.close(held)
+    ssh._remove_stale_directories()  # once its holder has ended, it goes too
+    assert not live.exists() and starting.exists()
 
 
 def test_an_engine_socket_the_user_may_not_open_fails_at_once(

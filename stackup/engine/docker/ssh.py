@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -129,31 +130,38 @@ def ssh_command(
 
 
 DIRECTORY_PREFIX = "stackup-ssh-"
+LOCK_NAME = "lock"
 
 
 def _remove_stale_directories() -> None:
     """Remove the socket directories of earlier commands whose ssh has ended. A command that
     was killed (`kill -9`), or that handed its process to the docker CLI (`exec -it`), ran
-    no clean-up of its own; its ssh ended with it (parent-death signal), its directory stays."""
+    no clean-up of its own; its ssh ended with it (parent-death signal), its directory stays.
+    Each directory's `lock` is held (flock) by its ssh process, which inherits it: a lock
+    nobody holds is a directory nobody uses."""
     for directory in Path(tempfile.gettempdir()).glob(DIRECTORY_PREFIX + "*"):
         try:
             if directory.stat().st_uid != os.getuid():
                 continue
-            pid = int((directory / "ssh.pid").read_text())
-        except (OSError, ValueError):
-            continue  # not ours, or still being set up by another command
-        if not _alive(pid):
-            shutil.rmtree(directory, ignore_errors=True)
+            fd = os.open(directory / LOCK_NAME, os.O_RDONLY)
+        except OSError:
+            continue  # not ours, or another command is setting it up
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its ssh is alive
+        finally:
+            os.close(fd)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _held_lock(directory: str) -> int:
+    """A file descriptor holding `directory`'s lock, made under another name first so that
+    no sweeper sees the lock before it is held."""
+    fd, path = tempfile.mkstemp(dir=directory, prefix=".lock-")
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.rename(path, Path(directory) / LOCK_NAME)
+    return fd
 
 
 def _set_parent_death_signal() -> None:
@@ -212,24 +220,17 @@ class SshTunnel:
     ) -> SshTunnel:
         """Start ssh and wait until the remote engine answers through the socket; raise
         `EngineUnavailableError` naming the host and ssh's own reason when it does not."""
-        with open(self._stderr_path, "wb") as err:
-            self._process = subprocess.Popen(
-                self._command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                # Its own session: a Ctrl-C at the terminal reaches stackup, which stops
-                # cleanly (and then ends ssh) instead of losing its engine mid-request.
-                start_new_session=True,
-                preexec_fn=_set_parent_death_signal,
-            )
-        (Path(self.directory) / "ssh.pid").write_text(f"{self._process.pid}\n")
+        lock = _held_lock(self.directory)
+        try:
+            process = self._process = self._start(lock)
+        finally:
+            os.close(lock)
         with SshTunnel._lock:
             SshTunnel._open.add(self)
         deadline = clock() + timeout
         while True:
-            if self._process.poll() is not None:
-                reason = self._ssh_said() or f"ssh exited with status {self._process.returncode}"
+            if process.poll() is not None:
+                reason = self._ssh_said() or f"ssh exited with status {process.returncode}"
                 self.close()
                 raise EngineUnavailableError(
                     f"cannot reach the engine at ssh://{self.target.display}: {reason}",
@@ -261,6 +262,21 @@ class SshTunnel:
                     hint=SSH_HINT,
                 )
             time.sleep(0.05)
+
+    def _start(self, lock: int) -> subprocess.Popen[bytes]:
+        """Start ssh, handing it the directory's lock (`_remove_stale_directories`)."""
+        with open(self._stderr_path, "wb") as err:
+            return subprocess.Popen(
+                self._command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                # Its own session: a Ctrl-C at the terminal reaches stackup, which stops
+                # cleanly (and then ends ssh) instead of losing its engine mid-request.
+                start_new_session=True,
+                preexec_fn=_set_parent_death_signal,
+                pass_fds=(lock,),  # ssh holds the directory's lock while it lives
+            )
 
     def _ssh_said(self) -> str:
         """ssh's own complaint (its last lines on stderr, warnings about known hosts kept)."""
