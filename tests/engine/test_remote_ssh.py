@@ -8,6 +8,7 @@ stackup) and checks that the local engine has nothing of the project.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -77,7 +78,7 @@ def test_up_ps_down_over_docker_host_ssh(
         "inspect", "--format", "{{.Config.Hostname}}", f"{remote_project}-app-1"
     ).strip()
     out = stackup("exec", "-T", "app", "--", "hostname", cwd=tmp_stack_dir, env=env)
-    assert out.stdout.strip() == hostname
+    assert out.stdout.strip() == hostname, out
     stackup(
         "exec",
         "-T",
@@ -244,14 +245,20 @@ def test_the_ssh_connection_ends_with_the_command(
 
 
 def _stale_socket_directories() -> list[Path]:
+    """Socket directories whose lock nobody holds (their ssh has ended)."""
     stale = []
     for directory in Path(tempfile.gettempdir()).glob("stackup-ssh-*"):
         try:
-            os.kill(int((directory / "ssh.pid").read_text()), 0)
-        except ProcessLookupError:
-            stale.append(directory)
-        except (OSError, ValueError):
+            fd = os.open(directory / "lock", os.O_RDONLY)
+        except OSError:
             continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stale.append(directory)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
     return stale
 
 

@@ -42,6 +42,7 @@ from stackup.engine.docker.calls import (
     mutating_methods,
 )
 from stackup.engine.docker.execs import ExecCalls
+from stackup.engine.docker.hijack import keep_buffered_output
 from stackup.engine.docker.images import ImageCalls
 from stackup.engine.docker.ssh import SshTunnel
 from stackup.engine.docker.ssh import open_tunnel as open_ssh_tunnel
@@ -107,6 +108,7 @@ class DockerEngine(ImageCalls, ExecCalls):
                 client = docker.DockerClient(
                     base_url=base_url, tls=tls, timeout=timeout, max_pool_size=32
                 )
+                keep_buffered_output(client.api)
                 client.api.ping()
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                 if tunnel is not None:
