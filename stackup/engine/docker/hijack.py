@@ -80,6 +80,10 @@ def keep_buffered_output(api: docker.APIClient) -> None:
 
     def raw_response_socket(response: Any) -> Any:
         sock = original(response)
+        if getattr(response, "status_code", None) != 101:
+            # Not hijacked (logs, attach without upgrade): the SDK reads those through the
+            # response's buffer itself and asks for the socket only to set its timeout.
+            return sock
         buffered = getattr(getattr(getattr(response, "raw", None), "_fp", None), "fp", None)
         if buffered is None or getattr(buffered, "raw", None) is not sock:
             return sock  # TLS, npipe, paramiko: another layout; left as the SDK has it
