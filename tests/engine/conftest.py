@@ -5,6 +5,8 @@
 * ``project_name``: a fresh ``sut-<8 hex>`` name; afterwards, pass or fail, everything
   labelled ``io.stackup.project=<name>`` or ``com.docker.compose.project=<name>`` is removed.
 * ``tmp_stack_dir``: a ``StackDir`` in a temporary directory, to write ``stack.yaml`` into.
+* ``remote_host`` (session): a server reached over SSH (tests/engine/remote_host.py), opt-in
+  outside CI: set ``STACKUP_REMOTE_TESTS=1`` (scripts/test.sh does).
 * ``registry`` (session): Debian's ``docker-registry`` serving on 127.0.0.1 (port 5000 when
   free); yields ``"127.0.0.1:PORT"``. Use the value, never a hard-coded port.
 """
@@ -26,6 +28,8 @@ import docker.errors
 import pytest
 
 from tests.engine.helpers import StackDir, http_get, remove_project_resources
+from tests.engine.remote_host import RemoteHost
+from tests.engine.remote_host import remote_host as start_remote_host
 
 REGISTRY_PORT = 5000
 
@@ -173,3 +177,15 @@ def _stop_process_group(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def remote_host(
+    docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RemoteHost]:
+    # Opt-in on a user's machine: the host takes a minute to build the first time and runs
+    # a privileged-like container with a dockerd of its own.
+    if os.environ.get("STACKUP_REMOTE_TESTS") != "1":
+        pytest.skip("remote-host tests skipped by choice: set STACKUP_REMOTE_TESTS=1 to run them")
+    with start_remote_host(docker_client, tmp_path_factory.mktemp("remote-host")) as host:
+        yield host

@@ -10,6 +10,10 @@ Order (as `docker` itself resolves it, cli/command/cli.go):
 A named context's endpoint is read from `contexts/meta/<sha256 of name>/meta.json`
 (`Endpoints.docker.Host`), its TLS material from `contexts/tls/<sha256>/docker/`.
 
+An endpoint may be `ssh://[user@]host[:port]` (from DOCKER_HOST or a context): the engine
+then goes through the system ssh client (`stackup.engine.docker.ssh`), one connection per
+command.
+
 `resolve()` returns the candidates in the order to try; `stackup.engine.docker.engine` tries them and, when
 none answers, raises `unavailable()` naming every one it tried.
 """

@@ -44,7 +44,10 @@ from stackup.engine.docker.calls import (
     mutating_methods,
 )
 from stackup.engine.docker.execs import DockerExecs
+from stackup.engine.docker.hijack import keep_buffered_output
 from stackup.engine.docker.images import DockerImages
+from stackup.engine.docker.ssh import SshTunnel
+from stackup.engine.docker.ssh import open_tunnel as open_ssh_tunnel
 from stackup.engine.interface import (
     ContainerProcess,
     ContainerSpec,
@@ -76,6 +79,7 @@ class DockerEngine:
         self.endpoint = endpoint
         self.calls: Counter[str] = Counter()
         self._engine_id: str | None = None
+        self.tunnel: SshTunnel | None = None  # the ssh process an ssh:// engine goes through
         major, _, minor = str(self.api.api_version).partition(".")
         self.api_version = (int(major), int(minor or 0))
         self.images = DockerImages(self.api)
@@ -99,25 +103,43 @@ class DockerEngine:
                     if endpoint.tls.verify and endpoint.tls.ca_cert
                     else endpoint.tls.verify,
                 )
+            base_url = endpoint.base_url
+            tunnel = None
+            if base_url.startswith("ssh://"):
+                # The system ssh client forwards a local socket (stackup.engine.docker.ssh);
+                # a failed login is the answer, named with ssh's reason: no other endpoint
+                # is tried after an explicit ssh:// one.
+                tunnel = open_ssh_tunnel(base_url)
+                base_url = tunnel.base_url
             try:
                 client = docker.DockerClient(
-                    base_url=endpoint.base_url, tls=tls, timeout=timeout, max_pool_size=32
+                    base_url=base_url, tls=tls, timeout=timeout, max_pool_size=32
                 )
+                keep_buffered_output(client.api)
                 client.api.ping()
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                if tunnel is not None:
+                    tunnel.close()
                 tried.append((endpoint, _short(exc)))
                 continue
-            return cls(client, endpoint)
+            engine = cls(client, endpoint)
+            engine.tunnel = tunnel
+            return engine
         raise conn.unavailable(tried)
 
     @property
     def base_url(self) -> str:
         """Where the engine is (`unix:///var/run/docker.sock`, `tcp://…`), as the docker CLI's
-        `-H` takes it."""
+        `-H` takes it. For an `ssh://` engine: this command's forwarded socket, so a docker CLI
+        handed the engine (`exec -it`) goes through the same connection and ssh settings."""
+        if self.tunnel is not None:
+            return self.tunnel.base_url
         return self.endpoint.base_url if self.endpoint is not None else str(self.api.base_url)
 
     def close(self) -> None:
         self.client.close()
+        if self.tunnel is not None:
+            self.tunnel.close()
 
     @counted
     def engine_id(self) -> str:

@@ -137,6 +137,8 @@ def engine_is_local(engine: Engine) -> bool:
     """Whether the engine runs on this host, so host paths and ports here are its own."""
     endpoint = getattr(engine, "endpoint", None)
     url = str(getattr(endpoint, "base_url", "unix://"))
+    if url.startswith("ssh://"):  # ssh://user@127.0.0.1:2222 may be a VM or container
+        return False
     return (
         url.startswith(("unix://", "http+unix://", "npipe://"))
         or "127.0.0.1" in url
