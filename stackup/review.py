@@ -24,7 +24,7 @@ from stackup.engine.fake import FakeEngine
 from stackup.errors import PlanError, StackFileError
 from stackup.gcpause import collector_paused
 from stackup.loading.loader import LoadedStack
-from stackup.planning import salt as S
+from stackup.planning import salt as salt_policy
 from stackup.planning.desired import image_ref, read_file_objects
 from stackup.planning.graph import build_graph
 from stackup.planning.options import ReconcileOptions
@@ -43,7 +43,9 @@ def plan_between(
     (from git for `--base`), so a change of their content shows as it would on an engine."""
     # Both sides share one salt, so only real changes show; a fresh one each run unless one is
     # given (stackup.planning.salt, rule 3: the Markdown goes into pull-request comments).
-    salt = S.choose(given=options.salt if options is not None else S.UNSET, fallback=S.fresh)
+    salt = salt_policy.choose(
+        given=options.salt if options is not None else salt_policy.UNSET, fallback=salt_policy.fresh
+    )
     # Images are the engine's business, not a revision's: a review plans no pulls or builds.
     options = dataclasses.replace(options or ReconcileOptions(), salt=salt, pull=None)
     with collector_paused():  # stackup.gcpause: linear in the stacks' size

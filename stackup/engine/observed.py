@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pydantic import JsonValue
 
-from stackup.model import labels as L
+from stackup.model import labels as label_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +41,16 @@ class _Labelled:
 
     @property
     def project(self) -> str | None:
-        return self.labels.get(L.PROJECT)
+        return self.labels.get(label_keys.PROJECT)
 
     @property
     def spec_hash(self) -> str | None:
-        return self.labels.get(L.SPEC_HASH)
+        return self.labels.get(label_keys.SPEC_HASH)
 
     @property
     def spec(self) -> dict[str, JsonValue]:
         """The applied spec, parsed from its label (empty when absent or unreadable)."""
-        return _parse_spec(self.labels.get(L.SPEC))
+        return _parse_spec(self.labels.get(label_keys.SPEC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +70,12 @@ class ObservedContainer(_Labelled):
 
     @property
     def service(self) -> str | None:
-        return self.labels.get(L.SERVICE)
+        return self.labels.get(label_keys.SERVICE)
 
     @property
     def number(self) -> int:
         try:
-            return int(self.labels.get(L.NUMBER, "1"))
+            return int(self.labels.get(label_keys.NUMBER, "1"))
         except ValueError:
             return 1
 
@@ -99,7 +99,7 @@ class ObservedContainer(_Labelled):
     @property
     def is_temporary(self) -> bool:
         """A container made under a temporary name by a recreate that did not finish."""
-        return self.name.endswith(L.TEMPORARY_SUFFIX)
+        return self.name.endswith(label_keys.TEMPORARY_SUFFIX)
 
 
 @dataclass(frozen=True, slots=True)

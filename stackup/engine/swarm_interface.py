@@ -13,7 +13,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
-from stackup.model import labels as L
+from stackup.model import labels as label_keys
 from stackup.model.spec import Service
 
 ObjectKind = Literal["config", "secret"]
@@ -108,7 +108,7 @@ class SwarmServiceState:
 
     @property
     def applied(self) -> dict[str, JsonValue] | None:
-        text = self.labels.get(L.SPEC)
+        text = self.labels.get(label_keys.SPEC)
         if not text:
             return None
         try:
@@ -119,7 +119,7 @@ class SwarmServiceState:
 
     @property
     def service(self) -> str | None:
-        return self.labels.get(L.SERVICE)
+        return self.labels.get(label_keys.SERVICE)
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class SwarmObserved:
     def fingerprint(self) -> str:
         parts = [
             *(
-                f"s:{s.name}:{s.labels.get(L.SPEC_HASH)}:{s.replicas}:{s.image}"
+                f"s:{s.name}:{s.labels.get(label_keys.SPEC_HASH)}:{s.replicas}:{s.image}"
                 for s in self.services
             ),
             *(f"n:{n.name}" for n in self.networks),

@@ -27,7 +27,7 @@ from stackup.engine.interface import (
     VolumeSpec,
 )
 from stackup.loading.files import read_bytes
-from stackup.model import labels as L
+from stackup.model import labels as label_keys
 from stackup.model.parts import FileRef
 from stackup.model.sensitive import ServiceMasker
 from stackup.model.spec import FileObject, Service, Stack
@@ -106,7 +106,7 @@ class DesiredContainer:
 
     @property
     def spec_hash(self) -> str:
-        return self.spec.labels[L.SPEC_HASH]
+        return self.spec.labels[label_keys.SPEC_HASH]
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def image_key(image: str) -> str:
 
 def temporary_name(name: str) -> str:
     """The name a replacement container has until its predecessor is gone."""
-    return name + L.TEMPORARY_SUFFIX
+    return name + label_keys.TEMPORARY_SUFFIX
 
 
 def read_file_objects(
@@ -210,8 +210,10 @@ def desired_network(stack: Stack, key: str, salt: str) -> DesiredNetwork:
         net.model_dump(mode="json", by_alias=True, exclude={"labels"})
     )
     canonical["labels"] = dict(sorted(net.labels.items()))
-    text = L.canonical_json(canonical)
-    labels = L.resource_labels(stack.name, text, salt=salt, extra={**net.labels, L.NETWORK: key})
+    text = label_keys.canonical_json(canonical)
+    labels = label_keys.resource_labels(
+        stack.name, text, salt=salt, extra={**net.labels, label_keys.NETWORK: key}
+    )
     ipam = net.ipam
     spec = NetworkSpec(
         name=net.name,
@@ -236,8 +238,10 @@ def desired_volume(stack: Stack, key: str, salt: str) -> DesiredVolume:
     vol = stack.volumes[key]
     assert vol.name is not None
     canonical: dict[str, JsonValue] = vol.model_dump(mode="json", by_alias=True)
-    text = L.canonical_json(canonical)
-    labels = L.resource_labels(stack.name, text, salt=salt, extra={**vol.labels, L.VOLUME: key})
+    text = label_keys.canonical_json(canonical)
+    labels = label_keys.resource_labels(
+        stack.name, text, salt=salt, extra={**vol.labels, label_keys.VOLUME: key}
+    )
     spec = VolumeSpec(name=vol.name, labels=labels, driver=vol.driver, driver_opts=vol.driver_opts)
     return DesiredVolume(key, vol.name, vol.external, canonical, spec)
 
@@ -254,11 +258,11 @@ def desired_containers(
     anonymous volume replica `n` already has, so a recreate keeps that data."""
     service = stack.services[service_name]
     canonical = canonical_service(stack, service_name, salt, file_objects)
-    text = L.canonical_json(canonical)
+    text = label_keys.canonical_json(canonical)
     out = []
     for number in range(1, replicas + 1):
         name = container_name(stack, service_name, number)
-        labels = L.resource_labels(
+        labels = label_keys.resource_labels(
             stack.name, text, salt=salt, service=service_name, number=number, extra=service.labels
         )
         spec = ContainerSpec(
@@ -300,7 +304,7 @@ def service_data(
     sensitive = [*stack.stackup.sensitive, *service.stackup.sensitive]
     masker = ServiceMasker(
         service_name,
-        lambda v: L.sensitive_digest(v, salt),
+        lambda v: label_keys.sensitive_digest(v, salt),
         sensitive,
         stack.tainted,
         stack.secret_values,
@@ -339,7 +343,7 @@ def canonical_service(
         # starts, as Compose's service hash includes it. Its environment may hold secrets:
         # the spec (stored in a label) holds only a keyed digest of the steps.
         steps = [hook.model_dump(mode="json") for hook in service.pre_start]
-        data["pre_start"] = L.sensitive_digest(L.canonical_json(steps), salt)
+        data["pre_start"] = label_keys.sensitive_digest(label_keys.canonical_json(steps), salt)
     data["secrets"] = [
         _file_ref_canonical("secret", ref, stack.secrets, file_objects, salt)
         for ref in service.secrets
@@ -368,7 +372,7 @@ def _file_ref_canonical(
         "external": table[ref.source].external,
         # A secret's content is known only as a keyed digest; a config's plain hash is fine.
         "content": (
-            L.sensitive_digest(content.decode(errors="replace"), salt)
+            label_keys.sensitive_digest(content.decode(errors="replace"), salt)
             if kind == "secret"
             else "sha256:" + hashlib.sha256(content).hexdigest()
         ),

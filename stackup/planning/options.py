@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from stackup.engine.observed import Observed, ObservedContainer
-from stackup.model import labels as L
+from stackup.model import labels as label_keys
 from stackup.model.spec import Stack
-from stackup.planning import configstate as CS
-from stackup.planning import salt as S
+from stackup.planning import configstate
+from stackup.planning import salt as salt_policy
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,12 @@ class ReconcileOptions:
     renew_anon_volumes: bool = False
     scale: Mapping[str, int] = field(default_factory=dict)
     # For a project that has no resource carrying a salt yet (stackup.planning.salt).
-    salt: str = S.UNSET
+    salt: str = salt_policy.UNSET
     file_objects: Mapping[str, bytes] = field(default_factory=dict)
     with_dependencies: bool = True
     # Config files on the host and what each container last applied (stackup.planning.configstate);
     # None: not read (a plan from the stack alone), so no config reloads are planned.
-    configs: CS.ConfigSnapshot | None = None
+    configs: configstate.ConfigSnapshot | None = None
     # What each bind source of the stack is on the host (stackup.planning.bindsources.host_kinds),
     # read before planning; None: not read, so a failed start leaves the directories it made.
     bind_sources: Mapping[str, str] | None = None
@@ -57,5 +57,5 @@ def containers_needing_live_config(
         and (wanted is None or c.service in wanted)
         and c.project == stack.name
         and not c.is_temporary
-        and not c.labels.get(L.ONEOFF)
+        and not c.labels.get(label_keys.ONEOFF)
     )

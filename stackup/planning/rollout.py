@@ -30,10 +30,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from stackup.model import labels as L
+from stackup.model import labels as label_keys
 from stackup.model.settings import ReloadPolicy
 from stackup.model.spec import Service
-from stackup.planning import reloads as R
+from stackup.planning import reloads as reload_rules
 from stackup.planning.desired import DesiredContainer, temporary_name
 from stackup.planning.plan import (
     CreateContainer,
@@ -175,11 +175,11 @@ def rollout_policy(service: Service) -> Rollout | None:
 
 def reload_steps(dependents: Sequence[Dependent], *, validate: bool) -> tuple[Step, ...]:
     """Reload each running dependent container: validate (the first time), then signal or
-    exec, done once the new config serves where that can be seen (`R.confirms_reload`)."""
+    exec, done once the new config serves where that can be seen (`reload_rules.confirms_reload`)."""
     return tuple(
         step
         for container, policy, confirm in dependents
-        for step in R.reload_steps(container, policy, validate=validate, confirm=confirm)
+        for step in reload_rules.reload_steps(container, policy, validate=validate, confirm=confirm)
     )
 
 
@@ -207,7 +207,7 @@ def start_first_steps(
             steps.append(Sleep(policy.delay, f"update_config.delay {policy.delay:g}s"))
         for item in batch:
             spec = item.want.spec
-            labels = {**spec.labels, L.REPLACES: item.old_id}
+            labels = {**spec.labels, label_keys.REPLACES: item.old_id}
             steps.append(
                 CreateContainer(replace(spec, name=temporary_name(spec.name), labels=labels))
             )

@@ -26,7 +26,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 
-from stackup.model import labels as L
+from stackup.model import labels as label_keys
 
 UNSET = "stackup"  # the default `options.salt`: no salt was given
 
@@ -39,7 +39,7 @@ def choose(
     """The salt by the rules above. `on_engine` is the labels of the project's resources, in
     the order the caller trusts them (the first one carrying a salt wins)."""
     for labels in on_engine:
-        found = labels.get(L.SALT)
+        found = labels.get(label_keys.SALT)
         if found:
             return found
     if given != UNSET or fallback is None:

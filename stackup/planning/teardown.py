@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stackup.engine.observed import Observed
-from stackup.model import labels as L
+from stackup.model import labels as label_keys
 from stackup.planning.plan import (
     Action,
     Kind,
@@ -142,7 +142,7 @@ def plan_lifecycle(
     for c in observed.containers:
         if services is not None and c.service not in services:
             continue
-        if c.is_temporary or c.labels.get(L.ONEOFF):
+        if c.is_temporary or c.labels.get(label_keys.ONEOFF):
             continue  # a leftover replacement or a `run` container is not the service's
         running = c.state in ("running", "restarting", "paused")
         if action == "stop" and running:

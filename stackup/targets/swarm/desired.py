@@ -24,10 +24,10 @@ from stackup.engine.swarm_interface import (  # the engine's value types; re-exp
     SwarmMount,
     strip_digest,
 )
-from stackup.model import labels as L
+from stackup.model import labels as label_keys
 from stackup.model.parts import FileRef
 from stackup.model.spec import Service, Stack
-from stackup.planning import salt as S
+from stackup.planning import salt as salt_policy
 from stackup.planning.desired import image_ref, service_data
 
 __all__ = [
@@ -48,7 +48,7 @@ class SwarmOptions:
     services: tuple[str, ...] = ()  # empty: all
     remove_orphans: bool = False
     salt: str = (
-        S.UNSET
+        salt_policy.UNSET
     )  # for a project that has no resource carrying a salt yet (stackup.planning.salt)
     file_objects: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     registry: str | None = None
@@ -93,10 +93,10 @@ def desired_objects(
             version = _keyed(salt, content)[:12]
             labels = {
                 **obj.labels,
-                L.PROJECT: stack.name,
+                label_keys.PROJECT: stack.name,
                 OBJECT_KEY: key,
-                L.VERSION: L.LABEL_SCHEMA_VERSION,
-                L.SALT: salt,
+                label_keys.VERSION: label_keys.LABEL_SCHEMA_VERSION,
+                label_keys.SALT: salt,
             }
             out.append(
                 DesiredObject(kind, key, f"{obj.name}-{version}", False, labels, content)  # type: ignore[arg-type]
@@ -181,10 +181,10 @@ def desired_service(
             {"name": m.name, "target": m.target, "uid": m.uid, "gid": m.gid, "mode": m.mode}
             for m in refs[kind]
         ]
-    canonical: dict[str, JsonValue] = json.loads(L.canonical_json(data))
-    labels = L.resource_labels(
+    canonical: dict[str, JsonValue] = json.loads(label_keys.canonical_json(data))
+    labels = label_keys.resource_labels(
         stack.name,
-        L.canonical_json(canonical),
+        label_keys.canonical_json(canonical),
         salt=salt,
         service=name,
         extra=deploy.labels if deploy else None,
@@ -215,10 +215,10 @@ def desired_service(
 def _task_hash(canonical: Mapping[str, JsonValue]) -> str:
     """What the tasks are made from: the canonical spec without the settings of the service
     alone (scale, how to roll out, its labels), so a scale replaces no task."""
-    task_part = json.loads(L.canonical_json(dict(canonical)))
+    task_part = json.loads(label_keys.canonical_json(dict(canonical)))
     for key in ("replicas", "update_config", "rollback_config", "labels"):
         task_part["deploy"].pop(key, None)
-    return L.spec_hash(L.canonical_json(task_part))[:16]
+    return label_keys.spec_hash(label_keys.canonical_json(task_part))[:16]
 
 
 def _mounts(stack: Stack, service: Service) -> list[SwarmMount]:
@@ -231,7 +231,11 @@ def _mounts(stack: Stack, service: Service) -> list[SwarmMount]:
         if vol.type == "volume" and source and source in stack.volumes:
             top = stack.volumes[source]
             if not top.external:
-                volume_labels = {**top.labels, L.PROJECT: stack.name, L.VOLUME: source}
+                volume_labels = {
+                    **top.labels,
+                    label_keys.PROJECT: stack.name,
+                    label_keys.VOLUME: source,
+                }
                 driver, driver_opts = top.driver, top.driver_opts
             source = top.name
         mounts.append(
