@@ -116,16 +116,16 @@ def up(services: tuple[str, ...], **kw: object) -> None:
     # On a swarm, up always waits for the services to converge (or roll back): the plan's
     # steps do.
     chosen = target_choice(loaded, wait_timeout=float(str(kw["wait_timeout"])))
-    asked = [
-        flag
-        for flag, given, needs in (
-            ("--attach", kw["attach"], Capability.ATTACH),
-            ("--exit-code-from", kw["exit_code_from"], Capability.ATTACH),
-            ("--watch", kw.get("watch"), Capability.WATCH),
-            ("--plan", kw["plan_file"], Capability.SAVED_PLAN),
-        )
-        if given and not chosen.kind.supports(needs)
-    ]
+    flags = (
+        ("--attach", kw["attach"], Capability.ATTACH),
+        ("--exit-code-from", kw["exit_code_from"], Capability.ATTACH),
+        ("--watch", kw.get("watch"), Capability.WATCH),
+        ("--plan", kw["plan_file"], Capability.SAVED_PLAN),
+    )
+    for flag, given, needs in flags:
+        if given and needs in chosen.kind.refusals:
+            chosen.kind.require(needs, flag)  # refused in the kind's own words
+    asked = [flag for flag, given, needs in flags if given and not chosen.kind.supports(needs)]
     if asked:
         shown = ", ".join(asked[:-1]) + " and " + asked[-1] if len(asked) > 1 else asked[0]
         raise chosen.kind.refusal(shown, hint=False)

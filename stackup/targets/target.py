@@ -61,14 +61,23 @@ class TargetKind:
     open: Callable[[TargetSettings], Target]
     # Why a capability is missing and what to use instead: the hint of the refusal.
     refusal_hint: str = ""
-    # A refusal in words of its own, for a capability the generic sentence says badly.
+    # A refusal in words of its own, for a capability the generic sentence says badly, and
+    # its hint.
     refusals: Mapping[Capability, str] = field(default_factory=dict)
+    refusal_hints: Mapping[Capability, str] = field(default_factory=dict)
     # How `diff` says a plan with blockers would be refused: "N problem(s) {blocked}".
     blocked: str = "stop this plan (listed above)"
     # What `down` says after removing a project ("{project}" is its name), if anything.
     removed: str = ""
     # The keys this kind reads but ignores, located (printed when the stack is loaded).
     key_warnings: Callable[[LoadedStack], list[str]] = lambda loaded: []
+    # The kind these settings make of it, known without connecting: an engine on another
+    # machine is the engine kind without what needs this machine (watch).
+    placed: Callable[[TargetSettings], TargetKind] | None = None
+
+    def at(self, settings: TargetSettings) -> TargetKind:
+        """This kind as `settings` place it (`placed`); itself when place changes nothing."""
+        return self.placed(settings) if self.placed is not None else self
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -86,7 +95,9 @@ class TargetKind:
         if capability in self.capabilities:
             return
         if capability in self.refusals:
-            raise UsageError(self.refusals[capability])
+            raise UsageError(
+                self.refusals[capability], hint=self.refusal_hints.get(capability) or None
+            )
         raise self.refusal(what or capability.value)
 
 

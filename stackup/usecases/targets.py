@@ -28,10 +28,12 @@ class TargetChoice:
 def choose_target(
     name: str | None, loaded: LoadedStack | None, settings: TargetSettings | None = None
 ) -> TargetChoice:
-    """`name` (`--target`), else `x-stackup.target` of the file, else the default target."""
+    """`name` (`--target`), else `x-stackup.target` of the file, else the default target; as
+    the settings place it (an engine reached over SSH lacks what needs this machine)."""
     if not name and loaded is not None:
         name = loaded.stack.stackup.target
-    return TargetChoice(kind_named(name), settings or TargetSettings())
+    settings = settings or TargetSettings()
+    return TargetChoice(kind_named(name).at(settings), settings)
 
 
 def target_names() -> list[str]:
@@ -55,7 +57,7 @@ def as_target(target: AnyTarget) -> Target:
 def kind_of(target: AnyTarget) -> TargetKind:
     if isinstance(target, TargetChoice | Target):
         return target.kind
-    return EngineTarget.kind
+    return EngineTarget(target).kind
 
 
 def engine_of(target: AnyTarget, capability: Capability, what: str) -> tuple[Target, Engine]:

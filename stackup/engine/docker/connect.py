@@ -21,9 +21,11 @@ none answers, raises `unavailable()` naming every one it tried.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import sys
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +157,30 @@ def resolve(
     if name:
         return _from_context(name, config, env)
     return default_endpoints(env, platform)
+
+
+def is_local(base_url: str) -> bool:
+    """Whether the engine at `base_url` runs on this machine, so that host paths, ports and
+    file events here are its own: a unix socket or named pipe, or TCP to a loopback address.
+    Never `ssh://`, whatever its host: ssh://deploy@127.0.0.1:2222 is the engine of a VM or a
+    container, with ports and files of its own."""
+    scheme, found, rest = base_url.partition("://")
+    if not found:  # "127.0.0.1:2375": the SDK reads it as tcp
+        scheme, rest = "tcp", base_url
+    if scheme in ("unix", "http+unix", "npipe"):
+        return True
+    if scheme not in ("tcp", "http", "https"):
+        return False
+    try:
+        host = urllib.parse.urlsplit(f"//{rest}").hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def unavailable(tried: list[tuple[Endpoint, str]]) -> EngineUnavailableError:

@@ -7,6 +7,7 @@ import errno
 import socket
 from typing import Protocol
 
+from stackup.engine.docker.connect import is_local
 from stackup.engine.interface import Engine
 from stackup.errors import ApplyError
 from stackup.model.spec import Stack
@@ -134,16 +135,12 @@ def _overlaps(published: str, host: str, port: int, protocol: str) -> bool:
 
 
 def engine_is_local(engine: Engine) -> bool:
-    """Whether the engine runs on this host, so host paths and ports here are its own."""
+    """Whether the engine runs on this host, so host paths and ports here are its own: by the
+    address it was found at (`connect.is_local`; an `ssh://` one never is, even at 127.0.0.1,
+    though the SDK talks to a local socket forwarded to it). One without an address (the
+    in-memory fake) plans as a local one."""
     endpoint = getattr(engine, "endpoint", None)
-    url = str(getattr(endpoint, "base_url", "unix://"))
-    if url.startswith("ssh://"):  # ssh://user@127.0.0.1:2222 may be a VM or container
-        return False
-    return (
-        url.startswith(("unix://", "http+unix://", "npipe://"))
-        or "127.0.0.1" in url
-        or "localhost" in url
-    )
+    return is_local(str(getattr(endpoint, "base_url", "unix://")))
 
 
 def _can_bind(host: str, port: int, protocol: str) -> bool:

@@ -9,9 +9,10 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from stackup.engine.docker.connect import is_local
 from stackup.engine.interface import Engine
 from stackup.engine.observed import Observed, ObservedContainer
-from stackup.errors import ApplyError
+from stackup.errors import ApplyError, StackupError
 from stackup.loading.compat import engine_errors
 from stackup.loading.compat import warnings as engine_warnings
 from stackup.loading.loader import LoadedStack
@@ -145,12 +146,48 @@ def _key_warnings(loaded: LoadedStack) -> list[str]:
     return engine_warnings(loaded.stack, loaded.source)
 
 
+def _placed(settings: TargetSettings) -> TargetKind:
+    """`REMOTE_ENGINE` when the engine to connect to is on another machine (an `ssh://`
+    address, TCP to another host), read from DOCKER_HOST or the context without connecting."""
+    from stackup.engine.docker.connect import resolve
+
+    try:
+        endpoints = resolve(settings.docker_context)
+    except StackupError:
+        return ENGINE  # a context that cannot be read: connecting says why
+    return ENGINE if all(is_local(e.base_url) for e in endpoints) else REMOTE_ENGINE
+
+
 ENGINE = TargetKind(
     name="engine",
     capabilities=frozenset(Capability),
     open=_open,
     key_warnings=_key_warnings,
+    placed=_placed,
 )
+
+# The engine of another machine (over SSH): the same target, without what needs this
+# machine: watch bind-mounts this machine's files and follows their events, and the bind
+# sources stackup would check here are paths on the engine's host. Everything else goes
+# through the engine's API (exec, logs, `up --attach`, `up --wait`, run, build with the
+# local context) and works there; `exec` on a terminal hands over to the docker CLI through
+# the command's own connection.
+REMOTE_ENGINE = dataclasses.replace(
+    ENGINE,
+    capabilities=ENGINE.capabilities - {Capability.WATCH, Capability.HOST_BIND_SOURCES},
+    refusals={Capability.WATCH: "watch needs the engine on this machine"},
+    refusal_hints={
+        Capability.WATCH: "bind mounts and file events are local: a remote engine's containers "
+        "cannot see this machine's files change; run `stackup up` to deploy, or watch against "
+        "a local engine"
+    },
+    placed=None,
+)
+
+
+def engine_kind(engine: Engine) -> TargetKind:
+    """The kind of the target over `engine`: the local one's, or a remote one's."""
+    return ENGINE if engine_is_local(engine) else REMOTE_ENGINE
 
 
 def _state(c: ObservedContainer) -> str:
@@ -161,10 +198,10 @@ def _state(c: ObservedContainer) -> str:
 
 class EngineTarget:
     name = ENGINE.name
-    kind = ENGINE
 
     def __init__(self, engine: Engine, host_ports: HostPorts | None = None) -> None:
         self.engine = engine
+        self.kind: TargetKind = engine_kind(engine)
         # Whether a process holds a host port: probed on this machine only for a local engine.
         self.host_ports = host_ports if host_ports is not None else host_ports_of(engine)
 
@@ -203,7 +240,7 @@ class EngineTarget:
         fails in the runtime once the container is created. Read from each image the plan's
         new containers run, once per image, for all its targets; an image this plan builds
         or pulls is read when `up` checks the plan made after it is there."""
-        if not engine_is_local(self.engine):
+        if not self.kind.supports(Capability.HOST_BIND_SOURCES):
             return  # its bind sources are on its own host
         created = created_images(plan)
         fetched = {op.name for op in plan.operations if op.kind == Kind.IMAGE}
