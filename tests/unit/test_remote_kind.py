@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from stackup.engine.docker.calls import port_in_use
 from stackup.engine.docker.connect import is_local
 from stackup.engine.fake import FakeEngine
 from stackup.errors import UsageError
@@ -150,3 +151,43 @@ def test_watch_against_a_remote_engine_refuses_at_start_without_connecting(
     assert not (tmp_path / "ssh-ran").exists()  # refused before any connection
     # ./site is a path on the server for a remote engine: not looked for here.
     assert "site" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("engine_said", "said"),
+    [
+        (
+            "driver failed programming external connectivity on endpoint web (4f2a): Error "
+            "starting userland proxy: listen tcp4 127.0.0.1:22: bind: address already in use",
+            "port 127.0.0.1:22/tcp is already in use on the engine's host",
+        ),
+        (
+            "Error starting userland proxy: Bind for 0.0.0.0:80: unexpected error (Failure "
+            "EADDRINUSE)",
+            "port 0.0.0.0:80/tcp is already in use on the engine's host",
+        ),
+        (
+            "failed to set up container networking: driver failed programming external "
+            "connectivity on endpoint web (4f2a): failed to bind host port for "
+            "0.0.0.0:53:172.17.0.2:53/udp: address already in use",
+            "port 0.0.0.0:53/udp is already in use on the engine's host",
+        ),
+        (
+            "listen udp6 [::1]:53: bind: address already in use",
+            "port [::1]:53/udp is already in use on the engine's host",
+        ),
+        ("some other wording: address already in use", "a port it publishes is already in use"),
+        # A container holds it: `up`'s check names that one before anything starts.
+        ("Bind for 0.0.0.0:80 failed: port is already allocated", None),
+        ("No such image: nginx:9", None),
+    ],
+)
+def test_a_port_a_process_holds_on_the_engines_host_is_said_so(
+    engine_said: str, said: str | None
+) -> None:
+    found = port_in_use(engine_said)
+    if said is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(said)
+        assert "by a process that is not a container (the engine cannot say which)" in found

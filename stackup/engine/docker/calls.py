@@ -5,6 +5,7 @@ streamed output into lines."""
 from __future__ import annotations
 
 import functools
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,6 +74,35 @@ def engine_errors(what: str, *, missing_ok: bool = False) -> Iterator[None]:
         raise EngineError(f"{what}: {exc}") from exc
     except docker.errors.DockerException as exc:
         raise EngineError(f"{what}: {exc}") from exc
+
+
+# How the engine words a published port that a process on its host holds, when a container
+# starts: its userland proxy's "listen tcp4 127.0.0.1:22: bind: address already in use" (or
+# "Bind for 0.0.0.0:80: ... EADDRINUSE" in older ones), the port mapper's "failed to bind host
+# port for 0.0.0.0:80:172.17.0.2:80/tcp: address already in use" without the proxy.
+_PORT_IN_USE = re.compile(
+    r"(?:listen (?P<proto>tcp|udp)[46]? |Bind for |bind host port for )"
+    r"(?P<host>\[[0-9a-fA-F:.]*\]|[0-9.]*|::):(?P<port>\d+)"
+    r"(?::[^\s/]+:\d+/(?P<mapped>tcp|udp|sctp))?"
+)
+
+
+def port_in_use(explanation: str) -> str | None:
+    """The engine's refusal of a start because a process on its host holds a port it
+    publishes, in words that say so: the port where the engine names it, and that no
+    container holds it (`up` checks those first) so the engine cannot say what does. None
+    for any other refusal."""
+    if "address already in use" not in explanation and "EADDRINUSE" not in explanation:
+        return None
+    found = _PORT_IN_USE.search(explanation)
+    if found is None:
+        port = "a port it publishes"
+    else:
+        port = f"port {found['host'] or '0.0.0.0'}:{found['port']}/{found['proto'] or found['mapped'] or 'tcp'}"
+    return (
+        f"{port} is already in use on the engine's host, by a process that is not a "
+        "container (the engine cannot say which)"
+    )
 
 
 def explain(exc: docker.errors.APIError) -> str:

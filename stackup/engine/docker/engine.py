@@ -40,8 +40,10 @@ from stackup.engine.docker import convert, payloads
 from stackup.engine.docker.calls import (
     counted,
     engine_errors,
+    explain,
     mutating,
     mutating_methods,
+    port_in_use,
 )
 from stackup.engine.docker.execs import DockerExecs
 from stackup.engine.docker.hijack import keep_buffered_output
@@ -418,8 +420,17 @@ class DockerEngine:
 
     @mutating
     def start_container(self, container: str) -> None:
-        with engine_errors(f"starting container {container}"):
-            self.api.start(container)
+        what = f"starting container {container}"
+        with engine_errors(what):
+            try:
+                self.api.start(container)
+            except docker.errors.APIError as exc:
+                # A port no container publishes is held on the engine's host: on a remote
+                # engine, `up`'s check could not see it (stackup.targets.engine.preflight).
+                in_use = port_in_use(explain(exc))
+                if in_use is None:
+                    raise
+                raise EngineError(f"{what}: {in_use}") from exc
 
     @mutating
     def stop_container(self, container: str, timeout: float | None = None) -> None:
