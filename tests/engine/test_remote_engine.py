@@ -93,6 +93,9 @@ def test_a_port_another_remote_container_holds_is_refused_before_anything_is_cre
             f"error: port 127.0.0.1:{port}/tcp of service web is already in use by container "
             f"{holder}; nothing was changed"
         ) in result.stderr
+        # The hint asks the same engine; `ss` would look at this machine, not the server.
+        assert f"`docker ps --filter publish={port}`" in result.stderr
+        assert "ss -ltnp" not in result.stderr
         assert "Traceback" not in result.stderr
         # Refused before the plan ran: no container, no network on the server.
         assert remote_host.containers_of(remote_project) == []

@@ -82,9 +82,14 @@ def _ports_free(plan: Plan, engine: Engine, stack: Stack, host_ports: HostPorts)
             continue  # free, or held by a container this change stops before it starts
         else:
             by = "a process on this host"
+        # `docker ps` asks the same engine (a remote one too); `ss` only this machine, the
+        # only one whose processes are ever named.
         hint = (
-            f"stop what listens there (`ss -ltnp 'sport = :{port.published}'`, "
-            f"`docker ps --filter publish={port.published}`) or publish another port"
+            f"stop it (`docker ps --filter publish={port.published}` lists the containers "
+            "publishing it) or publish another port"
+            if others
+            else f"stop what listens there (`ss -ltnp 'sport = :{port.published}'`) or publish "
+            "another port"
         )
         if others and others[0] == op.name:
             # The container of this very name, made outside stackup (docker run).
