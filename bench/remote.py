@@ -1,5 +1,5 @@
-"""A no-op `stackup diff` against an engine over SSH vs the local engine, and the cost of
-setting up the SSH connection.
+"""A no-op `stackup diff` against an engine over SSH vs the local engine, the cost of
+setting up the SSH connection, and the cold `up` on each (with the ssh logins it took).
 
     .venv/bin/python bench/remote.py [--services 30] [--repeat 7]
 
@@ -51,8 +51,12 @@ def main() -> None:
             up = stackup_cmd("up", "--pull", "never", "--progress", "quiet")
             try:
                 print(f"applying {args.services} services locally and over ssh ({project}) ...")
-                run(up, work, local_env)
-                run(up, work, remote_env)
+                # The cold `up` of every service, once on each engine; over ssh, in one login
+                # (sshd's default MaxStartups 10:30:100 would refuse a burst of them).
+                cold_local = timed(lambda: run(up, work, local_env))
+                logins = host.logins()
+                cold_ssh = timed(lambda: run(up, work, remote_env))
+                up_logins = host.logins() - logins
                 times: dict[str, list[float]] = {"local": [], "ssh": [], "tunnel": []}
                 for i in range(args.repeat):
                     order = [("local", local_env), ("ssh", remote_env)]
@@ -90,6 +94,10 @@ def main() -> None:
         )
     )
     print(f"ssh / local: {med['ssh'] / med['local']:.2f}")
+    print(
+        f"cold up of {args.services} services: local {seconds(cold_local)}, "
+        f"ssh {seconds(cold_ssh)} in {up_logins} ssh login(s)"
+    )
 
 
 if __name__ == "__main__":

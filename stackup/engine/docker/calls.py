@@ -98,7 +98,9 @@ def port_in_use(explanation: str) -> str | None:
     if found is None:
         port = "a port it publishes"
     else:
-        port = f"port {found['host'] or '0.0.0.0'}:{found['port']}/{found['proto'] or found['mapped'] or 'tcp'}"
+        host = found["host"] or "0.0.0.0"
+        protocol = found["proto"] or found["mapped"] or "tcp"
+        port = f"port {host}:{found['port']}/{protocol}"
     return (
         f"{port} is already in use on the engine's host, by a process that is not a "
         "container (the engine cannot say which)"

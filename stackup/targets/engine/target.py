@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from stackup.engine.docker.connect import is_local
+from stackup.engine.docker.connect import is_local, resolve
 from stackup.engine.interface import Engine
 from stackup.engine.observed import Observed, ObservedContainer
 from stackup.errors import ApplyError, StackupError
@@ -149,8 +149,6 @@ def _key_warnings(loaded: LoadedStack) -> list[str]:
 def _placed(settings: TargetSettings) -> TargetKind:
     """`REMOTE_ENGINE` when the engine to connect to is on another machine (an `ssh://`
     address, TCP to another host), read from DOCKER_HOST or the context without connecting."""
-    from stackup.engine.docker.connect import resolve
-
     try:
         endpoints = resolve(settings.docker_context)
     except StackupError:
