@@ -19,6 +19,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from stackup.engine.docker import ssh
+from stackup.engine.docker.ssh import open_tunnel
 from tests.engine.helpers import PROJECT_LABEL, StackDir, stackup, wait_for
 from tests.engine.remote_host import RemoteHost
 
@@ -212,3 +214,26 @@ def test_up_wait_exec_and_logs_on_a_remote_engine(
         what="the request in the logs",
     )
     assert f"GET /?{marker} HTTP/1.1" in logs
+
+
+def test_a_second_command_leaves_the_first_ones_connection_alone(
+    remote_host: RemoteHost,
+    remote_project: str,
+    tmp_stack_dir: StackDir,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two commands over SSH at once (`logs -f` in one terminal, `up` in another; two CI
+    jobs): each starts by removing the socket directories of ended commands, and must not
+    take the live one of the other. Found when a cold `up` of 30 services lost its engine
+    half-way ("lost the connection ... No such file or directory") while another session's
+    commands ran: the real OpenSSH client let go of the directory's lock."""
+    monkeypatch.setenv("STACKUP_SSH_CONFIG", str(remote_host.ssh_config))
+    first = open_tunnel(remote_host.url)  # a command in progress, with its connection
+    try:
+        tmp_stack_dir.stack(_web(remote_project, "127.0.0.1::80"))
+        stackup("ps", cwd=tmp_stack_dir, env=remote_host.env())  # the second command
+        assert Path(first.socket_path).exists()
+        # A new request of the first command still reaches the remote engine.
+        assert ssh._ping(first.socket_path) == "ok"
+    finally:
+        first.close()

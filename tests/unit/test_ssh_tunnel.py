@@ -143,3 +143,33 @@ def test_an_engine_socket_the_user_may_not_open_fails_at_once(
     tunnel = ssh.SshTunnel(ssh.parse_url("ssh://server"), env)
     with pytest.raises(EngineUnavailableError, match=r"ssh://server: logged in, but .* refused"):
         tunnel.open(timeout=20)
+
+
+def test_a_live_tunnel_survives_the_next_commands_sweep_though_ssh_closes_what_it_inherits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenSSH's client closes every descriptor above stderr when it starts (`closefrom`):
+    the directory's lock must be held by the command, or a second command (`ps` in another
+    terminal, a parallel CI job) removes the first one's live socket."""
+    monkeypatch.setattr(ssh.tempfile, "tempdir", str(tmp_path))
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "ssh"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import os, pathlib, sys, time\n"
+        "os.closerange(3, 4096)  # as OpenSSH does\n"
+        "pathlib.Path(sys.argv[sys.argv.index('-L') + 1].rsplit(':', 1)[0]).touch()\n"
+        "time.sleep(30)\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(ssh, "_ping", lambda path: "ok")
+    env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
+    tunnel = ssh.SshTunnel(ssh.parse_url("ssh://server"), env).open(timeout=20)
+    try:
+        ssh._remove_stale_directories()  # what the next command does first
+        assert Path(tunnel.socket_path).exists()
+    finally:
+        tunnel.close()
+    assert not Path(tunnel.directory).exists()
+    ssh._remove_stale_directories()  # nothing of it left to sweep, and no error

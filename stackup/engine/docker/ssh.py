@@ -134,11 +134,13 @@ LOCK_NAME = "lock"
 
 
 def _remove_stale_directories() -> None:
-    """Remove the socket directories of earlier commands whose ssh has ended. A command that
-    was killed (`kill -9`), or that handed its process to the docker CLI (`exec -it`), ran
-    no clean-up of its own; its ssh ended with it (parent-death signal), its directory stays.
-    Each directory's `lock` is held (flock) by its ssh process, which inherits it: a lock
-    nobody holds is a directory nobody uses."""
+    """Remove the socket directories of earlier commands that have ended. A command that
+    was killed (`kill -9`) ran no clean-up of its own; its ssh ended with it (parent-death
+    signal), its directory stays. Each directory's `lock` is held (flock) by the command
+    that made it, for as long as it lives (after `exec -it`, by the docker CLI it became): a
+    lock nobody holds is a directory nobody uses. Not by ssh: OpenSSH's client closes every
+    descriptor it inherits above stderr when it starts (`closefrom`), so a lock handed to it
+    would be free at once, and a second command would remove the first one's live socket."""
     for directory in Path(tempfile.gettempdir()).glob(DIRECTORY_PREFIX + "*"):
         try:
             if directory.stat().st_uid != os.getuid():
@@ -209,6 +211,7 @@ class SshTunnel:
         self._stderr_path = Path(self.directory) / "ssh.err"
         self._command = ssh_command(target, self.socket_path, env)
         self._process: subprocess.Popen[bytes] | None = None
+        self._lock_fd: int | None = None  # the directory's lock (`_remove_stale_directories`)
 
     @property
     def base_url(self) -> str:
@@ -220,11 +223,12 @@ class SshTunnel:
     ) -> SshTunnel:
         """Start ssh and wait until the remote engine answers through the socket; raise
         `EngineUnavailableError` naming the host and ssh's own reason when it does not."""
-        lock = _held_lock(self.directory)
-        try:
-            process = self._process = self._start(lock)
-        finally:
-            os.close(lock)
+        # Held by this process until `close()`, and inherited by a program it becomes
+        # (`exec -it` hands over to the docker CLI with os.execv, which keeps an inheritable
+        # descriptor); `subprocess` closes it in every child (close_fds).
+        self._lock_fd = _held_lock(self.directory)
+        os.set_inheritable(self._lock_fd, True)
+        process = self._process = self._start()
         with SshTunnel._lock:
             SshTunnel._open.add(self)
         deadline = clock() + timeout
@@ -263,8 +267,8 @@ class SshTunnel:
                 )
             time.sleep(0.05)
 
-    def _start(self, lock: int) -> subprocess.Popen[bytes]:
-        """Start ssh, handing it the directory's lock (`_remove_stale_directories`)."""
+    def _start(self) -> subprocess.Popen[bytes]:
+        """Start ssh, writing its complaints into the directory."""
         with open(self._stderr_path, "wb") as err:
             return subprocess.Popen(
                 self._command,
@@ -275,7 +279,6 @@ class SshTunnel:
                 # cleanly (and then ends ssh) instead of losing its engine mid-request.
                 start_new_session=True,
                 preexec_fn=_set_parent_death_signal,
-                pass_fds=(lock,),  # ssh holds the directory's lock while it lives
             )
 
     def _ssh_said(self) -> str:
@@ -297,6 +300,9 @@ class SshTunnel:
                 process.kill()
                 process.wait(timeout=5)
         shutil.rmtree(self.directory, ignore_errors=True)
+        lock, self._lock_fd = self._lock_fd, None
+        if lock is not None:
+            os.close(lock)  # after the removal: no sweeper races it
         with SshTunnel._lock:
             SshTunnel._open.discard(self)
 
