@@ -129,6 +129,8 @@ def pytest_runtest_makereport(
         _engine_outcomes[item.nodeid] = "failed"
     elif previous == "failed":
         pass
+    elif report.skipped and hasattr(report, "wasxfail"):
+        _engine_outcomes[item.nodeid] = "xfailed"  # a known defect, named in its marker
     elif report.skipped:
         _engine_outcomes[item.nodeid] = "skipped"
     elif report.when == "call":
@@ -136,7 +138,7 @@ def pytest_runtest_makereport(
 
 
 def _engine_counts() -> dict[str, int]:
-    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "xfailed": 0}
     for outcome in _engine_outcomes.values():
         counts[outcome] += 1
     return counts
@@ -146,7 +148,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     counts = _engine_counts()
     terminalreporter.write_line(
         f"engine tests: {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped"
+        f"{counts['skipped']} skipped, {counts['xfailed']} known defects (xfail)"
     )
     report_path = os.environ.get("STACKUP_ENGINE_REPORT")
     if report_path:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import cast
 
 from stackup.engine.interface import Engine
@@ -18,8 +19,18 @@ from stackup.targets.target import Capability, Target, TargetKind, TargetSetting
 class TargetChoice:
     """A target chosen and not opened yet: what it supports is known without connecting."""
 
-    kind: TargetKind
+    named: TargetKind  # the kind by name (`--target`, the file's, the default)
     settings: TargetSettings = field(default_factory=TargetSettings)
+    # Whether `kind` is placed by the settings. Not for an untrusted stack: placing reads the
+    # docker context under ~/.docker, outside the repository, which an untrusted run never
+    # opens; the kind by name judges its files, as a local engine would.
+    placed: bool = True
+
+    @cached_property
+    def kind(self) -> TargetKind:
+        """The named kind as the settings place it (an engine over SSH lacks watch), read
+        when first asked: `config` and `lint` never ask."""
+        return self.named.at(self.settings) if self.placed else self.named
 
     def open(self) -> Target:
         return self.kind.open(self.settings)
@@ -33,7 +44,8 @@ def choose_target(
     if not name and loaded is not None:
         name = loaded.stack.stackup.target
     settings = settings or TargetSettings()
-    return TargetChoice(kind_named(name).at(settings), settings)
+    untrusted = loaded is not None and loaded.host_paths.untrusted
+    return TargetChoice(kind_named(name), settings, placed=not untrusted)
 
 
 def target_names() -> list[str]:

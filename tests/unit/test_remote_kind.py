@@ -17,6 +17,7 @@ from stackup.engine.docker.calls import port_in_use
 from stackup.engine.docker.connect import is_local
 from stackup.engine.fake import FakeEngine
 from stackup.errors import UsageError
+from stackup.loading.loader import LoadOptions, load
 from stackup.targets.engine.preflight import ThisHost, UnknownHost, host_ports_of
 from stackup.targets.engine.target import ENGINE, REMOTE_ENGINE, EngineTarget
 from stackup.targets.target import Capability, TargetSettings
@@ -100,6 +101,24 @@ def test_an_unreadable_context_leaves_the_refusal_to_connecting(
 ) -> None:
     monkeypatch.setenv("DOCKER_CONTEXT", "missing")
     assert choose_target(None, None).kind is ENGINE
+
+
+@pytest.mark.parametrize("untrusted", [True, False])
+def test_an_untrusted_stack_is_not_placed_by_the_docker_context(
+    clean_env: Path, tmp_path: Path, untrusted: bool
+) -> None:
+    """Placing reads the context under ~/.docker, outside the repository an untrusted run
+    is confined to: the kind by name judges an untrusted stack, as a local engine would."""
+    make_context(clean_env, "server", "ssh://deploy@127.0.0.1:2222")
+    (clean_env / "config.json").write_text('{"currentContext": "server"}')
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "stack.yaml").write_text("services:\n  web:\n    image: nginx:1.27\n")
+    loaded = load(LoadOptions(working_dir=repo, untrusted=untrusted))
+
+    kind = choose_target(None, loaded).kind
+
+    assert kind is (ENGINE if untrusted else REMOTE_ENGINE)
 
 
 def test_a_target_over_an_engine_has_the_kind_of_its_place() -> None:
