@@ -152,8 +152,8 @@ def project_lock(
             return
         lease_id = _take_lease(engine, project, me, wait, on_wait, clock, sleep)
         heartbeat = _Heartbeat(engine, lease_id, me.ttl / 3)
-        heartbeat.start()
         try:
+            heartbeat.start()
             yield
         finally:
             heartbeat.stop()
@@ -228,7 +228,10 @@ class _Heartbeat:
 
     def stop(self) -> None:
         self._stopped.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            # Not for longer: a renewal stuck on an engine that stopped answering must not
+            # hold up the release (the lease then expires unrenewed).
+            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         beats = 0
