@@ -2,7 +2,8 @@
 (exactly one container per replica, one network per name), the later ones saying they wait;
 `--no-wait-lock` fails at once naming the holder. The lock is held on the engine: two `up`s
 with runtime directories of their own (so this host's lock file cannot be what keeps them
-apart) apply one at a time too; after `kill -9` of a holder the next `up` names it and takes
+apart) apply one at a time too, the waiting one never breaking the lease its living holder
+renews however long it waits; after `kill -9` of a holder the next `up` names it and takes
 the lock once its lease has gone unrenewed for its TTL; `stackup unlock --yes` breaks a stale
 lease. No lock is left on the engine after any of them.
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import docker
 
+from stackup.engine.docker.engine import DockerEngine
 from tests.engine.helpers import PROJECT_LABEL, StackDir, stackup, wait_for
 
 STACK = """
@@ -137,6 +139,13 @@ def _services(client: docker.DockerClient, project: str) -> Counter[str]:
     return Counter(c.name or "" for c in client.containers.list(all=True, filters=label))
 
 
+def _beats(engine: DockerEngine, project: str) -> int:
+    """How many times the holder of the project's lease has renewed it."""
+    lease = engine.read_lease(f"stackup-lock-{project}")
+    assert lease is not None
+    return int(lease.beat or 0)
+
+
 def _one_per_service(project: str) -> Counter[str]:
     return Counter({f"{project}-gate-1": 1, f"{project}-worker-1": 1, f"{project}-worker-2": 1})
 
@@ -162,7 +171,9 @@ def test_two_ups_with_their_own_runtime_dirs_apply_one_at_a_time(
     gate = tmp_stack_dir / "gate"
     gate.mkdir()
     outs = [tmp_path / "first.out", tmp_path / "second.out"]
-    first = _start_up(project_name, tmp_stack_dir.path, outs[0], _runtime_dir(tmp_path, "a"))
+    # The first holds the lock with a TTL of 2 s: renewed every 2/3 s while it lives.
+    env = {**_runtime_dir(tmp_path, "a"), "STACKUP_LOCK_TTL": "2"}
+    first = _start_up(project_name, tmp_stack_dir.path, outs[0], env)
     procs = [first]
     try:
         wait_for(lambda: _holding(docker_client, project_name), timeout=60, what="the gate")
@@ -171,6 +182,15 @@ def test_two_ups_with_their_own_runtime_dirs_apply_one_at_a_time(
         waiting = f"waiting for the lock on project {project_name} ({_held_by(first)} since "
         wait_for(lambda: waiting in outs[1].read_text(), timeout=60, what="the second to wait")
         assert _locks(docker_client, project_name) == [f"stackup-lock-{project_name}"]
+        # Four renewals since the second began to wait: longer than the TTL, and the
+        # living holder's lease is not broken.
+        engine = DockerEngine.from_env()
+        start = _beats(engine, project_name)
+        try:
+            wait_for(lambda: _beats(engine, project_name) >= start + 4, timeout=60, what="beats")
+        finally:
+            engine.close()
+        assert "breaking" not in outs[1].read_text() and second.poll() is None
         (gate / "open").write_text("go\n")
         for p in procs:
             p.wait(timeout=120)
