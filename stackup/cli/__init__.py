@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "down",
         "Stop and remove the stack's containers and networks.",
     ),
+    "unlock": (
+        "stackup.cli.lifecycle_cmd",
+        "unlock",
+        "Show who holds the project's lock, and break it.",
+    ),
     "ps": ("stackup.cli.inspect_cmd", "ps", "List the stack's containers."),
     "ls": ("stackup.cli.inspect_cmd", "ls", "List projects on the engine."),
     "logs": ("stackup.cli.inspect_cmd", "logs", "Show service logs."),

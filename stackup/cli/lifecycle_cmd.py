@@ -1,4 +1,5 @@
-"""`stackup down`, `start`, `stop`, `restart`: plans built from labels, run by the executor."""
+"""`stackup down`, `start`, `stop`, `restart`: plans built from labels, run by the executor;
+and `stackup unlock`, which breaks the project's lock."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
     from stackup.loading.loader import LoadedStack
     from stackup.planning.plan import Plan
-    from stackup.usecases import Event, Outcome
+    from stackup.usecases import Event, LockHolder, Outcome
 
 
 def _project() -> tuple[str, frozenset[str] | None, frozenset[str], LoadedStack | None]:
@@ -87,6 +88,36 @@ def down(
     _report(applied.outcome)
     if chosen.kind.removed and applied.plan.operations:
         click.echo(chosen.kind.removed.format(project=project))
+
+
+@click.command("unlock")
+@click.option("-y", "--yes", is_flag=True, help="Break the lock without asking.")
+def unlock(yes: bool) -> None:
+    """Show who holds the project's lock on the engine, and break it (after asking).
+
+    Break a lock only when its holder is gone (killed, or its machine lost): an `up` whose
+    lease is broken under it fails when it is done, saying so. A lock nobody renews also
+    expires on its own (STACKUP_LOCK_TTL seconds after its last renewal, 30 by default).
+    """
+    project, _, _, loaded = _project()
+
+    def confirm(holder: LockHolder) -> bool:
+        click.echo(f"project {terminal(project)} is locked ({terminal(holder.text)})")
+        if yes:
+            return True
+        asked = sys.stdin.isatty()  # nobody to ask: only --yes breaks it
+        return asked and click.confirm("Break this lock? Only if that stackup is gone")
+
+    result = usecases.unlock(project, target_choice(loaded), confirm)
+    if result.holder is None:
+        click.echo(f"project {terminal(project)} is not locked")
+    elif not result.broken:
+        click.echo("error: the lock was left in place", err=True)
+        if not sys.stdin.isatty():
+            click.echo("  hint: `stackup unlock --yes` breaks it without asking", err=True)
+        sys.exit(1)
+    else:
+        click.echo(f"broke the lock on project {terminal(project)}")
 
 
 class ClickApplyUI:

@@ -21,6 +21,7 @@ from stackup.engine.interface import (
     ContainerSpec,
     ContainerState,
     ExecResult,
+    Lease,
     NetworkAttachment,
     NetworkSpec,
     PullEvent,
@@ -103,6 +104,7 @@ class FakeEngine:
         # What an image holds at a path (image ref → path → directory, file, ...), for
         # `image_path_kinds`; a path not listed is missing.
         self.image_files: dict[str, dict[str, str]] = {}
+        self.beats: dict[str, str] = {}  # a lease's ID → its last renewal
 
     # ------------------------------------------------------------------ helpers for tests
 
@@ -146,8 +148,8 @@ class FakeEngine:
             oc = self._observed(c)
             # Two label filters, as the engine is asked: a container carrying both labels
             # is in both lists.
-            if c.labels.get(labels.PROJECT) == project:
-                ours.append(oc)
+            if c.labels.get(labels.PROJECT) == project and labels.LEASE not in c.labels:
+                ours.append(oc)  # (a lease carries the label too, and is none of its resources)
             if c.labels.get(labels.COMPOSE_PROJECT) == project:
                 foreign.append(oc)
         return Observed(
@@ -477,6 +479,52 @@ class FakeEngine:
         if tail is not None:
             lines = lines[-tail:] if tail > 0 else []
         return iter(lines)
+
+    # ------------------------------------------------------------------ Leases
+
+    @_locked
+    def take_lease(self, name: str, project: str, holder: Mapping[str, str]) -> str | None:
+        """A lease is a container, created and never started, as on the real engine: its
+        name is taken from the containers' names."""
+        self.calls["take_lease"] += 1
+        if name in self._names:
+            return None
+        tags = {labels.PROJECT: project, labels.LEASE: name}
+        tags.update({f"{labels.LEASE}.{key}": value for key, value in holder.items()})
+        cid = self._new_id(name)
+        self.containers[cid] = _Container(
+            cid, name, "stackup/lock:1", "sha256:" + "10" * 32, tags, set(), []
+        )
+        self._names[name] = cid
+        return cid
+
+    @_locked
+    def read_lease(self, name: str) -> Lease | None:
+        self.calls["read_lease"] += 1
+        c = self._get(name)
+        if c is None:
+            return None
+        if c.labels.get(labels.LEASE) != name:
+            raise EngineError(f"the container {name} is in the way of the project's lock")
+        prefix = labels.LEASE + "."
+        holder = {k[len(prefix) :]: v for k, v in c.labels.items() if k.startswith(prefix)}
+        return Lease(c.id, holder, self.beats.get(c.id, ""))
+
+    @_locked
+    def renew_lease(self, lease_id: str, beat: str) -> bool:
+        self.calls["renew_lease"] += 1
+        if lease_id not in self.containers:
+            return False
+        self.beats[lease_id] = beat
+        return True
+
+    @_locked
+    def drop_lease(self, lease_id: str) -> None:
+        self.calls["drop_lease"] += 1
+        c = self.containers.get(lease_id)
+        if c is not None:
+            self._forget(c)
+        self.beats.pop(lease_id, None)
 
     # ------------------------------------------------------------------ drift, for tests
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from stackup.engine.observed import LiveConfig, Observed, ObservedContainer
 from stackup.model.spec import Service
@@ -133,6 +133,44 @@ class ExecResult:
     output: str
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A named lease held on the engine (`Leases`), as one read found it."""
+
+    id: str  # the engine's ID of this lease: one taken again under the same name has another
+    holder: Mapping[str, str]  # what its taker said about itself (host, user, pid, since, ...)
+    beat: str  # what its holder wrote at its last renewal ("" before the first)
+
+
+@runtime_checkable
+class Leases(Protocol):
+    """Named leases kept on the engine itself, so that every client of one engine (on this
+    host, another user's, another machine's over SSH) sees the same ones: what the project
+    lock is held with (`stackup.targets.engine.lock`, which decides when a lease is stale).
+    An engine without them is locked on this host only."""
+
+    def engine_id(self) -> str: ...
+
+    def take_lease(self, name: str, project: str, holder: Mapping[str, str]) -> str | None:
+        """Create the lease `name` for `holder`, atomically: its ID, or None when a lease of
+        that name exists (whoever made it). It carries the project's label, so what removes
+        a project's resources by label removes it too; `observe` never shows it."""
+        ...
+
+    def read_lease(self, name: str) -> Lease | None:
+        """The lease `name`, or None when there is none."""
+        ...
+
+    def renew_lease(self, lease_id: str, beat: str) -> bool:
+        """Record a renewal (`beat` changes each time); False when the lease is gone."""
+        ...
+
+    def drop_lease(self, lease_id: str) -> None:
+        """Remove the lease by its ID (one already gone is not an error): never by name, so
+        a lease taken again since is left alone."""
+        ...
+
+
 class Engine(Protocol):
     def engine_id(self) -> str: ...
 
@@ -220,3 +258,8 @@ class Engine(Protocol):
         tail: int | None = None,
         timestamps: bool = False,
     ) -> Iterator[bytes]: ...
+
+
+# What a project's lock is held on (`Target.lock_engine`): an engine, with its leases when it
+# has them (stackup.targets.engine.lock).
+LockEngine = Engine | Leases

@@ -30,6 +30,9 @@ TEMPORARY_SUFFIX = "_stackup-new"
 ONEOFF = "io.stackup.oneoff"
 # On the container made only to read an image's files (never started, removed at once).
 PATH_PROBE = "io.stackup.path-probe"
+# On the container that is a project's lock (stackup.targets.engine.lock): its value is the
+# lease's name; `io.stackup.lease.<key>` labels name its holder. Never a service's container.
+LEASE = "io.stackup.lease"
 NETWORK = "io.stackup.network"
 VOLUME = "io.stackup.volume"
 

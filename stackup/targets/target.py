@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from stackup.engine.interface import LockEngine
 from stackup.errors import UsageError
 from stackup.loading.loader import LoadedStack
 from stackup.planning.options import ReconcileOptions
@@ -151,8 +152,9 @@ class Target(Protocol):
     name: str  # its kind's name, for messages
     kind: TargetKind  # what it supports, and its words for what it does not
 
-    def lock_id(self) -> str:
-        """What the project lock is keyed with (the engine's ID)."""
+    def lock_engine(self) -> LockEngine:
+        """The engine the project's lock is held on (`stackup.targets.engine.lock`): its
+        lease there, and this host's lock keyed by its ID."""
         ...
 
     def plan(self, loaded: LoadedStack, options: ReconcileOptions, *, adopt: bool = False) -> Plan:

@@ -1,6 +1,6 @@
 """The use cases, callable without the CLI (which parses, calls one, renders what it
 returns and answers what it asks): plan and apply (each `watch` burst applies this way),
-`up`, `down`, `start`/`stop`/`restart`, `run` and `exec`, `ps`, `logs`; the target they work
+`up`, `down`, `start`/`stop`/`restart`, `run` and `exec`, `ps`, `logs`, `unlock`; the target they work
 on is chosen by name from the registry and checked for what it supports
 (`stackup.usecases.targets`). `diff --against/--base` is `stackup.review`, `import` is
 `stackup.importing`, `watch` is `stackup.watch`, `lint` is `stackup.lint`: use cases beside
@@ -33,6 +33,7 @@ from stackup.usecases.deploy import (
 )
 from stackup.usecases.inspect import logs, ps
 from stackup.usecases.lifecycle import lifecycle
+from stackup.usecases.locks import LockHolder, Unlocked, unlock
 from stackup.usecases.targets import (
     AnyTarget,
     TargetChoice,
@@ -51,12 +52,14 @@ __all__ = [
     "Event",
     "ExecuteOptions",
     "Listing",
+    "LockHolder",
     "LogStream",
     "Logs",
     "Outcome",
     "TargetChoice",
     "TargetKind",
     "TargetSettings",
+    "Unlocked",
     "UpRequest",
     "UpUI",
     "apply",
@@ -73,5 +76,6 @@ __all__ = [
     "plan",
     "ps",
     "run",
+    "unlock",
     "up",
 ]

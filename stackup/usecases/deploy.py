@@ -147,7 +147,7 @@ def up(
     outcome."""
     chosen = as_target(target)
     with project_lock(
-        chosen.lock_id(), loaded.stack.name, wait=request.wait_lock, on_wait=ui.lock_wait
+        chosen.lock_engine(), loaded.stack.name, wait=request.wait_lock, on_wait=ui.lock_wait
     ):
         plan = chosen.plan(loaded, request.options, adopt=request.adopt)
         if request.saved_plan is not None:
@@ -246,7 +246,7 @@ def down(
     cancel: threading.Event | None = None,
 ) -> Applied:
     chosen = as_target(target)
-    with project_lock(chosen.lock_id(), project, wait=request.wait_lock, on_wait=ui.lock_wait):
+    with project_lock(chosen.lock_engine(), project, wait=request.wait_lock, on_wait=ui.lock_wait):
         plan = chosen.plan_down(project, request)
         ui.planned(plan)
         outcome = Outcome()

@@ -27,7 +27,7 @@ def lifecycle(
     empty)."""
     opened, engine = engine_of(target, Capability.LIFECYCLE, action)
     project = loaded.stack.name
-    with project_lock(opened.lock_id(), project, on_wait=ui.lock_wait):
+    with project_lock(opened.lock_engine(), project, on_wait=ui.lock_wait):
         observed = engine.observe(project)
         selected = frozenset(services) if services else None
         plan = plan_lifecycle(observed, action, selected, timeout)

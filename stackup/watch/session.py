@@ -45,7 +45,7 @@ class WatchSession:
             finally:
                 self._lock_depth -= 1
             return
-        with project_lock(self.engine.engine_id(), self.loaded.stack.name, on_wait=self._say_lock):
+        with project_lock(self.engine, self.loaded.stack.name, on_wait=self._say_lock):
             self._lock_depth = 1
             try:
                 yield

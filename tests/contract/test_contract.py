@@ -878,3 +878,42 @@ def test_image_path_kinds_reads_the_image_and_leaves_nothing(engine: Subject) ->
     }
     assert e.observe(p).containers == ()
     assert dict(e.image_path_kinds(f"{p}-no-such-image:v0", ["/bin"])) == {}
+
+
+HOLDER = {"host": "laptop", "user": "alice", "pid": "4242", "since": "2020-01-02T12:03:11Z"}
+
+
+def test_a_lease_is_taken_once_renewed_and_removed_by_its_id_only(engine: Subject) -> None:
+    """The project lock's primitives (`Leases`): one taker of a name, renewals a reader sees,
+    removal by ID (a second breaker of a stale lease leaves the one taken since), and never
+    one of the project's containers."""
+    e, p = engine.engine, engine.project
+    name = f"stackup-lock-{p}"
+    first = e.take_lease(name, p, HOLDER)
+    assert first is not None
+    assert e.take_lease(name, p, {**HOLDER, "user": "bob"}) is None
+    seen = e.read_lease(name)
+    assert seen is not None and (seen.id, dict(seen.holder), seen.beat) == (first, HOLDER, "")
+    assert e.renew_lease(first, "1")
+    renewed = e.read_lease(name)
+    assert renewed is not None and renewed.beat == "1"
+    assert e.observe(p).containers == ()
+    e.drop_lease(first)
+    assert e.read_lease(name) is None
+    assert not e.renew_lease(first, "2")
+    second = e.take_lease(name, p, HOLDER)
+    assert second is not None and second != first
+    e.drop_lease(first)
+    fresh = e.read_lease(name)
+    assert fresh is not None and fresh.id == second
+    e.drop_lease(second)
+    assert e.read_lease(name) is None
+
+
+def test_a_container_holding_a_leases_name_is_named_never_taken_for_one(engine: Subject) -> None:
+    e, p = engine.engine, engine.project
+    e.create_container(cspec(engine, "web"))
+    assert e.take_lease(f"{p}-web-1", p, HOLDER) is None
+    with pytest.raises(EngineError, match=f"the container {p}-web-1 is in the way"):
+        e.read_lease(f"{p}-web-1")
+    assert [c.name for c in e.observe(p).containers] == [f"{p}-web-1"]

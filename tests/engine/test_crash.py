@@ -49,7 +49,11 @@ def _up(
 ) -> tuple[int, str]:
     # One operation at a time by default, so that "killed after the k-th engine call" names
     # one state: with several calls in flight, another may complete before the SIGKILL.
-    # Through the fault-injecting wrapper only when a hook is asked for.
+    # Through the fault-injecting wrapper only when a hook is asked for. A killed `up` leaves
+    # its lock's lease on the engine: the next `up` breaks it once it has seen it unrenewed
+    # for the killed one's TTL, kept short here.
+    if env:
+        env = {"STACKUP_LOCK_TTL": "1", **env}
     result = stackup(
         "-p", project, "up", "--progress", "plain", "--parallel", str(parallel),
         cwd=stack_dir, env=env, check=False, faulty=bool(env),

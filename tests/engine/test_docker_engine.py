@@ -492,3 +492,18 @@ def test_build_image_with_inline_dockerfile(
             list(engine.build_image(bad, tag + "-bad"))
     finally:
         docker_client.images.remove(tag, force=True)
+
+
+def test_a_projects_lock_is_none_of_its_containers_for_ls(
+    engine: DockerEngine, project_name: str
+) -> None:
+    """The lease (a container named for the lock, with the project's label) is not counted by
+    `stackup ls`; the project's own containers are."""
+    p = project_name
+    lease = engine.take_lease(f"stackup-lock-{p}", p, {"host": "laptop", "user": "alice"})
+    assert lease is not None
+    assert p not in {row["name"] for row in engine.list_projects()}
+    engine.create_container(spec(p, "sh", service(**SLEEPER)))
+    projects = {row["name"]: row for row in engine.list_projects()}
+    assert projects[p] == {"name": p, "status": "created(1)", "containers": 1}
+    engine.drop_lease(lease)

@@ -9,12 +9,15 @@ stackup) and checks that the local engine has nothing of the project.
 from __future__ import annotations
 
 import fcntl
+import getpass
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +26,7 @@ import docker
 import pytest
 
 from stackup.engine.docker.connect import context_dir_name
-from tests.engine.helpers import PROJECT_LABEL, StackDir, stackup, wait_for
+from tests.engine.helpers import PROJECT_LABEL, ROOT, StackDir, stackup, wait_for
 from tests.engine.remote_host import RemoteHost
 
 STACK = """
@@ -334,3 +337,70 @@ def test_thirty_services_in_one_login(
     stackup("up", cwd=tmp_stack_dir, env=env, timeout=600)
     assert remote_host.logins() - logins_before == 1
     assert len(remote_host.containers_of(remote_project)) == 30
+
+
+def test_the_lock_is_held_on_the_remote_engine_and_expires_after_kill_9_of_its_holder(
+    remote_host: RemoteHost, remote_project: str, tmp_stack_dir: StackDir, tmp_path: Path
+) -> None:
+    """Two clients of the remote engine with runtime directories of their own (this host's
+    lock file cannot keep them apart): a holder of the project's lock (taken as every use case
+    takes it, then sleeping) and an `up`, which waits naming it; after `kill -9` of the holder
+    the `up` takes the lock once its lease has gone unrenewed for its TTL, and applies."""
+    p = remote_project
+    tmp_stack_dir.stack(STACK.format(project=p))
+
+    def own_runtime_dir(name: str) -> str:
+        (tmp_path / name).mkdir(mode=0o700)
+        return str(tmp_path / name)
+
+    hold = textwrap.dedent(
+        f"""
+        import time
+        from stackup.engine.docker.engine import DockerEngine
+        from stackup.targets.engine.lock import project_lock
+        with project_lock(DockerEngine.from_env(), {p!r}):
+            print("holding", flush=True)
+            time.sleep(600)
+        """
+    )
+    held_env = remote_host.env(XDG_RUNTIME_DIR=own_runtime_dir("a"), STACKUP_LOCK_TTL="3")
+    up_env = remote_host.env(XDG_RUNTIME_DIR=own_runtime_dir("b"), NO_COLOR="1")
+    held_out, up_out = tmp_path / "holder.out", tmp_path / "up.out"
+    with open(held_out, "wb") as sink:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", hold],
+            cwd=ROOT,
+            env={**os.environ, **held_env},
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    procs = [holder]
+    try:
+        wait_for(lambda: "holding" in held_out.read_text(), timeout=60, what="the lock held")
+        with open(up_out, "wb") as sink:
+            up = subprocess.Popen(
+                [sys.executable, "-m", "stackup", "up", "--progress", "plain"],
+                cwd=tmp_stack_dir.path,
+                env={**os.environ, **up_env},
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        procs.append(up)
+        held = f"(held by {getpass.getuser()}@{socket.gethostname()} pid {holder.pid} since "
+        waiting = f"waiting for the lock on project {p} {held}"
+        wait_for(lambda: waiting in up_out.read_text(), timeout=60, what="up to wait")
+        assert remote_host.containers_of(p) == [f"stackup-lock-{p}"]  # nothing applied yet
+        holder.kill()  # SIGKILL: its lease stays on the engine, unrenewed
+        holder.wait()
+        assert up.wait(timeout=120) == 0, up_out.read_text()
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = up_out.read_text()
+    assert f"breaking the lock on project {p} {held}" in text, text
+    assert "not renewed for 3s" in text and f"got the lock on project {p}" in text, text
+    assert remote_host.containers_of(p) == [f"{p}-app-1"]  # one container, and no lock left

@@ -197,7 +197,7 @@ def test_a_burst_waits_for_the_project_lock_held_by_another_apply(
     wait_header(url, "X-Version", "one")
     project = name.rsplit("-web-1", 1)[0]
     engine = DockerEngine.from_env()
-    with project_lock(engine.engine_id(), project):
+    with project_lock(engine, project):
         (d / "nginx/conf.d/default.conf").write_text(server_conf("two"), encoding="utf-8")
         watch.wait_for(r"waiting for the lock on project " + re.escape(project))
         assert "sent HUP" not in watch.output

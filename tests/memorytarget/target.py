@@ -71,8 +71,8 @@ class MemoryTarget:
         self.engine = engine
         self.steps = MemorySteps(engine)
 
-    def lock_id(self) -> str:
-        return "memory-" + self.engine.engine_id()
+    def lock_engine(self) -> FakeEngine:
+        return self.engine
 
     def plan(self, loaded: LoadedStack, options: ReconcileOptions, *, adopt: bool = False) -> Plan:
         return plan_on(loaded, self.engine, options)

@@ -48,6 +48,7 @@ from stackup.engine.docker.calls import (
 from stackup.engine.docker.execs import DockerExecs
 from stackup.engine.docker.hijack import keep_buffered_output
 from stackup.engine.docker.images import DockerImages
+from stackup.engine.docker.leases import DockerLeases
 from stackup.engine.docker.ssh import SshTunnel
 from stackup.engine.docker.ssh import open_tunnel as open_ssh_tunnel
 from stackup.engine.interface import (
@@ -56,6 +57,8 @@ from stackup.engine.interface import (
     ContainerState,
     Engine,
     ExecResult,
+    Lease,
+    Leases,
     NetworkAttachment,
     NetworkSpec,
     PullEvent,
@@ -86,6 +89,7 @@ class DockerEngine:
         self.api_version = (int(major), int(minor or 0))
         self.images = DockerImages(self.api)
         self.execs = DockerExecs(self.api)
+        self.leases = DockerLeases(self.api)
 
     # ------------------------------------------------------------------ connection
 
@@ -560,6 +564,24 @@ class DockerEngine:
             on_output=on_output,
         )
 
+    # ------------------------------------------------------------------ leases (the project lock)
+
+    @counted
+    def take_lease(self, name: str, project: str, holder: Mapping[str, str]) -> str | None:
+        return self.leases.take(name, project, holder)
+
+    @counted
+    def read_lease(self, name: str) -> Lease | None:
+        return self.leases.read(name)
+
+    @counted
+    def renew_lease(self, lease_id: str, beat: str) -> bool:
+        return self.leases.renew(lease_id, beat)
+
+    @counted
+    def drop_lease(self, lease_id: str) -> None:
+        self.leases.drop(lease_id)
+
     @counted
     def list_projects(self) -> list[dict[str, str | int]]:
         """The stackup projects on the engine (`stackup ls`): name, a status summary like
@@ -568,8 +590,9 @@ class DockerEngine:
             raw = self.api.containers(all=True, filters={"label": labels.PROJECT})
         states: dict[str, Counter[str]] = {}
         for item in raw:
-            project = (item.get("Labels") or {}).get(labels.PROJECT)
-            if project:
+            found = item.get("Labels") or {}
+            project = found.get(labels.PROJECT)
+            if project and labels.LEASE not in found:  # a lock is not one of its containers
                 states.setdefault(project, Counter())[str(item.get("State", ""))] += 1
         return [
             {
@@ -607,4 +630,7 @@ def connect_engine(context: str | None = None) -> DockerEngine:
 if TYPE_CHECKING:  # mypy proves DockerEngine implements the Engine protocol
 
     def _implements_engine(engine: DockerEngine) -> Engine:
+        return engine
+
+    def _implements_leases(engine: DockerEngine) -> Leases:
         return engine

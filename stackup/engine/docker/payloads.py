@@ -148,7 +148,10 @@ def observed_from_payloads(
     engine_id: str,
 ) -> Observed:
     own = [container_from_payload(c) for c in containers]
-    own = [c for c in own if c.labels.get(labels.PROJECT) == project]
+    # The project's lock (a container made only for its name) is none of its resources.
+    own = [
+        c for c in own if c.labels.get(labels.PROJECT) == project and labels.LEASE not in c.labels
+    ]
     others = [container_from_payload(c) for c in foreign]
     others = [c for c in others if c.labels.get(labels.COMPOSE_PROJECT) == project]
     nets = {n.name: n for n in (network_from_payload(n) for n in networks)}

@@ -117,7 +117,7 @@ def run_oneoff(
 ) -> int:
     """Apply the one-off plan under the project's lock, then stream the container's output
     until it exits; returns its exit code."""
-    with project_lock(engine.engine_id(), loaded.stack.name, on_wait=on_message):
+    with project_lock(engine, loaded.stack.name, on_wait=on_message):
         plan, cname = oneoff_plan(
             loaded,
             engine,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from stackup.engine.docker.connect import is_local, resolve
-from stackup.engine.interface import Engine
+from stackup.engine.interface import Engine, LockEngine
 from stackup.engine.observed import Observed, ObservedContainer
 from stackup.errors import ApplyError, StackupError
 from stackup.loading.compat import engine_errors
@@ -203,8 +203,8 @@ class EngineTarget:
         # Whether a process holds a host port: probed on this machine only for a local engine.
         self.host_ports = host_ports if host_ports is not None else host_ports_of(engine)
 
-    def lock_id(self) -> str:
-        return self.engine.engine_id()
+    def lock_engine(self) -> LockEngine:
+        return self.engine
 
     def plan(self, loaded: LoadedStack, options: ReconcileOptions, *, adopt: bool = False) -> Plan:
         options = plan_options(loaded, self.engine, options)

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from stackup.engine.interface import LockEngine
 from stackup.errors import PlanError, UsageError
 from stackup.loading.compat import warnings
 from stackup.loading.loader import LoadedStack
@@ -85,8 +86,8 @@ class SwarmTarget:
         self.steps = SwarmSteps(engine, engine.engine)
         self.wait_timeout = wait_timeout
 
-    def lock_id(self) -> str:
-        return self.engine.engine_id()
+    def lock_engine(self) -> LockEngine:
+        return self.engine.engine  # the manager's engine
 
     def plan(self, loaded: LoadedStack, options: ReconcileOptions, *, adopt: bool = False) -> Plan:
         for flag in _ENGINE_ONLY:

@@ -1,0 +1,175 @@
+"""The project lock's lease, on the in-memory engine, with the waiter's clock in the test's
+hands: a renewed lease is waited for however long it is held, one nobody renews is broken after
+its holder's TTL by the waiter's own clock, `wait=False` refuses naming the holder, the lease
+goes whatever ends the hold, a holder whose lease was broken under it is told, and `unlock`
+breaks only the lease it showed. (tests/engine/test_lock.py: the same on a real engine, across
+processes.)"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from stackup import usecases
+from stackup.engine.fake import FakeEngine
+from stackup.errors import LockError
+from stackup.targets.engine.lock import lease_name, project_lock
+
+PROJECT = "demo"
+ALICE = {
+    "host": "laptop",
+    "user": "alice",
+    "pid": "4242",
+    "since": "2020-01-02T12:03:11Z",
+    "ttl": "2",
+}
+HELD_BY_ALICE = "held by alice@laptop pid 4242 since 2020-01-02 12:03:11 UTC"
+
+
+class Clock:
+    """The waiter's clock and sleep: each sleep moves the clock on and lets the test act (as
+    the holder would, meanwhile)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps = 0
+        self.meanwhile: Callable[[], None] = lambda: None
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.sleeps += 1
+        self.meanwhile()
+
+
+@pytest.fixture(autouse=True)
+def _own_runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "run").mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("STACKUP_LOCK_TTL", raising=False)
+
+
+def test_a_renewed_lease_is_waited_for_past_its_ttl_and_taken_once_released() -> None:
+    engine, clock = FakeEngine(), Clock()
+    alice = engine.take_lease(lease_name(PROJECT), PROJECT, ALICE)
+    assert alice is not None
+
+    def alice_renews_then_releases() -> None:
+        if clock.sleeps < 30:  # 30 polls of 0.4 s: six times her TTL of 2 s
+            engine.renew_lease(alice, f"beat {clock.sleeps}")
+        else:
+            engine.drop_lease(alice)
+
+    clock.meanwhile = alice_renews_then_releases
+    messages: list[str] = []
+    with project_lock(engine, PROJECT, on_wait=messages.append, clock=clock, sleep=clock.sleep):
+        lease = engine.read_lease(lease_name(PROJECT))
+        assert lease is not None and lease.id != alice
+        assert lease.holder["pid"] == str(os.getpid())
+    assert clock.sleeps == 30
+    assert messages[0] == f"waiting for the lock on project {PROJECT} ({HELD_BY_ALICE})"
+    assert messages[1].startswith(f"got the lock on project {PROJECT} after "), messages
+    assert len(messages) == 2, messages  # never broken
+    assert engine.read_lease(lease_name(PROJECT)) is None  # released
+
+
+def test_a_lease_nobody_renews_is_broken_after_its_holders_ttl_by_the_waiters_clock() -> None:
+    engine, clock = FakeEngine(), Clock()
+    dead = engine.take_lease(lease_name(PROJECT), PROJECT, ALICE)
+    messages: list[str] = []
+    with project_lock(engine, PROJECT, on_wait=messages.append, clock=clock, sleep=clock.sleep):
+        lease = engine.read_lease(lease_name(PROJECT))
+        assert lease is not None and lease.id != dead
+    assert messages[:2] == [
+        f"waiting for the lock on project {PROJECT} ({HELD_BY_ALICE})",
+        f"breaking the lock on project {PROJECT} ({HELD_BY_ALICE}): not renewed for 2s",
+    ]
+    # Her TTL (2 s), not the waiter's own default (30 s).
+    assert 2 <= clock.now < 30
+
+
+def test_without_waiting_the_holder_is_named_at_once_and_the_lease_kept() -> None:
+    engine = FakeEngine()
+    alice = engine.take_lease(lease_name(PROJECT), PROJECT, ALICE)
+    with pytest.raises(LockError) as refused, project_lock(engine, PROJECT, wait=False):
+        raise AssertionError("not reached")
+    assert refused.value.message == f"project {PROJECT} is locked ({HELD_BY_ALICE})"
+    lease = engine.read_lease(lease_name(PROJECT))
+    assert lease is not None and lease.id == alice
+
+
+@pytest.mark.parametrize("ending", [RuntimeError, KeyboardInterrupt])
+def test_the_lease_goes_whatever_ends_the_hold(ending: type[BaseException]) -> None:
+    engine = FakeEngine()
+    with pytest.raises(ending), project_lock(engine, PROJECT):
+        assert engine.read_lease(lease_name(PROJECT)) is not None
+        raise ending()
+    assert engine.read_lease(lease_name(PROJECT)) is None
+    assert engine.observe(PROJECT).containers == ()
+
+
+def test_a_holder_whose_lease_was_broken_under_it_is_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STACKUP_LOCK_TTL", "0.3")  # renewed every 0.1 s
+    engine = FakeEngine()
+    broken = f"the lock on project {PROJECT} was broken while"
+    with pytest.raises(LockError, match=broken), project_lock(engine, PROJECT):
+        lease = engine.read_lease(lease_name(PROJECT))
+        assert lease is not None
+        engine.drop_lease(lease.id)  # `stackup unlock`, or a waiter that gave up on it
+        renewals = engine.calls["renew_lease"]
+        deadline = time.monotonic() + 30
+        while engine.calls["renew_lease"] == renewals and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def test_unlock_shows_the_holder_and_breaks_only_when_confirmed() -> None:
+    engine = FakeEngine()
+    assert usecases.unlock(PROJECT, engine, lambda holder: True) == usecases.Unlocked(None, False)
+    alice = engine.take_lease(lease_name(PROJECT), PROJECT, ALICE)
+    shown: list[str] = []
+
+    def declined(holder: usecases.LockHolder) -> bool:
+        shown.append(holder.text)
+        return False
+
+    kept = usecases.unlock(PROJECT, engine, declined)
+    assert shown == [HELD_BY_ALICE] and not kept.broken
+    assert engine.read_lease(lease_name(PROJECT)) is not None
+    broken = usecases.unlock(PROJECT, engine, lambda holder: True)
+    assert broken.broken and broken.holder is not None and broken.holder.lease_id == alice
+    assert engine.read_lease(lease_name(PROJECT)) is None
+
+
+def test_unlock_leaves_a_lease_taken_again_while_it_asked() -> None:
+    engine = FakeEngine()
+    engine.take_lease(lease_name(PROJECT), PROJECT, ALICE)
+    taken_since: list[str] = []
+
+    def meanwhile_a_waiter_breaks_and_takes_it(holder: usecases.LockHolder) -> bool:
+        engine.drop_lease(holder.lease_id)
+        fresh = engine.take_lease(lease_name(PROJECT), PROJECT, {**ALICE, "user": "bob"})
+        assert fresh is not None
+        taken_since.append(fresh)
+        return True
+
+    usecases.unlock(PROJECT, engine, meanwhile_a_waiter_breaks_and_takes_it)
+    lease = engine.read_lease(lease_name(PROJECT))
+    assert lease is not None and [lease.id] == taken_since
+
+
+def test_the_ttl_setting_must_be_a_positive_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in ("soon", "0", "-1"):
+        monkeypatch.setenv("STACKUP_LOCK_TTL", bad)
+        with (
+            pytest.raises(LockError, match="STACKUP_LOCK_TTL"),
+            project_lock(FakeEngine(), PROJECT),
+        ):
+            raise AssertionError("not reached")
