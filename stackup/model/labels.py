@@ -30,6 +30,9 @@ TEMPORARY_SUFFIX = "_stackup-new"
 ONEOFF = "io.stackup.oneoff"
 # On the container made only to read an image's files (never started, removed at once).
 PATH_PROBE = "io.stackup.path-probe"
+# On the container made only to write or read files on the engine's host (never started,
+# removed at once): the directory it mounts (stackup.engine.docker.hostfiles).
+HOST_FILES = "io.stackup.host-files"
 NETWORK = "io.stackup.network"
 VOLUME = "io.stackup.volume"
 

@@ -39,6 +39,7 @@ _COLOURS = {
     Action.BUILD: "34",
     Action.SYNC: "36",
     Action.PUSH: "34",
+    Action.SHIP: "36",
 }
 
 
@@ -59,7 +60,7 @@ def summary_line(plan: Plan) -> str:
         f"{s['recreate']} to recreate",
         f"{s['remove']} to remove",
     ]
-    for key in ("start", "stop", "reload", "pull", "build", "push", "sync"):
+    for key in ("start", "stop", "reload", "pull", "build", "push", "sync", "ship"):
         if s[key]:
             parts.append(f"{s[key]} to {key}")
     return "Plan: " + ", ".join(parts) + "."

@@ -45,6 +45,7 @@ from stackup.engine.docker.calls import (
 )
 from stackup.engine.docker.execs import DockerExecs
 from stackup.engine.docker.hijack import keep_buffered_output
+from stackup.engine.docker.hostfiles import DockerHostFiles
 from stackup.engine.docker.images import DockerImages
 from stackup.engine.docker.ssh import SshTunnel
 from stackup.engine.docker.ssh import open_tunnel as open_ssh_tunnel
@@ -84,6 +85,7 @@ class DockerEngine:
         self.api_version = (int(major), int(minor or 0))
         self.images = DockerImages(self.api)
         self.execs = DockerExecs(self.api)
+        self.host_files = DockerHostFiles(self.api)
 
     # ------------------------------------------------------------------ connection
 
@@ -528,6 +530,14 @@ class DockerEngine:
     @counted
     def put_files(self, container: str, path: str, archive: bytes) -> None:
         self.execs.put_files(container, path, archive)
+
+    @mutating
+    def write_host_files(self, directory: str, archive: bytes) -> None:
+        self.host_files.write(directory, archive)
+
+    @counted
+    def read_host_files(self, directory: str, path: str) -> Mapping[str, bytes]:
+        return self.host_files.read(directory, path)
 
     @counted
     def exec_stream(

@@ -1,0 +1,144 @@
+"""The host side of `stackup.planning.shipping`: the project's files read here (sha256 of
+each) and the manifests read from the engine's host before planning, and the shipping steps
+carried out (`ShipFiles` through the engine's helper container, `RewriteInPlace` through a
+running container)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import tarfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from stackup.engine.interface import Engine
+from stackup.errors import ApplyError
+from stackup.planning.plan import RewriteInPlace, ShipFiles
+from stackup.planning.shipping import (
+    MANIFESTS,
+    LocalFile,
+    ShipFacts,
+    Shipped,
+    manifests_from,
+    project_root,
+)
+
+
+def engine_host(engine: Engine) -> str:
+    """The engine's host as the user named it (`ssh://deploy@prod:22` → `prod`)."""
+    endpoint = getattr(engine, "endpoint", None)
+    url = str(getattr(endpoint, "base_url", ""))
+    return urlsplit(url).hostname or url or "the engine's host"
+
+
+def _digest(path: Path) -> LocalFile:
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return LocalFile(h.hexdigest(), size)
+
+
+def local_files(source: Path) -> dict[str, LocalFile] | None:
+    """The regular files of a source here by path relative to it ("" for a file), or None
+    when it is missing or unreadable (symbolic links are followed, as a bind mount would)."""
+    try:
+        if source.is_file():
+            return {"": _digest(source)}
+        if not source.is_dir():
+            return None
+        out = {}
+        for root, dirs, files in os.walk(source, followlinks=True):
+            dirs.sort()
+            for name in sorted(files):
+                path = Path(root) / name
+                if path.is_file():
+                    out[path.relative_to(source).as_posix()] = _digest(path)
+        return out
+    except OSError:
+        return None
+
+
+def read_facts(
+    engine: Engine,
+    project: str,
+    sources: Iterable[Shipped],
+    may_look: Callable[[Path], bool] | None = None,
+) -> ShipFacts:
+    local = {}
+    for source in sources:
+        if may_look is not None and not may_look(Path(source.local)):
+            continue
+        files = local_files(Path(source.local))
+        if files is not None:
+            local[source.relative] = files
+    remote = (
+        manifests_from(engine.read_host_files(project_root(project), MANIFESTS)) if local else {}
+    )
+    return ShipFacts(engine_host(engine), local, remote)
+
+
+def ship(engine: Engine, step: ShipFiles) -> int:
+    """Write the step's files on the engine's host; returns the bytes of file content sent."""
+    buffer = io.BytesIO()
+    sent = 0
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in step.replace:
+            # An entry that is not a directory replaces a directory with all it holds; the
+            # directory entry after it makes it a directory again, empty.
+            tar.addfile(tarfile.TarInfo(path))
+            directory = tarfile.TarInfo(path)
+            directory.type = tarfile.DIRTYPE
+            directory.mode = 0o755
+            tar.addfile(directory)
+        for local, destination in step.files:
+            try:
+                data = Path(local).read_bytes()
+                mode = Path(local).stat().st_mode & 0o7777
+            except OSError as exc:
+                raise ApplyError(f"cannot read {local} to ship it: {exc.strerror}") from exc
+            tar.addfile(_entry(destination, len(data), mode), io.BytesIO(data))
+            sent += len(data)
+        for destination, content in step.contents:
+            tar.addfile(_entry(destination, len(content), 0o644), io.BytesIO(content))
+    engine.write_host_files(step.directory, buffer.getvalue())
+    return sent
+
+
+def _entry(name: str, size: int, mode: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = mode
+    return info
+
+
+def rewrite_in_place(engine: Engine, step: RewriteInPlace) -> int:
+    """Copy the file into the container beside the root, then `cat` it over the target:
+    the target keeps its inode, so what bind-mounts it sees the new content."""
+    try:
+        data = Path(step.source).read_bytes()
+    except OSError as exc:
+        raise ApplyError(f"cannot read {step.source} to ship it: {exc.strerror}") from exc
+    staged = f".stackup-ship-{secrets.token_hex(6)}"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.addfile(_entry(staged, len(data), 0o600), io.BytesIO(data))
+    engine.put_files(step.container, "/", buffer.getvalue())
+    script = 'cat "$1" > "$2"; status=$?; rm -f "$1"; exit $status'
+    result = engine.exec_run(
+        step.container, ("sh", "-c", script, "sh", f"/{staged}", step.target), user="0"
+    )
+    if result.exit_code != 0:
+        raise ApplyError(
+            f"could not rewrite {step.target} in place in {step.container} "
+            f"(exit {result.exit_code})",
+            output=result.output,
+            hint="the container needs `sh` and `cat` for a file mounted on its own to be shipped "
+            "while it runs",
+        )
+    return len(data)
