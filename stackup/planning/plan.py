@@ -244,12 +244,27 @@ class ShipFiles:
 
 @dataclass(frozen=True, slots=True)
 class RewriteInPlace:
-    """Rewrite the file `target` in the running `container` with the content of `source` (a
-    path here), keeping its inode: a file bind-mounted on its own is pinned by its inode."""
+    """Rewrite the file `target` on the engine's host with the content of `source` (a path
+    here), keeping its inode (a container that bind-mounts the file on its own is pinned to
+    its inode), through a throwaway container of `image` (one the engine has: the image of a
+    container that mounts the file) that bind-mounts it writable."""
 
-    container: str
+    project: str
+    image: str
     target: str
     source: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveOnHost:
+    """Remove the files `paths` (relative to `directory`) on the engine's host, through a
+    throwaway container of `image` that bind-mounts `directory` writable: the directory stays
+    the one the running containers mount."""
+
+    project: str
+    image: str
+    directory: str
+    paths: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +338,7 @@ Step = (
     | CopyFiles
     | ShipFiles
     | RewriteInPlace
+    | RemoveOnHost
     | CheckInThrowaway
     | RecordApplied
     | TargetStep

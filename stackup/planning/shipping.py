@@ -31,11 +31,11 @@ from stackup.model.spec import Stack
 from stackup.planning.configstate import ConfigSnapshot
 from stackup.planning.plan import (
     Action,
-    Exec,
     FileState,
     Kind,
     Operation,
     Plan,
+    RemoveOnHost,
     RewriteInPlace,
     ShipFiles,
     Step,
@@ -248,20 +248,24 @@ def _ship(
     if not (added or changed or removed):
         return None
     root = project_root(project)
-    # The running containers that mount this source, with where: the windows for what
-    # must change in place (a single file's inode, removals in a mounted directory).
+    # The running containers that mount this source, by their images: what must change in
+    # place (a single file's inode, removals in a mounted directory) is changed through a
+    # throwaway container of one of those images (the engine has it; the containers' own
+    # mounts may be read-only).
     mounted = sorted(
-        (c.name, m.destination)
-        for c in observed.containers
-        if c.state == "running"
-        for m in c.mounts
-        if m.type == "bind" and m.source == source.remote
+        {
+            c.image_id
+            for c in observed.containers
+            if c.state == "running"
+            for m in c.mounts
+            if m.type == "bind" and m.source == source.remote
+        }
     )
     steps: list[Step] = []
     single = set(local) == {""}
     writes = [*changed, *added]
     if single and mounted:
-        steps.extend(RewriteInPlace(name, target, source.local) for name, target in mounted)
+        steps.append(RewriteInPlace(project, mounted[0], source.remote, source.local))
     elif removed and not mounted:
         # Nothing shows this directory now: it is shipped again whole, replacing the old.
         steps.append(
@@ -280,15 +284,7 @@ def _ship(
             )
         )
     if removed and mounted:
-        name, target = mounted[0]
-        steps.append(
-            Exec(
-                name,
-                ("rm", "-f", "--", *(_join(target, p) for p in removed)),
-                "remove shipped files",
-                user="0",
-            )
-        )
+        steps.append(RemoveOnHost(project, mounted[0], source.remote, tuple(removed)))
     steps.append(
         ShipFiles(
             root, contents=((f"{MANIFESTS}/{manifest_name(source)}", manifest_json(source, local)),)

@@ -25,9 +25,13 @@ project's) and are removed at the end, pass or fail.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
+import json
 import re
 import secrets
 import subprocess
+import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +127,50 @@ class RemoteHost:
                 self.docker(*rm, *ids)
 
 
+def with_open_root(saved: bytes) -> bytes:
+    """A `docker save` archive whose layers' root directory entries (`./`) are 0755.
+
+    The locally built nginx image's layer records its root as 0700 (the mode of the
+    temporary directory it was made in). The outer engine's overlayfs ignores it; the remote
+    host's dockerd uses vfs, which applies it, so nginx's workers (www-data) could read
+    nothing in a container of it. Each changed layer gets its new digest in the image
+    config (`docker load` checks them); the image ID changes with it."""
+    members: dict[str, tuple[tarfile.TarInfo, bytes]] = {}
+    with tarfile.open(fileobj=io.BytesIO(saved)) as archive:
+        for entry in archive.getmembers():
+            content = archive.extractfile(entry) if entry.isfile() else None
+            members[entry.name] = (entry, content.read() if content is not None else b"")
+    manifest = json.loads(members["manifest.json"][1])
+    for image in manifest:
+        config = json.loads(members[image["Config"]][1])
+        diff_ids = []
+        for layer in image["Layers"]:
+            entry, data = members[layer]
+            out = io.BytesIO()
+            with (
+                tarfile.open(fileobj=io.BytesIO(data)) as src,
+                tarfile.open(fileobj=out, mode="w") as dst,
+            ):
+                for item in src.getmembers():
+                    if item.isdir() and item.name in (".", "./"):
+                        item.mode = 0o755
+                    dst.addfile(item, src.extractfile(item) if item.isfile() else None)
+            data = out.getvalue()
+            entry.size = len(data)
+            members[layer] = (entry, data)
+            diff_ids.append("sha256:" + hashlib.sha256(data).hexdigest())
+        config["rootfs"]["diff_ids"] = diff_ids
+        entry, _ = members[image["Config"]]
+        data = json.dumps(config).encode()
+        entry.size = len(data)
+        members[image["Config"]] = (entry, data)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        for entry, data in members.values():
+            archive.addfile(entry, io.BytesIO(data) if entry.isfile() else None)
+    return out.getvalue()
+
+
 def build_image() -> None:
     subprocess.run(["bash", str(ROOT / "scripts" / "build-remote-host.sh")], check=True)
 
@@ -200,7 +248,7 @@ def remote_host(
             # /images/NAME/get exports under the name asked for (busybox:latest), where the
             # SDK's Image.save(named=True) would take the image's first tag.
             tarball = b"".join(local.api.get_image(image))
-            host.ssh("docker", "load", input=tarball)
+            host.ssh("docker", "load", input=with_open_root(tarball))
         yield host
     finally:
         with contextlib.suppress(docker.errors.NotFound):

@@ -8,15 +8,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import secrets
 import tarfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from stackup.engine.interface import Engine
+from stackup.engine.interface import ContainerSpec, Engine, FileCopy, MountSpec
 from stackup.errors import ApplyError
-from stackup.planning.plan import RewriteInPlace, ShipFiles
+from stackup.model import labels
+from stackup.model.spec import Service
+from stackup.planning.plan import RemoveOnHost, RewriteInPlace, ShipFiles
 from stackup.planning.shipping import (
     MANIFESTS,
     LocalFile,
@@ -25,6 +26,10 @@ from stackup.planning.shipping import (
     manifests_from,
     project_root,
 )
+from stackup.targets.engine.throwaway import run_check
+
+# On the throwaway container that changes a shipped file in place.
+SHIP_LABEL = "io.stackup.ship"
 
 
 def engine_host(engine: Engine) -> str:
@@ -99,10 +104,12 @@ def ship(engine: Engine, step: ShipFiles) -> int:
         for local, destination in step.files:
             try:
                 data = Path(local).read_bytes()
-                mode = Path(local).stat().st_mode & 0o7777
+                status = Path(local).stat()
             except OSError as exc:
                 raise ApplyError(f"cannot read {local} to ship it: {exc.strerror}") from exc
-            tar.addfile(_entry(destination, len(data), mode), io.BytesIO(data))
+            # The mode and time of the file here: nginx's ETag and Last-Modified come from them.
+            entry = _entry(destination, len(data), status.st_mode & 0o7777, status.st_mtime)
+            tar.addfile(entry, io.BytesIO(data))
             sent += len(data)
         for destination, content in step.contents:
             tar.addfile(_entry(destination, len(content), 0o644), io.BytesIO(content))
@@ -110,35 +117,86 @@ def ship(engine: Engine, step: ShipFiles) -> int:
     return sent
 
 
-def _entry(name: str, size: int, mode: int) -> tarfile.TarInfo:
+def _entry(name: str, size: int, mode: int, mtime: float = 0.0) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.size = size
     info.mode = mode
+    info.mtime = int(mtime)
     return info
 
 
+_STAGED = "/.stackup-shipped"
+
+
 def rewrite_in_place(engine: Engine, step: RewriteInPlace) -> int:
-    """Copy the file into the container beside the root, then `cat` it over the target:
-    the target keeps its inode, so what bind-mounts it sees the new content."""
+    """Copy the file into a throwaway container that bind-mounts the target writable, which
+    `cat`s it over the target: the target keeps its inode, so the containers that mount it
+    see the new content."""
     try:
         data = Path(step.source).read_bytes()
     except OSError as exc:
         raise ApplyError(f"cannot read {step.source} to ship it: {exc.strerror}") from exc
-    staged = f".stackup-ship-{secrets.token_hex(6)}"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.addfile(_entry(staged, len(data), 0o600), io.BytesIO(data))
-    engine.put_files(step.container, "/", buffer.getvalue())
-    script = 'cat "$1" > "$2"; status=$?; rm -f "$1"; exit $status'
-    result = engine.exec_run(
-        step.container, ("sh", "-c", script, "sh", f"/{staged}", step.target), user="0"
+    _on_host(
+        engine,
+        step.project,
+        step.image,
+        step.target,
+        f'cat {_STAGED} > "$0"',
+        (FileCopy(_STAGED, data, 0o600),),
+        f"rewriting {step.target} in place",
     )
+    return len(data)
+
+
+def remove_on_host(engine: Engine, step: RemoveOnHost) -> None:
+    _on_host(
+        engine,
+        step.project,
+        step.image,
+        step.directory,
+        'cd "$0" && rm -f -- "$@"',
+        (),
+        f"removing {len(step.paths)} file(s) from {step.directory}",
+        step.paths,
+    )
+
+
+def _on_host(
+    engine: Engine,
+    project: str,
+    image: str,
+    host_path: str,
+    script: str,
+    files: tuple[FileCopy, ...],
+    doing: str,
+    arguments: tuple[str, ...] = (),
+) -> None:
+    """Run `sh -c script MOUNT arguments...` in a throwaway container of `image` that
+    bind-mounts `host_path` writable at MOUNT, with no network, as root."""
+    mount = "/stackup-target"
+    service = Service.model_validate(
+        {
+            "image": image,
+            "entrypoint": ["sh", "-c", script],
+            "command": [mount, *arguments],
+            "user": "0",
+        }
+    )
+    spec = ContainerSpec(
+        name=f"{project}-stackup-ship",
+        image=image,
+        service=service,
+        labels={labels.PROJECT: project, SHIP_LABEL: "1"},
+        environment={},
+        network_mode="none",
+        mounts=(MountSpec("bind", mount, host_path, create_host_path=False),),
+        files=files,
+    )
+    result = run_check(engine, spec)
     if result.exit_code != 0:
         raise ApplyError(
-            f"could not rewrite {step.target} in place in {step.container} "
-            f"(exit {result.exit_code})",
+            f"{doing} on the engine's host failed (exit {result.exit_code})",
             output=result.output,
-            hint="the container needs `sh` and `cat` for a file mounted on its own to be shipped "
-            "while it runs",
+            hint=f"it runs `sh` in a throwaway container of {image}, the image of a container "
+            "that mounts the file",
         )
-    return len(data)

@@ -30,6 +30,7 @@ from stackup.planning.plan import (
     RemoveContainer,
     RemoveEmptyDirectories,
     RemoveNetwork,
+    RemoveOnHost,
     RemoveVolume,
     RenameContainer,
     RewriteInPlace,
@@ -48,7 +49,7 @@ from stackup.targets.engine.conditions import wait_for_condition
 from stackup.targets.engine.configfiles import write_record
 from stackup.targets.engine.images import build_image
 from stackup.targets.engine.reloaded import CONFIRM_TIMEOUT, wait_until_live
-from stackup.targets.engine.shipping import rewrite_in_place, ship
+from stackup.targets.engine.shipping import remove_on_host, rewrite_in_place, ship
 from stackup.targets.engine.throwaway import run_check
 
 
@@ -156,9 +157,12 @@ class EngineSteps:
                     f"wrote {len(step.files) + len(step.contents)} file(s) ({sent} B of content) "
                     f"into {step.directory}"
                 )
-            case RewriteInPlace(container, target):
+            case RewriteInPlace():
                 sent = rewrite_in_place(e, step)
-                run.step_done(f"rewrote {target} in place in {container} ({sent} B)")
+                run.step_done(f"rewrote {step.target} in place ({sent} B)")
+            case RemoveOnHost():
+                remove_on_host(e, step)
+                run.step_done(f"removed {len(step.paths)} file(s) from {step.directory}")
             case CheckInThrowaway(spec, purpose):
                 shown = " ".join(spec.service.command or ())
                 result = run_check(e, spec, run.cancel, step.timeout_s)
