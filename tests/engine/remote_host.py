@@ -39,7 +39,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from tests.engine.helpers import PROJECT_LABEL, ROOT, wait_for
+from tests.engine.helpers import PROJECT_LABEL, ROOT, free_port, wait_for
 from tests.engine.private_dockerd import free_address_pool
 
 IMAGE = "stackup-test/remote-host:latest"
@@ -92,6 +92,35 @@ class RemoteHost:
                 f"{proc.stderr.decode(errors='replace')}"
             )
         return proc
+
+    @contextlib.contextmanager
+    def forward(self, remote_port: int) -> Iterator[int]:
+        """A port on this machine's loopback forwarded (ssh -L) to `remote_port` on the remote
+        host's loopback, where its containers publish: the way to their pages."""
+        local_port = free_port()
+        proc = subprocess.Popen(
+            [
+                "ssh",
+                "-F",
+                str(self.ssh_config),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ExitOnForwardFailure=yes",
+                "-N",
+                "-L",
+                f"127.0.0.1:{local_port}:127.0.0.1:{remote_port}",
+                self.alias,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield local_port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
     def exec_root(self, *command: str) -> str:
         """Run a command as root on the remote host (`docker exec`, not ssh)."""

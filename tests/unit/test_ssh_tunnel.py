@@ -143,3 +143,36 @@ def test_an_engine_socket_the_user_may_not_open_fails_at_once(
     tunnel = ssh.SshTunnel(ssh.parse_url("ssh://server"), env)
     with pytest.raises(EngineUnavailableError, match=r"ssh://server: logged in, but .* refused"):
         tunnel.open(timeout=20)
+
+
+# An ssh as OpenSSH's behaves for this: it closes every descriptor it inherits, then listens
+# on the forwarded socket.
+_CLOSING_SSH = """\
+import os, socket, sys
+os.closerange(3, 1024)
+path = sys.argv[sys.argv.index("-L") + 1].rsplit(":", 1)[0]
+server = socket.socket(socket.AF_UNIX)
+server.bind(path)
+server.listen()
+while True:
+    server.accept()[0].close()
+"""
+
+
+def test_a_live_tunnel_is_not_swept_by_another_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ssh.tempfile, "tempdir", str(tmp_path))
+    script = tmp_path / "closing_ssh.py"
+    script.write_text(_CLOSING_SSH)
+    env = _fake_ssh(tmp_path, f'exec {sys.executable} {script} "$@"\n')
+    # The socket exists once the stand-in serves it (a unit test connects to no socket).
+    monkeypatch.setattr(ssh, "_ping", lambda path, timeout=5.0: "ok")
+    tunnel = ssh.SshTunnel(ssh.SshTarget("server"), env).open(timeout=20)
+    try:
+        # What another command does when it opens its own tunnel.
+        ssh._remove_stale_directories()
+        assert Path(tunnel.socket_path).exists()
+    finally:
+        tunnel.close()
+    assert not Path(tunnel.directory).exists()

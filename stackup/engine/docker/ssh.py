@@ -137,8 +137,8 @@ def _remove_stale_directories() -> None:
     """Remove the socket directories of earlier commands whose ssh has ended. A command that
     was killed (`kill -9`), or that handed its process to the docker CLI (`exec -it`), ran
     no clean-up of its own; its ssh ended with it (parent-death signal), its directory stays.
-    Each directory's `lock` is held (flock) by its ssh process, which inherits it: a lock
-    nobody holds is a directory nobody uses."""
+    Each directory's `lock` is held (flock) by the command that opened the tunnel
+    (`SshTunnel.open`): a lock nobody holds is a directory nobody uses."""
     for directory in Path(tempfile.gettempdir()).glob(DIRECTORY_PREFIX + "*"):
         try:
             if directory.stat().st_uid != os.getuid():
@@ -209,6 +209,7 @@ class SshTunnel:
         self._stderr_path = Path(self.directory) / "ssh.err"
         self._command = ssh_command(target, self.socket_path, env)
         self._process: subprocess.Popen[bytes] | None = None
+        self._lock_fd: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -220,11 +221,14 @@ class SshTunnel:
     ) -> SshTunnel:
         """Start ssh and wait until the remote engine answers through the socket; raise
         `EngineUnavailableError` naming the host and ssh's own reason when it does not."""
-        lock = _held_lock(self.directory)
-        try:
-            process = self._process = self._start(lock)
-        finally:
-            os.close(lock)
+        # The directory's lock is held by this process while the tunnel is open: OpenSSH
+        # closes every descriptor it inherits (closefrom), so ssh cannot hold it, and a
+        # concurrent command would sweep a live tunnel's socket. Inheritable, so that
+        # `exec -it` handing this process over to the docker CLI (an exec) keeps it held;
+        # released when the process ends, however it ends, with the ssh (parent-death signal).
+        lock = self._lock_fd = _held_lock(self.directory)
+        os.set_inheritable(lock, True)
+        process = self._process = self._start(lock)
         with SshTunnel._lock:
             SshTunnel._open.add(self)
         deadline = clock() + timeout
@@ -264,7 +268,8 @@ class SshTunnel:
             time.sleep(0.05)
 
     def _start(self, lock: int) -> subprocess.Popen[bytes]:
-        """Start ssh, handing it the directory's lock (`_remove_stale_directories`)."""
+        """Start ssh (an ssh that keeps inherited descriptors holds the directory's lock
+        too, `_remove_stale_directories`)."""
         with open(self._stderr_path, "wb") as err:
             return subprocess.Popen(
                 self._command,
@@ -297,6 +302,9 @@ class SshTunnel:
                 process.kill()
                 process.wait(timeout=5)
         shutil.rmtree(self.directory, ignore_errors=True)
+        lock, self._lock_fd = self._lock_fd, None
+        if lock is not None:
+            os.close(lock)
         with SshTunnel._lock:
             SshTunnel._open.discard(self)
 
