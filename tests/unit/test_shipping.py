@@ -1,0 +1,147 @@
+"""The project's files on a remote engine (stackup.planning.shipping), planned and applied on
+the in-memory engine posing as one reached over SSH: sources relocated, only what changed
+shipped, in place where a running container pins a file, removals, and nothing of it for an
+engine on this machine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+from stackup.api import UpRequest, up
+from stackup.engine.fake import FakeEngine
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.planning.options import ReconcileOptions
+from stackup.planning.plan import Action, CreateContainer, Plan, RemoveOnHost, RewriteInPlace
+from stackup.planning.render import render_text
+from stackup.runner import Event
+from stackup.targets.engine.target import EngineTarget
+
+STACK = """
+name: demo
+services:
+  web:
+    image: nginx:1.27
+    volumes:
+      - ./site:/usr/share/nginx/html:ro
+      - ./default.conf:/etc/nginx/conf.d/default.conf:ro
+      - /srv/shared:/shared
+"""
+ROOT = "/var/lib/stackup/demo"
+
+
+class QuietUI:
+    def lock_wait(self, message: str) -> None:
+        pass
+
+    def planned(self, plan: Plan) -> None:
+        pass
+
+    def confirm_data_loss(self, plan: Plan) -> bool:
+        return False
+
+    def confirm_adoption(self, plan: Plan) -> bool:
+        return False
+
+    @contextmanager
+    def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
+        yield lambda event: None
+
+
+def _remote() -> FakeEngine:
+    engine = FakeEngine()
+    engine.images["nginx:1.27"] = "sha256:" + "0e" * 32
+    # How engine_is_local tells an engine reached over SSH.
+    engine.endpoint = SimpleNamespace(base_url="ssh://deploy@server")  # type: ignore[attr-defined]
+    return engine
+
+
+def _project(tmp_path: Path) -> LoadedStack:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("hello\n")
+    (tmp_path / "site" / "about.html").write_text("about\n")
+    (tmp_path / "default.conf").write_text("server { listen 80; }\n")
+    return load_text(STACK, working_dir=str(tmp_path))
+
+
+def _plan(loaded: LoadedStack, engine: FakeEngine) -> Plan:
+    return EngineTarget(engine).plan(loaded, ReconcileOptions())
+
+
+def test_sources_inside_the_project_travel_and_are_mounted_from_the_remote_copy(
+    tmp_path: Path,
+) -> None:
+    engine, loaded = _remote(), _project(tmp_path)
+    plan = _plan(loaded, engine)
+
+    ships = [op for op in plan.operations if op.action == Action.SHIP]
+    assert [(op.name, op.reason) for op in ships] == [
+        ("./default.conf → server", "1 added, 22 B"),
+        ("./site → server", "2 added, 12 B"),
+    ]
+    (create,) = [s for op in plan.operations for s in op.steps if isinstance(s, CreateContainer)]
+    assert [m.source for m in create.spec.mounts] == [
+        f"{ROOT}/files/site",
+        f"{ROOT}/files/default.conf",
+        "/srv/shared",
+    ]
+    web = next(op for op in plan.operations if op.service == "web")
+    assert {op.id for op in ships} <= set(web.after)
+    assert plan.warnings == (
+        "services.web.volumes[2]: /srv/shared is outside the project directory: on the remote "
+        "engine it is a path on the engine's host, not shipped",
+    )
+    text = render_text(plan)
+    assert "⇪ files ./site → server  (2 added, 12 B)" in text
+    assert "2 to ship" in text
+
+    up(loaded, engine, UpRequest(), QuietUI())
+    assert engine.host_files[f"{ROOT}/files/site/index.html"] == b"hello\n"
+    assert engine.host_files[f"{ROOT}/files/default.conf"] == b"server { listen 80; }\n"
+    manifests = [json.loads(v) for k, v in engine.host_files.items() if "/manifests/" in k]
+    assert sorted(m["source"] for m in manifests) == ["default.conf", "site"]
+    assert _plan(loaded, engine).operations == ()
+
+
+def test_only_changed_files_travel_and_removed_ones_go(tmp_path: Path) -> None:
+    engine, loaded = _remote(), _project(tmp_path)
+    up(loaded, engine, UpRequest(), QuietUI())
+    (tmp_path / "site" / "index.html").write_text("hello again\n")
+    (tmp_path / "site" / "new.html").write_text("new\n")
+    (tmp_path / "site" / "about.html").unlink()
+
+    (op,) = _plan(loaded, engine).operations
+    assert (op.name, op.reason) == ("./site → server", "1 changed, 1 added, 1 removed, 16 B")
+    assert op.details[1:] == ("~ index.html", "+ new.html", "- about.html")
+    # The web root is mounted by a running container: the removal goes through a throwaway
+    # container of its image, so the directory it mounts stays the same one.
+    (removal,) = [s for s in op.steps if isinstance(s, RemoveOnHost)]
+    assert (removal.directory, removal.paths) == (f"{ROOT}/files/site", ("about.html",))
+
+
+def test_a_file_mounted_on_its_own_is_rewritten_in_place_then_reloaded(tmp_path: Path) -> None:
+    engine, loaded = _remote(), _project(tmp_path)
+    up(loaded, engine, UpRequest(), QuietUI())
+    (tmp_path / "default.conf").write_text("server { listen 81; }\n")
+
+    plan = _plan(loaded, engine)
+    ship, reload = plan.operations
+    assert (ship.action, reload.action) == (Action.SHIP, Action.RELOAD)
+    (rewrite,) = [s for s in ship.steps if isinstance(s, RewriteInPlace)]
+    assert rewrite.target == f"{ROOT}/files/default.conf"
+    assert rewrite.source == str(tmp_path / "default.conf")
+    assert ship.id in reload.after
+    assert reload.reason.startswith("default.conf changed since it was last applied")
+
+
+def test_an_engine_on_this_machine_mounts_the_files_here(tmp_path: Path) -> None:
+    engine, loaded = FakeEngine(), _project(tmp_path)
+    engine.images["nginx:1.27"] = "sha256:" + "0e" * 32
+    plan = _plan(loaded, engine)
+    assert [op.action for op in plan.operations] == [Action.CREATE, Action.CREATE]
+    (create,) = [s for op in plan.operations for s in op.steps if isinstance(s, CreateContainer)]
+    assert create.spec.mounts[0].source == str(tmp_path / "site")
+    assert plan.warnings == ()
