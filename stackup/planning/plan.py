@@ -234,12 +234,14 @@ class ShipFiles:
     """Write files into `directory` on the engine's host, through the engine (a helper
     container: stackup.planning.shipping): `files` are (path here, path under `directory`),
     read when the step runs; `contents` are (path under `directory`, bytes). Each path of
-    `replace` is removed first, with all it holds."""
+    `replace` is removed first, with all it holds. `mode`: of the files there (a secret's
+    0400); None keeps each file's mode here."""
 
     directory: str
     files: tuple[tuple[str, str], ...] = ()
     contents: tuple[tuple[str, bytes], ...] = ()
     replace: tuple[str, ...] = ()
+    mode: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

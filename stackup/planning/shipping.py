@@ -61,6 +61,12 @@ class Shipped:
     local: str  # absolute path on this machine
     relative: str  # posix path relative to the project directory ("." for the directory itself)
     remote: str  # absolute path on the engine's host
+    secret: bool = False  # a secret's file: mode 0400 there, its size not shown
+
+    @property
+    def mode(self) -> int | None:
+        """The files' mode there: a secret is readable by its owner only; None: the mode here."""
+        return 0o400 if self.secret else None
 
     @property
     def shown(self) -> str:
@@ -112,37 +118,47 @@ def inside(path: str, directory: str) -> str | None:
 
 
 def relocate(stack: Stack, project_directory: str) -> Relocated:
-    """Bind sources inside `project_directory` rewritten to their copies under
-    `project_root(stack.name)/files`; the others are paths on the engine's host: left as they
-    are, with a warning each."""
+    """Bind sources, and the files of `secrets:` and `configs:`, inside `project_directory`
+    rewritten to their copies under `project_root(stack.name)/files`; the others are paths on
+    the engine's host: left as they are, with a warning each."""
     root = project_root(stack.name)
     sources: dict[str, Shipped] = {}
     warnings: list[str] = []
+
+    def shipped(path: str, where: str, secret: bool = False) -> str:
+        relative = inside(path, project_directory)
+        if relative is None:
+            warnings.append(
+                f"{where}: {path} is outside the project directory: on the remote engine it "
+                "is a path on the engine's host, not shipped"
+            )
+            return path
+        remote = root + "/" + (FILES if relative == "." else f"{FILES}/{relative}")
+        sources[relative] = Shipped(os.path.normpath(path), relative, remote, secret)
+        return remote
+
     services = {}
     for name, service in stack.services.items():
-        volumes = []
-        for index, volume in enumerate(service.volumes):
-            if volume.type != "bind" or not volume.source:
-                volumes.append(volume)
-                continue
-            relative = inside(volume.source, project_directory)
-            if relative is None:
-                warnings.append(
-                    f"services.{name}.volumes[{index}]: {volume.source} is outside the project "
-                    "directory: on the remote engine it is a path on the engine's host, not "
-                    "shipped"
-                )
-                volumes.append(volume)
-                continue
-            shipped = Shipped(
-                os.path.normpath(volume.source),
-                relative,
-                root + "/" + (FILES if relative == "." else f"{FILES}/{relative}"),
+        volumes = [
+            volume.model_copy(
+                update={"source": shipped(volume.source, f"services.{name}.volumes[{index}]")}
             )
-            sources[relative] = shipped
-            volumes.append(volume.model_copy(update={"source": shipped.remote}))
+            if volume.type == "bind" and volume.source
+            else volume
+            for index, volume in enumerate(service.volumes)
+        ]
         services[name] = service.model_copy(update={"volumes": volumes})
-    relocated = stack.model_copy(update={"services": services})
+    tables = {}
+    for kind in ("secrets", "configs"):
+        tables[kind] = {
+            key: obj.model_copy(
+                update={"file": shipped(obj.file, f"{kind}.{key}.file", kind == "secrets")}
+            )
+            if obj.file is not None and not obj.external
+            else obj
+            for key, obj in getattr(stack, kind).items()
+        }
+    relocated = stack.model_copy(update={"services": services, **tables})
     return Relocated(
         relocated, tuple(sorted(sources.values(), key=lambda s: s.relative)), tuple(warnings)
     )
@@ -198,13 +214,13 @@ def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MiB"
 
 
-def _counts(changed: int, added: int, removed: int, size: int) -> str:
+def _counts(changed: int, added: int, removed: int, size: int | None) -> str:
     parts = [
         f"{n} {what}"
         for n, what in ((changed, "changed"), (added, "added"), (removed, "removed"))
         if n
     ]
-    return ", ".join([*parts, _size(size)])
+    return ", ".join([*parts, _size(size)] if size is not None else parts)
 
 
 def operation_id(source: Shipped) -> str:
@@ -275,12 +291,15 @@ def _ship(
                     (_join(source.local, p), _join(source.destination, p)) for p in sorted(local)
                 ),
                 replace=(source.destination,),
+                mode=source.mode,
             )
         )
     elif writes:
         steps.append(
             ShipFiles(
-                root, tuple((_join(source.local, p), _join(source.destination, p)) for p in writes)
+                root,
+                tuple((_join(source.local, p), _join(source.destination, p)) for p in writes),
+                mode=source.mode,
             )
         )
     if removed and mounted:
@@ -303,7 +322,8 @@ def _ship(
         action=Action.SHIP,
         kind=Kind.FILES,
         name=f"{source.shown} → {host}",
-        reason=_counts(len(changed), len(added), len(removed), size),
+        # A secret's size says something of it: not shown (nor, ever, its content).
+        reason=_counts(len(changed), len(added), len(removed), None if source.secret else size),
         steps=tuple(steps),
         details=(f"to {source.remote}", *details),
     )
@@ -321,15 +341,15 @@ def with_shipping(plan: Plan, relocated: Relocated, ops: tuple[Operation, ...]) 
         return plan
     by_remote = {s.remote: operation_id(s) for s in relocated.sources}
     shipped = {op.id for op in ops}
+    stack = relocated.stack
     needs: dict[str, tuple[str, ...]] = {}
-    for name, service in relocated.stack.services.items():
-        ids = sorted(
-            {
-                by_remote[v.source]
-                for v in service.volumes
-                if v.type == "bind" and v.source in by_remote and by_remote[v.source] in shipped
-            }
-        )
+    for name, service in stack.services.items():
+        paths = [v.source for v in service.volumes if v.type == "bind" and v.source]
+        for refs, table in ((service.secrets, stack.secrets), (service.configs, stack.configs)):
+            paths.extend(
+                obj.file for ref in refs if (obj := table.get(ref.source)) and obj.file is not None
+            )
+        ids = sorted({by_remote[p] for p in paths if p in by_remote and by_remote[p] in shipped})
         if ids:
             needs[name] = tuple(ids)
     operations = tuple(

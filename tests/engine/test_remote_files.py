@@ -176,3 +176,45 @@ def test_sources_outside_the_project_are_remote_paths(
         "directory" in diff
     ), diff
     assert "⇪" not in diff
+
+
+def test_secrets_and_configs_from_files_travel(
+    remote_host: RemoteHost, remote_project: str, tmp_stack_dir: StackDir
+) -> None:
+    tmp_stack_dir.write("s3cret-value\n", "db_password.txt")
+    tmp_stack_dir.write("[app]\nname = demo\n", "app.ini")
+    tmp_stack_dir.stack(
+        f"""
+        name: {remote_project}
+        services:
+          app:
+            image: busybox:latest
+            command: ["sleep", "3600"]
+            stop_signal: SIGKILL
+            secrets: [db_password]
+            configs:
+              - source: app_ini
+                target: /etc/app.ini
+        secrets:
+          db_password:
+            file: ./db_password.txt
+        configs:
+          app_ini:
+            file: ./app.ini
+        """
+    )
+    env = remote_host.env()
+    diff = stackup("diff", cwd=tmp_stack_dir, env=env).stdout
+    assert "⇪ files ./db_password.txt" in diff and "s3cret" not in diff, diff
+    up = stackup("up", cwd=tmp_stack_dir, env=env)
+    assert "s3cret" not in up.stdout + up.stderr
+
+    files = f"/var/lib/stackup/{remote_project}/files"
+    assert remote_host.exec_root("stat", "-c", "%a %U", f"{files}/db_password.txt").split() == [
+        "400",
+        "root",
+    ]
+    app = f"{remote_project}-app-1"
+    assert remote_host.docker("exec", app, "cat", "/run/secrets/db_password") == "s3cret-value\n"
+    assert remote_host.docker("exec", app, "cat", "/etc/app.ini") == "[app]\nname = demo\n"
+    stackup("diff", "--exit-code", cwd=tmp_stack_dir, env=env)

@@ -15,8 +15,15 @@ from stackup.api import UpRequest, up
 from stackup.engine.fake import FakeEngine
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.planning.options import ReconcileOptions
-from stackup.planning.plan import Action, CreateContainer, Plan, RemoveOnHost, RewriteInPlace
-from stackup.planning.render import render_text
+from stackup.planning.plan import (
+    Action,
+    CreateContainer,
+    Plan,
+    RemoveOnHost,
+    RewriteInPlace,
+    ShipFiles,
+)
+from stackup.planning.render import plan_json, render_text
 from stackup.runner import Event
 from stackup.targets.engine.target import EngineTarget
 
@@ -145,3 +152,43 @@ def test_an_engine_on_this_machine_mounts_the_files_here(tmp_path: Path) -> None
     (create,) = [s for op in plan.operations for s in op.steps if isinstance(s, CreateContainer)]
     assert create.spec.mounts[0].source == str(tmp_path / "site")
     assert plan.warnings == ()
+
+
+def test_secrets_and_configs_from_files_travel_a_secret_readable_by_its_owner_only(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "db_password.txt").write_text("s3cret-value\n")
+    (tmp_path / "app.ini").write_text("[app]\n")
+    loaded = load_text(
+        """
+        name: demo
+        services:
+          app:
+            image: nginx:1.27
+            secrets: [db_password]
+            configs: [app_ini]
+        secrets:
+          db_password:
+            file: ./db_password.txt
+        configs:
+          app_ini:
+            file: ./app.ini
+        """.replace("\n        ", "\n"),
+        working_dir=str(tmp_path),
+    )
+    plan = _plan(loaded, _remote())
+    ships = {op.name: op for op in plan.operations if op.action == Action.SHIP}
+    secret, config = ships["./db_password.txt → server"], ships["./app.ini → server"]
+    # Counted, never sized nor shown.
+    assert secret.reason == "1 added"
+    assert "s3cret" not in render_text(plan) + json.dumps(plan_json(plan))
+    assert config.reason == "1 added, 6 B"
+    assert [s.mode for s in secret.steps if isinstance(s, ShipFiles) and s.files] == [0o400]
+    assert [s.mode for s in config.steps if isinstance(s, ShipFiles) and s.files] == [None]
+    (create,) = [s for op in plan.operations for s in op.steps if isinstance(s, CreateContainer)]
+    assert sorted(m.source or "" for m in create.spec.mounts) == [
+        f"{ROOT}/files/app.ini",
+        f"{ROOT}/files/db_password.txt",
+    ]
+    app = next(op for op in plan.operations if op.service == "app")
+    assert {secret.id, config.id} <= set(app.after)

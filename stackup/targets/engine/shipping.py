@@ -108,7 +108,8 @@ def ship(engine: Engine, step: ShipFiles) -> int:
             except OSError as exc:
                 raise ApplyError(f"cannot read {local} to ship it: {exc.strerror}") from exc
             # The mode and time of the file here: nginx's ETag and Last-Modified come from them.
-            entry = _entry(destination, len(data), status.st_mode & 0o7777, status.st_mtime)
+            mode = step.mode if step.mode is not None else status.st_mode & 0o7777
+            entry = _entry(destination, len(data), mode, status.st_mtime)
             tar.addfile(entry, io.BytesIO(data))
             sent += len(data)
         for destination, content in step.contents:
