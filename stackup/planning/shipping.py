@@ -19,6 +19,7 @@ Files removed here are removed there: through a running container that mounts th
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -181,12 +182,15 @@ def remote_configs(
 
 def manifest_name(source: Shipped) -> str:
     """The manifest file of a source under `project_root/manifests`."""
-    return hashlib.sha256(source.relative.encode()).hexdigest()[:24] + ".json"
+    return hashlib.sha256(source.relative.encode()).hexdigest()[:24] + ".json.gz"
 
 
 def manifest_json(source: Shipped, files: Mapping[str, LocalFile]) -> bytes:
+    """The manifest of a source, gzipped: every plan reads it back and every shipping of the
+    source writes it whole (a sha256 per file: ~84 KB of JSON for 1,000 files, half that)."""
     data = {"source": source.relative, "files": {p: f.digest for p, f in sorted(files.items())}}
-    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    text = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return gzip.compress(text, mtime=0)
 
 
 def manifests_from(found: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
@@ -195,8 +199,8 @@ def manifests_from(found: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for content in found.values():
         try:
-            data = json.loads(content)
-        except ValueError:
+            data = json.loads(gzip.decompress(content))
+        except (OSError, EOFError, ValueError):
             continue
         if not isinstance(data, dict) or not isinstance(data.get("source"), str):
             continue

@@ -5,6 +5,7 @@ engine on this machine."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -108,7 +109,9 @@ def test_sources_inside_the_project_travel_and_are_mounted_from_the_remote_copy(
     up(loaded, engine, UpRequest(), QuietUI())
     assert engine.host_files[f"{ROOT}/files/site/index.html"] == b"hello\n"
     assert engine.host_files[f"{ROOT}/files/default.conf"] == b"server { listen 80; }\n"
-    manifests = [json.loads(v) for k, v in engine.host_files.items() if "/manifests/" in k]
+    manifests = [
+        json.loads(gzip.decompress(v)) for k, v in engine.host_files.items() if "/manifests/" in k
+    ]
     assert sorted(m["source"] for m in manifests) == ["default.conf", "site"]
     assert _plan(loaded, engine).operations == ()
 

@@ -184,7 +184,9 @@ def _on_host(
         }
     )
     spec = ContainerSpec(
-        name=f"{project}-stackup-ship",
+        # One name per path: a leftover of an interrupted run is removed by the next one, and
+        # two files rewritten at once (in parallel operations) do not take each other's.
+        name=f"{project}-stackup-ship-{hashlib.sha256(host_path.encode()).hexdigest()[:12]}",
         image=image,
         service=service,
         labels={labels.PROJECT: project, SHIP_LABEL: "1"},
