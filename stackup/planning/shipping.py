@@ -231,14 +231,29 @@ def operation_id(source: Shipped) -> str:
     return f"files:{source.relative}"
 
 
+def mounted_paths(stack: Stack, service: str) -> set[str]:
+    """The host paths `service` mounts: its bind sources and its secrets' and configs' files."""
+    spec = stack.services[service]
+    paths = {v.source for v in spec.volumes if v.type == "bind" and v.source}
+    for refs, table in ((spec.secrets, stack.secrets), (spec.configs, stack.configs)):
+        paths.update(
+            obj.file for ref in refs if (obj := table.get(ref.source)) and obj.file is not None
+        )
+    return paths
+
+
 def ship_operations(
-    relocated: Relocated, facts: ShipFacts, observed: Observed
+    relocated: Relocated, facts: ShipFacts, observed: Observed, services: Iterable[str]
 ) -> tuple[Operation, ...]:
-    """One `⇪` operation per source whose files differ from its manifest on the engine's host
-    (a source missing here ships nothing: the engine makes an empty directory, as locally)."""
+    """One `⇪` operation per source of `services` whose files differ from its manifest on the
+    engine's host (a source missing here ships nothing: the engine makes an empty directory,
+    as locally)."""
+    wanted = set().union(*(mounted_paths(relocated.stack, s) for s in services))
     ops = []
     for source in relocated.sources:
         local = facts.local.get(source.relative)
+        if source.remote not in wanted:
+            continue
         if local is None:
             continue
         op = _ship(
@@ -345,14 +360,9 @@ def with_shipping(plan: Plan, relocated: Relocated, ops: tuple[Operation, ...]) 
         return plan
     by_remote = {s.remote: operation_id(s) for s in relocated.sources}
     shipped = {op.id for op in ops}
-    stack = relocated.stack
     needs: dict[str, tuple[str, ...]] = {}
-    for name, service in stack.services.items():
-        paths = [v.source for v in service.volumes if v.type == "bind" and v.source]
-        for refs, table in ((service.secrets, stack.secrets), (service.configs, stack.configs)):
-            paths.extend(
-                obj.file for ref in refs if (obj := table.get(ref.source)) and obj.file is not None
-            )
+    for name in relocated.stack.services:
+        paths = mounted_paths(relocated.stack, name)
         ids = sorted({by_remote[p] for p in paths if p in by_remote and by_remote[p] in shipped})
         if ids:
             needs[name] = tuple(ids)

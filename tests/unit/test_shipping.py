@@ -26,6 +26,7 @@ from stackup.planning.plan import (
 )
 from stackup.planning.render import plan_json, render_text
 from stackup.runner import Event
+from stackup.targets.engine.oneoff import oneoff_plan
 from stackup.targets.engine.target import EngineTarget
 
 STACK = """
@@ -195,3 +196,36 @@ def test_secrets_and_configs_from_files_travel_a_secret_readable_by_its_owner_on
     ]
     app = next(op for op in plan.operations if op.service == "app")
     assert {secret.id, config.id} <= set(app.after)
+
+
+def test_a_plan_for_some_services_ships_only_their_files(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("hello\n")
+    (tmp_path / "seed.sql").write_text("select 1;\n")
+    loaded = load_text(
+        """
+        name: demo
+        services:
+          web:
+            image: nginx:1.27
+            volumes: ["./site:/usr/share/nginx/html:ro"]
+          migrate:
+            image: nginx:1.27
+            volumes: ["./seed.sql:/seed.sql:ro"]
+        """.replace("\n        ", "\n"),
+        working_dir=str(tmp_path),
+    )
+    engine = _remote()
+    plan = EngineTarget(engine).plan(loaded, ReconcileOptions(services=("web",)))
+    assert [op.name for op in plan.operations if op.action == Action.SHIP] == ["./site → server"]
+
+    # `stackup run migrate`: its files travel first, its container mounts the copy.
+    run_plan, _ = oneoff_plan(
+        loaded, engine, "migrate", None, with_dependencies=True, environment={}, name="m-1"
+    )
+    *before, run = run_plan.operations
+    assert sorted(op.id for op in before) == ["files:seed.sql", "network:demo_default"]
+    (ship,) = [op for op in before if op.action == Action.SHIP]
+    assert ship.name == "./seed.sql → server" and ship.id in run.after
+    (create,) = [s for s in run.steps if isinstance(s, CreateContainer)]
+    assert [m.source for m in create.spec.mounts] == [f"{ROOT}/files/seed.sql"]

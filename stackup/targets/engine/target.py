@@ -149,7 +149,7 @@ def _reconciled(
     plan = reconcile(stack, graph, observed, options)
     if remote is None:
         return plan
-    ops = shipping.ship_operations(remote.relocated, remote.facts, observed)
+    ops = shipping.ship_operations(remote.relocated, remote.facts, observed, plan.services)
     return shipping.with_shipping(plan, remote.relocated, ops)
 
 
