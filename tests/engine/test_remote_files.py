@@ -168,14 +168,18 @@ def test_sources_outside_the_project_are_remote_paths(
             command: ["sleep", "3600"]
             volumes:
               - /srv/{remote_project}:/data
+              - ./site:/site
         """
     )
+    tmp_stack_dir.write("hello\n", "site/index.html")
     diff = stackup("diff", cwd=tmp_stack_dir, env=remote_host.env()).stdout
     assert (
         f"warning: services.app.volumes[0]: /srv/{remote_project} is outside the project "
         "directory" in diff
     ), diff
-    assert "⇪" not in diff
+    assert "⇪ files ./site" in diff and "⇪ files /srv" not in diff, diff
+    # A plan reads what was shipped without leaving a directory behind.
+    assert remote_host.exec_root("ls", "/var/lib/stackup").split().count(remote_project) == 0
 
 
 def test_secrets_and_configs_from_files_travel(

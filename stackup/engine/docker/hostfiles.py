@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 
 import docker
 import docker.errors
+import docker.types
 
 from stackup.engine.docker.calls import engine_errors
 from stackup.model import labels
@@ -40,12 +41,19 @@ class DockerHostFiles:
         with engine_errors(f"reading {directory}/{path} on the engine's host"):
             if not self._has_image():
                 return {}  # nothing was ever written through the engine
-            with self._helper(directory) as helper:
-                try:
-                    stream, _ = self.api.get_archive(helper, f"{_MOUNT}/{path}")
-                except docker.errors.NotFound:
-                    return {}
+            try:
+                helper = self._create_helper(directory, read_only=True)
+            except docker.errors.APIError as exc:
+                if "does not exist" in str(exc.explanation or ""):
+                    return {}  # never written: and a plan leaves no directory behind
+                raise
+            try:
+                stream, _ = self.api.get_archive(helper, f"{_MOUNT}/{path}")
                 data = b"".join(stream)
+            except docker.errors.NotFound:
+                return {}
+            finally:
+                self._remove(helper)
         out: dict[str, bytes] = {}
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             for entry in tar.getmembers():
@@ -73,18 +81,33 @@ class DockerHostFiles:
 
     @contextlib.contextmanager
     def _helper(self, directory: str) -> Iterator[str]:
+        helper = self._create_helper(directory)
+        try:
+            yield helper
+        finally:
+            self._remove(helper)
+
+    def _create_helper(self, directory: str, *, read_only: bool = False) -> str:
+        """A created container with `directory` mounted: for writing, in the `Binds` form
+        (the engine makes a missing directory); for reading, as a read-only mount, which
+        the engine refuses for a missing one instead of making it."""
+        if read_only:
+            mount = docker.types.Mount(_MOUNT, directory, type="bind", read_only=True)
+            host_config = self.api.create_host_config(mounts=[mount])
+        else:
+            host_config = self.api.create_host_config(
+                binds={directory: {"bind": _MOUNT, "mode": "rw"}}
+            )
         created = self.api.create_container(
             HELPER_IMAGE,
             # Never started: the image has no binary, and the archive calls need none.
             command=["stackup-host-files"],
             labels={labels.HOST_FILES: directory},
             network_disabled=True,
-            host_config=self.api.create_host_config(
-                binds={directory: {"bind": _MOUNT, "mode": "rw"}}
-            ),
+            host_config=host_config,
         )
-        try:
-            yield str(created["Id"])
-        finally:
-            with contextlib.suppress(docker.errors.NotFound):
-                self.api.remove_container(created["Id"], force=True)
+        return str(created["Id"])
+
+    def _remove(self, helper: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_container(helper, force=True)

@@ -60,11 +60,15 @@ def oneoff_plan(
         loaded, engine, ReconcileOptions(services=(service,), with_dependencies=False), graph
     )
     for op in own.operations:
-        if (op.kind in (Kind.NETWORK, Kind.VOLUME, Kind.IMAGE) and op.action in (
-            Action.CREATE,
-            Action.PULL,
-            Action.BUILD,
-        )) or op.action == Action.SHIP:
+        if (
+            op.kind in (Kind.NETWORK, Kind.VOLUME, Kind.IMAGE)
+            and op.action
+            in (
+                Action.CREATE,
+                Action.PULL,
+                Action.BUILD,
+            )
+        ) or op.action == Action.SHIP:
             ops.setdefault(op.id, op)
     observed = engine.observe(stack.name)
     # The project's salt, as `up` chooses it (stackup.planning.salt): its resources', else the
