@@ -229,3 +229,15 @@ def test_a_plan_for_some_services_ships_only_their_files(tmp_path: Path) -> None
     assert ship.name == "./seed.sql → server" and ship.id in run.after
     (create,) = [s for s in run.steps if isinstance(s, CreateContainer)]
     assert [m.source for m in create.spec.mounts] == [f"{ROOT}/files/seed.sql"]
+
+
+def test_a_saved_plan_pins_the_content_it_ships(tmp_path: Path) -> None:
+    engine, loaded = _remote(), _project(tmp_path)
+    before = plan_json(_plan(loaded, engine))
+    # The same size, the same names: only the content differs.
+    (tmp_path / "site" / "index.html").write_text("HELLO\n")
+    after = plan_json(_plan(loaded, engine))
+    assert [op["reason"] for op in before["operations"]] == [
+        op["reason"] for op in after["operations"]
+    ]
+    assert before["operations"] != after["operations"]
