@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import itertools
+import posixpath
+import tarfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -94,6 +97,8 @@ class FakeEngine:
         self.calls: Counter[str] = Counter()
         self.execs: list[tuple[str, tuple[str, ...]]] = []  # (container, command), in order
         self.copied: list[tuple[str, str, bytes]] = []  # put_files: (container, path, tar)
+        # write_host_files: the engine's host's files by absolute path.
+        self.host_files: dict[str, bytes] = {}
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         # Volumes a mount made without a name: the only ones `remove_container(volumes=True)`
@@ -452,6 +457,31 @@ class FakeEngine:
         self.calls["put_files"] += 1
         c = self._running(container, "copying files")
         self.copied.append((c.name, path, archive))
+
+    @_locked
+    def write_host_files(self, directory: str, archive: bytes) -> None:
+        """As the engine extracts an archive: an entry replaces what is at its path (a
+        directory with all it holds), except a directory over a directory."""
+        self.calls["write_host_files"] += 1
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for entry in tar.getmembers():
+                path = posixpath.join(directory, entry.name)
+                if not entry.isdir():
+                    for held in [p for p in self.host_files if p.startswith(path + "/")]:
+                        del self.host_files[held]
+                if entry.isfile():
+                    data = tar.extractfile(entry)
+                    self.host_files[path] = data.read() if data is not None else b""
+
+    @_locked
+    def read_host_files(self, directory: str, path: str) -> Mapping[str, bytes]:
+        self.calls["read_host_files"] += 1
+        base = posixpath.join(directory, path)
+        return {
+            p.removeprefix(base + "/"): data
+            for p, data in self.host_files.items()
+            if p.startswith(base + "/")
+        }
 
     @_locked
     def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str:

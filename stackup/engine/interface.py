@@ -248,6 +248,16 @@ class Engine(Protocol):
         """Extract a tar archive into a container at `path` (watch mode's sync)."""
         ...
 
+    def write_host_files(self, directory: str, archive: bytes) -> None:
+        """Extract a tar archive into `directory` on the engine's host (made if missing),
+        through the engine itself: no login on that host (stackup.planning.shipping)."""
+        ...
+
+    def read_host_files(self, directory: str, path: str) -> Mapping[str, bytes]:
+        """The regular files under `directory/path` on the engine's host, by path relative
+        to it; empty when there is none."""
+        ...
+
     def pull(self, image: str, progress: Callable[[PullEvent], None] | None = None) -> str: ...
 
     def logs(

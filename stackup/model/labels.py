@@ -33,6 +33,9 @@ PATH_PROBE = "io.stackup.path-probe"
 # On the container that is a project's lock (stackup.targets.engine.lock): its value is the
 # lease's name; `io.stackup.lease.<key>` labels name its holder. Never a service's container.
 LEASE = "io.stackup.lease"
+# On the container made only to write or read files on the engine's host (never started,
+# removed at once): the directory it mounts (stackup.engine.docker.hostfiles).
+HOST_FILES = "io.stackup.host-files"
 NETWORK = "io.stackup.network"
 VOLUME = "io.stackup.volume"
 

@@ -3,7 +3,7 @@ changes and the engine steps it is made of.
 
 Actions form a closed set with a symbol each, as in Terraform: `+` create, `~` update in place,
 `-/+` recreate, `-` remove, `>` start, `↻` reload, `↓` pull, `⚒` build and `↑` push an image, `⇄` sync
-files into a container (watch). An
+files into a container (watch), `⇪` ship the project's files to a remote engine's host. An
 operation's `steps` are engine primitives (pull, build, create, start, wait, stop, remove,
 rename, connect, ...) run in order by the executor, which decides nothing; `after` names the
 operations that must finish first.
@@ -36,6 +36,7 @@ class Action(StrEnum):
     BUILD = "build"
     SYNC = "sync"
     PUSH = "push"
+    SHIP = "ship"
 
     @property
     def symbol(self) -> str:
@@ -56,6 +57,7 @@ _SYMBOLS = {
     Action.BUILD: "⚒",
     Action.SYNC: "⇄",
     Action.PUSH: "↑",
+    Action.SHIP: "⇪",
 }
 
 
@@ -68,6 +70,8 @@ class Kind(StrEnum):
     CONFIG = "config"
     SECRET = "secret"
     IMAGE = "image"
+    # The project's files shipped to a remote engine's host (stackup.planning.shipping).
+    FILES = "files"
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +230,46 @@ class CopyFiles:
 
 
 @dataclass(frozen=True, slots=True)
+class ShipFiles:
+    """Write files into `directory` on the engine's host, through the engine (a helper
+    container: stackup.planning.shipping): `files` are (path here, path under `directory`),
+    read when the step runs; `contents` are (path under `directory`, bytes). Each path of
+    `replace` is removed first, with all it holds. `mode`: of the files there (a secret's
+    0400); None keeps each file's mode here."""
+
+    directory: str
+    files: tuple[tuple[str, str], ...] = ()
+    contents: tuple[tuple[str, bytes], ...] = ()
+    replace: tuple[str, ...] = ()
+    mode: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RewriteInPlace:
+    """Rewrite the file `target` on the engine's host with the content of `source` (a path
+    here), keeping its inode (a container that bind-mounts the file on its own is pinned to
+    its inode), through a throwaway container of `image` (one the engine has: the image of a
+    container that mounts the file) that bind-mounts it writable."""
+
+    project: str
+    image: str
+    target: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveOnHost:
+    """Remove the files `paths` (relative to `directory`) on the engine's host, through a
+    throwaway container of `image` that bind-mounts `directory` writable: the directory stays
+    the one the running containers mount."""
+
+    project: str
+    image: str
+    directory: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CheckInThrowaway:
     """Run `spec` (its command: a validation such as `nginx -t`, or a `pre_start` step) in a
     throwaway container and fail the operation when it exits non-zero."""
@@ -294,6 +338,9 @@ Step = (
     | Signal
     | Exec
     | CopyFiles
+    | ShipFiles
+    | RewriteInPlace
+    | RemoveOnHost
     | CheckInThrowaway
     | RecordApplied
     | TargetStep
@@ -372,6 +419,7 @@ class Plan:
             "build": counts["build"],
             "sync": counts["sync"],
             "push": counts["push"],
+            "ship": counts["ship"],
         }
 
 

@@ -6,6 +6,7 @@ caller asks for it (a terminal without NO_COLOR).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 
@@ -21,6 +22,7 @@ from stackup.planning.plan import (
     FieldChange,
     Operation,
     Plan,
+    ShipFiles,
 )
 
 PLAN_FORMAT_VERSION = 1
@@ -39,6 +41,7 @@ _COLOURS = {
     Action.BUILD: "34",
     Action.SYNC: "36",
     Action.PUSH: "34",
+    Action.SHIP: "36",
 }
 
 
@@ -59,7 +62,7 @@ def summary_line(plan: Plan) -> str:
         f"{s['recreate']} to recreate",
         f"{s['remove']} to remove",
     ]
-    for key in ("start", "stop", "reload", "pull", "build", "push", "sync"):
+    for key in ("start", "stop", "reload", "pull", "build", "push", "sync", "ship"):
         if s[key]:
             parts.append(f"{s[key]} to {key}")
     return "Plan: " + ", ".join(parts) + "."
@@ -128,6 +131,10 @@ def _created_hashes(op: Operation) -> list[JsonValue]:
         if isinstance(step, CreateContainer | CreateNetwork | CreateVolume):
             labels = step.spec.labels
             out.append(labels.get(SPEC_HASH, ""))
+        elif isinstance(step, ShipFiles):
+            # The manifest a shipping writes lists every file's sha256: its own digest pins
+            # the content shipped.
+            out.extend(hashlib.sha256(content).hexdigest() for _, content in step.contents)
     return out
 
 

@@ -25,9 +25,13 @@ project's) and are removed at the end, pass or fail.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
+import json
 import re
 import secrets
 import subprocess
+import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +39,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from tests.engine.helpers import PROJECT_LABEL, ROOT, wait_for
+from tests.engine.helpers import PROJECT_LABEL, ROOT, free_port, wait_for
 from tests.engine.private_dockerd import free_address_pool
 
 IMAGE = "stackup-test/remote-host:latest"
@@ -89,6 +93,35 @@ class RemoteHost:
             )
         return proc
 
+    @contextlib.contextmanager
+    def forward(self, remote_port: int) -> Iterator[int]:
+        """A port on this machine's loopback forwarded (ssh -L) to `remote_port` on the remote
+        host's loopback, where its containers publish: the way to their pages."""
+        local_port = free_port()
+        proc = subprocess.Popen(
+            [
+                "ssh",
+                "-F",
+                str(self.ssh_config),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ExitOnForwardFailure=yes",
+                "-N",
+                "-L",
+                f"127.0.0.1:{local_port}:127.0.0.1:{remote_port}",
+                self.alias,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield local_port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
     def exec_root(self, *command: str) -> str:
         """Run a command as root on the remote host (`docker exec`, not ssh)."""
         result = self.local.containers.get(self.container).exec_run(list(command))
@@ -121,6 +154,50 @@ class RemoteHost:
             if ids:
                 rm = ["rm", "-f", "-v"] if kind == "container" else ["network", "rm"]
                 self.docker(*rm, *ids)
+
+
+def with_open_root(saved: bytes) -> bytes:
+    """A `docker save` archive whose layers' root directory entries (`./`) are 0755.
+
+    The locally built nginx image's layer records its root as 0700 (the mode of the
+    temporary directory it was made in). The outer engine's overlayfs ignores it; the remote
+    host's dockerd uses vfs, which applies it, so nginx's workers (www-data) could read
+    nothing in a container of it. Each changed layer gets its new digest in the image
+    config (`docker load` checks them); the image ID changes with it."""
+    members: dict[str, tuple[tarfile.TarInfo, bytes]] = {}
+    with tarfile.open(fileobj=io.BytesIO(saved)) as archive:
+        for entry in archive.getmembers():
+            content = archive.extractfile(entry) if entry.isfile() else None
+            members[entry.name] = (entry, content.read() if content is not None else b"")
+    manifest = json.loads(members["manifest.json"][1])
+    for image in manifest:
+        config = json.loads(members[image["Config"]][1])
+        diff_ids = []
+        for layer in image["Layers"]:
+            entry, data = members[layer]
+            out = io.BytesIO()
+            with (
+                tarfile.open(fileobj=io.BytesIO(data)) as src,
+                tarfile.open(fileobj=out, mode="w") as dst,
+            ):
+                for item in src.getmembers():
+                    if item.isdir() and item.name in (".", "./"):
+                        item.mode = 0o755
+                    dst.addfile(item, src.extractfile(item) if item.isfile() else None)
+            data = out.getvalue()
+            entry.size = len(data)
+            members[layer] = (entry, data)
+            diff_ids.append("sha256:" + hashlib.sha256(data).hexdigest())
+        config["rootfs"]["diff_ids"] = diff_ids
+        entry, _ = members[image["Config"]]
+        data = json.dumps(config).encode()
+        entry.size = len(data)
+        members[image["Config"]] = (entry, data)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        for entry, data in members.values():
+            archive.addfile(entry, io.BytesIO(data) if entry.isfile() else None)
+    return out.getvalue()
 
 
 def build_image() -> None:
@@ -200,7 +277,7 @@ def remote_host(
             # /images/NAME/get exports under the name asked for (busybox:latest), where the
             # SDK's Image.save(named=True) would take the image's first tag.
             tarball = b"".join(local.api.get_image(image))
-            host.ssh("docker", "load", input=tarball)
+            host.ssh("docker", "load", input=with_open_root(tarball))
         yield host
     finally:
         with contextlib.suppress(docker.errors.NotFound):

@@ -23,6 +23,7 @@ ENGINE_MUTATING = {
     "rename_container",
     "kill_container",
     "update_container",
+    "write_host_files",
 }
 SWARM_MUTATING = {
     "create_service",

@@ -195,6 +195,7 @@ def test_json_shape() -> None:
         "build": 0,
         "sync": 0,
         "push": 0,
+        "ship": 0,
     }
     volume, web = data["operations"]
     for op in data["operations"]:

@@ -47,6 +47,7 @@ from stackup.engine.docker.calls import (
 )
 from stackup.engine.docker.execs import DockerExecs
 from stackup.engine.docker.hijack import keep_buffered_output
+from stackup.engine.docker.hostfiles import DockerHostFiles
 from stackup.engine.docker.images import DockerImages
 from stackup.engine.docker.leases import DockerLeases
 from stackup.engine.docker.ssh import SshTunnel
@@ -90,6 +91,7 @@ class DockerEngine:
         self.images = DockerImages(self.api)
         self.execs = DockerExecs(self.api)
         self.leases = DockerLeases(self.api)
+        self.host_files = DockerHostFiles(self.api)
 
     # ------------------------------------------------------------------ connection
 
@@ -543,6 +545,14 @@ class DockerEngine:
     @counted
     def put_files(self, container: str, path: str, archive: bytes) -> None:
         self.execs.put_files(container, path, archive)
+
+    @mutating
+    def write_host_files(self, directory: str, archive: bytes) -> None:
+        self.host_files.write(directory, archive)
+
+    @counted
+    def read_host_files(self, directory: str, path: str) -> Mapping[str, bytes]:
+        return self.host_files.read(directory, path)
 
     @counted
     def exec_stream(

@@ -14,6 +14,7 @@ from stackup.errors import ApplyError
 from stackup.loading.loader import LoadedStack
 from stackup.model import labels
 from stackup.planning import salt as salt_policy
+from stackup.planning import shipping
 from stackup.planning.desired import desired_containers, read_file_objects
 from stackup.planning.graph import build_graph, dependencies
 from stackup.planning.options import ReconcileOptions
@@ -29,6 +30,7 @@ from stackup.planning.plan import (
 from stackup.poll import poll_until
 from stackup.targets.engine.execute import execute
 from stackup.targets.engine.lock import project_lock
+from stackup.targets.engine.preflight import engine_is_local
 from stackup.targets.engine.target import plan_on
 
 
@@ -58,11 +60,15 @@ def oneoff_plan(
         loaded, engine, ReconcileOptions(services=(service,), with_dependencies=False), graph
     )
     for op in own.operations:
-        if op.kind in (Kind.NETWORK, Kind.VOLUME, Kind.IMAGE) and op.action in (
-            Action.CREATE,
-            Action.PULL,
-            Action.BUILD,
-        ):
+        if (
+            op.kind in (Kind.NETWORK, Kind.VOLUME, Kind.IMAGE)
+            and op.action
+            in (
+                Action.CREATE,
+                Action.PULL,
+                Action.BUILD,
+            )
+        ) or op.action == Action.SHIP:
             ops.setdefault(op.id, op)
     observed = engine.observe(stack.name)
     # The project's salt, as `up` chooses it (stackup.planning.salt): its resources', else the
@@ -71,7 +77,10 @@ def oneoff_plan(
         observed.labelled(),
         fallback=lambda: salt_policy.engine_keyed(engine.engine_id(), stack.name),
     )
-    base = desired_containers(stack, service, 1, salt, read_file_objects(stack))[0].spec
+    # On a remote engine, the one-off container mounts the shipped copies of the files.
+    here = engine_is_local(engine)
+    mounts = stack if here else shipping.relocate(stack, str(loaded.project_directory)).stack
+    base = desired_containers(mounts, service, 1, salt, read_file_objects(stack))[0].spec
     svc = base.service
     if command is not None:
         svc = svc.model_copy(update={"command": list(command)})

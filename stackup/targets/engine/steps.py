@@ -30,8 +30,11 @@ from stackup.planning.plan import (
     RemoveContainer,
     RemoveEmptyDirectories,
     RemoveNetwork,
+    RemoveOnHost,
     RemoveVolume,
     RenameContainer,
+    RewriteInPlace,
+    ShipFiles,
     Signal,
     Sleep,
     StartContainer,
@@ -46,6 +49,7 @@ from stackup.targets.engine.conditions import wait_for_condition
 from stackup.targets.engine.configfiles import write_record
 from stackup.targets.engine.images import build_image
 from stackup.targets.engine.reloaded import CONFIRM_TIMEOUT, wait_until_live
+from stackup.targets.engine.shipping import remove_on_host, rewrite_in_place, ship
 from stackup.targets.engine.throwaway import run_check
 
 
@@ -147,6 +151,18 @@ class EngineSteps:
             case CopyFiles(container, archive, files):
                 e.put_files(container, "/", archive)
                 run.step_done(f"copied {files} file(s) into {container}")
+            case ShipFiles():
+                sent = ship(e, step)
+                run.step_done(
+                    f"wrote {len(step.files) + len(step.contents)} file(s) ({sent} B of content) "
+                    f"into {step.directory}"
+                )
+            case RewriteInPlace():
+                sent = rewrite_in_place(e, step)
+                run.step_done(f"rewrote {step.target} in place ({sent} B)")
+            case RemoveOnHost():
+                remove_on_host(e, step)
+                run.step_done(f"removed {len(step.paths)} file(s) from {step.directory}")
             case CheckInThrowaway(spec, purpose):
                 shown = " ".join(spec.service.command or ())
                 result = run_check(e, spec, run.cancel, step.timeout_s)

@@ -16,7 +16,7 @@ from stackup.errors import ApplyError, StackupError
 from stackup.loading.compat import engine_errors
 from stackup.loading.compat import warnings as engine_warnings
 from stackup.loading.loader import LoadedStack
-from stackup.planning import bindsources
+from stackup.planning import bindsources, shipping
 from stackup.planning import salt as salt_policy
 from stackup.planning.desired import desired_names, read_file_objects
 from stackup.planning.graph import ResourceGraph, build_graph
@@ -26,6 +26,7 @@ from stackup.planning.reconcile import reconcile
 from stackup.planning.teardown import plan_down
 from stackup.runner import Event, ExecuteOptions, Outcome, run
 from stackup.targets.engine import configfiles
+from stackup.targets.engine import shipping as ship_facts
 from stackup.targets.engine.images import check_build_contexts
 from stackup.targets.engine.preflight import HostPorts, engine_is_local, host_ports_of
 from stackup.targets.engine.preflight import check as preflight_check
@@ -58,8 +59,33 @@ def observe(loaded: LoadedStack, engine: Engine, options: ReconcileOptions) -> O
     return dataclasses.replace(observed, containers=containers)
 
 
+@dataclasses.dataclass(frozen=True)
+class RemoteFiles:
+    """For an engine on another host: the stack with its project's bind sources relocated to
+    their shipped copies there, and the facts shipping is planned from
+    (stackup.planning.shipping)."""
+
+    original: LoadedStack
+    relocated: shipping.Relocated
+    facts: shipping.ShipFacts
+
+
+def remote_files(loaded: LoadedStack, engine: Engine) -> RemoteFiles | None:
+    """None for an engine on this machine: its bind sources are the files here."""
+    if engine_is_local(engine):
+        return None
+    relocated = shipping.relocate(loaded.stack, str(loaded.project_directory))
+    facts = ship_facts.read_facts(
+        engine, loaded.stack.name, relocated.sources, loaded.host_paths.allows
+    )
+    return RemoteFiles(loaded, relocated, facts)
+
+
 def plan_options(
-    loaded: LoadedStack, engine: Engine, options: ReconcileOptions | None = None
+    loaded: LoadedStack,
+    engine: Engine,
+    options: ReconcileOptions | None = None,
+    remote: RemoteFiles | None = None,
 ) -> ReconcileOptions:
     """Options completed with what planning must read first (secret and config contents) and
     the salt for a project that has none on the engine yet: keyed with the engine's ID
@@ -69,13 +95,17 @@ def plan_options(
     salt = salt_policy.choose(
         given=options.salt, fallback=lambda: salt_policy.engine_keyed(engine.engine_id(), name)
     )
-    # The config files reloads apply (stackup.planning.configstate): read here, so reconcile stays pure.
+    here = remote.original if remote is not None else loaded
+    # The config files reloads apply (stackup.planning.configstate): read here, so reconcile
+    # stays pure; for a remote engine, the files here under the paths of their shipped copies.
     configs = configfiles.snapshot(
-        loaded.stack,
-        loaded.stack.services,
-        loaded.project_directory,
-        loaded.host_paths.allows,
+        here.stack,
+        here.stack.services,
+        here.project_directory,
+        here.host_paths.allows,
     )
+    if remote is not None:
+        configs = shipping.remote_configs(configs, remote.relocated.sources, name)
     # What each bind source is on the host (stackup.planning.bindsources), read here too; the
     # sources of a remote engine are on its host, not here: not read.
     mounts = [
@@ -100,8 +130,10 @@ def plan_on(
     graph: ResourceGraph | None = None,
 ) -> Plan:
     """Observe `engine` and plan `loaded` against it: `reconcile` with the options completed
-    (`plan_options`); `graph` when the caller has it already (a one-off run plans twice)."""
-    return _reconciled(loaded, engine, plan_options(loaded, engine, options), graph)
+    (`plan_options`); `graph` when the caller has it already (a one-off run plans twice). For
+    an engine on another host, the project's files travel first (`remote_files`)."""
+    remote = remote_files(loaded, engine)
+    return _reconciled(loaded, engine, plan_options(loaded, engine, options, remote), graph, remote)
 
 
 def _reconciled(
@@ -109,9 +141,17 @@ def _reconciled(
     engine: Engine,
     options: ReconcileOptions,
     graph: ResourceGraph | None = None,
+    remote: RemoteFiles | None = None,
 ) -> Plan:
     graph = graph if graph is not None else build_graph(loaded.stack, loaded.source)
-    return reconcile(loaded.stack, graph, observe(loaded, engine, options), options)
+    stack = remote.relocated.stack if remote is not None else loaded.stack
+    relocated = dataclasses.replace(loaded, stack=stack)
+    observed = observe(relocated, engine, options)
+    plan = reconcile(stack, graph, observed, options)
+    if remote is None:
+        return plan
+    ops = shipping.ship_operations(remote.relocated, remote.facts, observed, plan.services)
+    return shipping.with_shipping(plan, remote.relocated, ops)
 
 
 def created_images(plan: Plan) -> dict[str, str]:
@@ -207,12 +247,13 @@ class EngineTarget:
         return self.engine
 
     def plan(self, loaded: LoadedStack, options: ReconcileOptions, *, adopt: bool = False) -> Plan:
-        options = plan_options(loaded, self.engine, options)
+        remote = remote_files(loaded, self.engine)
+        options = plan_options(loaded, self.engine, options, remote)
         if adopt:
             names = desired_names(loaded.stack, options.services, options.scale)
             found = self.engine.unmanaged_containers(names)
             options = dataclasses.replace(options, adopt={c.name: c for c in found})
-        plan = _reconciled(loaded, self.engine, options)
+        plan = _reconciled(loaded, self.engine, options, remote=remote)
         return with_bind_source_blockers(loaded, plan, dict(options.bind_sources or {}))
 
     def check(self, loaded: LoadedStack, plan: Plan) -> None:

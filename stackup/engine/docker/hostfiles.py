@@ -1,0 +1,113 @@
+"""Files on the engine's host, written and read through the engine itself: a helper container
+that bind-mounts the directory, created and never started, with the archive calls of the API
+(`PUT`/`GET /containers/{id}/archive`; the engine mounts a created container's volumes for
+them). A user in the docker group writes there without a login on the host, and nothing
+must run: the helper's image is an empty one that stackup imports itself (an empty tar), so
+no registry and no image of the project's is needed.
+
+Measured on a real engine: an extracted file replaces the one at its path (a new inode), so a
+container that bind-mounts that file on its own keeps reading the old one
+(stackup.planning.shipping rewrites those through the running container instead)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tarfile
+from collections.abc import Iterator, Mapping
+
+import docker
+import docker.errors
+import docker.types
+
+from stackup.engine.docker.calls import engine_errors
+from stackup.model import labels
+
+HELPER_IMAGE = "stackup/host-files:1"
+_MOUNT = "/host"
+
+
+class DockerHostFiles:
+    def __init__(self, api: docker.APIClient) -> None:
+        self.api = api
+
+    def write(self, directory: str, archive: bytes) -> None:
+        with engine_errors(f"writing files into {directory} on the engine's host"):
+            self._ensure_image()
+            with self._helper(directory) as helper:
+                self.api.put_archive(helper, _MOUNT, archive)
+
+    def read(self, directory: str, path: str) -> Mapping[str, bytes]:
+        with engine_errors(f"reading {directory}/{path} on the engine's host"):
+            if not self._has_image():
+                return {}  # nothing was ever written through the engine
+            try:
+                helper = self._create_helper(directory, read_only=True)
+            except docker.errors.APIError as exc:
+                if "does not exist" in str(exc.explanation or ""):
+                    return {}  # never written: and a plan leaves no directory behind
+                raise
+            try:
+                stream, _ = self.api.get_archive(helper, f"{_MOUNT}/{path}")
+                data = b"".join(stream)
+            except docker.errors.NotFound:
+                return {}
+            finally:
+                self._remove(helper)
+        out: dict[str, bytes] = {}
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for entry in tar.getmembers():
+                # The archive's entries start with the last element of `path`.
+                _, _, inner = entry.name.partition("/")
+                content = tar.extractfile(entry) if entry.isfile() else None
+                if content is not None:
+                    out[inner or entry.name] = content.read()
+        return out
+
+    def _has_image(self) -> bool:
+        try:
+            self.api.inspect_image(HELPER_IMAGE)  # type: ignore[no-untyped-call]
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def _ensure_image(self) -> None:
+        if self._has_image():
+            return
+        empty = io.BytesIO()
+        tarfile.open(fileobj=empty, mode="w").close()
+        repository, _, tag = HELPER_IMAGE.rpartition(":")
+        self.api.import_image_from_data(empty.getvalue(), repository=repository, tag=tag)
+
+    @contextlib.contextmanager
+    def _helper(self, directory: str) -> Iterator[str]:
+        helper = self._create_helper(directory)
+        try:
+            yield helper
+        finally:
+            self._remove(helper)
+
+    def _create_helper(self, directory: str, *, read_only: bool = False) -> str:
+        """A created container with `directory` mounted: for writing, in the `Binds` form
+        (the engine makes a missing directory); for reading, as a read-only mount, which
+        the engine refuses for a missing one instead of making it."""
+        if read_only:
+            mount = docker.types.Mount(_MOUNT, directory, type="bind", read_only=True)
+            host_config = self.api.create_host_config(mounts=[mount])
+        else:
+            host_config = self.api.create_host_config(
+                binds={directory: {"bind": _MOUNT, "mode": "rw"}}
+            )
+        created = self.api.create_container(
+            HELPER_IMAGE,
+            # Never started: the image has no binary, and the archive calls need none.
+            command=["stackup-host-files"],
+            labels={labels.HOST_FILES: directory},
+            network_disabled=True,
+            host_config=host_config,
+        )
+        return str(created["Id"])
+
+    def _remove(self, helper: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_container(helper, force=True)

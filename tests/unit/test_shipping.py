@@ -1,0 +1,243 @@
+"""The project's files on a remote engine (stackup.planning.shipping), planned and applied on
+the in-memory engine posing as one reached over SSH: sources relocated, only what changed
+shipped, in place where a running container pins a file, removals, and nothing of it for an
+engine on this machine."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+from stackup.api import UpRequest, up
+from stackup.engine.fake import FakeEngine
+from stackup.loading.loader import LoadedStack, load_text
+from stackup.planning.options import ReconcileOptions
+from stackup.planning.plan import (
+    Action,
+    CreateContainer,
+    Plan,
+    RemoveOnHost,
+    RewriteInPlace,
+    ShipFiles,
+)
+from stackup.planning.render import plan_json, render_text
+from stackup.runner import Event
+from stackup.targets.engine.oneoff import oneoff_plan
+from stackup.targets.engine.target import EngineTarget
+
+STACK = """
+name: demo
+services:
+  web:
+    image: nginx:1.27
+    volumes:
+      - ./site:/usr/share/nginx/html:ro
+      - ./default.conf:/etc/nginx/conf.d/default.conf:ro
+      - /srv/shared:/shared
+"""
+ROOT = "/var/lib/stackup/demo"
+
+
+class QuietUI:
+    def lock_wait(self, message: str) -> None:
+        pass
+
+    def planned(self, plan: Plan) -> None:
+        pass
+
+    def confirm_data_loss(self, plan: Plan) -> bool:
+        return False
+
+    def confirm_adoption(self, plan: Plan) -> bool:
+        return False
+
+    @contextmanager
+    def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
+        yield lambda event: None
+
+
+def _remote() -> FakeEngine:
+    engine = FakeEngine()
+    engine.images["nginx:1.27"] = "sha256:" + "0e" * 32
+    # How engine_is_local tells an engine reached over SSH.
+    engine.endpoint = SimpleNamespace(base_url="ssh://deploy@server")  # type: ignore[attr-defined]
+    return engine
+
+
+def _project(tmp_path: Path) -> LoadedStack:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("hello\n")
+    (tmp_path / "site" / "about.html").write_text("about\n")
+    (tmp_path / "default.conf").write_text("server { listen 80; }\n")
+    return load_text(STACK, working_dir=str(tmp_path))
+
+
+def _plan(loaded: LoadedStack, engine: FakeEngine) -> Plan:
+    return EngineTarget(engine).plan(loaded, ReconcileOptions())
+
+
+def test_sources_inside_the_project_travel_and_are_mounted_from_the_remote_copy(
+    tmp_path: Path,
+) -> None:
+    engine, loaded = _remote(), _project(tmp_path)
+    plan = _plan(loaded, engine)
+
+    ships = [op for op in plan.operations if op.action == Action.SHIP]
+    assert [(op.name, op.reason) for op in ships] == [
+        ("./default.conf → server", "1 added, 22 B"),
+        ("./site → server", "2 added, 12 B"),
+    ]
+    (create,) = [s for op in plan.operations for s in op.steps if isinstance(s, CreateContainer)]
+    assert [m.source for m in create.spec.mounts] == [
+        f"{ROOT}/files/site",
+        f"{ROOT}/files/default.conf",
+        "/srv/shared",
+    ]
+    web = next(op for op in plan.operations if op.service == "web")
+    assert {op.id for op in ships} <= set(web.after)
+    assert plan.warnings == (
+        "services.web.volumes[2]: /srv/shared is outside the project directory: on the remote "
+        "engine it is a path on the engine's host, not shipped",
+    )
+    text = render_text(plan)
+    assert "⇪ files ./site → server  (2 added, 12 B)" in text
+    assert "2 to ship" in text
+
+    up(loaded, engine, UpRequest(), QuietUI())
+    assert engine.host_files[f"{ROOT}/files/site/index.html"] == b"hello\n"
+    assert engine.host_files[f"{ROOT}/files/default.conf"] == b"server { listen 80; }\n"
+    manifests = [
+        json.loads(gzip.decompress(v)) for k, v in engine.host_files.items() if "/manifests/" in k
+    ]
+    assert sorted(m["source"] for m in manifests) == ["default.conf", "site"]
+    assert _plan(loaded, engine).operations == ()
+
+
+def test_only_changed_files_travel_and_removed_ones_go(tmp_path: Path) -> None:
+    engine, loaded = _remote(), _project(tmp_path)
+    up(loaded, engine, UpRequest(), QuietUI())
+    (tmp_path / "site" / "index.html").write_text("hello again\n")
+    (tmp_path / "site" / "new.html").write_text("new\n")
+    (tmp_path / "site" / "about.html").unlink()
+
+    (op,) = _plan(loaded, engine).operations
+    assert (op.name, op.reason) == ("./site → server", "1 changed, 1 added, 1 removed, 16 B")
+    assert op.details[1:] == ("~ index.html", "+ new.html", "- about.html")
+    # The web root is mounted by a running container: the removal goes through a throwaway
+    # container of its image, so the directory it mounts stays the same one.
+    (removal,) = [s for s in op.steps if isinstance(s, RemoveOnHost)]
+    assert (removal.directory, removal.paths) == (f"{ROOT}/files/site", ("about.html",))
+
+
+def test_a_file_mounted_on_its_own_is_rewritten_in_place_then_reloaded(tmp_path: Path) -> None:
+    engine, loaded = _remote(), _project(tmp_path)
+    up(loaded, engine, UpRequest(), QuietUI())
+    (tmp_path / "default.conf").write_text("server { listen 81; }\n")
+
+    plan = _plan(loaded, engine)
+    ship, reload = plan.operations
+    assert (ship.action, reload.action) == (Action.SHIP, Action.RELOAD)
+    (rewrite,) = [s for s in ship.steps if isinstance(s, RewriteInPlace)]
+    assert rewrite.target == f"{ROOT}/files/default.conf"
+    assert rewrite.source == str(tmp_path / "default.conf")
+    assert ship.id in reload.after
+    assert reload.reason.startswith("default.conf changed since it was last applied")
+
+
+def test_an_engine_on_this_machine_mounts_the_files_here(tmp_path: Path) -> None:
+    engine, loaded = FakeEngine(), _project(tmp_path)
+    engine.images["nginx:1.27"] = "sha256:" + "0e" * 32
+    plan = _plan(loaded, engine)
+    assert [op.action for op in plan.operations] == [Action.CREATE, Action.CREATE]
+    (create,) = [s for op in plan.operations for s in op.steps if isinstance(s, CreateContainer)]
+    assert create.spec.mounts[0].source == str(tmp_path / "site")
+    assert plan.warnings == ()
+
+
+def test_secrets_and_configs_from_files_travel_a_secret_readable_by_its_owner_only(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "db_password.txt").write_text("s3cret-value\n")
+    (tmp_path / "app.ini").write_text("[app]\n")
+    loaded = load_text(
+        """
+        name: demo
+        services:
+          app:
+            image: nginx:1.27
+            secrets: [db_password]
+            configs: [app_ini]
+        secrets:
+          db_password:
+            file: ./db_password.txt
+        configs:
+          app_ini:
+            file: ./app.ini
+        """.replace("\n        ", "\n"),
+        working_dir=str(tmp_path),
+    )
+    plan = _plan(loaded, _remote())
+    ships = {op.name: op for op in plan.operations if op.action == Action.SHIP}
+    secret, config = ships["./db_password.txt → server"], ships["./app.ini → server"]
+    # Counted, never sized nor shown.
+    assert secret.reason == "1 added"
+    assert "s3cret" not in render_text(plan) + json.dumps(plan_json(plan))
+    assert config.reason == "1 added, 6 B"
+    assert [s.mode for s in secret.steps if isinstance(s, ShipFiles) and s.files] == [0o400]
+    assert [s.mode for s in config.steps if isinstance(s, ShipFiles) and s.files] == [None]
+    (create,) = [s for op in plan.operations for s in op.steps if isinstance(s, CreateContainer)]
+    assert sorted(m.source or "" for m in create.spec.mounts) == [
+        f"{ROOT}/files/app.ini",
+        f"{ROOT}/files/db_password.txt",
+    ]
+    app = next(op for op in plan.operations if op.service == "app")
+    assert {secret.id, config.id} <= set(app.after)
+
+
+def test_a_plan_for_some_services_ships_only_their_files(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("hello\n")
+    (tmp_path / "seed.sql").write_text("select 1;\n")
+    loaded = load_text(
+        """
+        name: demo
+        services:
+          web:
+            image: nginx:1.27
+            volumes: ["./site:/usr/share/nginx/html:ro"]
+          migrate:
+            image: nginx:1.27
+            volumes: ["./seed.sql:/seed.sql:ro"]
+        """.replace("\n        ", "\n"),
+        working_dir=str(tmp_path),
+    )
+    engine = _remote()
+    plan = EngineTarget(engine).plan(loaded, ReconcileOptions(services=("web",)))
+    assert [op.name for op in plan.operations if op.action == Action.SHIP] == ["./site → server"]
+
+    # `stackup run migrate`: its files travel first, its container mounts the copy.
+    run_plan, _ = oneoff_plan(
+        loaded, engine, "migrate", None, with_dependencies=True, environment={}, name="m-1"
+    )
+    *before, run = run_plan.operations
+    assert sorted(op.id for op in before) == ["files:seed.sql", "network:demo_default"]
+    (ship,) = [op for op in before if op.action == Action.SHIP]
+    assert ship.name == "./seed.sql → server" and ship.id in run.after
+    (create,) = [s for s in run.steps if isinstance(s, CreateContainer)]
+    assert [m.source for m in create.spec.mounts] == [f"{ROOT}/files/seed.sql"]
+
+
+def test_a_saved_plan_pins_the_content_it_ships(tmp_path: Path) -> None:
+    engine, loaded = _remote(), _project(tmp_path)
+    before = plan_json(_plan(loaded, engine))
+    # The same size, the same names: only the content differs.
+    (tmp_path / "site" / "index.html").write_text("HELLO\n")
+    after = plan_json(_plan(loaded, engine))
+    assert [op["reason"] for op in before["operations"]] == [
+        op["reason"] for op in after["operations"]
+    ]
+    assert before["operations"] != after["operations"]
