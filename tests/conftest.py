@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 from collections.abc import Generator
@@ -37,6 +38,14 @@ if os.environ.get("CI"):
 
     settings.register_profile("ci", derandomize=True, database=None)
     settings.load_profile("ci")
+
+# The commands the tests start get Ctrl-C as from a terminal. A shell starting the suite in the
+# background (`scripts/test.sh … &`, a CI runner's script) ignores SIGINT in it, every child
+# inherits the ignoring, and a Python child that starts with SIGINT ignored keeps it ignored
+# (no KeyboardInterrupt): a test's Ctrl-C of `stackup logs -f` then did nothing, and the test
+# hung in detached runs only. Handled signals, unlike ignored ones, are reset at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _engine_outcomes: dict[str, str] = {}
 
