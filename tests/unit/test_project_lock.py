@@ -7,7 +7,9 @@ processes.)"""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from stackup import usecases
 from stackup.engine.fake import FakeEngine
 from stackup.errors import LockError
-from stackup.targets.engine.lock import lease_name, project_lock
+from stackup.targets.engine.lock import lease_name, lock_path, project_lock
 
 PROJECT = "demo"
 ALICE = {
@@ -102,6 +104,24 @@ def test_without_waiting_the_holder_is_named_at_once_and_the_lease_kept() -> Non
     assert refused.value.message == f"project {PROJECT} is locked ({HELD_BY_ALICE})"
     lease = engine.read_lease(lease_name(PROJECT))
     assert lease is not None and lease.id == alice
+
+
+def test_a_holder_between_taking_the_lock_and_writing_its_words_is_still_named() -> None:
+    """This host's lock file is taken (flock) and then written: a waiter reading it in
+    between found it empty and said "held by ?" (seen under load in the engine tests)."""
+    engine = FakeEngine()
+    path = lock_path(engine.engine_id(), PROJECT)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # taken, its words not written yet
+        writer = threading.Timer(0.2, lambda: os.write(fd, HELD_BY_ALICE.encode()))
+        writer.start()
+        with pytest.raises(LockError) as refused, project_lock(engine, PROJECT, wait=False):
+            raise AssertionError("not reached")
+        writer.join()
+    finally:
+        os.close(fd)
+    assert refused.value.message == f"project {PROJECT} is locked ({HELD_BY_ALICE})"
 
 
 @pytest.mark.parametrize("ending", [RuntimeError, KeyboardInterrupt])

@@ -313,8 +313,18 @@ def _host_lock(
         os.close(fd)
 
 
+# How long a waiter reads an empty lock file again: its holder writes its words just after it
+# takes the lock (truncate, then write), so an empty file is a holder between the two.
+HOLDER_WORDS_WAIT = 2.0
+
+
 def _holder_text(path: Path) -> str:
-    try:
-        return path.read_text().strip() or "held by ?"
-    except OSError:
-        return "held by ?"
+    deadline = time.monotonic() + HOLDER_WORDS_WAIT
+    while True:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            return "held by ?"
+        if text or time.monotonic() >= deadline:
+            return text or "held by ?"
+        time.sleep(0.01)
