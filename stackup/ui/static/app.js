@@ -11,6 +11,7 @@
   let shown = null; // the view on the page: its plan, fingerprint and plan id
   let logSource = null;
   let refreshing = null;
+  let followed = ""; // the containers (ids and states) the logs view follows
 
   function el(tag, text, className) {
     const node = document.createElement(tag);
@@ -59,8 +60,10 @@
       tr.append(ports, el("td", row.image));
       tbody.append(tr);
     }
+  }
+
+  function renderLogChoices(services) {
     const select = $("log-service");
-    const services = [...new Set(rows.map((r) => r.service))].sort();
     const current = select.value;
     if ([...select.options].map((o) => o.value).join() !== services.join()) {
       select.replaceChildren(...services.map((s) => el("option", s)));
@@ -93,7 +96,12 @@
       }
       shown = view;
       renderServices(view.services);
+      renderLogChoices([...view.plan.services].sort());
       renderPlan(view);
+      // A container of the followed service created, recreated or started: follow it anew.
+      const service = $("log-service").value;
+      const now = view.services.filter((r) => r.service === service).map((r) => r.id + r.state).join();
+      if (now !== followed) followLogs();
       body.dataset.version = String(view.version);
     })();
     try {
@@ -163,6 +171,7 @@
   function followLogs() {
     if (logSource) logSource.close();
     const service = $("log-service").value;
+    followed = (shown ? shown.services : []).filter((r) => r.service === service).map((r) => r.id + r.state).join();
     const logs = $("logs");
     logs.replaceChildren();
     if (!service) return;
@@ -200,7 +209,9 @@
       list.replaceChildren(el("li", report.error));
       return;
     }
-    const items = (report.findings || []).map((f) => {
+    const order = { high: 0, medium: 1, low: 2 };
+    const findings = [...(report.findings || [])].sort((a, b) => order[a.severity] - order[b.severity]);
+    const items = findings.map((f) => {
       const li = el("li");
       li.append(el("span", f.severity, "sev-" + f.severity), document.createTextNode(" " + f.rule + " " + (f.service || "") + ": " + f.message));
       return li;
