@@ -336,6 +336,20 @@ def test_the_page_listens_only_on_loopback(
     assert listening == ["0100007F"]  # 127.0.0.1, and nothing on another address
 
 
+def test_another_address_needs_the_flag_and_is_warned_about(
+    tmp_stack_dir: StackDir, project_name: str, served: list[UiServer]
+) -> None:
+    d = tmp_stack_dir
+    _stack(d, project_name, free_port())
+    server = _start(served, d.path, "--listen-address", "127.0.0.2")
+    assert server.address == "127.0.0.2"
+    assert "warning: listening on 127.0.0.2" in server.stderr()
+    assert server.view()["project"] == project_name  # its Host header is allowed ...
+    loopback = server.request("GET", "/api/plan", headers={"Host": f"127.0.0.1:{server.port}"})
+    assert loopback.status == 200  # ... beside the loopback names
+    assert server.request("GET", "/api/plan", headers={"Host": "127.0.0.2"}).status == 403
+
+
 def test_another_up_holding_the_lock_is_named_and_nothing_applied(
     tmp_stack_dir: StackDir,
     project_name: str,

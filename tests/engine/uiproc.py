@@ -61,10 +61,17 @@ class UiServer:
         if not first.wait(60) or not self.lines:
             self.kill()
             raise AssertionError(f"stackup ui printed no URL line; stderr:\n{self.stderr()}")
-        m = re.fullmatch(r"stackup ui: (http://127\.0\.0\.1:(\d+)/\?token=(\S+))\n", self.lines[0])
+        m = re.fullmatch(
+            r"stackup ui: (http://(127\.\d+\.\d+\.\d+):(\d+)/\?token=(\S+))\n", self.lines[0]
+        )
         assert m, self.lines
-        self.url, self.port, self.token = m.group(1), int(m.group(2)), m.group(3)
-        self.host = f"127.0.0.1:{self.port}"
+        self.url, self.address, self.port, self.token = (
+            m.group(1),
+            m.group(2),
+            int(m.group(3)),
+            m.group(4),
+        )
+        self.host = f"{self.address}:{self.port}"
         self.origin = f"http://{self.host}"
         self._cookie: str | None = None
         self._csrf: str | None = None
@@ -92,7 +99,7 @@ class UiServer:
         data = json.dumps(body).encode() if body is not None else None
         if data is not None:
             sent.setdefault("Content-Type", "application/json")
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.address, self.port, timeout=timeout)
         try:
             conn.request(method, path, body=data, headers=sent)
             resp = conn.getresponse()
@@ -139,7 +146,7 @@ class UiServer:
         self, path: str, until: str, timeout: float = 60.0, headers: dict[str, str] | None = None
     ) -> str:
         """Read a server-sent event stream until `until` is in it (or `timeout`): all read."""
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        sock = socket.create_connection((self.address, self.port), timeout=timeout)
         try:
             lines = [f"GET {path} HTTP/1.1", f"Host: {self.host}", f"Cookie: {self.cookie()}"]
             lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
