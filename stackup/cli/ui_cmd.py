@@ -61,6 +61,7 @@ def ui(port: int, read_only: bool, address: str) -> None:
         load_options=opts.load_options(),
         target=chosen,
         project_directory=loaded.project_directory,
+        project=loaded.stack.name,
         read_only=read_only,
         apply_refusal=refusal,
     )

@@ -35,9 +35,11 @@ from stackup.usecases import Event, TargetChoice
 
 # Plans the page showed, by their id, that an Apply may name: enough for a few open tabs.
 REMEMBERED_PLANS = 32
-# How often the page's plan is made again while a page listens (the engine target reports
-# no events yet: polled), besides at once when a file under the project directory changes.
+# How often the page's plan is made again while a page listens, besides at once when a file
+# under the project directory changes or the engine reports an event of the project: often
+# for an engine that reports none, seldom (a safety net) for one that does.
 POLL_SECONDS = 2.0
+POLL_SECONDS_WITH_EVENTS = 15.0
 LOG_TAIL = 200
 
 
@@ -46,6 +48,7 @@ class UiConfig:
     load_options: LoadOptions
     target: TargetChoice
     project_directory: Path  # watched: a file saved under it makes the plan again
+    project: str  # as loaded at start (the engine's events are followed for it)
     read_only: bool = False
     # Why Apply is not offered besides --read-only (a target without `up --plan`), in its words.
     apply_refusal: str = ""
@@ -114,10 +117,12 @@ class ProjectView:
         self._plans: OrderedDict[str, dict[str, JsonValue]] = OrderedDict()
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._project = config.load_options.project_name or ""
+        self._project = config.project
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._events = False  # the engine's events of the project are being followed
+        self._following = threading.Event()  # set: end this follow (stopping, or renamed)
         self.version = 0
 
     # ------------------------------------------------------------------ what the page reads
@@ -126,7 +131,9 @@ class ProjectView:
         loaded = load(self.config.load_options)
         with self._lock:
             self._secrets.update(loaded.stack.secret_values)
-            self._project = loaded.stack.name
+            if loaded.stack.name != self._project:
+                self._project = loaded.stack.name
+                self._following.set()  # follow the engine's events of the new name
         return loaded
 
     @property
@@ -315,7 +322,11 @@ class ProjectView:
     def start(self) -> None:
         """Make the plan again at once when a file under the project directory changes, and
         every `poll_seconds` while a page listens; tell the pages when what they show changed."""
-        for name, run in (("ui-files", self._watch_files), ("ui-refresh", self._refresh)):
+        for name, run in (
+            ("ui-files", self._watch_files),
+            ("ui-events", self._follow_engine),
+            ("ui-refresh", self._refresh),
+        ):
             thread = threading.Thread(target=run, daemon=True, name=name)
             thread.start()
             self._threads.append(thread)
@@ -323,6 +334,8 @@ class ProjectView:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        with self._lock:
+            self._following.set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -335,10 +348,31 @@ class ProjectView:
         ):
             self._wake.set()
 
+    def _follow_engine(self) -> None:
+        while not self._stop.is_set():
+            self._events = True
+            with self._lock:
+                if self._stop.is_set():  # stop() set the follow before this one: no new one
+                    return
+                self._following = threading.Event()
+                project, until = self._project, self._following
+            try:
+                followed = usecases.follow_changes(self.target, project, self._wake.set, until)
+            except StackupError:
+                followed = True  # the engine unreachable for now: follow it again soon
+            if not followed:
+                self._events = False
+                return
+            # The stream ended (the engine restarted, the connection broke): polled meanwhile.
+            self._events = False
+            self._wake.set()
+            if not until.is_set():  # not renamed: the stream broke; follow it again soon
+                self._stop.wait(2.0)
+
     def _refresh(self) -> None:
         shown = ""
         while not self._stop.is_set():
-            self._wake.wait(self.config.poll_seconds)
+            self._wake.wait(POLL_SECONDS_WITH_EVENTS if self._events else self.config.poll_seconds)
             self._wake.clear()
             if self._stop.is_set():
                 return
