@@ -94,11 +94,13 @@ class Browser:
         return result["result"].get("value")
 
     def settled_click(self, selector: str, timeout: float = 20.0) -> None:
-        """Click the element once it is enabled and has kept its place for a moment: content
-        streaming into the page moves the layout under a click."""
+        """Click the element, scrolled into the (small, headless) window, once it is enabled
+        and has kept its place for a moment: content streaming into the page moves the layout
+        under a click."""
         where = (
             f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
             "if (!e || e.disabled || e.hidden) return null; "
+            "e.scrollIntoView({block: 'center', inline: 'center'}); "
             "const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })()"
         )
         last: Any = None

@@ -412,3 +412,48 @@ def test_two_projects_pages_at_once(
         assert two.request("GET", "/api/plan").json()["project"] == other
     finally:
         remove_project_resources(docker_client, other)
+
+
+def test_apply_of_a_plan_that_deletes_data_asks_first(
+    tmp_stack_dir: StackDir,
+    project_name: str,
+    browser: Browser,
+    served: list[UiServer],
+    docker_client: docker.DockerClient,
+) -> None:
+    d = tmp_stack_dir
+    stack = f"""
+        name: {project_name}
+        services:
+          store:
+            image: busybox
+            command: ["sleep", "86400"]
+            init: true
+            volumes: ["data:/data"]
+        volumes:
+          data:
+            labels:
+              generation: "GEN"
+        """
+    d.stack(stack.replace("GEN", "1"))
+    stackup("up", cwd=d.path)
+    store = _container_id(docker_client, project_name, "store")
+    d.stack(stack.replace("GEN", "2"))
+    server = _start(served, d.path)
+    _open(browser, server)
+    wait_for(lambda: "!! destroys data" in browser.text(), timeout=20, what="the volume's loss")
+
+    view = server.view()
+    refused = server.apply(view["plan"]["fingerprint"], view["plan_id"])
+    assert refused.status == 428 and f"{project_name}_data" in refused.json()["error"]
+    browser.settled_click("#apply")
+    wait_for(
+        lambda: f"the plan deletes the data in {project_name}_data" in browser.text(),
+        timeout=20,
+        what="the page asking",
+    )
+    assert _container_id(docker_client, project_name, "store") == store  # asked, not applied
+    browser.settled_click("#confirm-yes")
+    wait_for(lambda: "Applied:" in browser.text(), timeout=120, what="the confirmed apply")
+    assert _container_id(docker_client, project_name, "store") != store
+    assert stackup("diff", "--exit-code", cwd=d.path, check=False).returncode == 0
