@@ -70,4 +70,8 @@ def ui(port: int, read_only: bool, address: str) -> None:
     # One line, flushed at once: a pipe's reader (a script, a test) gets it now.
     click.echo(f"stackup ui: http://{shown}:{bound}/?token={keys.token}")
     sys.stdout.flush()
-    page.serve(view, keys, sock, hosts)
+    try:
+        page.serve(view, keys, sock, hosts)
+    except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then raises it again
+        click.echo("stopped: the page no longer answers", err=True)
+        sys.exit(130)

@@ -152,6 +152,8 @@ def test_port_changed_on_disk_shows_the_recreate_then_apply_serves_the_new_port(
     assert "nginx" in http_get(f"http://127.0.0.1:{new_port}/", retry_for=20).body.lower()
     assert stackup("diff", "--exit-code", cwd=d.path, check=False).returncode == 0
     wait_for(lambda: "No changes." in browser.text(), timeout=20, what="the page's new plan")
+    # Ctrl-C with the page open (its event and log streams): it stops, and says so.
+    assert server.interrupt() == 130
 
 
 def test_a_plan_made_before_a_container_stopped_is_refused_409_and_the_page_says_stale(
@@ -257,7 +259,8 @@ def test_requests_without_the_token_from_another_host_or_origin_or_without_csrf_
 
     # A cookie of an earlier `stackup ui` on the same port: 401, and what to do.
     old_cookie = server.cookie()
-    assert server.interrupt() in (0, 130)
+    assert server.interrupt() == 130
+    assert "stopped: the page no longer answers" in server.stderr()
     again = _start(served, d.path, "--port", str(server.port))
     refused = again.request("GET", "/", headers={"Cookie": old_cookie}, auth="none")
     assert refused.status == 401 and "earlier" in refused.body
