@@ -230,6 +230,7 @@ def serve(view: ProjectView, keys: Keys, sock: socket.socket, hosts: tuple[str, 
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=2,
+        server_header=False,  # says nothing about what answers
     )
     view.start()
     try:

@@ -302,6 +302,13 @@ class ProjectView:
                 self.hub.publish("applied", {"ok": False, "error": self.error_text(exc)})
             self.wake()
             return
+        except Exception as exc:  # the engine gone, a bug: said (never its text), not hung
+            said = f"internal error: {type(exc).__name__}"
+            answer(ApplyAnswer(500, said))
+            if ui.started:
+                self.hub.publish("applied", {"ok": False, "error": said})
+            self.wake()
+            return
         outcome = result.outcome
         if not ui.started:
             answer(ApplyAnswer(200, "no changes: nothing to apply", {"ok": True}))
