@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lint": ("stackup.cli.lint_cmd", "lint", "Check the stack against security rules."),
     "watch": ("stackup.cli.watch_cmd", "watch", "Keep a dev stack live: reload on changes."),
     "import": ("stackup.cli.import_cmd", "import_", "Write a stack file from `docker run` lines."),
+    "ui": ("stackup.cli.ui_cmd", "ui", "Serve a local page: services, the plan, Apply, logs."),
 }
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from stackup.loading.loader import LoadedStack
+    from stackup.loading.loader import LoadedStack, LoadOptions
     from stackup.usecases import Logs, LogStream
     from stackup.usecases.targets import TargetChoice
 
@@ -38,27 +38,31 @@ class GlobalOptions:
             target=options.get("target"),
         )
 
+    def load_options(self, trust: Trust | None = None) -> LoadOptions:
+        """What loading the stack is asked, from the global flags (`ui` loads again with it)."""
+        from stackup.loading.loader import LoadOptions
+
+        trust = trust or Trust()
+        return LoadOptions(
+            files=self.files,
+            project_name=self.project_name,
+            profiles=self.profiles,
+            env_files=self.env_files,
+            project_directory=self.project_directory,
+            untrusted=trust.untrusted,
+            passed_env=trust.passed_env,
+        )
+
     def load(self, trust: Trust | None = None, *, bind_sources: bool = False) -> LoadedStack:
         """The stack, after telling the user (on stderr) which of its keys stackup ignores,
         (`bind_sources`: the commands that show or apply what would run) which bind sources
         do not exist, so the engine will create them as empty directories, and, untrusted,
         which variables were left unset."""
         from stackup.escape import terminal
-        from stackup.loading.loader import LoadOptions, load
+        from stackup.loading.loader import load
         from stackup.usecases.loaded import load_warnings
 
-        trust = trust or Trust()
-        loaded = load(
-            LoadOptions(
-                files=self.files,
-                project_name=self.project_name,
-                profiles=self.profiles,
-                env_files=self.env_files,
-                project_directory=self.project_directory,
-                untrusted=trust.untrusted,
-                passed_env=trust.passed_env,
-            )
-        )
+        loaded = load(self.load_options(trust))
         from stackup.model.sensitive import redact_text
 
         SECRETS_SEEN.update(loaded.stack.secret_values)

@@ -13,7 +13,6 @@ from stackup.cli.options import trust, trust_flags
 from stackup.errors import UsageError
 from stackup.escape import terminal
 from stackup.planning import graph as resource_graph
-from stackup.planning.graph import ServiceEdge
 
 
 @click.command("graph")
@@ -60,37 +59,9 @@ def graph(fmt: str, output: str | None, untrusted: bool, passed_env: tuple[str, 
     elif fmt == "mermaid" or suffix in (".mmd", ".mermaid"):
         text = resource_graph.to_mermaid(g)
     else:
-        text = _waves_text(g)
+        text = resource_graph.waves_text(g)
     if output:
         write_output(output, text, "the graph")
         click.echo(f"wrote {terminal(output)}")
     else:
         click.echo(text, nl=False)
-
-
-def _waves_text(g: object) -> str:
-
-    lines = []
-    assert hasattr(g, "nodes")
-    for i, wave in enumerate(resource_graph.start_waves(g), start=1):  # type: ignore[arg-type]
-        parts = []
-        for name in wave:
-            deps = resource_graph.dependencies(g, name)  # type: ignore[arg-type]
-            if deps:
-                after = ", ".join(_dep(d, e) for d, e in deps)
-                parts.append(f"{terminal(name)} (after {after})")
-            else:
-                parts.append(terminal(name))
-        lines.append(f"wave {i}: " + ", ".join(parts))
-    return "\n".join(lines) + "\n"
-
-
-def _dep(name: str, edge: object) -> str:
-
-    name = terminal(name)
-    assert isinstance(edge, ServiceEdge)
-    if edge.via == "depends_on" and edge.condition != "service_started":
-        return f"{name} {edge.condition.removeprefix('service_')}"
-    if edge.via != "depends_on":
-        return f"{name} via {edge.via}"
-    return name

@@ -7,6 +7,7 @@ decides, the engine only does.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -168,6 +169,20 @@ class Leases(Protocol):
     def drop_lease(self, lease_id: str) -> None:
         """Remove the lease by its ID (one already gone is not an error): never by name, so
         a lease taken again since is left alone."""
+        ...
+
+
+@runtime_checkable
+class ProjectEvents(Protocol):
+    """An engine that tells when a project's resources change (Docker's event stream), so a
+    page re-plans at once instead of polling (`stackup ui`). An engine without it is polled."""
+
+    def follow_project_events(
+        self, project: str, on_change: Callable[[], None], stop: threading.Event
+    ) -> None:
+        """Call `on_change` at each event of the project's containers, networks and volumes
+        (not of its lock's lease) until `stop` is set; returns then, or when the stream ends
+        or breaks."""
         ...
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from stackup.errors import DependencyCycleError
-from stackup.escape import dot_string, mermaid_label
+from stackup.escape import dot_string, mermaid_label, terminal
 from stackup.gcpause import collector_paused
 from stackup.loading.source import SourceMap
 from stackup.model.spec import Stack
@@ -283,6 +283,32 @@ def start_waves(g: ResourceGraph) -> list[list[str]]:
                     ready.append(succ)
         wave = ready
     return waves
+
+
+def waves_text(g: ResourceGraph) -> str:
+    """The start waves as `stackup graph` prints them (`wave 1: db, cache`, then `web (after
+    db healthy)`), names with their controls escaped: the CLI prints it, the page shows it."""
+    lines = []
+    for i, wave in enumerate(start_waves(g), start=1):
+        parts = []
+        for name in wave:
+            deps = dependencies(g, name)
+            if deps:
+                after = ", ".join(_dependency_text(d, e) for d, e in deps)
+                parts.append(f"{terminal(name)} (after {after})")
+            else:
+                parts.append(terminal(name))
+        lines.append(f"wave {i}: " + ", ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def _dependency_text(name: str, edge: ServiceEdge) -> str:
+    name = terminal(name)
+    if edge.via == "depends_on" and edge.condition != "service_started":
+        return f"{name} {edge.condition.removeprefix('service_')}"
+    if edge.via != "depends_on":
+        return f"{name} via {edge.via}"
+    return name
 
 
 def start_order(g: ResourceGraph) -> list[str]:

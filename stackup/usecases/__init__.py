@@ -31,7 +31,7 @@ from stackup.usecases.deploy import (
     plan,
     up,
 )
-from stackup.usecases.inspect import logs, ps
+from stackup.usecases.inspect import follow_changes, logs, ps
 from stackup.usecases.lifecycle import lifecycle
 from stackup.usecases.locks import LockHolder, Unlocked, unlock
 from stackup.usecases.targets import (
@@ -70,6 +70,7 @@ __all__ = [
     "down",
     "engine_of",
     "exec_container",
+    "follow_changes",
     "kind_of",
     "lifecycle",
     "logs",

@@ -27,6 +27,7 @@ import docker
 import docker.errors
 import pytest
 
+from tests.engine.browser import browser  # noqa: F401  (the fixture: headless Chromium)
 from tests.engine.helpers import StackDir, http_get, remove_project_resources
 from tests.engine.remote_host import RemoteHost
 from tests.engine.remote_host import remote_host as start_remote_host

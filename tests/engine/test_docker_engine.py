@@ -507,3 +507,40 @@ def test_a_projects_lock_is_none_of_its_containers_for_ls(
     projects = {row["name"]: row for row in engine.list_projects()}
     assert projects[p] == {"name": p, "status": "created(1)", "containers": 1}
     engine.drop_lease(lease)
+
+
+def test_project_events_are_followed_until_stopped(
+    engine: DockerEngine, docker_client: docker.DockerClient, project_name: str
+) -> None:
+    """`ProjectEvents`: an event of the project's container is reported, one of another
+    project's is not, and setting `stop` ends the follow (what `stackup ui` re-plans on)."""
+    import threading
+
+    from stackup.engine.interface import ProjectEvents
+
+    assert isinstance(engine, ProjectEvents)
+    seen: list[float] = []
+    stop = threading.Event()
+    follower = threading.Thread(
+        target=engine.follow_project_events,
+        args=(project_name, lambda: seen.append(time.monotonic()), stop),
+        daemon=True,
+    )
+    follower.start()
+    time.sleep(0.5)  # the stream is open
+    other = docker_client.containers.create(
+        "busybox", ["true"], labels={L.PROJECT: f"{project_name}-other"}
+    )
+    try:
+        other.start()
+        other.wait(timeout=30)
+    finally:
+        other.remove(force=True)
+    time.sleep(0.5)
+    assert seen == []  # another project's container
+    ours = docker_client.containers.create("busybox", ["true"], labels={L.PROJECT: project_name})
+    ours.start()
+    wait_for(lambda: seen, timeout=10, what="an event of the project's container")
+    stop.set()
+    follower.join(timeout=10)
+    assert not follower.is_alive()

@@ -4,122 +4,14 @@ nothing left behind."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
-import shutil
-import signal
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.engine.browser import Browser
 from tests.engine.helpers import StackDir, free_port, http_get, wait_for
 from tests.engine.watchproc import WatchProcess
-
-CHROMIUM = shutil.which("chromium")
-
-
-class Browser:
-    """Debian's Chromium, headless, detached, driven over the DevTools protocol."""
-
-    def __init__(self) -> None:
-        import websocket  # websocket-client
-
-        self.profile = Path(tempfile.mkdtemp(prefix="stackup-chromium-"))
-        self.log = open(self.profile.parent / f"{self.profile.name}.log", "wb")  # noqa: SIM115
-        assert CHROMIUM is not None
-        self.proc = subprocess.Popen(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={self.profile}",
-                "--remote-debugging-port=0",
-                "about:blank",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        port_file = self.profile / "DevToolsActivePort"
-        wait_for(
-            lambda: port_file.exists() and port_file.read_text().strip(),
-            timeout=30,
-            what="Chromium's DevToolsActivePort",
-        )
-        port = int(port_file.read_text().split()[0])
-        targets = json.loads(http_get(f"http://127.0.0.1:{port}/json/list").body)
-        page = next(t for t in targets if t["type"] == "page")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=10)
-        self.next_id = 0
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv())
-            if message.get("id") == self.next_id:
-                assert "error" not in message, message
-                result: dict[str, Any] = message["result"]
-                return result
-
-    def text(self) -> str:
-        result = self.call(
-            "Runtime.evaluate", expression="document.body ? document.body.innerText : ''"
-        )
-        return str(result["result"].get("value", ""))
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.ws.close()
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self.log.close()
-        shutil.rmtree(self.profile, ignore_errors=True)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
-    pytest.importorskip("websocket", reason="websocket-client (the test extras) drives Chromium")
-    b = Browser()
-    try:
-        yield b
-    finally:
-        b.close()
-    assert not _processes_mentioning(str(b.profile)), "Chromium processes left behind"
-
-
-def _processes_mentioning(needle: str) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if needle in cmdline:
-            out.append(int(entry.name))
-    return out
 
 
 def _port_open(port: int) -> bool:

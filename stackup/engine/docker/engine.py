@@ -25,6 +25,8 @@ the network and volume create/remove calls) are named, as data, in `DockerEngine
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -612,6 +614,36 @@ class DockerEngine:
             }
             for name, counts in sorted(states.items())
         ]
+
+    def follow_project_events(
+        self, project: str, on_change: Callable[[], None], stop: threading.Event
+    ) -> None:
+        """`ProjectEvents`: the engine's event stream filtered by the project's label."""
+        with engine_errors(f"following the events of project {project}"):
+            stream = self.api.events(filters={"label": f"{labels.PROJECT}={project}"}, decode=True)
+
+        ended = threading.Event()
+
+        def close_when_stopped() -> None:
+            while not stop.wait(0.5):
+                if ended.is_set():
+                    return
+            with contextlib.suppress(Exception):  # closing a broken stream breaks nothing
+                stream.close()
+
+        threading.Thread(target=close_when_stopped, daemon=True, name="events-close").start()
+        # Closed by the thread above (or broken): the iteration ends with whatever the
+        # transport raises then, which only means "no more events".
+        try:
+            with contextlib.suppress(Exception):
+                for event in stream:
+                    if stop.is_set():
+                        return
+                    attributes = (event.get("Actor") or {}).get("Attributes") or {}
+                    if labels.LEASE not in attributes:  # the lock's heartbeat is no change
+                        on_change()
+        finally:
+            ended.set()
 
 
 DockerEngine.MUTATING = mutating_methods(DockerEngine)
