@@ -36,6 +36,10 @@ LEASE = "io.stackup.lease"
 # On the container made only to write or read files on the engine's host (never started,
 # removed at once): the directory it mounts (stackup.engine.docker.hostfiles).
 HOST_FILES = "io.stackup.host-files"
+# On the container that is one release of a project (stackup.usecases.releases): created and
+# never started, its value the release's number; `io.stackup.release.<key>` labels say when,
+# by whom and from which commit. Never a service's container.
+RELEASE = "io.stackup.release"
 NETWORK = "io.stackup.network"
 VOLUME = "io.stackup.volume"
 
@@ -85,3 +89,10 @@ def resource_labels(
     if number is not None:
         labels[NUMBER] = str(number)
     return labels
+
+
+def is_bookkeeping(found: Mapping[str, str]) -> bool:
+    """Whether a container carrying the project's label is stackup's own record of the
+    project (its lock, one of its releases), none of the project's resources: `observe`,
+    `ps`, `ls`, plans and `down` of the services never see it."""
+    return LEASE in found or RELEASE in found
