@@ -155,8 +155,8 @@ class FakeEngine:
             oc = self._observed(c)
             # Two label filters, as the engine is asked: a container carrying both labels
             # is in both lists.
-            if c.labels.get(labels.PROJECT) == project and not labels.is_bookkeeping(c.labels):
-                ours.append(oc)  # (a lease or release carries the label too: no resource)
+            if c.labels.get(labels.PROJECT) == project and labels.LEASE not in c.labels:
+                ours.append(oc)  # (a lease carries the label too, and is none of its resources)
             if c.labels.get(labels.COMPOSE_PROJECT) == project:
                 foreign.append(oc)
         return Observed(
@@ -576,7 +576,7 @@ class FakeEngine:
             name,
             "stackup/lock:1",
             "sha256:" + "10" * 32,
-            {**tags, labels.PROJECT: project},
+            {**tags, labels.RELEASE_PROJECT: project},
             set(),
             [],
         )
@@ -590,7 +590,7 @@ class FakeEngine:
         return tuple(
             StoredRelease(c.id, dict(c.labels))
             for c in self.containers.values()
-            if c.labels.get(labels.PROJECT) == project and labels.RELEASE in c.labels
+            if c.labels.get(labels.RELEASE_PROJECT) == project
         )
 
     @_locked

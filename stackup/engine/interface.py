@@ -183,8 +183,8 @@ class StoredRelease:
 class ReleaseStore(Protocol):
     """A project's releases kept on the engine itself (stackup.usecases.releases), so every
     client of one engine sees the same history: each record made once, read back, removed.
-    Each carries the project's label (what removes a project by label removes them too);
-    `observe` never shows one."""
+    None carries the project's label: `observe` (and `docker ps` by that label) never shows
+    one."""
 
     def record_release(
         self, name: str, project: str, tags: Mapping[str, str], files: Mapping[str, bytes]

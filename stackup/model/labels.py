@@ -38,8 +38,11 @@ LEASE = "io.stackup.lease"
 HOST_FILES = "io.stackup.host-files"
 # On the container that is one release of a project (stackup.usecases.releases): created and
 # never started, its value the release's number; `io.stackup.release.<key>` labels say when,
-# by whom and from which commit. Never a service's container.
+# by whom and from which commit. It names its project with RELEASE_PROJECT, not PROJECT: what
+# lists a project's containers by PROJECT (observe, ps, ls, down, `docker ps --filter`) never
+# sees it.
 RELEASE = "io.stackup.release"
+RELEASE_PROJECT = "io.stackup.release.project"
 NETWORK = "io.stackup.network"
 VOLUME = "io.stackup.volume"
 
@@ -90,9 +93,3 @@ def resource_labels(
         labels[NUMBER] = str(number)
     return labels
 
-
-def is_bookkeeping(found: Mapping[str, str]) -> bool:
-    """Whether a container carrying the project's label is stackup's own record of the
-    project (its lock, one of its releases), none of the project's resources: `observe`,
-    `ps`, `ls`, plans and `down` of the services never see it."""
-    return LEASE in found or RELEASE in found

@@ -8,7 +8,15 @@ import json
 
 import docker
 
-from tests.engine.helpers import PROJECT_LABEL, StackDir, free_port, http_get, stackup, wait_for
+from tests.engine.helpers import (
+    PROJECT_LABEL,
+    RELEASE_PROJECT_LABEL,
+    StackDir,
+    free_port,
+    http_get,
+    stackup,
+    wait_for,
+)
 
 STACK = """
 name: {project}
@@ -59,5 +67,6 @@ def test_history_and_rollback_on_a_local_engine(
     assert len(json.loads(stackup("history", "--format", "json", cwd=tmp_stack_dir).stdout)) == 4
     stackup("down", "--volumes", cwd=tmp_stack_dir)
     assert stackup("history", "--format", "json", cwd=tmp_stack_dir).stdout.strip() == "[]"
-    left = docker_client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project_name}"})
-    assert left == []
+    for label in (PROJECT_LABEL, RELEASE_PROJECT_LABEL):
+        filters = {"label": f"{label}={project_name}"}
+        assert docker_client.containers.list(all=True, filters=filters) == []

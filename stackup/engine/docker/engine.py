@@ -627,9 +627,7 @@ class DockerEngine:
         for item in raw:
             found = item.get("Labels") or {}
             project = found.get(labels.PROJECT)
-            if project and not labels.is_bookkeeping(
-                found
-            ):  # a lock or release is none of its containers
+            if project and labels.LEASE not in found:  # a lock is not one of its containers
                 states.setdefault(project, Counter())[str(item.get("State", ""))] += 1
         return [
             {

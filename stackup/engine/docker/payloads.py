@@ -148,12 +148,9 @@ def observed_from_payloads(
     engine_id: str,
 ) -> Observed:
     own = [container_from_payload(c) for c in containers]
-    # The project's lock and releases (containers made only to be records) are none of its
-    # resources.
+    # The project's lock (a container made only for its name) is none of its resources.
     own = [
-        c
-        for c in own
-        if c.labels.get(labels.PROJECT) == project and not labels.is_bookkeeping(c.labels)
+        c for c in own if c.labels.get(labels.PROJECT) == project and labels.LEASE not in c.labels
     ]
     others = [container_from_payload(c) for c in foreign]
     others = [c for c in others if c.labels.get(labels.COMPOSE_PROJECT) == project]

@@ -2,8 +2,9 @@
 like a lease (`stackup.engine.docker.leases`, whose empty image it is made from): labels say
 what `history` lists, files put into it (`PUT /containers/{id}/archive`, which works on a
 container that never ran) hold the rest, read back with `GET …/archive`. It lives on the
-engine, so a laptop, a CI job and the server's own socket see one history, and removing the
-project's containers by label removes its releases too."""
+engine, so a laptop, a CI job and the server's own socket see one history. Its project is
+named by `io.stackup.release.project`, not the project's label: nothing that lists the
+project's containers sees it; `down --volumes` removes it."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class DockerReleases:
                 LEASE_IMAGE,
                 command=["stackup-release"],  # never run: the image has no files
                 name=name,
-                labels={**tags, labels.PROJECT: project},
+                labels={**tags, labels.RELEASE_PROJECT: project},
                 network_disabled=True,
             )
             record = str(created["Id"])
@@ -50,7 +51,7 @@ class DockerReleases:
     def list(self, project: str) -> tuple[StoredRelease, ...]:
         with engine_errors(f"listing the releases of {project}"):
             found: list[Mapping[str, Any]] = self.api.containers(
-                all=True, filters={"label": [f"{labels.PROJECT}={project}", labels.RELEASE]}
+                all=True, filters={"label": f"{labels.RELEASE_PROJECT}={project}"}
             )
         return tuple(StoredRelease(str(c["Id"]), dict(c.get("Labels") or {})) for c in found)
 
