@@ -18,6 +18,7 @@ The newest `keep` releases are kept (`x-stackup.releases.keep`, `STACKUP_RELEASE
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import secrets
@@ -39,7 +40,7 @@ from stackup.targets.engine.preflight import engine_is_local
 from stackup.targets.target import Target
 
 RECORD_FILE = "release.json"
-FILES = "files"  # in a record for a remote engine: the shipped files, by path in the project
+BLOBS = "blobs"  # in records for a remote engine: the shipped files' content, by sha256
 DEFAULT_KEEP = 10
 KEEP_VARIABLE = "STACKUP_RELEASES_KEEP"
 _FORMAT = 1  # of release.json
@@ -94,13 +95,14 @@ class Release:
 class Content:
     """What a release deployed, as its record keeps it: the masked stack and its salt, the
     project directory its paths are under, the manifest (source → path → sha256 and size)
-    and, for a remote engine, the files (path in the project → content)."""
+    and, for a remote engine, where the files' content is read from when a record must hold
+    it (`files_root`: the project directory for `up`, a rollback's private copy)."""
 
     stack: Mapping[str, Any]
     salt: str
     project_directory: str
     manifest: Mapping[str, Mapping[str, Mapping[str, Any]]]
-    files: Mapping[str, bytes]
+    files_root: Path | None = None
 
 
 def store_of(target: Target) -> ReleaseEngine | None:
@@ -165,31 +167,22 @@ def masked_stack(loaded: LoadedStack, salt: str) -> dict[str, Any]:
 
 
 def content_of(loaded: LoadedStack, store: ReleaseEngine) -> Content:
-    """What `loaded` deploys, read here: for a remote engine with the files' content (the
-    files that were just shipped), for a local one their sha256 only."""
+    """What `loaded` deploys, read here: the sha256 of its bind-mounted files (and for a
+    remote engine, where their content is read from: the record keeps what no kept release
+    holds yet)."""
     salt = secrets.token_hex(16)
     directory = str(loaded.project_directory)
-    sources = shipping.relocate(loaded.stack, directory).sources
     manifest: dict[str, dict[str, dict[str, Any]]] = {}
-    files: dict[str, bytes] = {}
-    remote = not engine_is_local(store)
-    for source in sources:
+    for source in shipping.relocate(loaded.stack, directory).sources:
         if not loaded.host_paths.allows(Path(source.local)):
             continue
         found = ship_facts.local_files(Path(source.local))
-        if found is None:
-            continue
-        manifest[source.relative] = {
-            path: {"sha256": f.digest, "size": f.size} for path, f in found.items()
-        }
-        if remote:
-            for path in found:
-                local = Path(source.local) / path if path else Path(source.local)
-                try:
-                    files[in_project(source.relative, path)] = local.read_bytes()
-                except OSError:
-                    continue  # gone since it was hashed: the record lacks it, rollback says so
-    return Content(masked_stack(loaded, salt), salt, directory, manifest, files)
+        if found is not None:
+            manifest[source.relative] = {
+                path: {"sha256": f.digest, "size": f.size} for path, f in found.items()
+            }
+    root = None if engine_is_local(store) else loaded.project_directory
+    return Content(masked_stack(loaded, salt), salt, directory, manifest, root)
 
 
 def in_project(relative: str, path: str) -> str:
@@ -253,6 +246,7 @@ def record(
         images[service] = {"image": ref, "id": c.image_id}
     known = releases(store, project)
     number = (known[0].number + 1) if known else 1
+    dropped = known[max(keep - 1, 0) :]
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     holder = LockHolder.here(0)
     commit, dirty = git
@@ -266,6 +260,10 @@ def record(
         dirty,
         "",
     )
+    index: dict[str, dict[str, Any]] = {}
+    blobs: dict[str, bytes] = {}
+    if content.files_root is not None:
+        index, blobs = _blobs(store, known, dropped, number, content)
     data = {
         "format": _FORMAT,
         **release.as_json(),
@@ -275,6 +273,7 @@ def record(
         "stack": stack,
         "images": images,
         "manifest": content.manifest,
+        "index": index,
     }
     tags = {
         labels.RELEASE: str(number),
@@ -289,11 +288,83 @@ def record(
     if dirty is not None:
         tags[f"{labels.RELEASE}.dirty"] = "true" if dirty else "false"
     files = {RECORD_FILE: json.dumps(data, sort_keys=True).encode()}
-    files.update({f"{FILES}/{path}": body for path, body in content.files.items()})
+    files.update({f"{BLOBS}/{digest}": body for digest, body in blobs.items()})
     record_id = store.record_release(record_name(project, number), project, tags, files)
-    for old in known[max(keep - 1, 0) :]:
+    for old in dropped:
         store.drop_release(old.record_id)
     return Release(number, release.time, release.by, kind, of, commit, dirty, record_id)
+
+
+def _digests(manifest: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, str]:
+    """Each file's content digest by its path in the project."""
+    return {
+        in_project(relative, path): str(entry.get("sha256"))
+        for relative, files in manifest.items()
+        for path, entry in files.items()
+    }
+
+
+def _blobs(
+    store: ReleaseEngine,
+    known: tuple[Release, ...],
+    dropped: tuple[Release, ...],
+    number: int,
+    content: Content,
+) -> tuple[dict[str, dict[str, Any]], dict[str, bytes]]:
+    """For a remote engine: the files' content is kept once across the kept releases, by
+    sha256 (`blobs/<sha256>` in the record that first needed it). The newest record's index
+    says, for every digest a kept release needs, which record holds it and which releases use
+    it; a new record holds what no record that stays holds: a file changed since (read here,
+    and checked against its digest), or one whose holder is pruned now (moved from it)."""
+    gone = {r.number for r in dropped}
+    by_number = {r.number: r for r in known}
+    index: dict[str, dict[str, Any]] = {}
+    if known:
+        previous = read_record(store, known[0]).get("index") or {}
+        for digest, entry in previous.items():
+            users = [u for u in entry.get("users", []) if u not in gone]
+            if users:
+                index[digest] = {"holder": entry.get("holder"), "users": users}
+    wanted = _digests(content.manifest)
+    for digest in wanted.values():
+        entry = index.setdefault(digest, {"holder": None, "users": []})
+        if number not in entry["users"]:
+            entry["users"].append(number)
+    paths = {digest: path for path, digest in sorted(wanted.items(), reverse=True)}
+    blobs: dict[str, bytes] = {}
+    moving: dict[int, list[str]] = {}
+    for digest, entry in index.items():
+        if entry["holder"] in by_number and entry["holder"] not in gone:
+            continue
+        body = _read_checked(content.files_root, paths.get(digest), digest)
+        if body is not None:
+            blobs[digest] = body
+            entry["holder"] = number
+        elif entry["holder"] in by_number:
+            moving.setdefault(entry["holder"], []).append(digest)
+        else:
+            entry["holder"] = None  # lost (removed by hand): a rollback to it says so
+    for held_by, digests in sorted(moving.items()):
+        found = store.read_release(by_number[held_by].record_id, BLOBS)
+        for digest in digests:
+            if digest in found:
+                blobs[digest] = found[digest]
+                index[digest]["holder"] = number
+            else:
+                index[digest]["holder"] = None
+    return index, blobs
+
+
+def _read_checked(root: Path | None, path: str | None, digest: str) -> bytes | None:
+    """The file's content if it still has `digest` (it may have changed since it was
+    hashed)."""
+    if root is None or path is None:
+        return None
+    try:
+        body = (root / path).read_bytes()
+    except OSError:
+        return None
+    return body if hashlib.sha256(body).hexdigest() == digest else None
 
 
 @dataclass(frozen=True)
@@ -334,15 +405,31 @@ def remove_leftovers(store: ReleaseEngine, project: str, found: Leftovers) -> No
         ship_facts.remove_project_root(store, project, found.images)
 
 
-def stored_content(store: ReleaseEngine, release: Release, data: Mapping[str, Any]) -> Content:
-    """A release's content as its record holds it (the files read back for a remote one)."""
+def stored_content(
+    store: ReleaseEngine, release: Release, data: Mapping[str, Any]
+) -> tuple[Content, dict[str, bytes]]:
+    """A release's content as its record keeps it, and for a remote engine its files (path in
+    the project → content), read from the records that hold them (the newest's index)."""
     manifest = data.get("manifest") or {}
-    files: Mapping[str, bytes] = {}
-    if manifest and not engine_is_local(store):
-        files = store.read_release(release.record_id, FILES)
-    return Content(
-        data["stack"], str(data["salt"]), str(data["project_directory"]), manifest, files
-    )
+    content = Content(data["stack"], str(data["salt"]), str(data["project_directory"]), manifest)
+    if not manifest or engine_is_local(store):
+        return content, {}
+    newest = releases(store, str(data["project"]))
+    index = (read_record(store, newest[0]).get("index") or {}) if newest else {}
+    by_number = {r.number: r for r in newest}
+    wanted = _digests(manifest)
+    holders: dict[int, dict[str, bytes]] = {}
+    files: dict[str, bytes] = {}
+    for path, digest in sorted(wanted.items()):
+        held_by = (index.get(digest) or {}).get("holder")
+        if held_by not in by_number:
+            continue
+        if held_by not in holders:
+            holders[held_by] = dict(store.read_release(by_number[held_by].record_id, BLOBS))
+        body = holders[held_by].get(digest)
+        if body is not None:
+            files[path] = body
+    return content, files
 
 
 __all__ = [

@@ -76,18 +76,19 @@ def rollback(
     with project_lock(chosen.lock_engine(), project, wait=request.wait_lock, on_wait=ui.lock_wait):
         release = _chosen(releases.releases(store, project), project, request.release)
         data = releases.read_record(store, release)
-        content = releases.stored_content(store, release, data)
+        content, files = releases.stored_content(store, release, data)
         stack = _restored_stack(data, release, loaded, store)
         origin = content.project_directory
         with tempfile.TemporaryDirectory(prefix="stackup-rollback-") as scratch:
             notes = [VOLUMES_NOTE]
             directory = origin
-            if content.files or not engine_is_local(store):
+            if not engine_is_local(store):
                 # The engine's host gets the release's files: written here (privately), then
                 # shipped as any `up` ships a project's files.
-                notes += _materialize(content, scratch)
+                notes += _materialize(content, files, scratch)
                 stack = _moved(stack, origin, scratch)
                 directory = scratch
+                content = replace(content, files_root=Path(scratch))
             else:
                 notes += _differing(content, release)
             at_release = LoadedStack(
@@ -232,10 +233,10 @@ def _unmasked(
     return stored
 
 
-def _materialize(content: releases.Content, scratch: str) -> list[str]:
+def _materialize(content: releases.Content, files: Mapping[str, bytes], scratch: str) -> list[str]:
     """Write the release's files under `scratch` (a private directory); a note for the files
-    its manifest lists that the record does not hold."""
-    for path, body in content.files.items():
+    its manifest lists that the records do not hold."""
+    for path, body in files.items():
         target = Path(scratch, path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)
@@ -243,7 +244,7 @@ def _materialize(content: releases.Content, scratch: str) -> list[str]:
         _shown(relative, path)
         for relative, files in sorted(content.manifest.items())
         for path in sorted(files)
-        if releases.in_project(relative, path) not in content.files
+        if releases.in_project(relative, path) not in files
     ]
     if not absent:
         return []

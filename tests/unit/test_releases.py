@@ -5,9 +5,12 @@ pruned, rolled back to with images pinned and secrets never stored in clear, rem
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -181,3 +184,57 @@ def test_down_keeps_releases_and_down_volumes_removes_them() -> None:
         for c in engine.containers.values()
         if "rel" in (c.labels.get(labels.PROJECT), c.labels.get(labels.RELEASE_PROJECT))
     ]
+
+
+class RemoteFake(FakeEngine):
+    """The in-memory engine placed on another host: plans ship the project's files."""
+
+    endpoint = SimpleNamespace(base_url="ssh://prod")
+
+
+SITE = """
+name: rel
+services:
+  web:
+    image: app:1
+    volumes: ["./site:/usr/share/nginx/html:ro"]
+"""
+
+
+def test_remote_records_keep_each_file_once_and_rollback_ships_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(releases.KEEP_VARIABLE, "2")
+    engine = RemoteFake({"app:1": OLD})
+    site = tmp_path / "site"
+    site.mkdir()
+    for i in range(5):
+        (site / f"page{i}.html").write_text(f"page {i}\n")
+
+    def deploy(index: str) -> int | None:
+        (site / "index.html").write_text(index)
+        loaded = load_text(SITE, working_dir=str(tmp_path))
+        return stackup.up(loaded, engine, UpRequest(), UI()).release
+
+    def held(number: int) -> set[str]:
+        (record,) = [r for r in history("rel", engine) if r.number == number]
+        return {k for k in engine.release_files[record.record_id] if k.startswith("blobs/")}
+
+    assert deploy("first\n") == 1
+    assert len(held(1)) == 6  # every file, once
+    assert deploy("second\n") == 2
+    assert len(held(2)) == 1  # only the changed file
+    assert deploy("third\n") == 3  # release 1 is pruned: what release 2 needs moves here
+    assert [r.number for r in history("rel", engine)] == [3, 2]
+    assert len(held(3)) == 6  # page0-4 and index.html "third"; "first" is gone with release 1
+
+    shipped = "/var/lib/stackup/rel/files/site/index.html"
+    assert engine.host_files[shipped] == b"third\n"
+    current = load_text(SITE, working_dir=str(tmp_path))
+    result = rollback("rel", current, engine, RollbackRequest(), UI())
+    assert result.outcome.ok and result.release == 4
+    assert engine.host_files[shipped] == b"second\n"  # release 2's file, shipped back
+    assert (site / "index.html").read_text() == "third\n"  # the working file is not written
+    # Keeping 2, release 2 goes now: the one file only it held moves into release 4.
+    assert held(4) == {"blobs/" + hashlib.sha256(b"second\n").hexdigest()}
+    assert [r.number for r in history("rel", engine)] == [4, 3]
