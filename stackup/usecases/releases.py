@@ -18,6 +18,7 @@ The newest `keep` releases are kept (`x-stackup.releases.keep`, `STACKUP_RELEASE
 from __future__ import annotations
 
 import datetime
+import gzip
 import hashlib
 import json
 import os
@@ -39,11 +40,11 @@ from stackup.targets.engine.lock import LockHolder
 from stackup.targets.engine.preflight import engine_is_local
 from stackup.targets.target import Target
 
-RECORD_FILE = "release.json"
+RECORD_FILE = "release.json.gz"  # gzipped: the digests of manifest and index halve
 BLOBS = "blobs"  # in records for a remote engine: the shipped files' content, by sha256
 DEFAULT_KEEP = 10
 KEEP_VARIABLE = "STACKUP_RELEASES_KEEP"
-_FORMAT = 1  # of release.json
+_FORMAT = 1  # of the record file
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,8 @@ def releases(store: ReleaseStore, project: str) -> tuple[Release, ...]:
 def read_record(store: ReleaseStore, release: Release) -> dict[str, Any]:
     raw = store.read_release(release.record_id, RECORD_FILE).get(RECORD_FILE, b"")
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = json.loads(gzip.decompress(raw))
+    except (OSError, EOFError, ValueError):
         data = None
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         raise UsageError(f"release {release.number} is not a record this stackup can read")
@@ -287,7 +288,7 @@ def record(
         tags[f"{labels.RELEASE}.commit"] = commit
     if dirty is not None:
         tags[f"{labels.RELEASE}.dirty"] = "true" if dirty else "false"
-    files = {RECORD_FILE: json.dumps(data, sort_keys=True).encode()}
+    files = {RECORD_FILE: gzip.compress(json.dumps(data, sort_keys=True).encode(), mtime=0)}
     files.update({f"{BLOBS}/{digest}": body for digest, body in blobs.items()})
     record_id = store.record_release(record_name(project, number), project, tags, files)
     for old in dropped:
