@@ -92,4 +92,3 @@ def resource_labels(
     if number is not None:
         labels[NUMBER] = str(number)
     return labels
-
