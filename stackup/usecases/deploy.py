@@ -189,7 +189,7 @@ def converge(
             )
         return Applied(plan, Outcome())
     chosen.check(loaded, plan)
-    _confirm(plan, ui)
+    _confirm(plan, ui, command=recording.kind)
     if not plan.operations:
         return Applied(plan, Outcome())
     execute_options = ExecuteOptions(
@@ -248,12 +248,15 @@ def _confirm_rest(shown: Plan, rest: Plan, request: UpRequest, ui: UpUI) -> None
         _confirm(dataclasses.replace(rest, operations=new), ui, after)
 
 
-def _confirm(plan: Plan, ui: UpUI, after: str = "; nothing was applied") -> None:
+def _confirm(
+    plan: Plan, ui: UpUI, after: str = "; nothing was applied", command: str = "up"
+) -> None:
     if plan.destroys_data and not ui.confirm_data_loss(plan):
         names = ", ".join(op.name for op in plan.destroys_data)
+        review = "`stackup diff`" if command == "up" else f"`stackup {command} --dry-run`"
         raise PlanError(
             f"the plan deletes the data in {names}{after}",
-            hint="review `stackup diff`, then run `stackup up --yes` to accept",
+            hint=f"review {review}, then run `stackup {command} --yes` to accept",
         )
     if plan.adoptions and not ui.confirm_adoption(plan):
         names = ", ".join(str(op.adopts) for op in plan.adoptions)
