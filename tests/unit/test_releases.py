@@ -23,7 +23,7 @@ from stackup.model import labels
 from stackup.planning.plan import Plan
 from stackup.targets.engine.execute import Event
 from stackup.targets.target import DownRequest
-from stackup.usecases import releases
+from stackup.usecases import deploy, releases
 from stackup.usecases.rollback import VOLUMES_NOTE, RollbackRequest, history, rollback
 
 OLD = "sha256:" + "a1" * 32
@@ -238,3 +238,38 @@ def test_remote_records_keep_each_file_once_and_rollback_ships_it_back(
     # Keeping 2, release 2 goes now: the one file only it held moves into release 4.
     assert held(4) == {"blobs/" + hashlib.sha256(b"second\n").hexdigest()}
     assert [r.number for r in history("rel", engine)] == [4, 3]
+
+
+def test_a_watch_burst_records_no_release() -> None:
+    engine = FakeEngine({"app:1": OLD})
+    _up(engine, "one")
+    loaded = _current("two")
+    options = deploy.plan_options(loaded, engine)
+    applied = deploy.apply_plan(loaded, engine, deploy.plan(loaded, engine, options), options)
+    assert applied.outcome.ok and _env(engine)["PAGE"] == "two"
+    assert [r.number for r in history("rel", engine)] == [1]
+
+
+def test_a_local_rollback_lists_the_working_files_that_differ_and_writes_none(
+    tmp_path: Path,
+) -> None:
+    engine = FakeEngine({"app:1": OLD})
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("first\n")
+    text = SITE.replace("image: app:1", 'image: app:1\n    environment: {PAGE: "{page}"}')
+
+    def up_with(page: str) -> None:
+        loaded = load_text(text.replace("{page}", page), working_dir=str(tmp_path))
+        stackup.up(loaded, engine, UpRequest(), UI())
+
+    up_with("one")
+    (site / "index.html").write_text("second\n")
+    up_with("two")
+    ui = UI()
+    current = load_text(text.replace("{page}", "two"), working_dir=str(tmp_path))
+    assert rollback("rel", current, engine, RollbackRequest(), ui).outcome.ok
+    assert _env(engine)["PAGE"] == "one"
+    (note,) = [w for w in ui.plans[0].warnings if "working files" in w]
+    assert "./site/index.html (changed)" in note
+    assert (site / "index.html").read_text() == "second\n"
