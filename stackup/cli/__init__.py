@@ -35,6 +35,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "unlock",
         "Show who holds the project's lock, and break it.",
     ),
+    "history": (
+        "stackup.cli.releases_cmd",
+        "history_",
+        "List the releases `up` recorded on the engine.",
+    ),
+    "rollback": (
+        "stackup.cli.releases_cmd",
+        "rollback_",
+        "Go back to an earlier release (its stack, images and files).",
+    ),
     "ps": ("stackup.cli.inspect_cmd", "ps", "List the stack's containers."),
     "ls": ("stackup.cli.inspect_cmd", "ls", "List projects on the engine."),
     "logs": ("stackup.cli.inspect_cmd", "logs", "Show service logs."),

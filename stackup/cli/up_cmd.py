@@ -165,6 +165,8 @@ def up(services: tuple[str, ...], **kw: object) -> None:
         click.echo("waiting for services to be running and healthy ...")
         opened.wait_ready(loaded, plan.services, timeout=float(str(kw["wait_timeout"])))
         click.echo("all services are running and healthy")
+    if result.release is not None and kw["progress"] not in ("quiet", "json"):
+        click.echo(f"recorded release {result.release} (`stackup history`)")
     _print_urls(loaded, plan.services)
     if kw["watch"]:
         from stackup.cli.watch_cmd import run as run_watch

@@ -28,6 +28,7 @@ from stackup.engine.interface import (
     NetworkAttachment,
     NetworkSpec,
     PullEvent,
+    StoredRelease,
     VolumeSpec,
 )
 from stackup.engine.observed import (
@@ -110,6 +111,7 @@ class FakeEngine:
         # `image_path_kinds`; a path not listed is missing.
         self.image_files: dict[str, dict[str, str]] = {}
         self.beats: dict[str, str] = {}  # a lease's ID → its last renewal
+        self.release_files: dict[str, dict[str, bytes]] = {}  # a release record's ID → its files
 
     # ------------------------------------------------------------------ helpers for tests
 
@@ -281,6 +283,8 @@ class FakeEngine:
         if spec.name in self._names:
             raise EngineError(f'Conflict. The container name "/{spec.name}" is already in use')
         image_id = self.images.get(spec.image) or self.images.get(spec.image + ":latest")
+        if image_id is None and spec.image in self.images.values():
+            image_id = spec.image  # an image by its ID
         if image_id is None:
             raise EngineError(f"No such image: {spec.image}")
         # Refused before anything is made. (Engines before API 1.44 accept the create and
@@ -555,6 +559,67 @@ class FakeEngine:
         if c is not None:
             self._forget(c)
         self.beats.pop(lease_id, None)
+
+    # ------------------------------------------------------------------ ReleaseStore
+
+    @_locked
+    def record_release(
+        self, name: str, project: str, tags: Mapping[str, str], files: Mapping[str, bytes]
+    ) -> str:
+        """A release is a container, created and never started, as on the real engine."""
+        self.calls["record_release"] += 1
+        if name in self._names:
+            raise EngineError(f'Conflict. The container name "/{name}" is already in use')
+        cid = self._new_id(name)
+        self.containers[cid] = _Container(
+            cid,
+            name,
+            "stackup/lock:1",
+            "sha256:" + "10" * 32,
+            {**tags, labels.RELEASE_PROJECT: project},
+            set(),
+            [],
+        )
+        self._names[name] = cid
+        self.release_files[cid] = dict(files)
+        return cid
+
+    @_locked
+    def list_releases(self, project: str) -> tuple[StoredRelease, ...]:
+        self.calls["list_releases"] += 1
+        return tuple(
+            StoredRelease(c.id, dict(c.labels))
+            for c in self.containers.values()
+            if c.labels.get(labels.RELEASE_PROJECT) == project
+        )
+
+    @_locked
+    def read_release(self, record_id: str, path: str) -> Mapping[str, bytes]:
+        self.calls["read_release"] += 1
+        held = self.release_files.get(record_id, {})
+        if path in held:
+            return {posixpath.basename(path): held[path]}
+        prefix = path.rstrip("/") + "/"
+        found = {k[len(prefix) :]: v for k, v in held.items() if k.startswith(prefix)}
+        if not found:
+            raise EngineError(f"the release record {record_id[:12]} has no {path}")
+        return found
+
+    @_locked
+    def drop_release(self, record_id: str) -> None:
+        self.calls["drop_release"] += 1
+        c = self.containers.get(record_id)
+        if c is not None:
+            self._forget(c)
+        self.release_files.pop(record_id, None)
+
+    @_locked
+    def image_id(self, image: str) -> str | None:
+        self.calls["image_id"] += 1
+        found = self.images.get(image) or self.images.get(image + ":latest")
+        if found is None and image in self.images.values():
+            return image
+        return found
 
     # ------------------------------------------------------------------ drift, for tests
 

@@ -186,6 +186,44 @@ class ProjectEvents(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StoredRelease:
+    """One release record on the engine (`ReleaseStore`), as listing found it."""
+
+    id: str  # the engine's ID of the record
+    labels: Mapping[str, str]  # what the listing shows of it (number, time, author, commit)
+
+
+@runtime_checkable
+class ReleaseStore(Protocol):
+    """A project's releases kept on the engine itself (stackup.usecases.releases), so every
+    client of one engine sees the same history: each record made once, read back, removed.
+    None carries the project's label: `observe` (and `docker ps` by that label) never shows
+    one."""
+
+    def record_release(
+        self, name: str, project: str, tags: Mapping[str, str], files: Mapping[str, bytes]
+    ) -> str:
+        """Make the record `name` with `tags` and holding `files` (path → content); its ID.
+        Refused (EngineError) when a record of that name exists."""
+        ...
+
+    def list_releases(self, project: str) -> tuple[StoredRelease, ...]: ...
+
+    def read_release(self, record_id: str, path: str) -> Mapping[str, bytes]:
+        """The regular files of the record under `path`, by path relative to it (`path`
+        itself, a file, under its own name)."""
+        ...
+
+    def drop_release(self, record_id: str) -> None:
+        """Remove the record (one already gone is not an error)."""
+        ...
+
+    def image_id(self, image: str) -> str | None:
+        """The ID of the image `image` (a tag or an ID) on the engine, None when it has none."""
+        ...
+
+
 class Engine(Protocol):
     def engine_id(self) -> str: ...
 
@@ -288,3 +326,7 @@ class Engine(Protocol):
 # What a project's lock is held on (`Target.lock_engine`): an engine, with its leases when it
 # has them (stackup.targets.engine.lock).
 LockEngine = Engine | Leases
+
+
+class ReleaseEngine(Engine, ReleaseStore, Protocol):
+    """An engine that keeps releases (the Docker engine, the in-memory fake)."""

@@ -36,6 +36,13 @@ LEASE = "io.stackup.lease"
 # On the container made only to write or read files on the engine's host (never started,
 # removed at once): the directory it mounts (stackup.engine.docker.hostfiles).
 HOST_FILES = "io.stackup.host-files"
+# On the container that is one release of a project (stackup.usecases.releases): created and
+# never started, its value the release's number; `io.stackup.release.<key>` labels say when,
+# by whom and from which commit. It names its project with RELEASE_PROJECT, not PROJECT: what
+# lists a project's containers by PROJECT (observe, ps, ls, down, `docker ps --filter`) never
+# sees it.
+RELEASE = "io.stackup.release"
+RELEASE_PROJECT = "io.stackup.release.project"
 NETWORK = "io.stackup.network"
 VOLUME = "io.stackup.volume"
 

@@ -56,6 +56,15 @@ class ServiceSettings(Model):
     lint: LintSettings = Field(default_factory=LintSettings)
 
 
+class ReleaseSettings(Model):
+    keep: int = Field(
+        default=10,
+        ge=1,
+        description="How many releases (`stackup history`) are kept on the engine; older ones "
+        "are removed. STACKUP_RELEASES_KEEP overrides it.",
+    )
+
+
 class StackSettings(Model):
     target: Literal["engine", "swarm"] | None = Field(
         default=None, description="Where to deploy: a single Docker engine or Docker Swarm."
@@ -65,3 +74,4 @@ class StackSettings(Model):
     )
     sensitive: list[str] = Field(default_factory=list)
     lint: LintSettings = Field(default_factory=LintSettings)
+    releases: ReleaseSettings = Field(default_factory=ReleaseSettings)

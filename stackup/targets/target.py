@@ -106,6 +106,7 @@ class TargetKind:
 class Applied:
     plan: Plan  # what was applied: the plan shown, with the rest as planned again after images
     outcome: Outcome
+    release: int | None = None  # the release it recorded (stackup.usecases.releases), if any
 
 
 @dataclass(frozen=True)

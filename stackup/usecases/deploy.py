@@ -31,6 +31,7 @@ from stackup.targets.engine.execute import execute
 from stackup.targets.engine.lock import project_lock
 from stackup.targets.engine.target import EngineTarget, observe, plan_on, plan_options
 from stackup.targets.target import Applied, DownRequest, Target, apply_staged
+from stackup.usecases import releases
 from stackup.usecases.targets import AnyTarget
 from stackup.usecases.targets import as_target as as_target
 
@@ -142,45 +143,85 @@ def up(
 ) -> Applied:
     """Converge the target to the stack, under the project's lock: plan (the images to build,
     pull or push first, then the rest), refuse what is in the way (a saved plan no longer
-    current, a blocker, a taken port, unconfirmed data loss), then apply. Raises
-    `PlanError`/`ApplyError` before anything is applied; a failure while applying is in the
-    outcome."""
+    current, a blocker, a taken port, unconfirmed data loss), then apply, and record a release
+    when something changed (stackup.usecases.releases). Raises `PlanError`/`ApplyError` before
+    anything is applied; a failure while applying is in the outcome."""
     chosen = as_target(target)
     with project_lock(
         chosen.lock_engine(), loaded.stack.name, wait=request.wait_lock, on_wait=ui.lock_wait
     ):
-        plan = chosen.plan(loaded, request.options, adopt=request.adopt)
-        if request.saved_plan is not None:
-            check_saved_plan(request.saved_plan, plan, request.saved_plan_file)
-        ui.planned(plan)
-        if request.dry_run:
-            if plan.blockers:
-                raise PlanError(
-                    f"{len(plan.blockers)} problem(s) stop this plan (listed above); "
-                    "nothing would be applied"
-                )
-            return Applied(plan, Outcome())
-        chosen.check(loaded, plan)
-        _confirm(plan, ui)
-        if not plan.operations:
-            return Applied(plan, Outcome())
-        execute_options = ExecuteOptions(
-            parallel=request.parallel,
-            wait_timeout=request.wait_timeout,
-            allow_data_loss=True,  # confirmed above
-        )
-        again = dataclasses.replace(request.options, pull=None)
-        with ui.applying(plan) as on_event:
-            return apply_staged(
-                chosen,
-                loaded,
-                plan,
-                lambda: chosen.plan(loaded, again, adopt=request.adopt),
-                on_event,
-                execute_options,
-                cancel or threading.Event(),
-                confirm=lambda replan: _confirm_rest(plan, replan, request, ui),
+        return converge(loaded, chosen, request, ui, cancel)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """How `converge` records the release it applies: `up`'s reads what it deployed here
+    (`content`: None), a rollback's is the release it went back to."""
+
+    kind: str = "up"
+    of: int | None = None
+    content: releases.Content | None = None
+    # The commit and dirty flag: `up`'s are read from the project directory.
+    git: tuple[str | None, bool | None] | None = None
+
+
+def converge(
+    loaded: LoadedStack,
+    chosen: Target,
+    request: UpRequest,
+    ui: UpUI,
+    cancel: threading.Event | None = None,
+    *,
+    amend: Callable[[Plan], Plan] = lambda plan: plan,
+    recording: Recording = Recording(),
+) -> Applied:
+    """`up`'s work under the project's lock, which the caller holds (`rollback` too): plan
+    (`amend`ed: a rollback adds what it does not restore), check, ask, apply, record."""
+    plan = amend(chosen.plan(loaded, request.options, adopt=request.adopt))
+    if request.saved_plan is not None:
+        check_saved_plan(request.saved_plan, plan, request.saved_plan_file)
+    ui.planned(plan)
+    if request.dry_run:
+        if plan.blockers:
+            raise PlanError(
+                f"{len(plan.blockers)} problem(s) stop this plan (listed above); "
+                "nothing would be applied"
             )
+        return Applied(plan, Outcome())
+    chosen.check(loaded, plan)
+    _confirm(plan, ui, command=recording.kind)
+    if not plan.operations:
+        return Applied(plan, Outcome())
+    execute_options = ExecuteOptions(
+        parallel=request.parallel,
+        wait_timeout=request.wait_timeout,
+        allow_data_loss=True,  # confirmed above
+    )
+    again = dataclasses.replace(request.options, pull=None)
+    with ui.applying(plan) as on_event:
+        applied = apply_staged(
+            chosen,
+            loaded,
+            plan,
+            lambda: amend(chosen.plan(loaded, again, adopt=request.adopt)),
+            on_event,
+            execute_options,
+            cancel or threading.Event(),
+            confirm=lambda replan: _confirm_rest(plan, replan, request, ui),
+        )
+    store = releases.store_of(chosen)
+    if store is None or not applied.outcome.ok or not applied.outcome.done:
+        return applied
+    release = releases.record(
+        store,
+        loaded.stack.name,
+        recording.content or releases.content_of(loaded, store),
+        keep=releases.keep_count(loaded),
+        git=recording.git or releases.git_state(loaded.project_directory),
+        kind=recording.kind,
+        of=recording.of,
+    )
+    return dataclasses.replace(applied, release=release.number)
 
 
 def _confirm_rest(shown: Plan, rest: Plan, request: UpRequest, ui: UpUI) -> None:
@@ -207,12 +248,15 @@ def _confirm_rest(shown: Plan, rest: Plan, request: UpRequest, ui: UpUI) -> None
         _confirm(dataclasses.replace(rest, operations=new), ui, after)
 
 
-def _confirm(plan: Plan, ui: UpUI, after: str = "; nothing was applied") -> None:
+def _confirm(
+    plan: Plan, ui: UpUI, after: str = "; nothing was applied", command: str = "up"
+) -> None:
     if plan.destroys_data and not ui.confirm_data_loss(plan):
         names = ", ".join(op.name for op in plan.destroys_data)
+        review = "`stackup diff`" if command == "up" else f"`stackup {command} --dry-run`"
         raise PlanError(
             f"the plan deletes the data in {names}{after}",
-            hint="review `stackup diff`, then run `stackup up --yes` to accept",
+            hint=f"review {review}, then run `stackup {command} --yes` to accept",
         )
     if plan.adoptions and not ui.confirm_adoption(plan):
         names = ", ".join(str(op.adopts) for op in plan.adoptions)
@@ -245,9 +289,15 @@ def down(
     ui: ApplyUI,
     cancel: threading.Event | None = None,
 ) -> Applied:
+    """Remove the project's containers and networks (`request.volumes`: its named volumes, its
+    releases and its files on a remote engine's host too: nothing of it is left)."""
     chosen = as_target(target)
     with project_lock(chosen.lock_engine(), project, wait=request.wait_lock, on_wait=ui.lock_wait):
         plan = chosen.plan_down(project, request)
+        store = releases.store_of(chosen) if request.volumes else None
+        leftovers = releases.leftovers(store, project) if store is not None else None
+        if leftovers is not None and leftovers.note:
+            plan = dataclasses.replace(plan, warnings=(*plan.warnings, leftovers.note))
         ui.planned(plan)
         outcome = Outcome()
         if plan.operations:
@@ -258,4 +308,6 @@ def down(
             with ui.applying(plan) as on_event:
                 outcome = chosen.execute(plan, on_event, options, cancel or threading.Event())
         chosen.after_down(project)
+        if store is not None and leftovers is not None and outcome.ok:
+            releases.remove_leftovers(store, project, leftovers)
     return Applied(plan, outcome)

@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 FAULTY_STACKUP = ROOT / "tests" / "engine" / "faulty_stackup.py"
 PROJECT_LABEL = "io.stackup.project"
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+# A project's releases name it with this label (not PROJECT_LABEL: no listing of its
+# containers shows them).
+RELEASE_PROJECT_LABEL = "io.stackup.release.project"
 
 T = TypeVar("T")
 
@@ -162,12 +165,13 @@ class StackDir:
 
 def remove_project_resources(client: docker.DockerClient, project: str) -> list[str]:
     """Remove every container (forced, with anonymous volumes), network and volume, and any
-    swarm service, secret and config, labelled with ``project`` by stackup or Compose.
+    swarm service, secret and config, labelled with ``project`` by stackup or Compose (and
+    stackup's release records of it).
 
     Returns a description of each thing removed, so a caller can tell what was left.
     """
     removed: list[str] = []
-    for key in (PROJECT_LABEL, COMPOSE_PROJECT_LABEL):
+    for key in (PROJECT_LABEL, COMPOSE_PROJECT_LABEL, RELEASE_PROJECT_LABEL):
         filters: dict[str, str | list[str] | bool] = {"label": f"{key}={project}"}
         try:  # swarm objects exist only on a swarm manager
             for service in client.services.list(filters=filters):

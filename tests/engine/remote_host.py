@@ -39,7 +39,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from tests.engine.helpers import PROJECT_LABEL, ROOT, free_port, wait_for
+from tests.engine.helpers import PROJECT_LABEL, RELEASE_PROJECT_LABEL, ROOT, free_port, wait_for
 from tests.engine.private_dockerd import free_address_pool
 
 IMAGE = "stackup-test/remote-host:latest"
@@ -149,8 +149,12 @@ class RemoteHost:
     def remove_project(self, project: str) -> None:
         """Remove what a test project left on the remote engine (the container goes at the
         end of the session anyway; this keeps tests independent within it)."""
-        for kind, ls in (("container", ["ps", "-aq"]), ("network", ["network", "ls", "-q"])):
-            ids = self.docker(*ls, "--filter", f"label={PROJECT_LABEL}={project}").split()
+        for kind, ls, label in (
+            ("container", ["ps", "-aq"], PROJECT_LABEL),
+            ("container", ["ps", "-aq"], RELEASE_PROJECT_LABEL),  # its release records
+            ("network", ["network", "ls", "-q"], PROJECT_LABEL),
+        ):
+            ids = self.docker(*ls, "--filter", f"label={label}={project}").split()
             if ids:
                 rm = ["rm", "-f", "-v"] if kind == "container" else ["network", "rm"]
                 self.docker(*rm, *ids)

@@ -52,6 +52,7 @@ from stackup.engine.docker.hijack import keep_buffered_output
 from stackup.engine.docker.hostfiles import DockerHostFiles
 from stackup.engine.docker.images import DockerImages
 from stackup.engine.docker.leases import DockerLeases
+from stackup.engine.docker.releases import DockerReleases
 from stackup.engine.docker.ssh import SshTunnel
 from stackup.engine.docker.ssh import open_tunnel as open_ssh_tunnel
 from stackup.engine.interface import (
@@ -65,6 +66,8 @@ from stackup.engine.interface import (
     NetworkAttachment,
     NetworkSpec,
     PullEvent,
+    ReleaseStore,
+    StoredRelease,
     VolumeSpec,
 )
 from stackup.engine.observed import LiveConfig, Observed, ObservedContainer
@@ -94,6 +97,7 @@ class DockerEngine:
         self.execs = DockerExecs(self.api)
         self.leases = DockerLeases(self.api)
         self.host_files = DockerHostFiles(self.api)
+        self.releases = DockerReleases(self.api, self.leases)
 
     # ------------------------------------------------------------------ connection
 
@@ -576,6 +580,27 @@ class DockerEngine:
             on_output=on_output,
         )
 
+    # ------------------------------------------------------------------ releases (history, rollback)
+
+    # Records, like the lock's leases, not the project's resources: not crash points.
+    @counted
+    def record_release(
+        self, name: str, project: str, tags: Mapping[str, str], files: Mapping[str, bytes]
+    ) -> str:
+        return self.releases.record(name, project, tags, files)
+
+    @counted
+    def list_releases(self, project: str) -> tuple[StoredRelease, ...]:
+        return self.releases.list(project)
+
+    @counted
+    def read_release(self, record_id: str, path: str) -> Mapping[str, bytes]:
+        return self.releases.read(record_id, path)
+
+    @counted
+    def drop_release(self, record_id: str) -> None:
+        self.releases.drop(record_id)
+
     # ------------------------------------------------------------------ leases (the project lock)
 
     @counted
@@ -675,4 +700,7 @@ if TYPE_CHECKING:  # mypy proves DockerEngine implements the Engine protocol
         return engine
 
     def _implements_leases(engine: DockerEngine) -> Leases:
+        return engine
+
+    def _implements_releases(engine: DockerEngine) -> ReleaseStore:
         return engine

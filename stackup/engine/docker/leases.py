@@ -59,6 +59,12 @@ class DockerLeases:
                 self._make_image()
         raise AssertionError("unreachable")
 
+    def ensure_image(self) -> None:
+        """The lease's empty image, made if missing: what every never-started record of
+        stackup's on the engine is made from (a lease, a release)."""
+        if not self._has_image():
+            self._make_image()
+
     def _has_image(self) -> bool:
         try:
             self.api.inspect_image(LEASE_IMAGE)  # type: ignore[no-untyped-call]
@@ -73,7 +79,7 @@ class DockerLeases:
         lock needs no registry. Two clients making it at once both succeed."""
         with engine_errors(f"making the lock's image {LEASE_IMAGE}"):
             self.api.import_image_from_data(
-                _tar({}),
+                tar_of({}),
                 repository=LEASE_IMAGE_REPOSITORY,
                 tag=LEASE_IMAGE_TAG,
                 changes=[f"LABEL {labels.LEASE}-image={LEASE_IMAGE_TAG}"],
@@ -108,7 +114,7 @@ class DockerLeases:
 
     def renew(self, lease_id: str, beat: str) -> bool:
         with engine_errors(f"renewing the lock {lease_id[:12]}", missing_ok=True):
-            self.api.put_archive(lease_id, "/", _tar({BEAT_FILE: beat.encode()}))
+            self.api.put_archive(lease_id, "/", tar_of({BEAT_FILE: beat.encode()}))
             return True
         return False
 
@@ -121,7 +127,7 @@ class DockerLeases:
                 raise
 
 
-def _tar(files: Mapping[str, bytes]) -> bytes:
+def tar_of(files: Mapping[str, bytes]) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
         for name, content in files.items():

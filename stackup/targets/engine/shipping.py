@@ -9,17 +9,18 @@ import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from stackup.engine.interface import ContainerSpec, Engine, FileCopy, MountSpec
+from stackup.engine.interface import ContainerSpec, Engine, FileCopy, MountSpec, ReleaseEngine
 from stackup.errors import ApplyError
 from stackup.model import labels
 from stackup.model.spec import Service
 from stackup.planning.plan import RemoveOnHost, RewriteInPlace, ShipFiles
 from stackup.planning.shipping import (
     MANIFESTS,
+    REMOTE_ROOT,
     LocalFile,
     ShipFacts,
     Shipped,
@@ -159,6 +160,32 @@ def remove_on_host(engine: Engine, step: RemoveOnHost) -> None:
         (),
         f"removing {len(step.paths)} file(s) from {step.directory}",
         step.paths,
+    )
+
+
+def remove_project_root(engine: ReleaseEngine, project: str, images: Sequence[str]) -> None:
+    """`down --volumes` on a remote engine: the project's directory on the engine's host
+    (`project_root`), removed by a throwaway container of the first of `images` the engine
+    still has (it runs `rm -rf`: the helper image has no binary). Nothing to do when nothing
+    was ever shipped."""
+    if not engine.read_host_files(project_root(project), MANIFESTS):
+        return
+    usable = [image for image in images if engine.image_id(image) is not None]
+    if not usable:
+        raise ApplyError(
+            f"cannot remove {project_root(project)} on the engine's host: none of the "
+            "project's images is left to run `rm` in",
+            hint=f"remove {project_root(project)} on that host by hand",
+        )
+    _on_host(
+        engine,
+        project,
+        usable[0],
+        REMOTE_ROOT,
+        'rm -rf -- "$0/$1"',
+        (),
+        f"removing {project_root(project)}",
+        (project,),
     )
 
 
