@@ -12,7 +12,7 @@ import docker
 import stackup.api as api
 from stackup.engine.docker.engine import DockerEngine
 from stackup.loading.loader import LoadOptions, load
-from tests.engine.helpers import StackDir, free_port, http_get, stackup
+from tests.engine.helpers import PROJECT_LABEL, StackDir, free_port, http_get, stackup
 
 STACK = """
 services:
@@ -102,9 +102,10 @@ def test_failed_start_restores_the_old_container(
     assert str(new_port) in message and "left as it was" in message, message
     assert _state(docker_client, name) == (before[0], "running")
     assert http_get(f"http://127.0.0.1:{old_port}/").status == 200
-    names = [
-        c.name for c in docker_client.containers.list(all=True, filters={"name": project_name})
-    ]
+    # The project's containers, by its label (a name filter matches substrings: the project's
+    # release records, `stackup-release-PROJECT-N`, are not its containers).
+    project = {"label": f"{PROJECT_LABEL}={project_name}"}
+    names = [c.name for c in docker_client.containers.list(all=True, filters=project)]
     assert names == [name]
 
     _up(project_name, tmp_stack_dir)
