@@ -83,6 +83,22 @@ class Shipped:
 class LocalFile:
     digest: str  # sha256 of the content
     size: int
+    # The file read here when it ships: a link's target inside the project ("": the file at
+    # its own path under the source).
+    path: str = ""
+
+
+# Why an entry of a source here is not shipped (`ShipFacts.skipped`), as one entry and many.
+SKIP_REASONS = {
+    "out": ("a link out of the project directory", "links out of the project directory"),
+    "directory": ("a link to a directory", "links to directories"),
+    "broken": ("a broken link", "broken links"),
+    "special": ("not a regular file", "not regular files"),
+    # The untrusted mode (stackup.loading.hostpaths) reads nothing of the repository's .git.
+    "untrusted": ("not read in the untrusted mode", "not read in the untrusted mode"),
+}
+# At most this many names listed per reason in a warning.
+SHOWN_SKIPPED = 10
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,9 @@ class ShipFacts:
     # Per source, what its manifest on the engine's host lists (path → sha256); a source
     # never shipped is absent.
     remote: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Per source, the entries here that are not shipped, with why (a key of `SKIP_REASONS`);
+    # the path "" is the source itself (only "out": it leads out of the project by a link).
+    skipped: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -300,14 +319,14 @@ def _ship(
     single = set(local) == {""}
     writes = [*changed, *added]
     if single and mounted:
-        steps.append(RewriteInPlace(project, mounted[0], source.remote, source.local))
+        steps.append(RewriteInPlace(project, mounted[0], source.remote, _here(source, local, "")))
     elif removed and not mounted:
         # Nothing shows this directory now: it is shipped again whole, replacing the old.
         steps.append(
             ShipFiles(
                 root,
                 tuple(
-                    (_join(source.local, p), _join(source.destination, p)) for p in sorted(local)
+                    (_here(source, local, p), _join(source.destination, p)) for p in sorted(local)
                 ),
                 replace=(source.destination,),
                 mode=source.mode,
@@ -317,7 +336,7 @@ def _ship(
         steps.append(
             ShipFiles(
                 root,
-                tuple((_join(source.local, p), _join(source.destination, p)) for p in writes),
+                tuple((_here(source, local, p), _join(source.destination, p)) for p in writes),
                 mode=source.mode,
             )
         )
@@ -352,11 +371,45 @@ def _join(base: str, path: str) -> str:
     return base if not path else f"{base.rstrip('/')}/{path}"
 
 
-def with_shipping(plan: Plan, relocated: Relocated, ops: tuple[Operation, ...]) -> Plan:
-    """`plan` with the shipping operations first and the warnings about bind sources that
-    stay remote paths; every operation of a service that mounts a shipped source runs after
-    its shipping (a new container mounts the new files; a reload validates them)."""
-    if not ops and not relocated.warnings:
+def _here(source: Shipped, local: Mapping[str, LocalFile], path: str) -> str:
+    """The file here that `path` of `source` ships from."""
+    return local[path].path or _join(source.local, path)
+
+
+def skipped_warnings(relocated: Relocated, facts: ShipFacts) -> tuple[str, ...]:
+    """A warning per source with entries here that are not shipped, naming them by why."""
+    warnings = []
+    for source in relocated.sources:
+        skipped = facts.skipped.get(source.relative, ())
+        if not skipped:
+            continue
+        if ("", "out") in skipped:
+            warnings.append(
+                f"{source.shown}: leads by a symbolic link out of the project directory: "
+                "not shipped"
+            )
+            continue
+        groups = []
+        for reason, (one, many) in SKIP_REASONS.items():
+            names = sorted(p for p, why in skipped if why == reason)
+            if names:
+                shown = ", ".join(names[:SHOWN_SKIPPED])
+                if len(names) > SHOWN_SKIPPED:
+                    shown += f" … and {len(names) - SHOWN_SKIPPED} more"
+                groups.append(f"{shown} ({one if len(names) == 1 else many})")
+        count = f"{len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}"
+        warnings.append(f"{source.shown}: {count} not shipped: {', '.join(groups)}")
+    return tuple(warnings)
+
+
+def with_shipping(
+    plan: Plan, relocated: Relocated, ops: tuple[Operation, ...], warnings: tuple[str, ...] = ()
+) -> Plan:
+    """`plan` with the shipping operations first, the warnings about bind sources that stay
+    remote paths and `warnings` (`skipped_warnings`); every operation of a service that mounts
+    a shipped source runs after its shipping (a new container mounts the new files; a reload
+    validates them)."""
+    if not ops and not relocated.warnings and not warnings:
         return plan
     by_remote = {s.remote: operation_id(s) for s in relocated.sources}
     shipped = {op.id for op in ops}
@@ -375,5 +428,5 @@ def with_shipping(plan: Plan, relocated: Relocated, ops: tuple[Operation, ...]) 
     return replace(
         plan,
         operations=(*ops, *operations),
-        warnings=(*plan.warnings, *relocated.warnings),
+        warnings=(*plan.warnings, *relocated.warnings, *warnings),
     )

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from stackup.api import UpRequest, up
 from stackup.engine.fake import FakeEngine
+from stackup.errors import StackupError
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import (
@@ -27,6 +31,7 @@ from stackup.planning.plan import (
 from stackup.planning.render import plan_json, render_text
 from stackup.runner import Event
 from stackup.targets.engine.oneoff import oneoff_plan
+from stackup.targets.engine.shipping import ship
 from stackup.targets.engine.target import EngineTarget
 
 STACK = """
@@ -241,3 +246,123 @@ def test_a_saved_plan_pins_the_content_it_ships(tmp_path: Path) -> None:
         op["reason"] for op in after["operations"]
     ]
     assert before["operations"] != after["operations"]
+
+
+def _web_root(tmp_path: Path) -> tuple[Path, LoadedStack]:
+    project = tmp_path / "project"
+    (project / "site").mkdir(parents=True)
+    (project / "site" / "index.html").write_text("hello\n")
+    loaded = load_text(
+        "name: demo\nservices:\n  web:\n    image: nginx:1.27\n"
+        "    volumes: ['./site:/usr/share/nginx/html:ro']\n",
+        working_dir=str(project),
+    )
+    return project, loaded
+
+
+def test_links_out_of_the_project_are_never_read_nor_shipped(tmp_path: Path) -> None:
+    # A hostile checkout deployed by CI: links in a served directory to the runner's key and
+    # environment, to a whole system directory, and a link loop.
+    project, loaded = _web_root(tmp_path)
+    key = tmp_path / "id_ed25519"
+    key.write_text("PRIVATE KEY\n")
+    site = project / "site"
+    (site / "key").symlink_to(key)
+    (site / "environ").symlink_to("/proc/self/environ")
+    (site / "etc").symlink_to("/etc")
+    (site / "loop").symlink_to(".")
+    (project / "inside.html").write_text("inside\n")
+    (site / "inside.html").symlink_to("../inside.html")
+    engine = _remote()
+
+    plan = _plan(loaded, engine)
+    (op,) = [op for op in plan.operations if op.action == Action.SHIP]
+    assert op.details[1:] == ("+ index.html", "+ inside.html")
+    (warning,) = [w for w in plan.warnings if "not shipped" in w]
+    assert warning == (
+        "./site: 4 entries not shipped: environ, etc, key (links out of the project "
+        "directory), loop (a link to a directory)"
+    )
+    up(loaded, engine, UpRequest(), QuietUI())
+    assert sorted(p for p in engine.host_files if "/files/" in p) == [
+        f"{ROOT}/files/site/index.html",
+        f"{ROOT}/files/site/inside.html",
+    ]
+    assert engine.host_files[f"{ROOT}/files/site/inside.html"] == b"inside\n"
+
+
+def test_a_source_that_leads_out_of_the_project_by_a_link_is_not_shipped(tmp_path: Path) -> None:
+    project, loaded = _web_root(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not yours\n")
+    (project / "site" / "index.html").unlink()
+    (project / "site").rmdir()
+    (project / "site").symlink_to(outside)
+    engine = _remote()
+
+    plan = _plan(loaded, engine)
+    assert [op for op in plan.operations if op.action == Action.SHIP] == []
+    assert "./site: leads by a symbolic link out of the project directory: not shipped" in (
+        plan.warnings
+    )
+    up(loaded, engine, UpRequest(), QuietUI())
+    assert not any(b"not yours" in v for v in engine.host_files.values())
+
+
+def test_special_files_in_a_shipped_tree_are_skipped_not_read(tmp_path: Path) -> None:
+    project, loaded = _web_root(tmp_path)
+    os.mkfifo(project / "site" / "pipe")  # reading it would wait for a writer forever
+    (project / "site" / "to-pipe").symlink_to("pipe")
+    plan = _plan(loaded, _remote())
+    (op,) = [op for op in plan.operations if op.action == Action.SHIP]
+    assert op.details[1:] == ("+ index.html",)
+    assert "./site: 2 entries not shipped: pipe, to-pipe (not regular files)" in plan.warnings
+
+
+def test_a_file_swapped_for_a_link_after_planning_is_refused_when_shipping(
+    tmp_path: Path,
+) -> None:
+    project, loaded = _web_root(tmp_path)
+    (tmp_path / "id_ed25519").write_text("PRIVATE KEY\n")
+    engine = _remote()
+    plan = _plan(loaded, engine)
+    index = project / "site" / "index.html"
+    index.unlink()
+    index.symlink_to(tmp_path / "id_ed25519")
+    (step, _manifest) = next(op.steps for op in plan.operations if op.action == Action.SHIP)
+    assert isinstance(step, ShipFiles)
+    with pytest.raises(StackupError, match=r"index\.html"):
+        ship(engine, step)
+    assert not any(b"PRIVATE" in v for v in engine.host_files.values())
+
+
+def test_an_untrusted_plan_reads_nothing_of_the_git_directory_in_a_shipped_tree(
+    tmp_path: Path,
+) -> None:
+    # `diff --base` of a pull request against the server: the project directory itself is
+    # mounted, and the checkout's token is in .git/config.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("extraheader = AUTHORIZATION: basic TOKEN\n")
+    (tmp_path / "app.py").write_text("print(1)\n")
+    loaded = load_text(
+        "name: demo\nservices:\n  web:\n    image: nginx:1.27\n    volumes: ['.:/app:ro']\n",
+        working_dir=str(tmp_path),
+        untrusted=True,
+    )
+    opened: list[str] = []
+    real_open = os.open
+
+    def watching(path: str, *args: int) -> int:
+        opened.append(str(path))
+        return real_open(path, *args)
+
+    os.open = watching  # type: ignore[assignment]
+    try:
+        plan = _plan(loaded, _remote())
+    finally:
+        os.open = real_open
+    (op,) = [op for op in plan.operations if op.action == Action.SHIP]
+    assert op.details[1:] == ("+ app.py",)
+    assert not [p for p in opened if "/.git/" in p]
+    assert ".: 1 entry not shipped: .git/config (not read in the untrusted mode)" in plan.warnings

@@ -5,9 +5,12 @@ running container)."""
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import hashlib
 import io
 import os
+import stat
 import tarfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -15,6 +18,7 @@ from urllib.parse import urlsplit
 
 from stackup.engine.interface import ContainerSpec, Engine, FileCopy, MountSpec
 from stackup.errors import ApplyError
+from stackup.loading.hostpaths import resolve_inside
 from stackup.model import labels
 from stackup.model.spec import Service
 from stackup.planning.plan import RemoveOnHost, RewriteInPlace, ShipFiles
@@ -39,53 +43,123 @@ def engine_host(engine: Engine) -> str:
     return urlsplit(url).hostname or url or "the engine's host"
 
 
-def _digest(path: Path) -> LocalFile:
+def _open_regular(path: str | Path) -> int:
+    """A descriptor of the regular file at `path`, never through a link at its last part nor
+    of a FIFO or a device (what was planned as a file may have been swapped since: a link out
+    of the project, or a FIFO whose read would wait forever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return fd
+
+
+def _read_regular(path: str) -> tuple[bytes, os.stat_result]:
+    try:
+        with os.fdopen(_open_regular(path), "rb") as f:
+            return f.read(), os.fstat(f.fileno())
+    except OSError as exc:
+        raise ApplyError(f"cannot read {path} to ship it: {exc.strerror}") from exc
+
+
+def _digest(path: Path, read_as: str = "") -> LocalFile:
     h = hashlib.sha256()
     size = 0
-    with path.open("rb") as f:
+    with os.fdopen(_open_regular(path), "rb") as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
             size += len(chunk)
-    return LocalFile(h.hexdigest(), size)
+    return LocalFile(h.hexdigest(), size, read_as)
 
 
-def local_files(source: Path) -> dict[str, LocalFile] | None:
-    """The regular files of a source here by path relative to it ("" for a file), or None
-    when it is missing or unreadable (symbolic links are followed, as a bind mount would)."""
+@dataclasses.dataclass
+class _Tree:
+    """What `local_files` found: the files of a source, and the entries not shipped."""
+
+    files: dict[str, LocalFile] | None = None
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def local_files(
+    source: Path, project: Path, may_look: Callable[[Path], bool] | None = None
+) -> _Tree:
+    """The regular files of a source here by path relative to it ("" for a file), read only
+    inside the project directory: a bind mount shows a link as a link, which the container
+    resolves in its own filesystem, so nothing a link here points to outside the project is
+    the container's to see. A link to a file inside the project ships that file; other links
+    (out of the project, to a directory, broken) and FIFOs, sockets and devices are skipped,
+    each named (`ShipFacts.skipped`). `files` None: the source is missing or unreadable."""
+    tree = _Tree()
+    boundary = Path(os.path.realpath(project))
+    real = resolve_inside(Path(os.path.realpath(source.parent)) / source.name, boundary)
+    if real is None or (may_look is not None and not may_look(source)):
+        tree.skipped.append(("", "out"))
+        return tree
     try:
-        if source.is_file():
-            return {"": _digest(source)}
-        if not source.is_dir():
-            return None
-        out = {}
-        for root, dirs, files in os.walk(source, followlinks=True):
+        if real.is_file():
+            tree.files = {"": _digest(real, "" if real == source else str(real))}
+            return tree
+        if not real.is_dir():
+            return tree
+        files = {}
+        for root, dirs, names in os.walk(real):  # links to directories are not walked
             dirs.sort()
-            for name in sorted(files):
+            for name in sorted([*names, *(d for d in dirs if os.path.islink(Path(root, d)))]):
                 path = Path(root) / name
-                if path.is_file():
-                    out[path.relative_to(source).as_posix()] = _digest(path)
-        return out
+                relative = path.relative_to(real).as_posix()
+                found = _entry_here(path, boundary, may_look)
+                if isinstance(found, str):
+                    tree.skipped.append((relative, found))
+                    continue
+                read_as = str(found) if found != path or real != source else ""
+                files[relative] = _digest(found, read_as)
+        tree.files = files
+        return tree
     except OSError:
-        return None
+        return tree
+
+
+def _entry_here(path: Path, boundary: Path, may_look: Callable[[Path], bool] | None) -> Path | str:
+    """The regular file inside `boundary` that `path` is or links to, or why it is skipped (a
+    key of `SKIP_REASONS`). A link is resolved without looking outside the boundary."""
+    if may_look is not None and not may_look(path):
+        return "untrusted"
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        target = resolve_inside(path, boundary)
+        if target is None:
+            return "out"
+        try:
+            info = os.stat(target)
+        except OSError:
+            return "broken"
+        if stat.S_ISDIR(info.st_mode):
+            return "directory"
+        path = target
+    return path if stat.S_ISREG(info.st_mode) else "special"
 
 
 def read_facts(
     engine: Engine,
     project: str,
     sources: Iterable[Shipped],
+    project_directory: Path,
     may_look: Callable[[Path], bool] | None = None,
 ) -> ShipFacts:
     local = {}
+    skipped = {}
     for source in sources:
         if may_look is not None and not may_look(Path(source.local)):
             continue
-        files = local_files(Path(source.local))
-        if files is not None:
-            local[source.relative] = files
+        tree = local_files(Path(source.local), project_directory, may_look)
+        if tree.files is not None:
+            local[source.relative] = tree.files
+        if tree.skipped:
+            skipped[source.relative] = tuple(tree.skipped)
     remote = (
         manifests_from(engine.read_host_files(project_root(project), MANIFESTS)) if local else {}
     )
-    return ShipFacts(engine_host(engine), local, remote)
+    return ShipFacts(engine_host(engine), local, remote, skipped)
 
 
 def ship(engine: Engine, step: ShipFiles) -> int:
@@ -102,11 +176,7 @@ def ship(engine: Engine, step: ShipFiles) -> int:
             directory.mode = 0o755
             tar.addfile(directory)
         for local, destination in step.files:
-            try:
-                data = Path(local).read_bytes()
-                status = Path(local).stat()
-            except OSError as exc:
-                raise ApplyError(f"cannot read {local} to ship it: {exc.strerror}") from exc
+            data, status = _read_regular(local)
             # The mode and time of the file here: nginx's ETag and Last-Modified come from them.
             mode = step.mode if step.mode is not None else status.st_mode & 0o7777
             entry = _entry(destination, len(data), mode, status.st_mtime)
@@ -133,10 +203,7 @@ def rewrite_in_place(engine: Engine, step: RewriteInPlace) -> int:
     """Copy the file into a throwaway container that bind-mounts the target writable, which
     `cat`s it over the target: the target keeps its inode, so the containers that mount it
     see the new content."""
-    try:
-        data = Path(step.source).read_bytes()
-    except OSError as exc:
-        raise ApplyError(f"cannot read {step.source} to ship it: {exc.strerror}") from exc
+    data, _ = _read_regular(step.source)
     _on_host(
         engine,
         step.project,

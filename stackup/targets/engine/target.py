@@ -76,7 +76,11 @@ def remote_files(loaded: LoadedStack, engine: Engine) -> RemoteFiles | None:
         return None
     relocated = shipping.relocate(loaded.stack, str(loaded.project_directory))
     facts = ship_facts.read_facts(
-        engine, loaded.stack.name, relocated.sources, loaded.host_paths.allows
+        engine,
+        loaded.stack.name,
+        relocated.sources,
+        loaded.project_directory,
+        loaded.host_paths.allows,
     )
     return RemoteFiles(loaded, relocated, facts)
 
@@ -151,7 +155,8 @@ def _reconciled(
     if remote is None:
         return plan
     ops = shipping.ship_operations(remote.relocated, remote.facts, observed, plan.services)
-    return shipping.with_shipping(plan, remote.relocated, ops)
+    skipped = shipping.skipped_warnings(remote.relocated, remote.facts)
+    return shipping.with_shipping(plan, remote.relocated, ops, skipped)
 
 
 def created_images(plan: Plan) -> dict[str, str]:
