@@ -173,3 +173,42 @@ def test_the_ttl_setting_must_be_a_positive_number(monkeypatch: pytest.MonkeyPat
             project_lock(FakeEngine(), PROJECT),
         ):
             raise AssertionError("not reached")
+
+
+def test_a_holder_named_by_the_engine_is_shown_on_one_bounded_line() -> None:
+    # The lease's labels come from whoever made it (another user of the server, or a hostile
+    # engine answering a laptop): they must not move the cursor, retitle the terminal, forge a
+    # line, nor flood the screen, in any message that names the holder.
+    engine = FakeEngine()
+    hostile = {
+        **ALICE,
+        "host": "laptop\x1b]0;pwned\x07\nFORGED line\u202e",
+        "user": "u" * 100_000,
+        "since": "\x1b[2J",
+    }
+    engine.take_lease(lease_name(PROJECT), PROJECT, hostile)
+    said: list[str] = []
+    clock = Clock()
+
+    def release() -> None:
+        lease = engine.read_lease(lease_name(PROJECT))
+        if lease is not None:
+            engine.drop_lease(lease.id)
+
+    clock.meanwhile = release
+    with pytest.raises(LockError) as refused, project_lock(engine, PROJECT, wait=False):
+        raise AssertionError("not reached")
+    with project_lock(engine, PROJECT, on_wait=said.append, clock=clock, sleep=clock.sleep):
+        pass
+    for text in [refused.value.message, *said]:
+        assert not any(c in text for c in "\x1b\x07\n\u202e"), text
+        assert len(text) < 600
+
+
+def test_a_lease_claiming_an_endless_ttl_is_broken_after_the_waiters_own() -> None:
+    engine = FakeEngine()
+    engine.take_lease(lease_name(PROJECT), PROJECT, {**ALICE, "ttl": "inf"})
+    clock = Clock()
+    with project_lock(engine, PROJECT, clock=clock, sleep=clock.sleep):
+        pass
+    assert clock.now < 60

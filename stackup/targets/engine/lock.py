@@ -30,6 +30,7 @@ import datetime
 import fcntl
 import getpass
 import hashlib
+import math
 import os
 import socket
 import tempfile
@@ -42,6 +43,7 @@ from pathlib import Path
 
 from stackup.engine.interface import Lease, Leases, LockEngine
 from stackup.errors import LockError, StackupError
+from stackup.escape import terminal
 
 TTL_ENV = "STACKUP_LOCK_TTL"
 DEFAULT_TTL = 30.0
@@ -86,7 +88,10 @@ class LockHolder:
 
     @classmethod
     def of(cls, lease: Lease, default_ttl: float) -> LockHolder:
-        found = lease.holder
+        """The holder a lease names. Its labels were written by whoever made the lease
+        (another user of the engine, or a hostile engine): each one is taken as one short
+        line of printable text, as every message that names the holder shows it."""
+        found = {key: _shown(value) for key, value in lease.holder.items()}
         try:
             ttl = float(found.get("ttl", ""))
         except ValueError:
@@ -96,7 +101,7 @@ class LockHolder:
             found.get("user", "?"),
             found.get("pid", "?"),
             found.get("since", ""),
-            ttl if ttl > 0 else default_ttl,
+            ttl if math.isfinite(ttl) and ttl > 0 else default_ttl,
             lease.id,
         )
 
@@ -113,6 +118,15 @@ class LockHolder:
     def text(self) -> str:
         """`held by alice@laptop pid 4242 since 12:03:11 UTC`."""
         return f"held by {self.user}@{self.host} pid {self.pid} since {_since_text(self.since)}"
+
+
+# The longest holder label shown (a host name is at most 253 characters).
+_SHOWN_LABEL = 100
+
+
+def _shown(value: str, limit: int = _SHOWN_LABEL) -> str:
+    text = terminal(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _since_text(since: str) -> str:
@@ -315,6 +329,8 @@ def _host_lock(
 
 def _holder_text(path: Path) -> str:
     try:
-        return path.read_text().strip() or "held by ?"
+        with path.open("rb") as f:
+            text = f.read(1024).decode(errors="replace").strip()
     except OSError:
         return "held by ?"
+    return _shown(text, 4 * _SHOWN_LABEL) if text else "held by ?"
