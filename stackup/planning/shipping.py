@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import posixpath
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -212,21 +213,44 @@ def manifest_json(source: Shipped, files: Mapping[str, LocalFile]) -> bytes:
     return gzip.compress(text, mtime=0)
 
 
+# The largest manifest read back, unpacked (~84 bytes a file: over 700,000 files).
+MANIFEST_LIMIT = 64 << 20
+
+
 def manifests_from(found: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
     """The manifests read from the engine's host (file name → content), by source; a torn or
-    foreign one is skipped (its source is shipped whole again)."""
+    foreign one is skipped (its source is shipped whole again). What the engine's host holds
+    is not trusted: a manifest that unpacks past `MANIFEST_LIMIT`, or names a path that is
+    not a plain one under its source (`..`, absolute, empty parts), is foreign."""
     out: dict[str, dict[str, str]] = {}
     for content in found.values():
         try:
-            data = json.loads(gzip.decompress(content))
-        except (OSError, EOFError, ValueError):
+            unpacker = zlib.decompressobj(wbits=31)  # gzip
+            text = unpacker.decompress(content, MANIFEST_LIMIT)
+            if not unpacker.eof:  # torn, or larger than the limit unpacked
+                continue
+            data = json.loads(text)
+        except (zlib.error, ValueError):
             continue
-        if not isinstance(data, dict) or not isinstance(data.get("source"), str):
+        if not isinstance(data, dict) or not _plain(data.get("source"), "."):
             continue
         files = data.get("files")
-        if isinstance(files, dict):
-            out[data["source"]] = {str(k): str(v) for k, v in files.items()}
+        if not isinstance(files, dict):
+            continue
+        # "": the source is a file, and then its only entry.
+        paths_ok = set(files) == {""} or all(_plain(k, None) for k in files)
+        if paths_ok and all(isinstance(v, str) for v in files.values()):
+            out[data["source"]] = dict(files)
     return out
+
+
+def _plain(path: object, itself: str | None) -> bool:
+    """Whether `path` is a relative path without `.`, `..` or empty parts, or `itself`."""
+    if not isinstance(path, str):
+        return False
+    if path == itself:
+        return True
+    return "\0" not in path and all(p not in ("", ".", "..") for p in path.split("/"))
 
 
 def _size(n: int) -> str:

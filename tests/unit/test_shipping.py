@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from stackup.api import UpRequest, up
+from stackup.engine.docker.hostfiles import HOST_FILES_READ_LIMIT, DockerHostFiles
 from stackup.engine.fake import FakeEngine
 from stackup.errors import StackupError
 from stackup.loading.loader import LoadedStack, load_text
@@ -29,6 +30,7 @@ from stackup.planning.plan import (
     ShipFiles,
 )
 from stackup.planning.render import plan_json, render_text
+from stackup.planning.shipping import MANIFEST_LIMIT, manifests_from
 from stackup.runner import Event
 from stackup.targets.engine.oneoff import oneoff_plan
 from stackup.targets.engine.shipping import ship
@@ -366,3 +368,63 @@ def test_an_untrusted_plan_reads_nothing_of_the_git_directory_in_a_shipped_tree(
     assert op.details[1:] == ("+ app.py",)
     assert not [p for p in opened if "/.git/" in p]
     assert ".: 1 entry not shipped: .git/config (not read in the untrusted mode)" in plan.warnings
+
+
+def _manifest(data: object) -> bytes:
+    return gzip.compress(json.dumps(data).encode())
+
+
+def test_a_manifest_on_the_engines_host_naming_paths_out_of_its_source_is_foreign(
+    tmp_path: Path,
+) -> None:
+    # What the engine's host holds is not trusted: a manifest that lists `..` or absolute
+    # paths must not turn into removals (nor lines of the plan) outside the source.
+    engine, loaded = _remote(), _project(tmp_path)
+    up(loaded, engine, UpRequest(), QuietUI())
+    (name,) = [
+        p
+        for p in engine.host_files
+        if "/manifests/" in p
+        and "site" in str(json.loads(gzip.decompress(engine.host_files[p]))["source"])
+    ]
+    for hostile in ("../../../etc/passwd", "/etc/shadow", "a//b", "./x", ""):
+        files = {"index.html": "0" * 64, "about.html": "0" * 64, hostile: "0" * 64}
+        engine.host_files[name] = _manifest({"source": "site", "files": files})
+        (op,) = _plan(loaded, engine).operations
+        assert not [s for s in op.steps if isinstance(s, RemoveOnHost)], hostile
+        # Shipped whole again, as for a torn manifest.
+        assert op.details[1:] == ("+ about.html", "+ index.html"), hostile
+
+
+def test_a_manifest_that_unpacks_past_the_limit_is_not_read(tmp_path: Path) -> None:
+    engine, loaded = _remote(), _project(tmp_path)
+    up(loaded, engine, UpRequest(), QuietUI())
+    files = {"index.html": "0" * 64, "about.html": "0" * 64}
+    padding = " " * (MANIFEST_LIMIT + 1)  # compresses to ~64 KiB
+    bomb = gzip.compress(json.dumps({"source": "site", "files": files}).encode() + padding.encode())
+    assert manifests_from({"m": bomb}) == {}
+    assert manifests_from({"m": _manifest({"source": "site", "files": files})}) == {"site": files}
+
+
+def test_reading_the_engines_host_files_stops_at_the_limit() -> None:
+    # A hostile engine answering a laptop sends an endless archive: read up to a limit, then
+    # refused, never gathered whole in memory.
+    chunk = b"\0" * (1 << 20)
+    sent = 0
+
+    def endless() -> Iterator[bytes]:
+        nonlocal sent
+        while sent < (HOST_FILES_READ_LIMIT >> 20) + 64:
+            sent += 1
+            yield chunk
+
+    api = SimpleNamespace(
+        inspect_image=lambda image: {},
+        create_host_config=lambda **kwargs: {},
+        create_container=lambda *args, **kwargs: {"Id": "helper"},
+        get_archive=lambda container, path: (endless(), {}),
+        remove_container=lambda *args, **kwargs: None,
+    )
+    with pytest.raises(StackupError, match="limit"):
+        DockerHostFiles(api).read(ROOT, "manifests")  # type: ignore[arg-type]
+    assert sent <= (HOST_FILES_READ_LIMIT >> 20) + 1

@@ -14,17 +14,34 @@ from __future__ import annotations
 import contextlib
 import io
 import tarfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import docker
 import docker.errors
 import docker.types
 
 from stackup.engine.docker.calls import engine_errors
+from stackup.errors import EngineError
 from stackup.model import labels
 
 HELPER_IMAGE = "stackup/host-files:1"
 _MOUNT = "/host"
+
+
+# The most read back from the engine's host in one call (the manifests: far less); an engine
+# is not trusted to send a bounded archive.
+HOST_FILES_READ_LIMIT = 256 << 20
+
+
+def _bounded(stream: Iterable[bytes], limit: int) -> bytes | None:
+    """The stream's bytes, or None as soon as they pass `limit` (the rest is not read)."""
+    chunks, size = [], 0
+    for chunk in stream:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class DockerHostFiles:
@@ -49,11 +66,17 @@ class DockerHostFiles:
                 raise
             try:
                 stream, _ = self.api.get_archive(helper, f"{_MOUNT}/{path}")
-                data = b"".join(stream)
+                data = _bounded(stream, HOST_FILES_READ_LIMIT)
             except docker.errors.NotFound:
                 return {}
             finally:
                 self._remove(helper)
+        if data is None:
+            raise EngineError(
+                f"{directory}/{path} on the engine's host holds more than "
+                f"{HOST_FILES_READ_LIMIT >> 20} MiB, the limit of what stackup reads back",
+                hint="stackup writes far less there: look at what else put files in it",
+            )
         out: dict[str, bytes] = {}
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             for entry in tar.getmembers():
