@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from stackup.engine.observed import Observed
+from stackup.model import labels
 from stackup.model.spec import Stack
 from stackup.planning.configstate import ConfigSnapshot
 from stackup.planning.plan import (
@@ -286,11 +287,17 @@ def mounted_paths(stack: Stack, service: str) -> set[str]:
 
 
 def ship_operations(
-    relocated: Relocated, facts: ShipFacts, observed: Observed, services: Iterable[str]
+    relocated: Relocated,
+    facts: ShipFacts,
+    observed: Observed,
+    services: Iterable[str],
+    salt: str,
 ) -> tuple[Operation, ...]:
     """One `⇪` operation per source of `services` whose files differ from its manifest on the
     engine's host (a source missing here ships nothing: the engine makes an empty directory,
-    as locally)."""
+    as locally). A secret's digest is keyed with the project's `salt` (stackup.planning.salt),
+    as everywhere a secret's content is hashed: its manifest is readable on the engine's host,
+    and a plan pins the manifest's own digest."""
     wanted = set().union(*(mounted_paths(relocated.stack, s) for s in services))
     ops = []
     for source in relocated.sources:
@@ -299,6 +306,11 @@ def ship_operations(
             continue
         if local is None:
             continue
+        if source.secret:
+            local = {
+                p: replace(f, digest=labels.sensitive_digest(f.digest, salt))
+                for p, f in local.items()
+            }
         op = _ship(
             relocated.stack.name,
             source,

@@ -6,6 +6,7 @@ engine on this machine."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -428,3 +429,38 @@ def test_reading_the_engines_host_files_stops_at_the_limit() -> None:
     with pytest.raises(StackupError, match="limit"):
         DockerHostFiles(api).read(ROOT, "manifests")  # type: ignore[arg-type]
     assert sent <= (HOST_FILES_READ_LIMIT >> 20) + 1
+
+
+def test_a_secrets_digest_is_keyed_in_its_manifest_and_in_the_plan(tmp_path: Path) -> None:
+    # A weak password must not be found by hashing guesses: neither from the manifest on the
+    # engine's host (readable by its other users) nor from a plan posted in a pull request.
+    (tmp_path / "pw.txt").write_text("hunter2")
+    loaded = load_text(
+        "name: demo\nservices:\n  app:\n    image: nginx:1.27\n    secrets: [pw]\n"
+        "secrets:\n  pw:\n    file: ./pw.txt\n",
+        working_dir=str(tmp_path),
+    )
+    engine = _remote()
+    plan = _plan(loaded, engine)
+
+    def guessable(guess: bytes) -> set[str]:
+        digest = hashlib.sha256(guess).hexdigest()
+        manifest = gzip.compress(
+            json.dumps(
+                {"source": "pw.txt", "files": {"": digest}}, sort_keys=True, separators=(",", ":")
+            ).encode(),
+            mtime=0,
+        )
+        return {digest, hashlib.sha256(manifest).hexdigest()}
+
+    published = json.dumps(plan_json(plan))
+    assert not [d for d in guessable(b"hunter2") if d in published]
+    up(loaded, engine, UpRequest(), QuietUI())
+    stored = b"".join(v for k, v in engine.host_files.items() if "/manifests/" in k)
+    assert not [d for d in guessable(b"hunter2") if d in gzip.decompress(stored).decode()]
+    # Still compared: nothing ships again while the secret is unchanged.
+    assert [op for op in _plan(loaded, engine).operations if op.action == Action.SHIP] == []
+    (tmp_path / "pw.txt").write_text("hunter3")
+    assert [op.name for op in _plan(loaded, engine).operations if op.action == Action.SHIP] == [
+        "./pw.txt → server"
+    ]

@@ -154,7 +154,8 @@ def _reconciled(
     plan = reconcile(stack, graph, observed, options)
     if remote is None:
         return plan
-    ops = shipping.ship_operations(remote.relocated, remote.facts, observed, plan.services)
+    salt = salt_policy.choose(observed.labelled(), options.salt)
+    ops = shipping.ship_operations(remote.relocated, remote.facts, observed, plan.services, salt)
     skipped = shipping.skipped_warnings(remote.relocated, remote.facts)
     return shipping.with_shipping(plan, remote.relocated, ops, skipped)
 
