@@ -9,10 +9,12 @@ import gzip
 import hashlib
 import json
 import os
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
+from typing import BinaryIO
 
 import pytest
 
@@ -464,3 +466,31 @@ def test_a_secrets_digest_is_keyed_in_its_manifest_and_in_the_plan(tmp_path: Pat
     assert [op.name for op in _plan(loaded, engine).operations if op.action == Action.SHIP] == [
         "./pw.txt → server"
     ]
+
+
+class _CountingEngine(FakeEngine):
+    """Takes the archive as the engine does, a stream, and keeps only its size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received = 0
+
+    def write_host_files(self, directory: str, archive: BinaryIO) -> None:
+        while chunk := archive.read(1 << 16):
+            self.received += len(chunk)
+
+
+def test_a_large_file_ships_without_being_held_in_memory(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    with big.open("wb") as f:
+        f.truncate(256 << 20)  # sparse: no disk used
+    step = ShipFiles(ROOT, files=((str(big), "files/big.bin"),))
+    engine = _CountingEngine()
+    tracemalloc.start()
+    try:
+        sent = ship(engine, step)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sent == 256 << 20 and engine.received > sent
+    assert peak < 64 << 20

@@ -15,6 +15,7 @@ import contextlib
 import io
 import tarfile
 from collections.abc import Iterable, Iterator, Mapping
+from typing import BinaryIO
 
 import docker
 import docker.errors
@@ -48,7 +49,7 @@ class DockerHostFiles:
     def __init__(self, api: docker.APIClient) -> None:
         self.api = api
 
-    def write(self, directory: str, archive: bytes) -> None:
+    def write(self, directory: str, archive: BinaryIO) -> None:
         with engine_errors(f"writing files into {directory} on the engine's host"):
             self._ensure_image()
             with self._helper(directory) as helper:

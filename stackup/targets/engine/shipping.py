@@ -12,6 +12,7 @@ import io
 import os
 import stat
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -163,29 +164,40 @@ def read_facts(
 
 
 def ship(engine: Engine, step: ShipFiles) -> int:
-    """Write the step's files on the engine's host; returns the bytes of file content sent."""
-    buffer = io.BytesIO()
+    """Write the step's files on the engine's host; returns the bytes of file content sent.
+    The archive is made in a temporary file and streamed: a tree of any size ships in a few
+    KiB of memory."""
     sent = 0
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path in step.replace:
-            # An entry that is not a directory replaces a directory with all it holds; the
-            # directory entry after it makes it a directory again, empty.
-            tar.addfile(tarfile.TarInfo(path))
-            directory = tarfile.TarInfo(path)
-            directory.type = tarfile.DIRTYPE
-            directory.mode = 0o755
-            tar.addfile(directory)
-        for local, destination in step.files:
-            data, status = _read_regular(local)
-            # The mode and time of the file here: nginx's ETag and Last-Modified come from them.
-            mode = step.mode if step.mode is not None else status.st_mode & 0o7777
-            entry = _entry(destination, len(data), mode, status.st_mtime)
-            tar.addfile(entry, io.BytesIO(data))
-            sent += len(data)
-        for destination, content in step.contents:
-            tar.addfile(_entry(destination, len(content), 0o644), io.BytesIO(content))
-    engine.write_host_files(step.directory, buffer.getvalue())
+    with tempfile.TemporaryFile() as archive:
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for path in step.replace:
+                # An entry that is not a directory replaces a directory with all it holds; the
+                # directory entry after it makes it a directory again, empty.
+                tar.addfile(tarfile.TarInfo(path))
+                directory = tarfile.TarInfo(path)
+                directory.type = tarfile.DIRTYPE
+                directory.mode = 0o755
+                tar.addfile(directory)
+            for local, destination in step.files:
+                sent += _add_file(tar, local, destination, step.mode)
+            for destination, content in step.contents:
+                tar.addfile(_entry(destination, len(content), 0o644), io.BytesIO(content))
+        archive.seek(0)
+        engine.write_host_files(step.directory, archive)
     return sent
+
+
+def _add_file(tar: tarfile.TarFile, local: str, destination: str, mode: int | None) -> int:
+    try:
+        with os.fdopen(_open_regular(local), "rb") as f:
+            status = os.fstat(f.fileno())
+            # The mode and time of the file here: nginx's ETag and Last-Modified come from them.
+            chosen = mode if mode is not None else status.st_mode & 0o7777
+            # Exactly the size the entry says: a file that shrank while read is an error.
+            tar.addfile(_entry(destination, status.st_size, chosen, status.st_mtime), f)
+            return status.st_size
+    except OSError as exc:
+        raise ApplyError(f"cannot read {local} to ship it: {exc.strerror or exc}") from exc
 
 
 def _entry(name: str, size: int, mode: int, mtime: float = 0.0) -> tarfile.TarInfo:
