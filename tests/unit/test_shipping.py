@@ -21,6 +21,7 @@ import pytest
 from stackup.api import UpRequest, up
 from stackup.engine.docker.hostfiles import HOST_FILES_READ_LIMIT, DockerHostFiles
 from stackup.engine.fake import FakeEngine
+from stackup.engine.interface import ContainerSpec
 from stackup.errors import StackupError
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.planning.options import ReconcileOptions
@@ -35,6 +36,7 @@ from stackup.planning.plan import (
 from stackup.planning.render import plan_json, render_text
 from stackup.planning.shipping import MANIFEST_LIMIT, manifests_from
 from stackup.runner import Event
+from stackup.targets.engine import shipping as shipping_steps
 from stackup.targets.engine.oneoff import oneoff_plan
 from stackup.targets.engine.shipping import ship
 from stackup.targets.engine.target import EngineTarget
@@ -494,3 +496,34 @@ def test_a_large_file_ships_without_being_held_in_memory(tmp_path: Path) -> None
         tracemalloc.stop()
     assert sent == 256 << 20 and engine.received > sent
     assert peak < 64 << 20
+
+
+def test_changes_in_place_resolve_their_path_inside_a_container_never_on_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A service that can write its shipped directory can put a link where a shipped file was
+    # (`default.conf -> /etc/shadow` on the engine's host). A bind mount's source is resolved
+    # by the engine on its host: the root throwaway that rewrites or removes a file must
+    # mount the project's directory and reach the file inside its own filesystem.
+    engine, loaded = _remote(), _project(tmp_path)
+    up(loaded, engine, UpRequest(), QuietUI())
+    (tmp_path / "default.conf").write_text("server { listen 81; }\n")
+    (tmp_path / "site" / "about.html").unlink()
+    plan = _plan(loaded, engine)
+    steps = [s for op in plan.operations for s in op.steps]
+    rewrite = next(s for s in steps if isinstance(s, RewriteInPlace))
+    removal = next(s for s in steps if isinstance(s, RemoveOnHost))
+    ran: list[tuple[str | None, tuple[str, ...]]] = []
+
+    def recording(engine: FakeEngine, spec: ContainerSpec) -> SimpleNamespace:
+        (mount,) = spec.mounts
+        ran.append((mount.source, tuple(spec.service.command or ())))
+        return SimpleNamespace(exit_code=0, output="")
+
+    monkeypatch.setattr(shipping_steps, "run_check", recording)
+    shipping_steps.rewrite_in_place(engine, rewrite)
+    shipping_steps.remove_on_host(engine, removal)
+    assert ran == [
+        (ROOT, ("/stackup-project/files/default.conf",)),
+        (ROOT, ("/stackup-project/files/site", "about.html")),
+    ]

@@ -251,14 +251,21 @@ def _on_host(
     doing: str,
     arguments: tuple[str, ...] = (),
 ) -> None:
-    """Run `sh -c script MOUNT arguments...` in a throwaway container of `image` that
-    bind-mounts `host_path` writable at MOUNT, with no network, as root."""
-    mount = "/stackup-target"
+    """Run `sh -c script PATH arguments...` in a throwaway container of `image`, with no
+    network, as root, where PATH is `host_path` inside the project's directory on the
+    engine's host, which it bind-mounts writable. Not `host_path` itself: the engine resolves
+    a bind mount's source on its host, and a service that can write its shipped directory can
+    leave a link there (`default.conf -> /etc/shadow`); inside the container, a link resolves
+    in the container's own filesystem."""
+    root = project_root(project)
+    if not host_path.startswith(root + "/") or "/../" in host_path + "/":
+        raise ApplyError(f"{doing}: {host_path} is not under {root}")
+    mount = "/stackup-project"
     service = Service.model_validate(
         {
             "image": image,
             "entrypoint": ["sh", "-c", script],
-            "command": [mount, *arguments],
+            "command": [mount + host_path.removeprefix(root), *arguments],
             "user": "0",
         }
     )
@@ -271,7 +278,7 @@ def _on_host(
         labels={labels.PROJECT: project, SHIP_LABEL: "1"},
         environment={},
         network_mode="none",
-        mounts=(MountSpec("bind", mount, host_path, create_host_path=False),),
+        mounts=(MountSpec("bind", mount, root, create_host_path=False),),
         files=files,
     )
     result = run_check(engine, spec)
