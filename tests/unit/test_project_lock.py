@@ -11,12 +11,14 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from stackup import usecases
+from stackup.engine.docker.leases import DockerLeases
 from stackup.engine.fake import FakeEngine
-from stackup.errors import LockError
+from stackup.errors import EngineError, LockError
 from stackup.targets.engine.lock import lease_name, project_lock
 
 PROJECT = "demo"
@@ -212,3 +214,14 @@ def test_a_lease_claiming_an_endless_ttl_is_broken_after_the_waiters_own() -> No
     with project_lock(engine, PROJECT, clock=clock, sleep=clock.sleep):
         pass
     assert clock.now < 60
+
+
+def test_a_lease_file_the_engine_sends_back_is_read_within_a_bound() -> None:
+    # A hostile engine answering `up`: the renewal file it returns claims a gigabyte.
+    from tests.unit.test_shipping import _sparse_bomb
+
+    api = SimpleNamespace(
+        get_archive=lambda container, path: (iter([_sparse_bomb("x", 1 << 30)]), {})
+    )
+    with pytest.raises(EngineError, match="the engine sent"):
+        DockerLeases(api)._beat("0" * 64)  # type: ignore[arg-type]

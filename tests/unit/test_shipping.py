@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
+import tarfile
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +24,7 @@ from stackup.api import UpRequest, up
 from stackup.engine.docker.hostfiles import HOST_FILES_READ_LIMIT, DockerHostFiles
 from stackup.engine.fake import FakeEngine
 from stackup.engine.interface import ContainerSpec
-from stackup.errors import StackupError
+from stackup.errors import EngineError, StackupError
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import (
@@ -527,3 +529,46 @@ def test_changes_in_place_resolve_their_path_inside_a_container_never_on_the_hos
         (ROOT, ("/stackup-project/files/default.conf",)),
         (ROOT, ("/stackup-project/files/site", "about.html")),
     ]
+
+
+def _sparse_bomb(name: str, claimed: int) -> bytes:
+    """A 10 KiB archive whose one file claims `claimed` bytes (a sparse file of holes)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        info.pax_headers = {
+            "GNU.sparse.map": "0,0",
+            "GNU.sparse.size": str(claimed),
+            "GNU.sparse.major": "0",
+            "GNU.sparse.minor": "1",
+        }
+        tar.addfile(info, io.BytesIO(b""))
+    return out.getvalue()
+
+
+def _helper_api(archive: bytes) -> SimpleNamespace:
+    return SimpleNamespace(
+        inspect_image=lambda image: {},
+        create_host_config=lambda **kwargs: {},
+        create_container=lambda *args, **kwargs: {"Id": "helper"},
+        get_archive=lambda container, path: (iter([archive]), {}),
+        remove_container=lambda *args, **kwargs: None,
+    )
+
+
+@pytest.mark.parametrize(
+    "archive",
+    [_sparse_bomb("manifests/x.json.gz", 1 << 30), b"not a tar archive" * 600],
+    ids=["sparse-bomb", "not-a-tar"],
+)
+def test_an_archive_the_engine_sends_back_is_refused_when_it_is_not_what_stackup_wrote(
+    archive: bytes,
+) -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(EngineError, match="the engine sent"):
+            DockerHostFiles(_helper_api(archive)).read(ROOT, "manifests")  # type: ignore[arg-type]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20
