@@ -96,6 +96,7 @@ SKIP_REASONS = {
     "directory": ("a link to a directory", "links to directories"),
     "broken": ("a broken link", "broken links"),
     "special": ("not a regular file", "not regular files"),
+    "unreadable": ("an unreadable directory", "unreadable directories"),
     # The untrusted mode (stackup.loading.hostpaths) reads nothing of the repository's .git.
     "untrusted": ("not read in the untrusted mode", "not read in the untrusted mode"),
 }

@@ -374,7 +374,7 @@ def test_an_untrusted_plan_reads_nothing_of_the_git_directory_in_a_shipped_tree(
     (op,) = [op for op in plan.operations if op.action == Action.SHIP]
     assert op.details[1:] == ("+ app.py",)
     assert not [p for p in opened if "/.git/" in p]
-    assert ".: 1 entry not shipped: .git/config (not read in the untrusted mode)" in plan.warnings
+    assert ".: 1 entry not shipped: .git (not read in the untrusted mode)" in plan.warnings
 
 
 def _manifest(data: object) -> bytes:
@@ -572,3 +572,24 @@ def test_an_archive_the_engine_sends_back_is_refused_when_it_is_not_what_stackup
     finally:
         tracemalloc.stop()
     assert peak < 64 << 20
+
+
+def test_a_deep_tree_is_read_without_recursion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, loaded = _web_root(tmp_path)
+    monkeypatch.chdir(project / "site")
+    for _ in range(1200):  # deeper than Python's recursion limit, within PATH_MAX
+        os.mkdir("a")
+        os.chdir("a")
+    Path("leaf.html").write_text("leaf\n")
+    try:
+        plan = _plan(loaded, _remote())
+    finally:
+        # Removed bottom up here: pytest's own clean-up of tmp_path recurses too.
+        os.remove("leaf.html")
+        for _ in range(1200):
+            os.chdir("..")
+            os.rmdir("a")
+    (op,) = [op for op in plan.operations if op.action == Action.SHIP]
+    assert op.reason == "2 added, 11 B"

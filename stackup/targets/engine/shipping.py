@@ -103,10 +103,28 @@ def local_files(
         if not real.is_dir():
             return tree
         files = {}
-        for root, dirs, names in os.walk(real):  # links to directories are not walked
-            dirs.sort()
-            for name in sorted([*names, *(d for d in dirs if os.path.islink(Path(root, d)))]):
-                path = Path(root) / name
+        # Walked with a stack of its own, not os.walk, which recurses: a tree deeper than
+        # Python's recursion limit fits in PATH_MAX. Links to directories are not walked.
+        pending = [real]
+        while pending:
+            directory = pending.pop()
+            relative_dir = directory.relative_to(real).as_posix()
+            if may_look is not None and directory != real and not may_look(directory):
+                tree.skipped.append((relative_dir, "untrusted"))
+                continue
+            try:
+                with os.scandir(directory) as scanned:
+                    entries = sorted(scanned, key=lambda e: e.name)
+            except OSError:
+                if directory == real:
+                    raise
+                tree.skipped.append((relative_dir, "unreadable"))
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                    continue
                 relative = path.relative_to(real).as_posix()
                 found = _entry_here(path, boundary, may_look)
                 if isinstance(found, str):
