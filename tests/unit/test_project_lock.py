@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +18,7 @@ import pytest
 from stackup import usecases
 from stackup.engine.docker.leases import DockerLeases
 from stackup.engine.fake import FakeEngine
+from stackup.engine.interface import Lease
 from stackup.errors import EngineError, LockError
 from stackup.targets.engine.lock import lease_name, project_lock
 
@@ -225,3 +226,42 @@ def test_a_lease_file_the_engine_sends_back_is_read_within_a_bound() -> None:
     )
     with pytest.raises(EngineError, match="the engine sent"):
         DockerLeases(api)._beat("0" * 64)  # type: ignore[arg-type]
+
+
+class _NameTakenUnreadable(FakeEngine):
+    """An engine that refuses the lease's name but shows no lease by it (a container being
+    removed, or a hostile engine): a waiter must not spin on it."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock, self.tries = clock, 0
+
+    def take_lease(self, name: str, project: str, holder: Mapping[str, str]) -> str | None:
+        self.tries += 1
+        if self.tries > 50 and self.clock.sleeps == 0:
+            raise AssertionError("retried the engine in a tight loop")
+        if self.clock.now >= 10:  # the name is free again
+            return super().take_lease(name, project, holder)
+        return None
+
+    def read_lease(self, name: str) -> Lease | None:
+        return None
+
+
+def test_a_name_refused_with_no_lease_to_read_is_retried_at_a_pace_and_refused_without_wait() -> (
+    None
+):
+    clock = Clock()
+    engine = _NameTakenUnreadable(clock)
+    said: list[str] = []
+    with project_lock(engine, PROJECT, on_wait=said.append, clock=clock, sleep=clock.sleep):
+        pass
+    assert 10 <= clock.now < 20
+    assert len(said) <= 2, said
+
+    engine = _NameTakenUnreadable(Clock())
+    with (
+        pytest.raises(LockError, match="is locked"),
+        project_lock(engine, PROJECT, wait=False, clock=engine.clock, sleep=engine.clock.sleep),
+    ):
+        raise AssertionError("not reached")

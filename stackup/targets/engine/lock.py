@@ -197,6 +197,7 @@ def _take_lease(
     waited_since: float | None = None
     seen: Lease | None = None  # the lease as this waiter last saw it change
     seen_at = 0.0
+    unseen = 0  # refusals in a row with no lease to read
     while True:
         lease_id = leases.take_lease(name, project, me.labels())
         if lease_id is not None:
@@ -204,7 +205,22 @@ def _take_lease(
                 took = clock() - waited_since
                 on_wait(f"got the lock on project {project} after {took:.1f}s")
             return lease_id
-        while (lease := leases.read_lease(name)) is not None:
+        lease = leases.read_lease(name)
+        if lease is None:
+            # Released between the two calls, or the name is taken by something that shows
+            # no lease (a container being removed; an engine that says so): retried at a
+            # pace, never in a tight loop against the engine.
+            unseen += 1
+            if unseen == 3:
+                if not wait:
+                    raise locked_error(project, "held by a lease that cannot be read")
+                on_wait(f"waiting for the lock on project {project} (its name is taken)")
+                waited_since = clock() if waited_since is None else waited_since
+            if unseen > 1:
+                sleep(min(1.0, me.ttl / 5))
+            continue
+        unseen = 0
+        while lease is not None:
             holder = LockHolder.of(lease, me.ttl)
             now = clock()
             if seen is None or lease.id != seen.id:  # a new holder
@@ -223,6 +239,7 @@ def _take_lease(
                 leases.drop_lease(lease.id)
                 break
             sleep(min(1.0, holder.ttl / 5))
+            lease = leases.read_lease(name)
 
 
 class _Heartbeat:
