@@ -91,9 +91,14 @@ def local_files(
     (out of the project, to a directory, broken) and FIFOs, sockets and devices are skipped,
     each named (`ShipFacts.skipped`). `files` None: the source is missing or unreadable."""
     tree = _Tree()
+    if may_look is not None and not may_look(source):
+        tree.skipped.append(("", "out"))
+        return tree
+    # The source by its path under the project's real path, its links resolved one at a time
+    # from there: nothing outside the project is looked at, even to resolve it.
     boundary = Path(os.path.realpath(project))
-    real = resolve_inside(Path(os.path.realpath(source.parent)) / source.name, boundary)
-    if real is None or (may_look is not None and not may_look(source)):
+    real = resolve_inside(boundary / os.path.relpath(source, project), boundary)
+    if real is None:
         tree.skipped.append(("", "out"))
         return tree
     try:
