@@ -232,7 +232,7 @@ def manifests_from(found: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
             if not unpacker.eof:  # torn, or larger than the limit unpacked
                 continue
             data = json.loads(text)
-        except (zlib.error, ValueError):
+        except (zlib.error, ValueError, RecursionError):  # nested past the decoder's stack
             continue
         if not isinstance(data, dict) or not _plain(data.get("source"), "."):
             continue

@@ -410,6 +410,8 @@ def test_a_manifest_that_unpacks_past_the_limit_is_not_read(tmp_path: Path) -> N
     padding = " " * (MANIFEST_LIMIT + 1)  # compresses to ~64 KiB
     bomb = gzip.compress(json.dumps({"source": "site", "files": files}).encode() + padding.encode())
     assert manifests_from({"m": bomb}) == {}
+    # Nested past the JSON decoder's recursion: foreign, not a traceback.
+    assert manifests_from({"m": gzip.compress(b"[" * 200_000)}) == {}
     assert manifests_from({"m": _manifest({"source": "site", "files": files})}) == {"site": files}
 
 
