@@ -208,9 +208,10 @@ def test_a_holder_named_by_the_engine_is_shown_on_one_bounded_line() -> None:
         assert len(text) < 600
 
 
-def test_a_lease_claiming_an_endless_ttl_is_broken_after_the_waiters_own() -> None:
+@pytest.mark.parametrize("claimed", ["inf", "1e12", "nan", "-5"])
+def test_a_lease_claiming_an_endless_ttl_is_broken_after_the_waiters_own(claimed: str) -> None:
     engine = FakeEngine()
-    engine.take_lease(lease_name(PROJECT), PROJECT, {**ALICE, "ttl": "inf"})
+    engine.take_lease(lease_name(PROJECT), PROJECT, {**ALICE, "ttl": claimed})
     clock = Clock()
     with project_lock(engine, PROJECT, clock=clock, sleep=clock.sleep):
         pass

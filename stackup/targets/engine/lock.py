@@ -30,7 +30,6 @@ import datetime
 import fcntl
 import getpass
 import hashlib
-import math
 import os
 import socket
 import tempfile
@@ -47,6 +46,7 @@ from stackup.escape import terminal
 
 TTL_ENV = "STACKUP_LOCK_TTL"
 DEFAULT_TTL = 30.0
+MAX_TTL = 3600.0  # the longest a lease's holder is believed to go without renewing
 
 
 def lock_ttl() -> float:
@@ -101,7 +101,9 @@ class LockHolder:
             found.get("user", "?"),
             found.get("pid", "?"),
             found.get("since", ""),
-            ttl if math.isfinite(ttl) and ttl > 0 else default_ttl,
+            # A TTL past an hour is no holder's (it renews every TTL/3): a waiter would wait
+            # for ever on a lease that claims one.
+            ttl if 0 < ttl <= max(MAX_TTL, default_ttl) else default_ttl,
             lease.id,
         )
 
