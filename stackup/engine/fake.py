@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import itertools
 import posixpath
 import tarfile
@@ -17,7 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from stackup.engine.interface import (
     ContainerProcess,
@@ -463,11 +462,11 @@ class FakeEngine:
         self.copied.append((c.name, path, archive))
 
     @_locked
-    def write_host_files(self, directory: str, archive: bytes) -> None:
+    def write_host_files(self, directory: str, archive: BinaryIO) -> None:
         """As the engine extracts an archive: an entry replaces what is at its path (a
         directory with all it holds), except a directory over a directory."""
         self.calls["write_host_files"] += 1
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        with tarfile.open(fileobj=archive) as tar:
             for entry in tar.getmembers():
                 path = posixpath.join(directory, entry.name)
                 if not entry.isdir():

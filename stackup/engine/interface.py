@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from stackup.engine.observed import LiveConfig, Observed, ObservedContainer
 from stackup.model.spec import Service
@@ -301,9 +301,10 @@ class Engine(Protocol):
         """Extract a tar archive into a container at `path` (watch mode's sync)."""
         ...
 
-    def write_host_files(self, directory: str, archive: bytes) -> None:
-        """Extract a tar archive into `directory` on the engine's host (made if missing),
-        through the engine itself: no login on that host (stackup.planning.shipping)."""
+    def write_host_files(self, directory: str, archive: BinaryIO) -> None:
+        """Extract a tar archive (a stream, read to its end) into `directory` on the engine's
+        host (made if missing), through the engine itself: no login on that host
+        (stackup.planning.shipping)."""
         ...
 
     def read_host_files(self, directory: str, path: str) -> Mapping[str, bytes]:

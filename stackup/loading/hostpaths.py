@@ -122,6 +122,13 @@ def _in_git_directory(path: Path, boundary: Path) -> bool:
     return bool(parts) and parts[0] == ".git"
 
 
+def resolve_inside(path: Path, boundary: Path) -> Path | None:
+    """Where `path` (absolute) leads with its links resolved, or None when it, or a link on
+    the way, leads out of `boundary` (nothing outside it is ever looked at) or links loop."""
+    lexical = Path(os.path.normpath(path))
+    return _resolve_within(lexical, boundary) if _inside(lexical, boundary) else None
+
+
 def _resolve_within(path: Path, boundary: Path) -> Path | None:
     """`path` with its links resolved, one part at a time from the boundary down; None as soon
     as a link points out of the boundary (its target is never looked at) or links loop."""

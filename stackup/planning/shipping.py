@@ -24,10 +24,12 @@ import hashlib
 import json
 import os
 import posixpath
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from stackup.engine.observed import Observed
+from stackup.model import labels
 from stackup.model.spec import Stack
 from stackup.planning.configstate import ConfigSnapshot
 from stackup.planning.plan import (
@@ -83,6 +85,23 @@ class Shipped:
 class LocalFile:
     digest: str  # sha256 of the content
     size: int
+    # The file read here when it ships: a link's target inside the project ("": the file at
+    # its own path under the source).
+    path: str = ""
+
+
+# Why an entry of a source here is not shipped (`ShipFacts.skipped`), as one entry and many.
+SKIP_REASONS = {
+    "out": ("a link out of the project directory", "links out of the project directory"),
+    "directory": ("a link to a directory", "links to directories"),
+    "broken": ("a broken link", "broken links"),
+    "special": ("not a regular file", "not regular files"),
+    "unreadable": ("an unreadable directory", "unreadable directories"),
+    # The untrusted mode (stackup.loading.hostpaths) reads nothing of the repository's .git.
+    "untrusted": ("not read in the untrusted mode", "not read in the untrusted mode"),
+}
+# At most this many names listed per reason in a warning.
+SHOWN_SKIPPED = 10
 
 
 @dataclass(frozen=True)
@@ -96,6 +115,9 @@ class ShipFacts:
     # Per source, what its manifest on the engine's host lists (path → sha256); a source
     # never shipped is absent.
     remote: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Per source, the entries here that are not shipped, with why (a key of `SKIP_REASONS`);
+    # the path "" is the source itself (only "out": it leads out of the project by a link).
+    skipped: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,21 +215,44 @@ def manifest_json(source: Shipped, files: Mapping[str, LocalFile]) -> bytes:
     return gzip.compress(text, mtime=0)
 
 
+# The largest manifest read back, unpacked (~84 bytes a file: over 700,000 files).
+MANIFEST_LIMIT = 64 << 20
+
+
 def manifests_from(found: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
     """The manifests read from the engine's host (file name → content), by source; a torn or
-    foreign one is skipped (its source is shipped whole again)."""
+    foreign one is skipped (its source is shipped whole again). What the engine's host holds
+    is not trusted: a manifest that unpacks past `MANIFEST_LIMIT`, or names a path that is
+    not a plain one under its source (`..`, absolute, empty parts), is foreign."""
     out: dict[str, dict[str, str]] = {}
     for content in found.values():
         try:
-            data = json.loads(gzip.decompress(content))
-        except (OSError, EOFError, ValueError):
+            unpacker = zlib.decompressobj(wbits=31)  # gzip
+            text = unpacker.decompress(content, MANIFEST_LIMIT)
+            if not unpacker.eof:  # torn, or larger than the limit unpacked
+                continue
+            data = json.loads(text)
+        except (zlib.error, ValueError, RecursionError):  # nested past the decoder's stack
             continue
-        if not isinstance(data, dict) or not isinstance(data.get("source"), str):
+        if not isinstance(data, dict) or not _plain(data.get("source"), "."):
             continue
         files = data.get("files")
-        if isinstance(files, dict):
-            out[data["source"]] = {str(k): str(v) for k, v in files.items()}
+        if not isinstance(files, dict):
+            continue
+        # "": the source is a file, and then its only entry.
+        paths_ok = set(files) == {""} or all(_plain(k, None) for k in files)
+        if paths_ok and all(isinstance(v, str) for v in files.values()):
+            out[data["source"]] = dict(files)
     return out
+
+
+def _plain(path: object, itself: str | None) -> bool:
+    """Whether `path` is a relative path without `.`, `..` or empty parts, or `itself`."""
+    if not isinstance(path, str):
+        return False
+    if path == itself:
+        return True
+    return "\0" not in path and all(p not in ("", ".", "..") for p in path.split("/"))
 
 
 def _size(n: int) -> str:
@@ -243,11 +288,17 @@ def mounted_paths(stack: Stack, service: str) -> set[str]:
 
 
 def ship_operations(
-    relocated: Relocated, facts: ShipFacts, observed: Observed, services: Iterable[str]
+    relocated: Relocated,
+    facts: ShipFacts,
+    observed: Observed,
+    services: Iterable[str],
+    salt: str,
 ) -> tuple[Operation, ...]:
     """One `⇪` operation per source of `services` whose files differ from its manifest on the
     engine's host (a source missing here ships nothing: the engine makes an empty directory,
-    as locally)."""
+    as locally). A secret's digest is keyed with the project's `salt` (stackup.planning.salt),
+    as everywhere a secret's content is hashed: its manifest is readable on the engine's host,
+    and a plan pins the manifest's own digest."""
     wanted = set().union(*(mounted_paths(relocated.stack, s) for s in services))
     ops = []
     for source in relocated.sources:
@@ -256,6 +307,11 @@ def ship_operations(
             continue
         if local is None:
             continue
+        if source.secret:
+            local = {
+                p: replace(f, digest=labels.sensitive_digest(f.digest, salt))
+                for p, f in local.items()
+            }
         op = _ship(
             relocated.stack.name,
             source,
@@ -300,14 +356,14 @@ def _ship(
     single = set(local) == {""}
     writes = [*changed, *added]
     if single and mounted:
-        steps.append(RewriteInPlace(project, mounted[0], source.remote, source.local))
+        steps.append(RewriteInPlace(project, mounted[0], source.remote, _here(source, local, "")))
     elif removed and not mounted:
         # Nothing shows this directory now: it is shipped again whole, replacing the old.
         steps.append(
             ShipFiles(
                 root,
                 tuple(
-                    (_join(source.local, p), _join(source.destination, p)) for p in sorted(local)
+                    (_here(source, local, p), _join(source.destination, p)) for p in sorted(local)
                 ),
                 replace=(source.destination,),
                 mode=source.mode,
@@ -317,7 +373,7 @@ def _ship(
         steps.append(
             ShipFiles(
                 root,
-                tuple((_join(source.local, p), _join(source.destination, p)) for p in writes),
+                tuple((_here(source, local, p), _join(source.destination, p)) for p in writes),
                 mode=source.mode,
             )
         )
@@ -352,11 +408,45 @@ def _join(base: str, path: str) -> str:
     return base if not path else f"{base.rstrip('/')}/{path}"
 
 
-def with_shipping(plan: Plan, relocated: Relocated, ops: tuple[Operation, ...]) -> Plan:
-    """`plan` with the shipping operations first and the warnings about bind sources that
-    stay remote paths; every operation of a service that mounts a shipped source runs after
-    its shipping (a new container mounts the new files; a reload validates them)."""
-    if not ops and not relocated.warnings:
+def _here(source: Shipped, local: Mapping[str, LocalFile], path: str) -> str:
+    """The file here that `path` of `source` ships from."""
+    return local[path].path or _join(source.local, path)
+
+
+def skipped_warnings(relocated: Relocated, facts: ShipFacts) -> tuple[str, ...]:
+    """A warning per source with entries here that are not shipped, naming them by why."""
+    warnings = []
+    for source in relocated.sources:
+        skipped = facts.skipped.get(source.relative, ())
+        if not skipped:
+            continue
+        if ("", "out") in skipped:
+            warnings.append(
+                f"{source.shown}: leads by a symbolic link out of the project directory: "
+                "not shipped"
+            )
+            continue
+        groups = []
+        for reason, (one, many) in SKIP_REASONS.items():
+            names = sorted(p for p, why in skipped if why == reason)
+            if names:
+                shown = ", ".join(names[:SHOWN_SKIPPED])
+                if len(names) > SHOWN_SKIPPED:
+                    shown += f" … and {len(names) - SHOWN_SKIPPED} more"
+                groups.append(f"{shown} ({one if len(names) == 1 else many})")
+        count = f"{len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}"
+        warnings.append(f"{source.shown}: {count} not shipped: {', '.join(groups)}")
+    return tuple(warnings)
+
+
+def with_shipping(
+    plan: Plan, relocated: Relocated, ops: tuple[Operation, ...], warnings: tuple[str, ...] = ()
+) -> Plan:
+    """`plan` with the shipping operations first, the warnings about bind sources that stay
+    remote paths and `warnings` (`skipped_warnings`); every operation of a service that mounts
+    a shipped source runs after its shipping (a new container mounts the new files; a reload
+    validates them)."""
+    if not ops and not relocated.warnings and not warnings:
         return plan
     by_remote = {s.remote: operation_id(s) for s in relocated.sources}
     shipped = {op.id for op in ops}
@@ -375,5 +465,5 @@ def with_shipping(plan: Plan, relocated: Relocated, ops: tuple[Operation, ...]) 
     return replace(
         plan,
         operations=(*ops, *operations),
-        warnings=(*plan.warnings, *relocated.warnings),
+        warnings=(*plan.warnings, *relocated.warnings, *warnings),
     )

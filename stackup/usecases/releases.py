@@ -177,7 +177,9 @@ def content_of(loaded: LoadedStack, store: ReleaseEngine) -> Content:
     for source in shipping.relocate(loaded.stack, directory).sources:
         if not loaded.host_paths.allows(Path(source.local)):
             continue
-        found = ship_facts.local_files(Path(source.local))
+        found = ship_facts.local_files(
+            Path(source.local), loaded.project_directory, loaded.host_paths.allows
+        ).files
         if found is not None:
             manifest[source.relative] = {
                 path: {"sha256": f.digest, "size": f.size} for path, f in found.items()

@@ -300,7 +300,8 @@ def _differing(content: releases.Content, release: Release) -> list[str]:
     release's (rollback never writes them; the containers mount them as they are)."""
     found: list[str] = []
     for relative, files in sorted(content.manifest.items()):
-        local = ship_facts.local_files(Path(content.project_directory, relative)) or {}
+        project = Path(content.project_directory)
+        local = ship_facts.local_files(project / relative, project).files or {}
         for path in sorted(set(files) | set(local)):
             was, now = files.get(path), local.get(path)
             if now is None:

@@ -222,3 +222,56 @@ def test_secrets_and_configs_from_files_travel(
     assert remote_host.docker("exec", app, "cat", "/run/secrets/db_password") == "s3cret-value\n"
     assert remote_host.docker("exec", app, "cat", "/etc/app.ini") == "[app]\nname = demo\n"
     stackup("diff", "--exit-code", cwd=tmp_stack_dir, env=env)
+
+
+def test_links_never_carry_files_out_of_the_project_nor_a_write_out_of_the_shipped_tree(
+    remote_host: RemoteHost,
+    remote_project: str,
+    tmp_stack_dir: StackDir,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # A hostile checkout deployed by CI: a link in the shipped tree to a key of the runner's.
+    # Then a service that can write the shipped project directory (broken into, say) puts a
+    # link to a directory of the remote host where the `conf` directory was.
+    key = tmp_path_factory.mktemp("outside") / "id_ed25519"
+    key.write_text("PRIVATE KEY\n", encoding="utf-8")
+    tmp_stack_dir.stack(
+        f"""
+        name: {remote_project}
+        services:
+          app:
+            image: busybox:latest
+            command: ["sleep", "3600"]
+            volumes:
+              - .:/app
+          web:
+            image: busybox:latest
+            command: ["sleep", "3600"]
+            volumes:
+              - ./conf/app.conf:/etc/app.conf:ro
+        """
+    )
+    tmp_stack_dir.write("one\n", "conf/app.conf")
+    (tmp_stack_dir / "key").symlink_to(key)
+    env = remote_host.env()
+    plan = json.loads(stackup("diff", "--format", "json", cwd=tmp_stack_dir, env=env).stdout)
+    assert ".: 1 entry not shipped: key (a link out of the project directory)" in (plan["warnings"])
+    stackup("up", cwd=tmp_stack_dir, env=env)
+    files = f"/var/lib/stackup/{remote_project}/files"
+    assert "key" not in remote_host.exec_root("ls", files).split()
+
+    victim = f"/root/{remote_project}-victim"
+    remote_host.exec_root("sh", "-c", f"mkdir {victim} && echo untouched > {victim}/app.conf")
+    try:
+        remote_host.docker(
+            "exec",
+            f"{remote_project}-app-1",
+            "sh",
+            "-c",
+            f"rm -r /app/conf && ln -s {victim} /app/conf",
+        )
+        tmp_stack_dir.write("two\n", "conf/app.conf")
+        stackup("up", cwd=tmp_stack_dir, env=env, check=False)
+        assert remote_host.exec_root("cat", f"{victim}/app.conf") == "untouched\n"
+    finally:
+        remote_host.exec_root("rm", "-rf", victim)

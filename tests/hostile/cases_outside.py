@@ -96,6 +96,32 @@ def _outside_cases() -> list[Case]:
             "config-file",
             _web("    configs: [site]\n", "configs:\n  site:\n    file: ../outside/site.conf\n"),
         ),
+        # A bind-mounted tree (shipped to a remote engine) whose links lead out of the
+        # repository: to a file, to a key in the home directory, to a whole directory.
+        _outside(
+            "bind-tree-links",
+            _web("    volumes:\n      - ./site:/usr/share/nginx/html:ro\n"),
+            {
+                "repo/site/index.html": "hello\n",
+                "repo/site/secret.txt": LINK + "../../outside/secret.txt",
+                "repo/site/id_rsa": LINK + "../../home/.ssh/id_rsa",
+                "repo/site/outside": LINK + "../../outside",
+            },
+        ),
+        # Where the engine is (a docker context under ~/.docker) is never read for an untrusted
+        # plan: the target is judged by its name.
+        Case(
+            "outside-docker-context",
+            {
+                **OUTSIDE,
+                "repo/stack.yaml": _web("    volumes:\n      - ./site:/site:ro\n"),
+                "repo/base.yaml": BASE,
+                "repo/site/index.html": "hello\n",
+                "home/.docker/config.json": f'{{"currentContext": "prod-{S}"}}\n',
+            },
+            env={**UNTRUSTED, "DOCKER_CONTEXT": f"prod-{S}"},
+            klass="outside-file",
+        ),
         _outside(
             "extends-file",
             HEAD + "  web:\n    extends:\n      file: ../outside/base.yaml\n      service: base\n",

@@ -11,14 +11,17 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from stackup import usecases
+from stackup.engine.docker.leases import DockerLeases
 from stackup.engine.fake import FakeEngine
-from stackup.errors import LockError
+from stackup.engine.interface import Lease
+from stackup.errors import EngineError, LockError
 from stackup.targets.engine.lock import lease_name, lock_path, project_lock
 
 PROJECT = "demo"
@@ -193,3 +196,93 @@ def test_the_ttl_setting_must_be_a_positive_number(monkeypatch: pytest.MonkeyPat
             project_lock(FakeEngine(), PROJECT),
         ):
             raise AssertionError("not reached")
+
+
+def test_a_holder_named_by_the_engine_is_shown_on_one_bounded_line() -> None:
+    # The lease's labels come from whoever made it (another user of the server, or a hostile
+    # engine answering a laptop): they must not move the cursor, retitle the terminal, forge a
+    # line, nor flood the screen, in any message that names the holder.
+    engine = FakeEngine()
+    hostile = {
+        **ALICE,
+        "host": "laptop\x1b]0;pwned\x07\nFORGED line\u202e",
+        "user": "u" * 100_000,
+        "since": "\x1b[2J",
+    }
+    engine.take_lease(lease_name(PROJECT), PROJECT, hostile)
+    said: list[str] = []
+    clock = Clock()
+
+    def release() -> None:
+        lease = engine.read_lease(lease_name(PROJECT))
+        if lease is not None:
+            engine.drop_lease(lease.id)
+
+    clock.meanwhile = release
+    with pytest.raises(LockError) as refused, project_lock(engine, PROJECT, wait=False):
+        raise AssertionError("not reached")
+    with project_lock(engine, PROJECT, on_wait=said.append, clock=clock, sleep=clock.sleep):
+        pass
+    for text in [refused.value.message, *said]:
+        assert not any(c in text for c in "\x1b\x07\n\u202e"), text
+        assert len(text) < 600
+
+
+@pytest.mark.parametrize("claimed", ["inf", "1e12", "nan", "-5"])
+def test_a_lease_claiming_an_endless_ttl_is_broken_after_the_waiters_own(claimed: str) -> None:
+    engine = FakeEngine()
+    engine.take_lease(lease_name(PROJECT), PROJECT, {**ALICE, "ttl": claimed})
+    clock = Clock()
+    with project_lock(engine, PROJECT, clock=clock, sleep=clock.sleep):
+        pass
+    assert clock.now < 60
+
+
+def test_a_lease_file_the_engine_sends_back_is_read_within_a_bound() -> None:
+    # A hostile engine answering `up`: the renewal file it returns claims a gigabyte.
+    from tests.unit.test_shipping import _sparse_bomb
+
+    api = SimpleNamespace(
+        get_archive=lambda container, path: (iter([_sparse_bomb("x", 1 << 30)]), {})
+    )
+    with pytest.raises(EngineError, match="the engine sent"):
+        DockerLeases(api)._beat("0" * 64)  # type: ignore[arg-type]
+
+
+class _NameTakenUnreadable(FakeEngine):
+    """An engine that refuses the lease's name but shows no lease by it (a container being
+    removed, or a hostile engine): a waiter must not spin on it."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock, self.tries = clock, 0
+
+    def take_lease(self, name: str, project: str, holder: Mapping[str, str]) -> str | None:
+        self.tries += 1
+        if self.tries > 50 and self.clock.sleeps == 0:
+            raise AssertionError("retried the engine in a tight loop")
+        if self.clock.now >= 10:  # the name is free again
+            return super().take_lease(name, project, holder)
+        return None
+
+    def read_lease(self, name: str) -> Lease | None:
+        return None
+
+
+def test_a_name_refused_with_no_lease_to_read_is_retried_at_a_pace_and_refused_without_wait() -> (
+    None
+):
+    clock = Clock()
+    engine = _NameTakenUnreadable(clock)
+    said: list[str] = []
+    with project_lock(engine, PROJECT, on_wait=said.append, clock=clock, sleep=clock.sleep):
+        pass
+    assert 10 <= clock.now < 20
+    assert len(said) <= 2, said
+
+    engine = _NameTakenUnreadable(Clock())
+    with (
+        pytest.raises(LockError, match="is locked"),
+        project_lock(engine, PROJECT, wait=False, clock=engine.clock, sleep=engine.clock.sleep),
+    ):
+        raise AssertionError("not reached")

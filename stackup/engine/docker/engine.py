@@ -30,7 +30,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import docker
 import docker.errors
@@ -553,7 +553,7 @@ class DockerEngine:
         self.execs.put_files(container, path, archive)
 
     @mutating
-    def write_host_files(self, directory: str, archive: bytes) -> None:
+    def write_host_files(self, directory: str, archive: BinaryIO) -> None:
         self.host_files.write(directory, archive)
 
     @counted

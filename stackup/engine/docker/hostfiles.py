@@ -14,31 +14,75 @@ from __future__ import annotations
 import contextlib
 import io
 import tarfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import BinaryIO
 
 import docker
 import docker.errors
 import docker.types
 
 from stackup.engine.docker.calls import engine_errors
+from stackup.errors import EngineError
 from stackup.model import labels
 
 HELPER_IMAGE = "stackup/host-files:1"
 _MOUNT = "/host"
 
 
+# The most read back from the engine's host in one call (the manifests: far less); an engine
+# is not trusted to send a bounded archive.
+HOST_FILES_READ_LIMIT = 256 << 20
+
+
+def bounded_read(stream: Iterable[bytes], limit: int) -> bytes | None:
+    """The stream's bytes, or None as soon as they pass `limit` (the rest is not read)."""
+    chunks, size = [], 0
+    for chunk in stream:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def archive_files(data: bytes, limit: int, what: str) -> dict[str, bytes]:
+    """The regular files of a tar archive an engine sent, by name. Not trusted: what is not
+    a tar archive is refused, and so are files that unpack past `limit` bytes in all (a
+    sparse entry of a few bytes may claim gigabytes of zeros)."""
+    out: dict[str, bytes] = {}
+    left = limit
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for entry in tar:
+                if not entry.isfile():
+                    continue
+                if entry.size > left:
+                    raise EngineError(
+                        f"{what}: the engine sent more than {limit} bytes of files",
+                        hint="stackup reads back only what it wrote: a few small files",
+                    )
+                content = tar.extractfile(entry)
+                if content is not None:
+                    out[entry.name] = content.read(entry.size)
+                    left -= entry.size
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise EngineError(f"{what}: the engine sent a damaged archive ({exc})") from None
+    return out
+
+
 class DockerHostFiles:
     def __init__(self, api: docker.APIClient) -> None:
         self.api = api
 
-    def write(self, directory: str, archive: bytes) -> None:
+    def write(self, directory: str, archive: BinaryIO) -> None:
         with engine_errors(f"writing files into {directory} on the engine's host"):
             self._ensure_image()
             with self._helper(directory) as helper:
                 self.api.put_archive(helper, _MOUNT, archive)
 
     def read(self, directory: str, path: str) -> Mapping[str, bytes]:
-        with engine_errors(f"reading {directory}/{path} on the engine's host"):
+        what = f"reading {directory}/{path} on the engine's host"
+        with engine_errors(what):
             if not self._has_image():
                 return {}  # nothing was ever written through the engine
             try:
@@ -49,20 +93,22 @@ class DockerHostFiles:
                 raise
             try:
                 stream, _ = self.api.get_archive(helper, f"{_MOUNT}/{path}")
-                data = b"".join(stream)
+                data = bounded_read(stream, HOST_FILES_READ_LIMIT)
             except docker.errors.NotFound:
                 return {}
             finally:
                 self._remove(helper)
-        out: dict[str, bytes] = {}
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            for entry in tar.getmembers():
-                # The archive's entries start with the last element of `path`.
-                _, _, inner = entry.name.partition("/")
-                content = tar.extractfile(entry) if entry.isfile() else None
-                if content is not None:
-                    out[inner or entry.name] = content.read()
-        return out
+        if data is None:
+            raise EngineError(
+                f"{directory}/{path} on the engine's host holds more than "
+                f"{HOST_FILES_READ_LIMIT >> 20} MiB, the limit of what stackup reads back",
+                hint="stackup writes far less there: look at what else put files in it",
+            )
+        return {
+            # The archive's entries start with the last element of `path`.
+            (name.partition("/")[2] or name): content
+            for name, content in archive_files(data, HOST_FILES_READ_LIMIT, what).items()
+        }
 
     def _has_image(self) -> bool:
         try:

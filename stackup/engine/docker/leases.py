@@ -20,6 +20,7 @@ import docker
 import docker.errors
 
 from stackup.engine.docker.calls import engine_errors
+from stackup.engine.docker.hostfiles import archive_files, bounded_read
 from stackup.engine.interface import Lease
 from stackup.errors import EngineError
 from stackup.model import labels
@@ -28,6 +29,8 @@ LEASE_IMAGE_REPOSITORY = "stackup/lock"
 LEASE_IMAGE_TAG = "1"
 LEASE_IMAGE = f"{LEASE_IMAGE_REPOSITORY}:{LEASE_IMAGE_TAG}"
 BEAT_FILE = "stackup-lease"  # at the container's root: what each renewal writes
+# The most of a renewal's file read back (it holds a count): the engine is not trusted.
+BEAT_LIMIT = 4096
 
 
 class DockerLeases:
@@ -105,11 +108,11 @@ class DockerLeases:
         read finds no lease)."""
         with engine_errors(f"reading the lock {lease_id[:12]}", missing_ok=True):
             stream, _ = self.api.get_archive(lease_id, "/" + BEAT_FILE)
-            data = b"".join(stream)
-            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-                member = tar.next()
-                content = tar.extractfile(member) if member is not None else None
-                return content.read().decode(errors="replace") if content is not None else ""
+            data = bounded_read(stream, 16 * BEAT_LIMIT)  # a tar archive pads to 10 KiB
+            if data is None:
+                raise EngineError(f"reading the lock {lease_id[:12]}: its file is too large")
+            found = archive_files(data, BEAT_LIMIT, f"reading the lock {lease_id[:12]}")
+            return found.get(BEAT_FILE, b"").decode(errors="replace")
         return ""
 
     def renew(self, lease_id: str, beat: str) -> bool:

@@ -42,9 +42,11 @@ from pathlib import Path
 
 from stackup.engine.interface import Lease, Leases, LockEngine
 from stackup.errors import LockError, StackupError
+from stackup.escape import terminal
 
 TTL_ENV = "STACKUP_LOCK_TTL"
 DEFAULT_TTL = 30.0
+MAX_TTL = 3600.0  # the longest a lease's holder is believed to go without renewing
 
 
 def lock_ttl() -> float:
@@ -86,7 +88,10 @@ class LockHolder:
 
     @classmethod
     def of(cls, lease: Lease, default_ttl: float) -> LockHolder:
-        found = lease.holder
+        """The holder a lease names. Its labels were written by whoever made the lease
+        (another user of the engine, or a hostile engine): each one is taken as one short
+        line of printable text, as every message that names the holder shows it."""
+        found = {key: _shown(value) for key, value in lease.holder.items()}
         try:
             ttl = float(found.get("ttl", ""))
         except ValueError:
@@ -96,7 +101,9 @@ class LockHolder:
             found.get("user", "?"),
             found.get("pid", "?"),
             found.get("since", ""),
-            ttl if ttl > 0 else default_ttl,
+            # A TTL past an hour is no holder's (it renews every TTL/3): a waiter would wait
+            # for ever on a lease that claims one.
+            ttl if 0 < ttl <= max(MAX_TTL, default_ttl) else default_ttl,
             lease.id,
         )
 
@@ -113,6 +120,15 @@ class LockHolder:
     def text(self) -> str:
         """`held by alice@laptop pid 4242 since 12:03:11 UTC`."""
         return f"held by {self.user}@{self.host} pid {self.pid} since {_since_text(self.since)}"
+
+
+# The longest holder label shown (a host name is at most 253 characters).
+_SHOWN_LABEL = 100
+
+
+def _shown(value: str, limit: int = _SHOWN_LABEL) -> str:
+    text = terminal(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _since_text(since: str) -> str:
@@ -183,6 +199,7 @@ def _take_lease(
     waited_since: float | None = None
     seen: Lease | None = None  # the lease as this waiter last saw it change
     seen_at = 0.0
+    unseen = 0  # refusals in a row with no lease to read
     while True:
         lease_id = leases.take_lease(name, project, me.labels())
         if lease_id is not None:
@@ -190,7 +207,22 @@ def _take_lease(
                 took = clock() - waited_since
                 on_wait(f"got the lock on project {project} after {took:.1f}s")
             return lease_id
-        while (lease := leases.read_lease(name)) is not None:
+        lease = leases.read_lease(name)
+        if lease is None:
+            # Released between the two calls, or the name is taken by something that shows
+            # no lease (a container being removed; an engine that says so): retried at a
+            # pace, never in a tight loop against the engine.
+            unseen += 1
+            if unseen == 3:
+                if not wait:
+                    raise locked_error(project, "held by a lease that cannot be read")
+                on_wait(f"waiting for the lock on project {project} (its name is taken)")
+                waited_since = clock() if waited_since is None else waited_since
+            if unseen > 1:
+                sleep(min(1.0, me.ttl / 5))
+            continue
+        unseen = 0
+        while lease is not None:
             holder = LockHolder.of(lease, me.ttl)
             now = clock()
             if seen is None or lease.id != seen.id:  # a new holder
@@ -209,6 +241,7 @@ def _take_lease(
                 leases.drop_lease(lease.id)
                 break
             sleep(min(1.0, holder.ttl / 5))
+            lease = leases.read_lease(name)
 
 
 class _Heartbeat:
@@ -322,9 +355,12 @@ def _holder_text(path: Path) -> str:
     deadline = time.monotonic() + HOLDER_WORDS_WAIT
     while True:
         try:
-            text = path.read_text().strip()
+            with path.open("rb") as f:
+                text = f.read(1024).decode(errors="replace").strip()
         except OSError:
             return "held by ?"
-        if text or time.monotonic() >= deadline:
-            return text or "held by ?"
+        if text:
+            return _shown(text, 4 * _SHOWN_LABEL)
+        if time.monotonic() >= deadline:
+            return "held by ?"
         time.sleep(0.01)

@@ -5,16 +5,21 @@ running container)."""
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import hashlib
 import io
 import os
+import stat
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from stackup.engine.interface import ContainerSpec, Engine, FileCopy, MountSpec, ReleaseEngine
 from stackup.errors import ApplyError
+from stackup.loading.hostpaths import resolve_inside
 from stackup.model import labels
 from stackup.model.spec import Service
 from stackup.planning.plan import RemoveOnHost, RewriteInPlace, ShipFiles
@@ -40,83 +45,183 @@ def engine_host(engine: Engine) -> str:
     return urlsplit(url).hostname or url or "the engine's host"
 
 
-def _digest(path: Path) -> LocalFile:
+def _open_regular(path: str | Path) -> int:
+    """A descriptor of the regular file at `path`, never through a link at its last part nor
+    of a FIFO or a device (what was planned as a file may have been swapped since: a link out
+    of the project, or a FIFO whose read would wait forever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return fd
+
+
+def _read_regular(path: str) -> tuple[bytes, os.stat_result]:
+    try:
+        with os.fdopen(_open_regular(path), "rb") as f:
+            return f.read(), os.fstat(f.fileno())
+    except OSError as exc:
+        raise ApplyError(f"cannot read {path} to ship it: {exc.strerror}") from exc
+
+
+def _digest(path: Path, read_as: str = "") -> LocalFile:
     h = hashlib.sha256()
     size = 0
-    with path.open("rb") as f:
+    with os.fdopen(_open_regular(path), "rb") as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
             size += len(chunk)
-    return LocalFile(h.hexdigest(), size)
+    return LocalFile(h.hexdigest(), size, read_as)
 
 
-def local_files(source: Path) -> dict[str, LocalFile] | None:
-    """The regular files of a source here by path relative to it ("" for a file), or None
-    when it is missing or unreadable (symbolic links are followed, as a bind mount would)."""
+@dataclasses.dataclass
+class _Tree:
+    """What `local_files` found: the files of a source, and the entries not shipped."""
+
+    files: dict[str, LocalFile] | None = None
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def local_files(
+    source: Path, project: Path, may_look: Callable[[Path], bool] | None = None
+) -> _Tree:
+    """The regular files of a source here by path relative to it ("" for a file), read only
+    inside the project directory: a bind mount shows a link as a link, which the container
+    resolves in its own filesystem, so nothing a link here points to outside the project is
+    the container's to see. A link to a file inside the project ships that file; other links
+    (out of the project, to a directory, broken) and FIFOs, sockets and devices are skipped,
+    each named (`ShipFacts.skipped`). `files` None: the source is missing or unreadable."""
+    tree = _Tree()
+    if may_look is not None and not may_look(source):
+        tree.skipped.append(("", "out"))
+        return tree
+    # The source by its path under the project's real path, its links resolved one at a time
+    # from there: nothing outside the project is looked at, even to resolve it.
+    boundary = Path(os.path.realpath(project))
+    real = resolve_inside(boundary / os.path.relpath(source, project), boundary)
+    if real is None:
+        tree.skipped.append(("", "out"))
+        return tree
     try:
-        if source.is_file():
-            return {"": _digest(source)}
-        if not source.is_dir():
-            return None
-        out = {}
-        for root, dirs, files in os.walk(source, followlinks=True):
-            dirs.sort()
-            for name in sorted(files):
-                path = Path(root) / name
-                if path.is_file():
-                    out[path.relative_to(source).as_posix()] = _digest(path)
-        return out
+        if real.is_file():
+            tree.files = {"": _digest(real, "" if real == source else str(real))}
+            return tree
+        if not real.is_dir():
+            return tree
+        files = {}
+        # Walked with a stack of its own, not os.walk, which recurses: a tree deeper than
+        # Python's recursion limit fits in PATH_MAX. Links to directories are not walked.
+        pending = [real]
+        while pending:
+            directory = pending.pop()
+            relative_dir = directory.relative_to(real).as_posix()
+            if may_look is not None and directory != real and not may_look(directory):
+                tree.skipped.append((relative_dir, "untrusted"))
+                continue
+            try:
+                with os.scandir(directory) as scanned:
+                    entries = sorted(scanned, key=lambda e: e.name)
+            except OSError:
+                if directory == real:
+                    raise
+                tree.skipped.append((relative_dir, "unreadable"))
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                    continue
+                relative = path.relative_to(real).as_posix()
+                found = _entry_here(path, boundary, may_look)
+                if isinstance(found, str):
+                    tree.skipped.append((relative, found))
+                    continue
+                read_as = str(found) if found != path or real != source else ""
+                files[relative] = _digest(found, read_as)
+        tree.files = files
+        return tree
     except OSError:
-        return None
+        return tree
+
+
+def _entry_here(path: Path, boundary: Path, may_look: Callable[[Path], bool] | None) -> Path | str:
+    """The regular file inside `boundary` that `path` is or links to, or why it is skipped (a
+    key of `SKIP_REASONS`). A link is resolved without looking outside the boundary."""
+    if may_look is not None and not may_look(path):
+        return "untrusted"
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        target = resolve_inside(path, boundary)
+        if target is None:
+            return "out"
+        try:
+            info = os.stat(target)
+        except OSError:
+            return "broken"
+        if stat.S_ISDIR(info.st_mode):
+            return "directory"
+        path = target
+    return path if stat.S_ISREG(info.st_mode) else "special"
 
 
 def read_facts(
     engine: Engine,
     project: str,
     sources: Iterable[Shipped],
+    project_directory: Path,
     may_look: Callable[[Path], bool] | None = None,
 ) -> ShipFacts:
     local = {}
+    skipped = {}
     for source in sources:
         if may_look is not None and not may_look(Path(source.local)):
             continue
-        files = local_files(Path(source.local))
-        if files is not None:
-            local[source.relative] = files
+        tree = local_files(Path(source.local), project_directory, may_look)
+        if tree.files is not None:
+            local[source.relative] = tree.files
+        if tree.skipped:
+            skipped[source.relative] = tuple(tree.skipped)
     remote = (
         manifests_from(engine.read_host_files(project_root(project), MANIFESTS)) if local else {}
     )
-    return ShipFacts(engine_host(engine), local, remote)
+    return ShipFacts(engine_host(engine), local, remote, skipped)
 
 
 def ship(engine: Engine, step: ShipFiles) -> int:
-    """Write the step's files on the engine's host; returns the bytes of file content sent."""
-    buffer = io.BytesIO()
+    """Write the step's files on the engine's host; returns the bytes of file content sent.
+    The archive is made in a temporary file and streamed: a tree of any size ships in a few
+    KiB of memory."""
     sent = 0
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path in step.replace:
-            # An entry that is not a directory replaces a directory with all it holds; the
-            # directory entry after it makes it a directory again, empty.
-            tar.addfile(tarfile.TarInfo(path))
-            directory = tarfile.TarInfo(path)
-            directory.type = tarfile.DIRTYPE
-            directory.mode = 0o755
-            tar.addfile(directory)
-        for local, destination in step.files:
-            try:
-                data = Path(local).read_bytes()
-                status = Path(local).stat()
-            except OSError as exc:
-                raise ApplyError(f"cannot read {local} to ship it: {exc.strerror}") from exc
-            # The mode and time of the file here: nginx's ETag and Last-Modified come from them.
-            mode = step.mode if step.mode is not None else status.st_mode & 0o7777
-            entry = _entry(destination, len(data), mode, status.st_mtime)
-            tar.addfile(entry, io.BytesIO(data))
-            sent += len(data)
-        for destination, content in step.contents:
-            tar.addfile(_entry(destination, len(content), 0o644), io.BytesIO(content))
-    engine.write_host_files(step.directory, buffer.getvalue())
+    with tempfile.TemporaryFile() as archive:
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for path in step.replace:
+                # An entry that is not a directory replaces a directory with all it holds; the
+                # directory entry after it makes it a directory again, empty.
+                tar.addfile(tarfile.TarInfo(path))
+                directory = tarfile.TarInfo(path)
+                directory.type = tarfile.DIRTYPE
+                directory.mode = 0o755
+                tar.addfile(directory)
+            for local, destination in step.files:
+                sent += _add_file(tar, local, destination, step.mode)
+            for destination, content in step.contents:
+                tar.addfile(_entry(destination, len(content), 0o644), io.BytesIO(content))
+        archive.seek(0)
+        engine.write_host_files(step.directory, archive)
     return sent
+
+
+def _add_file(tar: tarfile.TarFile, local: str, destination: str, mode: int | None) -> int:
+    try:
+        with os.fdopen(_open_regular(local), "rb") as f:
+            status = os.fstat(f.fileno())
+            # The mode and time of the file here: nginx's ETag and Last-Modified come from them.
+            chosen = mode if mode is not None else status.st_mode & 0o7777
+            # Exactly the size the entry says: a file that shrank while read is an error.
+            tar.addfile(_entry(destination, status.st_size, chosen, status.st_mtime), f)
+            return status.st_size
+    except OSError as exc:
+        raise ApplyError(f"cannot read {local} to ship it: {exc.strerror or exc}") from exc
 
 
 def _entry(name: str, size: int, mode: int, mtime: float = 0.0) -> tarfile.TarInfo:
@@ -134,10 +239,7 @@ def rewrite_in_place(engine: Engine, step: RewriteInPlace) -> int:
     """Copy the file into a throwaway container that bind-mounts the target writable, which
     `cat`s it over the target: the target keeps its inode, so the containers that mount it
     see the new content."""
-    try:
-        data = Path(step.source).read_bytes()
-    except OSError as exc:
-        raise ApplyError(f"cannot read {step.source} to ship it: {exc.strerror}") from exc
+    data, _ = _read_regular(step.source)
     _on_host(
         engine,
         step.project,
@@ -199,14 +301,21 @@ def _on_host(
     doing: str,
     arguments: tuple[str, ...] = (),
 ) -> None:
-    """Run `sh -c script MOUNT arguments...` in a throwaway container of `image` that
-    bind-mounts `host_path` writable at MOUNT, with no network, as root."""
-    mount = "/stackup-target"
+    """Run `sh -c script PATH arguments...` in a throwaway container of `image`, with no
+    network, as root, where PATH is `host_path` inside the project's directory on the
+    engine's host, which it bind-mounts writable. Not `host_path` itself: the engine resolves
+    a bind mount's source on its host, and a service that can write its shipped directory can
+    leave a link there (`default.conf -> /etc/shadow`); inside the container, a link resolves
+    in the container's own filesystem."""
+    root = project_root(project)
+    if not host_path.startswith(root + "/") or "/../" in host_path + "/":
+        raise ApplyError(f"{doing}: {host_path} is not under {root}")
+    mount = "/stackup-project"
     service = Service.model_validate(
         {
             "image": image,
             "entrypoint": ["sh", "-c", script],
-            "command": [mount, *arguments],
+            "command": [mount + host_path.removeprefix(root), *arguments],
             "user": "0",
         }
     )
@@ -219,7 +328,7 @@ def _on_host(
         labels={labels.PROJECT: project, SHIP_LABEL: "1"},
         environment={},
         network_mode="none",
-        mounts=(MountSpec("bind", mount, host_path, create_host_path=False),),
+        mounts=(MountSpec("bind", mount, root, create_host_path=False),),
         files=files,
     )
     result = run_check(engine, spec)

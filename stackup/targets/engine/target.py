@@ -76,7 +76,11 @@ def remote_files(loaded: LoadedStack, engine: Engine) -> RemoteFiles | None:
         return None
     relocated = shipping.relocate(loaded.stack, str(loaded.project_directory))
     facts = ship_facts.read_facts(
-        engine, loaded.stack.name, relocated.sources, loaded.host_paths.allows
+        engine,
+        loaded.stack.name,
+        relocated.sources,
+        loaded.project_directory,
+        loaded.host_paths.allows,
     )
     return RemoteFiles(loaded, relocated, facts)
 
@@ -150,8 +154,10 @@ def _reconciled(
     plan = reconcile(stack, graph, observed, options)
     if remote is None:
         return plan
-    ops = shipping.ship_operations(remote.relocated, remote.facts, observed, plan.services)
-    return shipping.with_shipping(plan, remote.relocated, ops)
+    salt = salt_policy.choose(observed.labelled(), options.salt)
+    ops = shipping.ship_operations(remote.relocated, remote.facts, observed, plan.services, salt)
+    skipped = shipping.skipped_warnings(remote.relocated, remote.facts)
+    return shipping.with_shipping(plan, remote.relocated, ops, skipped)
 
 
 def created_images(plan: Plan) -> dict[str, str]:
