@@ -669,3 +669,51 @@ def test_a_rollback_post_from_another_origin_or_without_csrf_is_refused(
     # The same POST from the page's own origin with its CSRF token is taken.
     assert server.rollback(1, plan_id, fingerprint).status == 202
     wait_for(lambda: _served(port) == "first" or None, timeout=60, what="the rollback")
+
+
+def test_a_rollback_that_deletes_data_asks_first(
+    tmp_stack_dir: StackDir,
+    project_name: str,
+    browser: Browser,
+    served: list[UiServer],
+    docker_client: docker.DockerClient,
+) -> None:
+    d = tmp_stack_dir
+    stack = f"""
+        name: {project_name}
+        services:
+          store:
+            image: busybox
+            command: ["sleep", "86400"]
+            init: true
+            volumes: ["data:/data"]
+        volumes:
+          data:
+            labels:
+              generation: "GEN"
+        """
+    for generation in ("1", "2"):  # the second recreates the volume: release 1 had another
+        d.stack(stack.replace("GEN", generation))
+        stackup("up", "--yes", cwd=d.path)
+    store = _container_id(docker_client, project_name, "store")
+    server = _start(served, d.path)
+    planned = server.rollback_plan(1).json()
+    assert planned["data_loss"] == [f"{project_name}_data"]
+    refused = server.rollback(1, planned["plan_id"], planned["plan"]["fingerprint"])
+    assert refused.status == 428 and f"{project_name}_data" in refused.json()["error"]
+
+    _open(browser, server)
+    browser.settled_click('#history tr[data-release="1"] button')
+    wait_for(lambda: "!! destroys data" in browser.text(), timeout=30, what="the volume's loss")
+    browser.settled_click("#rollback-apply")
+    wait_for(
+        lambda: f"the plan deletes the data in {project_name}_data" in browser.text(),
+        timeout=20,
+        what="the page asking",
+    )
+    assert _container_id(docker_client, project_name, "store") == store  # asked, not applied
+    browser.settled_click("#rollback-confirm-yes")
+    wait_for(lambda: "Recorded release 3." in browser.text(), timeout=120, what="the rollback")
+    volume = docker_client.volumes.get(f"{project_name}_data")
+    assert volume.attrs["Labels"]["generation"] == "1"
+    assert _history(d)[0]["kind"] == "rollback"
