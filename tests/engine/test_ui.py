@@ -717,3 +717,23 @@ def test_a_rollback_that_deletes_data_asks_first(
     volume = docker_client.volumes.get(f"{project_name}_data")
     assert volume.attrs["Labels"]["generation"] == "1"
     assert _history(d)[0]["kind"] == "rollback"
+
+
+def test_a_rollback_plan_shows_a_hostile_label_as_text_and_no_secret(
+    tmp_stack_dir: StackDir, project_name: str, browser: Browser, served: list[UiServer]
+) -> None:
+    d = tmp_stack_dir
+    port = free_port()
+    for label in (True, False):  # release 1 has the label; a rollback to it adds it again
+        _stack(d, project_name, port, token=CANARY, label=label)
+        stackup("up", "--yes", cwd=d.path)
+    server = _start(served, d.path)
+    _open(browser, server)
+    browser.settled_click('#history tr[data-release="1"] button')
+    wait_for(lambda: HOSTILE_LABEL in browser.text(), timeout=30, what="the label in the plan")
+    assert browser.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert browser.evaluate("window.__pwned === undefined")
+    assert CANARY not in browser.evaluate("document.documentElement.outerHTML")
+    for path in ("/api/rollback?release=1", "/api/history"):
+        answer = server.request("GET", path)
+        assert answer.status == 200 and CANARY not in answer.body, (path, answer)
