@@ -63,8 +63,9 @@ class UiConfig:
 
 @dataclass(frozen=True)
 class ApplyAnswer:
-    """The first answer to a POST /api/apply: refused (status 4xx), nothing to do (200), or
-    started (202: its progress and outcome follow on the stream)."""
+    """The first answer to a POST /api/apply or /api/rollback: refused (status 4xx), nothing
+    to do (200), or started (202: its progress and outcome follow on the stream); and to a
+    GET /api/rollback: the rollback's plan (200) or why there is none."""
 
     status: int
     message: str
