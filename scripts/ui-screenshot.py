@@ -1,5 +1,5 @@
-"""The screenshot of docs/ui.md: a small stack (nginx and a busybox app) applied, then its
-port changed in stack.yaml, shown by `stackup ui` in headless Chromium (Page.captureScreenshot
+"""The screenshot of docs/ui.md: a small stack (nginx and a busybox app) applied twice (two
+releases in its history), then its port changed in stack.yaml, shown by `stackup ui` in headless Chromium (Page.captureScreenshot
 over the DevTools protocol, the test suite's harness), written to docs/ui.png. Its project
 has a name of its own and is removed by label at the end, even on failure.
 
@@ -43,6 +43,9 @@ services:
 """
 
 
+HEIGHT = 1100  # the history, below the plan and the logs, in the picture
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "ui.png")
@@ -54,16 +57,19 @@ def main() -> None:
         server = None
         browser = None
         try:
-            (directory / "stack.yaml").write_text(STACK.format(project=project, port=free_port()))
-            stackup("up", "--wait", cwd=directory)
-            (directory / "stack.yaml").write_text(STACK.format(project=project, port=free_port()))
+            stack = directory / "stack.yaml"
+            # Two releases in the history, then a change on disk not applied yet.
+            for apply in (True, True, False):
+                stack.write_text(STACK.format(project=project, port=free_port()))
+                if apply:
+                    stackup("up", "--wait", cwd=directory)
             server = UiServer(directory)
             browser = Browser()
             browser.call("Page.enable")
             browser.call(
                 "Emulation.setDeviceMetricsOverride",
                 width=1400,
-                height=900,
+                height=HEIGHT,
                 deviceScaleFactor=1,
                 mobile=False,
             )
@@ -79,7 +85,14 @@ def main() -> None:
                 timeout=30,
                 what="the graph",
             )
-            browser.screenshot(args.output, width=1400, height=900)
+            wait_for(
+                lambda: (
+                    browser.evaluate("document.querySelectorAll('#history tbody tr').length") == 2
+                ),
+                timeout=30,
+                what="the history",
+            )
+            browser.screenshot(args.output, width=1400, height=HEIGHT)
             print(
                 f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}"
             )

@@ -14,6 +14,7 @@ never shows a traceback for it.
     ├── EngineError             the Docker engine refused or is unreachable
     │   └── EngineUnavailableError
     ├── PlanError               a saved plan is stale or cannot be applied as it stands
+    │   └── StalePlanError       the saved plan is not the plan now (engine or files changed)
     ├── LockError               another stackup holds the project's lock
     └── ApplyError              an operation failed while applying a plan
 
@@ -188,6 +189,12 @@ class EngineUnavailableError(EngineError):
 
 class PlanError(StackupError):
     pass
+
+
+class StalePlanError(PlanError):
+    """A saved plan (`up --plan`, the page's Apply and Rollback) is not the plan made now:
+    the engine's state or the stack changed since. Told apart from the other refusals so a
+    caller can say "stale" (the page answers 409) only when it is."""
 
 
 class LockError(StackupError):

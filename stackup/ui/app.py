@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from stackup.errors import StackupError
-from stackup.ui.project import Hub, ProjectView, sse
+from stackup.ui.project import ApplyAnswer, Hub, ProjectView, sse
 from stackup.ui.security import Guard, Keys
 
 STATIC = {
@@ -101,11 +101,8 @@ def build_app(view: ProjectView, keys: Keys) -> Starlette:
         return Response(svg, media_type="image/svg+xml")
 
     async def apply(request: Request) -> Response:
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or not isinstance(body.get("fingerprint"), str):
+        body = await _json_body(request)
+        if body is None or not isinstance(body.get("fingerprint"), str):
             return JSONResponse({"error": 'expected JSON {"fingerprint": "..."}'}, 400)
         plan_id = body.get("plan_id")
         given = await call(
@@ -115,12 +112,38 @@ def build_app(view: ProjectView, keys: Keys) -> Starlette:
                 body.get("confirm_data_loss") is True,
             )
         )
-        return JSONResponse(
-            {"message": given.message, **given.data}
-            if given.status < 400
-            else {"error": given.message, **given.data},
-            status_code=given.status,
+        return _answered(given)
+
+    async def history(request: Request) -> Response:
+        return await answer(view.history)
+
+    async def rollback_plan(request: Request) -> Response:
+        release = request.query_params.get("release", "")
+        if not release.isdigit():
+            return JSONResponse({"error": "expected ?release=N (a release number)"}, 400)
+        return _answered(await call(lambda: view.rollback_plan(int(release))))
+
+    async def rollback(request: Request) -> Response:
+        body = await _json_body(request)
+        if (
+            body is None
+            or type(body.get("release")) is not int
+            or not isinstance(body.get("plan_id"), str)
+            or not isinstance(body.get("fingerprint"), str)
+        ):
+            return JSONResponse(
+                {"error": 'expected JSON {"release": N, "plan_id": "...", "fingerprint": "..."}'},
+                400,
+            )
+        given = await call(
+            lambda: view.rollback(
+                body["release"],
+                body["plan_id"],
+                body["fingerprint"],
+                body.get("confirm_data_loss") is True,
+            )
         )
+        return _answered(given)
 
     async def events(request: Request) -> Response:
         queue = view.hub.subscribe()
@@ -184,10 +207,30 @@ def build_app(view: ProjectView, keys: Keys) -> Starlette:
         Route("/api/graph", graph),
         Route("/api/graph.svg", graph_svg),
         Route("/api/apply", apply, methods=["POST"]),
+        Route("/api/history", history),
+        Route("/api/rollback", rollback_plan),
+        Route("/api/rollback", rollback, methods=["POST"]),
         Route("/api/events", events),
         Route("/api/logs", logs),
     ]
     return Starlette(routes=routes)
+
+
+async def _json_body(request: Request) -> dict[str, Any] | None:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _answered(given: ApplyAnswer) -> Response:
+    return JSONResponse(
+        {"message": given.message, **given.data}
+        if given.status < 400
+        else {"error": given.message, **given.data},
+        status_code=given.status,
+    )
 
 
 async def _messages(queue: asyncio.Queue[str]) -> AsyncIterator[str]:

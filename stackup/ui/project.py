@@ -1,8 +1,10 @@
 """What the page shows and does, over the use cases: the stack loaded anew at each look, the
 plan (`Target.plan`, rendered by `diff`'s renderers), the services (`ps`), the graph, lint,
-logs, and Apply (`usecases.up` with the plan the page showed as its saved plan: refused, as
-`up --plan` refuses, when the engine or the files changed since). No HTTP here: `app.py`
-parses requests and renders these values; this module never prints."""
+logs, Apply (`usecases.up` with the plan the page showed as its saved plan: refused, as
+`up --plan` refuses, when the engine or the files changed since), the releases (`history`)
+and Rollback (`usecases.rollback.rollback`: its dry run shown, then exactly that plan applied,
+the same way). No HTTP here: `app.py` parses requests and renders these values; this module
+never prints."""
 
 from __future__ import annotations
 
@@ -18,11 +20,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import JsonValue
 
 from stackup import usecases
-from stackup.errors import LockError, PlanError, StackupError
+from stackup.errors import LockError, PlanError, StackFileError, StackupError, StalePlanError
 from stackup.lint.linter import Severity, lint_report
 from stackup.lint.linter import render_json as lint_json
 from stackup.loading.loader import LoadedStack, LoadOptions, load
@@ -31,7 +34,10 @@ from stackup.planning import graph as resource_graph
 from stackup.planning.options import ReconcileOptions
 from stackup.planning.plan import Plan
 from stackup.planning.render import plan_json, render_text
-from stackup.usecases import Event, TargetChoice
+from stackup.usecases import Applied, Event, TargetChoice
+from stackup.usecases import rollback as rollbacks
+
+T = TypeVar("T")
 
 # Plans the page showed, by their id, that an Apply may name: enough for a few open tabs.
 REMEMBERED_PLANS = 32
@@ -57,8 +63,9 @@ class UiConfig:
 
 @dataclass(frozen=True)
 class ApplyAnswer:
-    """The first answer to a POST /api/apply: refused (status 4xx), nothing to do (200), or
-    started (202: its progress and outcome follow on the stream)."""
+    """The first answer to a POST /api/apply or /api/rollback: refused (status 4xx), nothing
+    to do (200), or started (202: its progress and outcome follow on the stream); and to a
+    GET /api/rollback: the rollback's plan (200) or why there is none."""
 
     status: int
     message: str
@@ -115,6 +122,8 @@ class ProjectView:
         self.target = usecases.as_target(config.target)  # connected once, at start
         self.options = ReconcileOptions()  # what `diff` and `up` without flags plan
         self._plans: OrderedDict[str, dict[str, JsonValue]] = OrderedDict()
+        # Rollback plans the page showed, by their id: (the release, the plan's JSON).
+        self._rollbacks: OrderedDict[str, tuple[int, dict[str, JsonValue]]] = OrderedDict()
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
         self._project = config.project
@@ -159,12 +168,7 @@ class ProjectView:
         digest of that JSON), remembered for an Apply that names it."""
         plan = self.target.plan(self.load(), self.options)
         shown = plan_json(plan)
-        plan_id = hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:32]
-        with self._lock:
-            self._plans[plan_id] = shown
-            self._plans.move_to_end(plan_id)
-            while len(self._plans) > REMEMBERED_PLANS:
-                self._plans.popitem(last=False)
+        plan_id = _remember(self._plans, self._lock, shown, shown)
         return plan, shown, plan_id
 
     def view(self) -> dict[str, JsonValue]:
@@ -251,6 +255,18 @@ class ProjectView:
             return ApplyAnswer(
                 409, "this plan is stale: it is not the page's plan now; nothing was applied"
             )
+        request = usecases.UpRequest(
+            options=self.options, saved_plan=saved, saved_plan_file="this page", wait_lock=False
+        )
+        return self._carry_out(
+            saved, confirmed, lambda ui: usecases.up(self.load(), self.target, request, ui)
+        )
+
+    def _carry_out(
+        self, saved: dict[str, JsonValue], confirmed: bool, run: Callable[[_PageUI], Applied]
+    ) -> ApplyAnswer:
+        """Apply or roll back to the plan `saved` (`run`: the use case, given the page's side
+        of it) in a thread; the first answer once it is refused, found empty, or started."""
         operations = saved.get("operations")
         losing = [
             str(op.get("name"))
@@ -273,27 +289,26 @@ class ProjectView:
 
         ui = _PageUI(self, confirmed, answer_once)
         thread = threading.Thread(
-            target=self._run_apply, args=(saved, ui, answer_once), daemon=True, name="ui-apply"
+            target=self._run, args=(run, ui, answer_once), daemon=True, name="ui-apply"
         )
         thread.start()
         answered.wait()
         return first[0]
 
-    def _run_apply(
-        self, saved: dict[str, JsonValue], ui: _PageUI, answer: Callable[[ApplyAnswer], None]
+    def _run(
+        self,
+        run: Callable[[_PageUI], Applied],
+        ui: _PageUI,
+        answer: Callable[[ApplyAnswer], None],
     ) -> None:
-        request = usecases.UpRequest(
-            options=self.options, saved_plan=saved, saved_plan_file="this page", wait_lock=False
-        )
         try:
-            result = usecases.up(self.load(), self.target, request, ui)
+            result = run(ui)
         except LockError as exc:
             answer(ApplyAnswer(423, self.error_text(exc)))
             return
-        except PlanError as exc:
-            # Refused before `planned`: the saved plan is not the plan now (check_saved_plan).
-            stale = not ui.checked
-            answer(ApplyAnswer(409 if stale else 400, self.error_text(exc), {"stale": stale}))
+        except StalePlanError as exc:
+            # The plan made now under the lock is not the one shown (check_saved_plan).
+            answer(ApplyAnswer(409, self.error_text(exc), {"stale": True}))
             self.wake()
             return
         except StackupError as exc:
@@ -320,9 +335,91 @@ class ProjectView:
                 "done": len(outcome.done),
                 "failed": {k: self.redact(v) for k, v in sorted(outcome.failed.items())},
                 "skipped": {k: self.redact(v) for k, v in sorted(outcome.skipped.items())},
+                "release": result.release,  # the release it recorded, if any
             },
         )
         self.wake()
+
+    # --------------------------------------------------------------------------- releases
+
+    def history(self) -> list[JsonValue]:
+        """The project's releases, newest first: the rows of `stackup history --format json`."""
+        return [
+            {k: _plain(v) for k, v in r.as_json().items()}
+            for r in rollbacks.history(self.project, self.target)
+        ]
+
+    def rollback_plan(self, release: int) -> ApplyAnswer:
+        """The plan of a rollback to `release` as `stackup rollback RELEASE --dry-run` shows it
+        (the use case's dry run, under the project's lock, not waited for), and its id, which
+        a Rollback names."""
+        if self.read_only:
+            return ApplyAnswer(403, self.config.apply_refusal or "this page is read-only")
+        preview = _Preview()
+        request = rollbacks.RollbackRequest(release=release, dry_run=True, wait_lock=False)
+        try:
+            rollbacks.rollback(self.project, self._loaded_if_any(), self.target, request, preview)
+        except LockError as exc:
+            return ApplyAnswer(423, self.error_text(exc))
+        except PlanError as exc:
+            if preview.plan is None:  # no such release, a secret or an image gone: no plan
+                return ApplyAnswer(400, self.error_text(exc))
+            # Else its blockers stop it: the plan's text names them, as the CLI's does.
+        except StackupError as exc:
+            return ApplyAnswer(400, self.error_text(exc))
+        plan = preview.plan
+        if plan is None:  # a dry run always shows its plan; said rather than assumed
+            return ApplyAnswer(500, "internal error: the rollback showed no plan")
+        shown = plan_json(plan)
+        plan_id = _remember(self._rollbacks, self._lock, [release, shown], (release, shown))
+        return ApplyAnswer(
+            200,
+            f"the plan of a rollback to release {release}",
+            {
+                "release": release,
+                "plan": shown,
+                "plan_id": plan_id,
+                "text": render_text(plan),
+                "data_loss": [op.name for op in plan.destroys_data],
+            },
+        )
+
+    def rollback(
+        self, release: int, plan_id: str, fingerprint: str, confirmed: bool
+    ) -> ApplyAnswer:
+        """Roll back to `release` with exactly the plan `plan_id` the page showed for it: under
+        the project's lock (not waited for), refused as stale when planning now gives another
+        plan; asked first when it deletes data; recorded as a release of kind rollback."""
+        if self.read_only:
+            return ApplyAnswer(403, self.config.apply_refusal or "this page is read-only")
+        with self._lock:
+            found = self._rollbacks.get(plan_id)
+        if found is None or found[0] != release or found[1].get("fingerprint") != fingerprint:
+            return ApplyAnswer(
+                409,
+                f"this rollback plan is stale: it is not a plan of a rollback to release "
+                f"{release} this page showed; nothing was applied",
+                {"stale": True},
+            )
+        saved = found[1]
+        request = rollbacks.RollbackRequest(
+            release=release, wait_lock=False, saved_plan=saved, saved_plan_file="this page"
+        )
+        return self._carry_out(
+            saved,
+            confirmed,
+            lambda ui: rollbacks.rollback(
+                self.project, self._loaded_if_any(), self.target, request, ui
+            ),
+        )
+
+    def _loaded_if_any(self) -> LoadedStack | None:
+        """The stack file now, whose secret values a rollback takes back; a rollback needs no
+        stack file that loads (it is how a broken one is left behind)."""
+        try:
+            return self.load()
+        except StackFileError:
+            return None
 
     # ------------------------------------------------------------------------ refreshing
 
@@ -396,12 +493,18 @@ class ProjectView:
         try:
             _, plan, _ = self.plan()
             services = self.services()
-            state: JsonValue = {"plan": plan, "services": services}
+            state: JsonValue = {"plan": plan, "services": services, "history": self._releases()}
         except StackupError as exc:
             state = {"error": self.error_text(exc)}
         except Exception as exc:  # an engine gone for a moment: shown at the next look
             state = {"error": type(exc).__name__}
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+    def _releases(self) -> list[JsonValue]:
+        try:
+            return self.history()
+        except StackupError:  # a target that keeps none (a swarm): nothing to follow
+            return []
 
 
 class _PageUI:
@@ -412,14 +515,13 @@ class _PageUI:
         self, view: ProjectView, confirmed: bool, answer: Callable[[ApplyAnswer], None]
     ) -> None:
         self.view, self.confirmed, self.answer = view, confirmed, answer
-        self.checked = False  # the saved plan held (`planned` comes after the check)
         self.started = False
 
     def lock_wait(self, message: str) -> None:
         return None  # never waits (wait_lock=False): the holder is named in the LockError
 
     def planned(self, plan: Plan) -> None:
-        self.checked = True
+        return None  # the page showed it before the POST (and it held: check_saved_plan)
 
     def confirm_data_loss(self, plan: Plan) -> bool:
         return self.confirmed
@@ -446,6 +548,43 @@ class _PageUI:
             )
 
         yield on_event
+
+
+class _Preview:
+    """A dry run's side as the page plays it: the plan kept to be shown; nothing asked."""
+
+    def __init__(self) -> None:
+        self.plan: Plan | None = None
+
+    def lock_wait(self, message: str) -> None:
+        return None
+
+    def planned(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def confirm_data_loss(self, plan: Plan) -> bool:
+        return False
+
+    def confirm_adoption(self, plan: Plan) -> bool:
+        return False
+
+    @contextmanager
+    def applying(self, plan: Plan) -> Iterator[Callable[[Event], None]]:
+        raise AssertionError("a dry run applies nothing")
+        yield lambda event: None
+
+
+def _remember(
+    plans: OrderedDict[str, T], lock: threading.Lock, identity: JsonValue, value: T
+) -> str:
+    """Keep `value` under its id (a digest of `identity`), the newest REMEMBERED_PLANS."""
+    plan_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+    with lock:
+        plans[plan_id] = value
+        plans.move_to_end(plan_id)
+        while len(plans) > REMEMBERED_PLANS:
+            plans.popitem(last=False)
+    return plan_id
 
 
 def _plain(value: object) -> JsonValue:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from stackup.engine.interface import Engine
-from stackup.errors import PlanError
+from stackup.errors import PlanError, StalePlanError
 from stackup.loading.loader import LoadedStack
 from stackup.planning.graph import ResourceGraph
 from stackup.planning.options import ReconcileOptions
@@ -271,12 +271,12 @@ def check_saved_plan(saved: Mapping[str, object], plan: Plan, file: str) -> None
     engine state."""
     now = plan_json(plan)
     if saved.get("fingerprint") != now["fingerprint"]:
-        raise PlanError(
+        raise StalePlanError(
             f"the engine's state changed since the plan in {file} was made; nothing was applied",
             hint="run `stackup diff -o` again and review the new plan",
         )
     if saved.get("operations") != now["operations"] or saved.get("project") != now["project"]:
-        raise PlanError(
+        raise StalePlanError(
             f"the stack file changed since the plan in {file} was made; nothing was applied",
             hint="run `stackup diff -o` again and review the new plan",
         )

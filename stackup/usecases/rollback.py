@@ -58,6 +58,10 @@ class RollbackRequest:
     parallel: int = 32
     wait_timeout: float = 300.0
     wait_lock: bool = True
+    # Apply only if planning now gives exactly this plan (`diff --format json`'s JSON of a
+    # dry run shown before, as `up --plan` does): the page's Rollback applies what it showed.
+    saved_plan: Mapping[str, object] | None = None
+    saved_plan_file: str = "the saved file"  # named in the refusal
 
 
 def rollback(
@@ -106,6 +110,8 @@ def rollback(
                 dry_run=request.dry_run,
                 parallel=request.parallel,
                 wait_timeout=request.wait_timeout,
+                saved_plan=request.saved_plan,
+                saved_plan_file=request.saved_plan_file,
             )
             git = (release.commit, release.dirty)
             return converge(

@@ -460,3 +460,280 @@ def test_apply_of_a_plan_that_deletes_data_asks_first(
     wait_for(lambda: "Applied:" in browser.text(), timeout=120, what="the confirmed apply")
     assert _container_id(docker_client, project_name, "store") != store
     assert stackup("diff", "--exit-code", cwd=d.path, check=False).returncode == 0
+
+
+# ------------------------------------------------------------------ releases: history, rollback
+
+# A page whose content is in the stack file itself: on an engine on this machine a rollback
+# restores the stack, never the user's working files (docs/remote.md).
+RELEASED = """
+name: {project}
+services:
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "mkdir -p /www && echo \\"$$PAGE\\" > /www/index.html && exec httpd -f -p 80 -h /www"]
+    stop_signal: SIGKILL
+    environment:
+      PAGE: "{page}"
+    ports: ["127.0.0.1:{port}:80"]
+"""
+
+
+def _released(d: StackDir, project: str, port: int, page: str) -> None:
+    (d.path / "stack.yaml").write_text(RELEASED.format(project=project, page=page, port=port))
+
+
+def _served(port: int) -> str:
+    return http_get(f"http://127.0.0.1:{port}/", retry_for=30).body.strip()
+
+
+def _history(d: StackDir) -> list[dict[str, object]]:
+    listed: list[dict[str, object]] = json.loads(
+        stackup("history", "--format", "json", cwd=d.path).stdout
+    )
+    return listed
+
+
+def _history_rows(browser: Browser) -> list[list[str]]:
+    rows: list[list[str]] = browser.evaluate(
+        "[...document.querySelectorAll('#history tbody tr')]"
+        ".map(tr => [...tr.children].slice(0, 5).map(td => td.textContent))"
+    )
+    return rows
+
+
+def _apply_from_the_page(browser: Browser, release: int) -> None:
+    browser.settled_click("#apply")
+    wait_for(
+        lambda: f"Recorded release {release}." in browser.text(),
+        timeout=120,
+        what=f"the apply to record release {release}",
+    )
+
+
+def test_an_apply_from_the_page_records_a_release_shown_in_the_history_view(
+    tmp_stack_dir: StackDir, project_name: str, browser: Browser, served: list[UiServer]
+) -> None:
+    d = tmp_stack_dir
+    port = free_port()
+    _released(d, project_name, port, "first")
+    server = _start(served, d.path)
+    _open(browser, server)
+    wait_for(lambda: "No releases yet" in browser.text(), timeout=20, what="the empty history")
+
+    _apply_from_the_page(browser, 1)
+    assert _served(port) == "first"
+    (listed,) = _history(d)
+    assert (listed["release"], listed["kind"], listed["of"]) == (1, "up", None)
+    assert server.request("GET", "/api/history").json() == _history(d)
+    wait_for(lambda: _history_rows(browser), timeout=20, what="the history view's row")
+    (row,) = _history_rows(browser)
+    assert row[0] == "1" and row[3] == "up" and row[2] == listed["by"]
+    assert row[1] == str(listed["time"]).replace("T", " ").replace("Z", " UTC")
+
+
+def test_rollback_from_the_page_shows_the_dry_run_then_serves_the_previous_page(
+    tmp_stack_dir: StackDir, project_name: str, browser: Browser, served: list[UiServer]
+) -> None:
+    d = tmp_stack_dir
+    port = free_port()
+    _released(d, project_name, port, "first")
+    server = _start(served, d.path)
+    _open(browser, server)
+    wait_for(lambda: "to create" in browser.text(), timeout=20, what="the first plan")
+    _apply_from_the_page(browser, 1)
+    _released(d, project_name, port, "second")
+    wait_for(lambda: "recreate" in browser.text(), timeout=20, what="the changed plan")
+    _apply_from_the_page(browser, 2)
+    assert _served(port) == "second"
+
+    browser.settled_click('#history tr[data-release="1"] button')
+    wait_for(
+        lambda: (
+            "never the data in named volumes"
+            in browser.evaluate("document.getElementById('rollback-plan').textContent")
+        ),
+        timeout=30,
+        what="the rollback's plan",
+    )
+    shown = browser.evaluate("document.getElementById('rollback-plan').textContent")
+    # Exactly what the CLI's dry run states: symbols, reasons, the named-volume note.
+    assert shown == stackup("rollback", "1", "--dry-run", cwd=d.path).stdout
+    assert "-/+" in shown and "PAGE" in shown
+
+    browser.settled_click("#rollback-apply")
+    wait_for(
+        lambda: "Recorded release 3." in browser.text(), timeout=120, what="the rollback applied"
+    )
+    assert _served(port) == "first"
+    newest = _history(d)[0]
+    assert (newest["release"], newest["kind"], newest["of"]) == (3, "rollback", 1)
+    wait_for(
+        lambda: [r[3] for r in _history_rows(browser)] == ["rollback to 1", "up", "up"],
+        timeout=20,
+        what="the history view showing the rollback",
+    )
+
+
+def _two_releases(d: StackDir, project: str, port: int) -> None:
+    for page in ("first", "second"):
+        _released(d, project, port, page)
+        assert "recorded release" in stackup("up", "--yes", cwd=d.path).stdout
+
+
+def test_a_stale_rollback_plan_is_refused_409_and_a_held_lock_423_applying_nothing(
+    tmp_stack_dir: StackDir,
+    project_name: str,
+    served: list[UiServer],
+    docker_client: docker.DockerClient,
+) -> None:
+    from stackup.engine.docker.engine import DockerEngine
+    from stackup.targets.engine.lock import project_lock
+
+    d = tmp_stack_dir
+    port = free_port()
+    _two_releases(d, project_name, port)
+    server = _start(served, d.path)
+    shown = server.rollback_plan(1)
+    assert shown.status == 200, shown
+    plan_id, fingerprint = shown.json()["plan_id"], shown.json()["plan"]["fingerprint"]
+    web = _container_id(docker_client, project_name, "web")
+
+    with project_lock(DockerEngine.from_env(), project_name):
+        locked = server.rollback(1, plan_id, fingerprint)
+    assert locked.status == 423 and f"project {project_name} is locked" in locked.json()["error"]
+    assert server.rollback(1, plan_id, "not-" + fingerprint).status == 409
+    assert server.rollback(2, plan_id, fingerprint).status == 409  # not that release's plan
+
+    docker_client.containers.get(web).stop(timeout=1)  # the engine changes behind the page
+    stale = server.rollback(1, plan_id, fingerprint)
+    assert stale.status == 409, stale
+    assert "changed since" in stale.json()["error"] and stale.json()["stale"] is True
+    assert _container_id(docker_client, project_name, "web") == web  # nothing applied
+    assert docker_client.containers.get(web).status == "exited"
+    assert [r["release"] for r in _history(d)] == [2, 1]
+
+
+def test_read_only_shows_no_rollback_and_refuses_it(
+    tmp_stack_dir: StackDir,
+    project_name: str,
+    browser: Browser,
+    served: list[UiServer],
+    docker_client: docker.DockerClient,
+) -> None:
+    d = tmp_stack_dir
+    port = free_port()
+    _two_releases(d, project_name, port)
+    planned = _start(served, d.path).rollback_plan(1).json()
+    server = _start(served, d.path, "--read-only")
+    _open(browser, server)
+    wait_for(lambda: len(_history_rows(browser)) == 2, timeout=20, what="the history view")
+    assert browser.evaluate("document.querySelectorAll('#history button').length") == 0
+    assert "Roll back" not in browser.text()
+    assert server.rollback_plan(1).status == 403
+    web = _container_id(docker_client, project_name, "web")
+    refused = server.rollback(1, planned["plan_id"], planned["plan"]["fingerprint"])
+    assert refused.status == 403 and "read-only" in refused.body
+    assert _container_id(docker_client, project_name, "web") == web
+    assert _served(port) == "second" and len(_history(d)) == 2
+
+
+def test_a_rollback_post_from_another_origin_or_without_csrf_is_refused(
+    tmp_stack_dir: StackDir,
+    project_name: str,
+    served: list[UiServer],
+    docker_client: docker.DockerClient,
+) -> None:
+    d = tmp_stack_dir
+    port = free_port()
+    _two_releases(d, project_name, port)
+    server = _start(served, d.path)
+    planned = server.rollback_plan(1).json()
+    plan_id, fingerprint = planned["plan_id"], planned["plan"]["fingerprint"]
+    web = _container_id(docker_client, project_name, "web")
+
+    assert server.rollback(1, plan_id, fingerprint, Origin="http://evil.example").status == 403
+    assert server.rollback(1, plan_id, fingerprint, Origin="").status == 403
+    assert server.rollback(1, plan_id, fingerprint, **{"X-CSRF-Token": ""}).status == 403
+    assert server.rollback(1, plan_id, fingerprint, **{"X-CSRF-Token": "guessed"}).status == 403
+    no_cookie = server.request(
+        "POST",
+        "/api/rollback",
+        auth="none",
+        headers={"Origin": server.origin, "X-CSRF-Token": server.csrf()},
+        body={"release": 1, "plan_id": plan_id, "fingerprint": fingerprint},
+    )
+    assert no_cookie.status == 401
+    assert _container_id(docker_client, project_name, "web") == web  # nothing applied
+    assert _served(port) == "second" and len(_history(d)) == 2
+    # The same POST from the page's own origin with its CSRF token is taken.
+    assert server.rollback(1, plan_id, fingerprint).status == 202
+    wait_for(lambda: _served(port) == "first" or None, timeout=60, what="the rollback")
+
+
+def test_a_rollback_that_deletes_data_asks_first(
+    tmp_stack_dir: StackDir,
+    project_name: str,
+    browser: Browser,
+    served: list[UiServer],
+    docker_client: docker.DockerClient,
+) -> None:
+    d = tmp_stack_dir
+    stack = f"""
+        name: {project_name}
+        services:
+          store:
+            image: busybox
+            command: ["sleep", "86400"]
+            init: true
+            volumes: ["data:/data"]
+        volumes:
+          data:
+            labels:
+              generation: "GEN"
+        """
+    for generation in ("1", "2"):  # the second recreates the volume: release 1 had another
+        d.stack(stack.replace("GEN", generation))
+        stackup("up", "--yes", cwd=d.path)
+    store = _container_id(docker_client, project_name, "store")
+    server = _start(served, d.path)
+    planned = server.rollback_plan(1).json()
+    assert planned["data_loss"] == [f"{project_name}_data"]
+    refused = server.rollback(1, planned["plan_id"], planned["plan"]["fingerprint"])
+    assert refused.status == 428 and f"{project_name}_data" in refused.json()["error"]
+
+    _open(browser, server)
+    browser.settled_click('#history tr[data-release="1"] button')
+    wait_for(lambda: "!! destroys data" in browser.text(), timeout=30, what="the volume's loss")
+    browser.settled_click("#rollback-apply")
+    wait_for(
+        lambda: f"the plan deletes the data in {project_name}_data" in browser.text(),
+        timeout=20,
+        what="the page asking",
+    )
+    assert _container_id(docker_client, project_name, "store") == store  # asked, not applied
+    browser.settled_click("#rollback-confirm-yes")
+    wait_for(lambda: "Recorded release 3." in browser.text(), timeout=120, what="the rollback")
+    volume = docker_client.volumes.get(f"{project_name}_data")
+    assert volume.attrs["Labels"]["generation"] == "1"
+    assert _history(d)[0]["kind"] == "rollback"
+
+
+def test_a_rollback_plan_shows_a_hostile_label_as_text_and_no_secret(
+    tmp_stack_dir: StackDir, project_name: str, browser: Browser, served: list[UiServer]
+) -> None:
+    d = tmp_stack_dir
+    port = free_port()
+    for label in (True, False):  # release 1 has the label; a rollback to it adds it again
+        _stack(d, project_name, port, token=CANARY, label=label)
+        stackup("up", "--yes", cwd=d.path)
+    server = _start(served, d.path)
+    _open(browser, server)
+    browser.settled_click('#history tr[data-release="1"] button')
+    wait_for(lambda: HOSTILE_LABEL in browser.text(), timeout=30, what="the label in the plan")
+    assert browser.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert browser.evaluate("window.__pwned === undefined")
+    assert CANARY not in browser.evaluate("document.documentElement.outerHTML")
+    for path in ("/api/rollback?release=1", "/api/history"):
+        answer = server.request("GET", path)
+        assert answer.status == 200 and CANARY not in answer.body, (path, answer)

@@ -142,6 +142,22 @@ class UiServer:
             body={"fingerprint": fingerprint, "plan_id": plan_id},
         )
 
+    def rollback_plan(self, release: int) -> Answer:
+        return self.request("GET", f"/api/rollback?release={release}")
+
+    def rollback(
+        self, release: int, plan_id: str, fingerprint: str, confirm: bool = False, **headers: str
+    ) -> Answer:
+        sent = {"Origin": self.origin, "X-CSRF-Token": self.csrf(), **headers}
+        sent = {k: v for k, v in sent.items() if v}
+        body = {
+            "release": release,
+            "plan_id": plan_id,
+            "fingerprint": fingerprint,
+            "confirm_data_loss": confirm,
+        }
+        return self.request("POST", "/api/rollback", headers=sent, body=body)
+
     def stream(
         self, path: str, until: str, timeout: float = 60.0, headers: dict[str, str] | None = None
     ) -> str:

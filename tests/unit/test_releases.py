@@ -17,10 +17,11 @@ import pytest
 import stackup
 from stackup.api import UpRequest
 from stackup.engine.fake import FakeEngine
-from stackup.errors import PlanError
+from stackup.errors import PlanError, StalePlanError
 from stackup.loading.loader import LoadedStack, load_text
 from stackup.model import labels
 from stackup.planning.plan import Plan
+from stackup.planning.render import plan_json
 from stackup.targets.engine.execute import Event
 from stackup.targets.target import DownRequest
 from stackup.usecases import deploy, releases
@@ -137,6 +138,33 @@ def test_rollback_goes_back_with_the_release_image_pinned() -> None:
     assert VOLUMES_NOTE in ui.plans[0].warnings
     newest = history("rel", engine)[0]
     assert (newest.kind, newest.of) == ("rollback", 1)
+
+
+def test_a_rollback_applies_only_the_plan_its_dry_run_showed() -> None:
+    engine = FakeEngine({"app:1": OLD})
+    _up(engine, "one")
+    _up(engine, "two")
+    shown = UI()
+    rollback("rel", _current("two"), engine, RollbackRequest(release=1, dry_run=True), shown)
+    saved = plan_json(shown.plans[0])
+    assert _env(engine)["PAGE"] == "two" and len(history("rel", engine)) == 2  # a dry run
+
+    _up(engine, "three")  # the engine changed since the dry run
+    with pytest.raises(StalePlanError, match="changed since the plan in this page"):
+        rollback(
+            "rel",
+            _current("three"),
+            engine,
+            RollbackRequest(1, saved_plan=saved, saved_plan_file="this page"),
+            UI(),
+        )
+    assert _env(engine)["PAGE"] == "three" and len(history("rel", engine)) == 3
+
+    shown = UI()
+    rollback("rel", _current("three"), engine, RollbackRequest(release=1, dry_run=True), shown)
+    request = RollbackRequest(release=1, saved_plan=plan_json(shown.plans[0]))
+    assert rollback("rel", _current("three"), engine, request, UI()).release == 4
+    assert _env(engine)["PAGE"] == "one"
 
 
 def test_rollback_refuses_an_image_the_engine_no_longer_has() -> None:

@@ -13,6 +13,32 @@
   let refreshing = null;
   let followed = ""; // the containers (ids and states) the logs view follows
 
+  // Where an apply reports (its notice, progress and confirmation boxes): the plan's Apply,
+  // or a Rollback of the history view. The stream's progress goes to the one last started.
+  const APPLY = {
+    path: "/api/apply",
+    button: "apply",
+    notice: "notice",
+    progress: "progress",
+    confirm: "confirm",
+    confirmText: "confirm-text",
+    stale: "The plan is stale: ",
+    body: (b) => ({ fingerprint: b.dataset.fingerprint, plan_id: b.dataset.planId }),
+    again: () => refresh(),
+  };
+  const ROLLBACK = {
+    path: "/api/rollback",
+    button: "rollback-apply",
+    notice: "rollback-notice",
+    progress: "rollback-progress",
+    confirm: "rollback-confirm",
+    confirmText: "rollback-confirm-text",
+    stale: "The rollback plan is stale: ",
+    body: (b) => ({ release: Number(b.dataset.release), fingerprint: b.dataset.fingerprint, plan_id: b.dataset.planId }),
+    again: () => previewRollback(Number($("rollback-apply").dataset.release), true),
+  };
+  let active = APPLY;
+
   function el(tag, text, className) {
     const node = document.createElement(tag);
     if (text !== undefined && text !== null) node.textContent = String(text);
@@ -20,8 +46,8 @@
     return node;
   }
 
-  function notice(text, kind) {
-    const box = $("notice");
+  function notice(text, kind, where) {
+    const box = $(where || "notice");
     box.textContent = text;
     box.className = "notice" + (kind ? " " + kind : "");
     box.hidden = !text;
@@ -111,61 +137,123 @@
     }
     loadGraph();
     loadLint();
+    loadHistory();
   }
 
-  async function apply(confirmed) {
-    const button = $("apply");
-    const fingerprint = button.dataset.fingerprint;
-    const planId = button.dataset.planId;
+  async function apply(action, confirmed) {
+    const button = $(action.button);
+    const say = (text, kind) => notice(text, kind, action.notice);
     button.disabled = true;
-    $("confirm").hidden = true;
-    $("progress").hidden = false;
-    $("progress").textContent = "";
-    notice("Applying…");
-    const response = await fetch("/api/apply", {
+    $(action.confirm).hidden = true;
+    $(action.progress).hidden = false;
+    $(action.progress).textContent = "";
+    active = action;
+    say("Applying…");
+    const response = await fetch(action.path, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ fingerprint: fingerprint, plan_id: planId, confirm_data_loss: confirmed }),
+      body: JSON.stringify({ ...action.body(button), confirm_data_loss: confirmed }),
     });
     const data = await response.json().catch(() => ({ error: "HTTP " + response.status }));
     if (response.status === 409) {
-      notice("The plan is stale: " + data.error + ". The plan below is the current one: review it, then apply again.", "error");
-      refresh();
+      say(action.stale + data.error + ". The plan below is the current one: review it, then apply again.", "error");
+      action.again();
     } else if (response.status === 428) {
-      $("confirm-text").textContent = data.error;
-      $("confirm").hidden = false;
-      notice("");
+      $(action.confirmText).textContent = data.error;
+      $(action.confirm).hidden = false;
+      say("");
       button.disabled = false;
     } else if (response.status === 423) {
-      notice("Not applied: " + data.error, "error");
+      say("Not applied: " + data.error, "error");
       button.disabled = false;
     } else if (!response.ok) {
-      notice("Not applied: " + (data.error || "HTTP " + response.status), "error");
+      say("Not applied: " + (data.error || "HTTP " + response.status), "error");
       refresh();
     } else if (response.status === 200) {
-      notice(data.message, "ok");
+      say(data.message, "ok");
       refresh();
     }
     // 202: the progress and the outcome come on the stream.
   }
 
   function progress(event) {
-    const box = $("progress");
+    const box = $(active.progress);
     box.hidden = false;
     const line = event.status + " " + event.name + (event.message ? ": " + event.message : "");
     box.append(document.createTextNode(line + "\n"));
   }
 
   function applied(result) {
+    const recorded = result.release ? " Recorded release " + result.release + "." : "";
     if (result.ok) {
-      notice("Applied: " + result.done + " operation(s) done.", "ok");
+      notice("Applied: " + result.done + " operation(s) done." + recorded, "ok", active.notice);
     } else {
       const failed = Object.entries(result.failed || {}).map(([op, m]) => op + ": " + m);
       const skipped = Object.entries(result.skipped || {}).map(([op, m]) => op + ": " + m);
-      notice("The apply failed. " + (result.error || "") + [...failed, ...skipped].join("\n"), "error");
+      notice("The apply failed. " + (result.error || "") + [...failed, ...skipped].join("\n"), "error", active.notice);
     }
     refresh();
+  }
+
+  async function loadHistory() {
+    const found = await getJSON("/api/history");
+    const tbody = $("history").tBodies[0];
+    const empty = $("history-empty");
+    if (!Array.isArray(found)) {
+      tbody.replaceChildren();
+      empty.textContent = found.error;
+      empty.hidden = false;
+      return;
+    }
+    empty.textContent = "No releases yet: each Apply that changes something records one.";
+    empty.hidden = found.length > 0;
+    const rows = found.map((r) => {
+      const tr = el("tr");
+      tr.dataset.release = String(r.release);
+      tr.append(
+        el("td", r.release),
+        el("td", String(r.time).replace("T", " ").replace("Z", " UTC")),
+        el("td", r.by),
+        el("td", r.kind === "up" ? "up" : "rollback to " + r.of),
+        el("td", r.commit ? String(r.commit).slice(0, 12) + (r.dirty ? " (dirty)" : "") : "-"),
+      );
+      const cell = el("td");
+      if (!readOnly) {
+        const button = el("button", "Roll back to " + r.release, "rollback-to");
+        button.type = "button";
+        button.addEventListener("click", () => previewRollback(r.release, false));
+        cell.append(button);
+      }
+      tr.append(cell);
+      return tr;
+    });
+    tbody.replaceChildren(...rows);
+  }
+
+  // The rollback's plan as `stackup rollback RELEASE --dry-run` shows it, then its Apply.
+  async function previewRollback(release, keepNotice) {
+    $("rollback").hidden = false;
+    $("rollback-title").textContent = "Rollback to release " + release;
+    $("rollback-plan").textContent = "planning…";
+    $("rollback-confirm").hidden = true;
+    if (!keepNotice) {
+      notice("", "", "rollback-notice");
+      $("rollback-progress").hidden = true;
+    }
+    const button = $("rollback-apply");
+    button.disabled = true;
+    const data = await getJSON("/api/rollback?release=" + encodeURIComponent(release));
+    if (data.error) {
+      $("rollback-plan").textContent = "";
+      notice(data.error, "error", "rollback-notice");
+      return;
+    }
+    $("rollback-plan").textContent = data.text;
+    button.dataset.release = String(data.release);
+    button.dataset.planId = data.plan_id;
+    button.dataset.fingerprint = data.plan.fingerprint;
+    button.disabled = !data.plan.changes || data.plan.blockers.length > 0;
   }
 
   function followLogs() {
@@ -234,10 +322,18 @@
     });
   }
 
-  $("apply").addEventListener("click", () => apply(false));
-  $("confirm-yes").addEventListener("click", () => apply(true));
+  $("apply").addEventListener("click", () => apply(APPLY, false));
+  $("confirm-yes").addEventListener("click", () => apply(APPLY, true));
   $("confirm-no").addEventListener("click", () => {
     $("confirm").hidden = true;
+  });
+  $("rollback-apply").addEventListener("click", () => apply(ROLLBACK, false));
+  $("rollback-confirm-yes").addEventListener("click", () => apply(ROLLBACK, true));
+  $("rollback-confirm-no").addEventListener("click", () => {
+    $("rollback-confirm").hidden = true;
+  });
+  $("rollback-cancel").addEventListener("click", () => {
+    $("rollback").hidden = true;
   });
   $("log-service").addEventListener("change", followLogs);
   $("read-only").hidden = !readOnly;
