@@ -18,6 +18,7 @@ cd "$STACKUP_ROOT"
 TEST_DEBS=(docker-registry docker-compose graphviz chromium)
 
 started_dockerd=""
+started_podman=""
 cleaned=0
 
 stop_daemons() {
@@ -31,6 +32,11 @@ stop_daemons() {
     kill -TERM -- "-$pid" 2>/dev/null || stop_pid "$pid" 10
   fi
   rm -f "$STACKUP_REGISTRY_PIDFILE"
+  # Podman's service, only when this run started it (scripts/setup-podman.sh).
+  if [ -n "$started_podman" ]; then
+    say "stopping the podman service this script started (pid $started_podman)"
+    stop_pid "$started_podman" 30
+  fi
   # No test signals this dockerd (the engine-restart test restarts one of its own), so the
   # one running now is the one this script started.
   if [ -n "$started_dockerd" ]; then
@@ -65,6 +71,15 @@ step "remote host"
 remote_t0=$SECONDS
 bash scripts/build-remote-host.sh
 say "remote host image ready in $((SECONDS - remote_t0))s"
+
+# Podman beside Docker for the Podman tests (tests/engine/test_podman*.py): installed from
+# Debian when missing, its service started here and stopped at the end.
+step "podman"
+podman_pidfile="$STACKUP_STATE_DIR/podman/service.pid"
+before="$(pidfile_pid "$podman_pidfile" || true)"
+bash scripts/setup-podman.sh
+after="$(pidfile_pid "$podman_pidfile" || true)"
+if [ -n "$after" ] && [ "$after" != "$before" ]; then started_podman="$after"; fi
 
 step "virtualenv"
 bash scripts/install.sh
@@ -113,7 +128,7 @@ report="$STACKUP_STATE_DIR/test-report.json"
 rm -f "$report"
 set +e
 # No arguments: pyproject's testpaths (tests/). Arguments replace that selection.
-STACKUP_REQUIRE_ENGINE=1 STACKUP_REMOTE_TESTS=1 STACKUP_ENGINE_REPORT="$report" \
+STACKUP_REQUIRE_ENGINE=1 STACKUP_REMOTE_TESTS=1 STACKUP_PODMAN_TESTS=1 STACKUP_ENGINE_REPORT="$report" \
   .venv/bin/python -m pytest "$@"
 pytest_rc=$?
 set -e
