@@ -144,6 +144,13 @@ class DockerEngine:
             return self.tunnel.base_url
         return self.endpoint.base_url if self.endpoint is not None else str(self.api.base_url)
 
+    def describe(self) -> str:
+        """`Docker 20.10.24, API 1.41, unix:///var/run/docker.sock`: `stackup --version`."""
+        with engine_errors("reading the engine's version"):
+            version = self.api.version().get("Version", "?")
+        major, minor = self.api_version
+        return f"Docker {version}, API {major}.{minor}, {self.base_url}"
+
     def close(self) -> None:
         self.client.close()
         if self.tunnel is not None:

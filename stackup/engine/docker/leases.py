@@ -31,6 +31,9 @@ BEAT_FILE = "stackup-lease"  # at the container's root: what each renewal writes
 
 
 class DockerLeases:
+    # The lock's image as this engine names it (Podman names an import `localhost/…`).
+    image = LEASE_IMAGE
+
     def __init__(self, api: docker.APIClient) -> None:
         self.api = api
 
@@ -42,7 +45,7 @@ class DockerLeases:
                 with engine_errors(f"taking the lock {name}"):
                     try:
                         created = self.api.create_container(
-                            LEASE_IMAGE,
+                            self.image,
                             command=["stackup-lease"],  # never run: the image has no files
                             name=name,
                             labels=tags,
@@ -61,7 +64,7 @@ class DockerLeases:
 
     def _has_image(self) -> bool:
         try:
-            self.api.inspect_image(LEASE_IMAGE)  # type: ignore[no-untyped-call]
+            self.api.inspect_image(self.image)  # type: ignore[no-untyped-call]
         except docker.errors.NotFound:
             return False
         except docker.errors.APIError:
@@ -71,7 +74,7 @@ class DockerLeases:
     def _make_image(self) -> None:
         """`docker import` of an empty archive: an image of one empty layer, made here, so a
         lock needs no registry. Two clients making it at once both succeed."""
-        with engine_errors(f"making the lock's image {LEASE_IMAGE}"):
+        with engine_errors(f"making the lock's image {self.image}"):
             self.api.import_image_from_data(
                 _tar({}),
                 repository=LEASE_IMAGE_REPOSITORY,

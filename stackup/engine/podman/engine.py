@@ -1,0 +1,229 @@
+"""Podman through its Docker-compatible API (`podman system service`): the `DockerEngine`
+with what Podman does differently handled here, each difference named where it is handled
+(the table in docs/podman.md). Recognised by its version endpoint, whose `Components` name
+"Podman Engine"; `connect_engine` hands back this class for such an engine.
+
+What differs, observed on Debian 12's podman 4.3.1 (API 1.41), and what this adapter does:
+- images loaded or built locally are named `localhost/NAME:TAG`, and the compat API resolves
+  `local/app:dev` to `docker.io/local/app:dev`: a name without a registry that exists as
+  `localhost/…` is used under that name (observe, create, inspect, image paths), never pulled;
+- `POST /containers/{id}/update` does not exist, and libpod's update changes the cgroup but
+  not what inspect shows: no in-place update (the target kind lacks it, so a change a
+  `docker update` would apply recreates, saying why) and no live settings to read (the
+  applied-spec label is what the container runs with);
+- health checks are not run without systemd (`State.Health` stays `starting`): while stackup
+  looks at a container's health (the waits of `up`, `up --wait`), it runs the container's
+  check through `GET /libpod/containers/{id}/healthcheck`, once per interval;
+- inspect shows defaults Docker does not (PidsLimit 2048, ShmSize, MemorySwap, Ulimits,
+  RestartPolicy "", extra environment, StopTimeout, the short ID as an alias): stackup compares
+  the applied-spec label, not inspect, so none of them reads as drift;
+- the lock's image is made by an import that ignores its tag: tagged afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import tarfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import docker
+
+from stackup.engine.docker import connect as conn
+from stackup.engine.docker import payloads
+from stackup.engine.docker.calls import engine_errors, mutating
+from stackup.engine.docker.engine import DockerEngine
+from stackup.engine.docker.leases import LEASE_IMAGE_REPOSITORY, LEASE_IMAGE_TAG, DockerLeases
+from stackup.engine.interface import ContainerSpec, ContainerState
+from stackup.engine.observed import LiveConfig, Observed
+from stackup.errors import EngineError
+from stackup.model import labels
+from stackup.model.spec import Service
+
+PODMAN_COMPONENT = "Podman Engine"
+LOCAL_REGISTRY = "localhost/"
+# Podman's default interval when a check gives none, as Docker's (30 s).
+DEFAULT_INTERVAL = 30.0
+
+
+def podman_version(version: Mapping[str, Any]) -> str | None:
+    """The Podman version of a `GET /version` answer, None for another engine."""
+    for component in version.get("Components") or []:
+        if isinstance(component, Mapping) and component.get("Name") == PODMAN_COMPONENT:
+            return str(component.get("Version") or version.get("Version") or "?")
+    return None
+
+
+def local_alias(name: str) -> str | None:
+    """`localhost/local/app:dev` → `local/app:dev`: a local image's name as a stack file
+    writes it; None for a name of another registry."""
+    return name[len(LOCAL_REGISTRY) :] if name.startswith(LOCAL_REGISTRY) else None
+
+
+def has_registry(image: str) -> bool:
+    """Whether `image` names its registry (`registry.example:5000/app`, `localhost/app`)."""
+    first, slash, _ = image.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
+class PodmanLeases(DockerLeases):
+    image = f"{LOCAL_REGISTRY}{LEASE_IMAGE_REPOSITORY}:{LEASE_IMAGE_TAG}"
+
+    def _make_image(self) -> None:
+        # Podman's compat import names the image `docker.io/<repository>:latest` whatever the
+        # tag asked: the image is tagged by the ID the import answers with.
+        with engine_errors(f"making the lock's image {self.image}"):
+            answer = self.api.import_image_from_data(
+                _empty_tar(),
+                repository=LEASE_IMAGE_REPOSITORY,
+                changes=[f"LABEL {labels.LEASE}-image={LEASE_IMAGE_TAG}"],
+            )
+            image_id = json.loads(str(answer).splitlines()[-1]).get("id") or ""
+            self.api.tag(image_id, f"{LOCAL_REGISTRY}{LEASE_IMAGE_REPOSITORY}", LEASE_IMAGE_TAG)
+
+
+def _empty_tar() -> bytes:
+    out = io.BytesIO()
+    tarfile.open(fileobj=out, mode="w").close()
+    return out.getvalue()
+
+
+class PodmanEngine(DockerEngine):
+    """A Podman engine: `DockerEngine` with Podman's differences handled (module docstring)."""
+
+    def __init__(self, client: docker.DockerClient, endpoint: conn.Endpoint | None = None) -> None:
+        super().__init__(client, endpoint)
+        self.leases = PodmanLeases(self.api)
+        self.podman_version = "?"
+        self._checked: dict[str, float] = {}  # container ID → when stackup last ran its check
+        self._check_lock = threading.Lock()
+
+    @classmethod
+    def adopt(cls, engine: DockerEngine, version: str) -> PodmanEngine:
+        """The Podman engine over `engine`'s connection (found by `DockerEngine.from_env`)."""
+        podman = cls(engine.client, engine.endpoint)
+        podman.tunnel = engine.tunnel
+        podman.podman_version = version
+        return podman
+
+    def describe(self) -> str:
+        major, minor = self.api_version
+        return f"Podman {self.podman_version}, API {major}.{minor}, {self.base_url}"
+
+    @property
+    def release(self) -> str:
+        """`Podman 4.3`: how plans name the engine when they say what it cannot do."""
+        return "Podman " + ".".join(self.podman_version.split(".")[:2])
+
+    # ------------------------------------------------------------------ image names
+
+    def local_name(self, image: str) -> str:
+        """The name this engine finds `image` under: `localhost/NAME` when `NAME` has no
+        registry and only the local one exists (the compat API would look for
+        `docker.io/NAME`); `image` itself otherwise."""
+        if has_registry(image) or "/" not in image.split("@")[0]:
+            return image  # Podman finds `nginx:1.27` as `localhost/nginx:1.27` by itself
+        local = LOCAL_REGISTRY + image
+        try:
+            self.api.inspect_image(local)  # type: ignore[no-untyped-call]
+        except docker.errors.APIError:
+            return image
+        return local
+
+    def observe(self, project: str) -> Observed:
+        observed = super().observe(project)
+        images = dict(observed.images)
+        for name, image_id in observed.images.items():
+            alias = local_alias(name)
+            if alias is not None:
+                images.setdefault(alias, image_id)
+        return dataclasses.replace(observed, images=images)
+
+    def image_id(self, image: str) -> str | None:
+        return super().image_id(self.local_name(image))
+
+    def inspect_image_raw(self, image: str) -> dict[str, Any]:
+        return super().inspect_image_raw(self.local_name(image))
+
+    def image_path_kinds(self, image: str, paths: Sequence[str]) -> Mapping[str, str]:
+        return super().image_path_kinds(self.local_name(image), paths)
+
+    @mutating
+    def create_container(self, spec: ContainerSpec) -> str:
+        return super().create_container(
+            dataclasses.replace(spec, image=self.local_name(spec.image))
+        )
+
+    # ------------------------------------------------------------------ no in-place update
+
+    def live_configs(self, container_ids: Sequence[str]) -> Mapping[str, LiveConfig]:
+        # Nothing can change these settings under the label (no compat update; libpod's
+        # leaves inspect as it was), and inspect adds defaults (PidsLimit 2048): the label
+        # is the truth, so no live settings are read.
+        return {}
+
+    @mutating
+    def update_container(self, container: str, service: Service) -> None:
+        raise EngineError(
+            f"updating container {container}: {self.release} cannot update a running container",
+            hint="the plan recreates it instead",
+        )
+
+    # ------------------------------------------------------------------ health checks
+
+    def inspect_container(self, container: str) -> ContainerState:
+        """The container's state, its health check run first when one is due: Podman runs
+        checks only through systemd timers, so without systemd stackup runs them while it
+        waits (each interval, as Docker would)."""
+        with engine_errors(f"inspecting container {container}"):
+            raw = self.api.inspect_container(container)
+        if self._check_due(raw):
+            self.run_healthcheck(str(raw["Id"]))
+            with engine_errors(f"inspecting container {container}"):
+                raw = self.api.inspect_container(container)
+        return payloads.container_state_from_inspect(raw)
+
+    def _check_due(self, raw: Mapping[str, Any]) -> bool:
+        state = raw.get("State") or {}
+        check = (raw.get("Config") or {}).get("Healthcheck") or {}
+        test = check.get("Test") or []
+        if not state.get("Running") or not test or test[0] == "NONE":
+            return False
+        interval = (check.get("Interval") or 0) / 1e9 or DEFAULT_INTERVAL
+        now = time.monotonic()
+        with self._check_lock:
+            last = self._checked.get(str(raw["Id"]))
+            if last is not None and now - last < interval:
+                return False
+            self._checked[str(raw["Id"])] = now
+        return True
+
+    def run_healthcheck(self, container_id: str) -> str:
+        """Run the container's check once (libpod: `GET /libpod/containers/{id}/healthcheck`),
+        recorded in its `State.Health` as Podman's timer would; the status it gives."""
+        url = f"{self.base_url_for_libpod()}/containers/{container_id}/healthcheck"
+        with engine_errors(f"running the health check of container {container_id[:12]}"):
+            response = self.api.get(url)
+            if response.status_code >= 400:
+                return ""
+        try:
+            return str(json.loads(response.text or "{}").get("Status") or "")
+        except ValueError:
+            return ""
+
+    def base_url_for_libpod(self) -> str:
+        """The libpod API's root on this connection (`…/v4.0.0/libpod`)."""
+        return f"{self.api.base_url}/v{self.podman_version}/libpod"
+
+
+def connect_engine(context: str | None = None) -> DockerEngine:
+    """The engine the docker CLI would use (`--context NAME` when given); a `PodmanEngine`
+    when it answers as Podman."""
+    engine = DockerEngine.from_env(context)
+    with engine_errors("reading the engine's version"):
+        version = podman_version(engine.api.version())
+    return PodmanEngine.adopt(engine, version) if version is not None else engine
