@@ -31,14 +31,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import docker
-
-from stackup.engine.docker import connect as conn
 from stackup.engine.docker import payloads
 from stackup.engine.docker.calls import engine_errors, mutating
 from stackup.engine.docker.engine import DockerEngine
 from stackup.engine.docker.leases import LEASE_IMAGE_REPOSITORY, LEASE_IMAGE_TAG, DockerLeases
-from stackup.engine.interface import ContainerSpec, ContainerState
+from stackup.engine.interface import ContainerProcess, ContainerSpec, ContainerState
 from stackup.engine.observed import LiveConfig, Observed
 from stackup.errors import EngineError
 from stackup.model import labels
@@ -86,6 +83,11 @@ class PodmanLeases(DockerLeases):
             self.api.tag(image_id, f"{LOCAL_REGISTRY}{LEASE_IMAGE_REPOSITORY}", LEASE_IMAGE_TAG)
 
 
+def _health_words(health: str) -> str:
+    """As Docker's status writes it: `healthy`, `unhealthy`, `health: starting`."""
+    return "health: starting" if health == "starting" else health
+
+
 def _empty_tar() -> bytes:
     out = io.BytesIO()
     tarfile.open(fileobj=out, mode="w").close()
@@ -95,8 +97,8 @@ def _empty_tar() -> bytes:
 class PodmanEngine(DockerEngine):
     """A Podman engine: `DockerEngine` with Podman's differences handled (module docstring)."""
 
-    def __init__(self, client: docker.DockerClient, endpoint: conn.Endpoint | None = None) -> None:
-        super().__init__(client, endpoint)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.leases = PodmanLeases(self.api)
         self.podman_version = "?"
         self._checked: dict[str, float] = {}  # container ID → when stackup last ran its check
@@ -128,20 +130,42 @@ class PodmanEngine(DockerEngine):
         if has_registry(image) or "/" not in image.split("@")[0]:
             return image  # Podman finds `nginx:1.27` as `localhost/nginx:1.27` by itself
         local = LOCAL_REGISTRY + image
-        try:
-            self.api.inspect_image(local)  # type: ignore[no-untyped-call]
-        except docker.errors.APIError:
-            return image
-        return local
+        return local if self.images.image_id(local) is not None else image
 
     def observe(self, project: str) -> Observed:
+        """The snapshot, with local images also under the names a stack file gives them, and
+        each container's health in its status as Docker's list has it ("Up 3 minutes
+        (healthy)"): Podman's compat list leaves it out, its libpod list has it (one more
+        request)."""
         observed = super().observe(project)
         images = dict(observed.images)
         for name, image_id in observed.images.items():
             alias = local_alias(name)
             if alias is not None:
                 images.setdefault(alias, image_id)
-        return dataclasses.replace(observed, images=images)
+        health = self._health_by_id(project)
+        containers = tuple(
+            dataclasses.replace(c, status=f"{c.status} ({_health_words(health[c.id])})")
+            if health.get(c.id) and c.health is None
+            else c
+            for c in observed.containers
+        )
+        return dataclasses.replace(observed, images=images, containers=containers)
+
+    def _health_by_id(self, project: str) -> dict[str, str]:
+        """Container ID → its health ("healthy", "unhealthy", "starting") from libpod's list."""
+        filters = json.dumps({"label": [f"{labels.PROJECT}={project}"]})
+        with engine_errors(f"listing the health of project {project!r}"):
+            response = self.api.get(
+                f"{self.base_url_for_libpod()}/containers/json",
+                params={"all": "true", "filters": filters},
+            )
+            found = self.api._result(response, True)  # type: ignore[attr-defined]
+        return {
+            str(c.get("Id")): str(c.get("Status") or "")
+            for c in found or []
+            if c.get("Status") in ("healthy", "unhealthy", "starting")
+        }
 
     def image_id(self, image: str) -> str | None:
         return super().image_id(self.local_name(image))
@@ -157,6 +181,16 @@ class PodmanEngine(DockerEngine):
         return super().create_container(
             dataclasses.replace(spec, image=self.local_name(spec.image))
         )
+
+    def processes(self, container: str) -> tuple[ContainerProcess, ...]:
+        # Podman 4.3's compat `top` answers 200 with an empty body; libpod's lists them.
+        with engine_errors(f"listing the processes of container {container}"):
+            response = self.api.get(
+                f"{self.base_url_for_libpod()}/containers/{container}/top",
+                params={"stream": "false"},
+            )
+            raw = self.api._result(response, True)  # type: ignore[attr-defined]
+        return payloads.processes_from_top(raw, container)
 
     # ------------------------------------------------------------------ no in-place update
 
