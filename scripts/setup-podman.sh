@@ -23,7 +23,7 @@ set -euo pipefail
 PODMAN_DIR="$STACKUP_STATE_DIR/podman"
 PODMAN_SOCKET="${STACKUP_PODMAN_SOCKET:-/run/podman/podman.sock}"
 PODMAN_PIDFILE="$PODMAN_DIR/service.pid"
-PODMAN_IMAGES=(nginx:1.25 nginx:1.27 nginx:stable nginx:latest busybox:latest busybox:1.36)
+PODMAN_IMAGES=(nginx:1.25 nginx:1.27 nginx:stable nginx:latest busybox:latest busybox:1.36 busybox:stable)
 WAIT="${STACKUP_ENGINE_WAIT:-60}"
 mkdir -p "$PODMAN_DIR"
 

@@ -19,7 +19,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from stackup.engine.docker.calls import engine_errors
+from stackup.engine.docker.calls import engine_errors, name_taken
 from stackup.engine.interface import Lease
 from stackup.errors import EngineError
 from stackup.model import labels
@@ -52,7 +52,7 @@ class DockerLeases:
                             network_disabled=True,
                         )
                     except docker.errors.APIError as exc:
-                        if exc.status_code == 409:  # the name is taken: someone holds it
+                        if name_taken(exc):  # the name is taken: someone holds it
                             return None
                         raise
                 return str(created["Id"])

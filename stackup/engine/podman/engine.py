@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import tarfile
 import threading
 import time
@@ -35,7 +36,7 @@ from stackup.engine.docker import payloads
 from stackup.engine.docker.calls import engine_errors, mutating
 from stackup.engine.docker.engine import DockerEngine
 from stackup.engine.docker.leases import LEASE_IMAGE_REPOSITORY, LEASE_IMAGE_TAG, DockerLeases
-from stackup.engine.interface import ContainerProcess, ContainerSpec, ContainerState
+from stackup.engine.interface import ContainerProcess, ContainerSpec, ContainerState, VolumeSpec
 from stackup.engine.observed import LiveConfig, Observed
 from stackup.errors import EngineError
 from stackup.model import labels
@@ -71,21 +72,21 @@ class PodmanLeases(DockerLeases):
     image = f"{LOCAL_REGISTRY}{LEASE_IMAGE_REPOSITORY}:{LEASE_IMAGE_TAG}"
 
     def _make_image(self) -> None:
-        # Podman's compat import names the image `docker.io/<repository>:latest` whatever the
-        # tag asked: the image is tagged by the ID the import answers with.
+        # Podman's compat import names the image `<repository>:latest` whatever the tag asked:
+        # the image is tagged by the ID the import answers with.
         with engine_errors(f"making the lock's image {self.image}"):
             answer = self.api.import_image_from_data(
                 _empty_tar(),
-                repository=LEASE_IMAGE_REPOSITORY,
+                repository=f"{LOCAL_REGISTRY}{LEASE_IMAGE_REPOSITORY}",
                 changes=[f"LABEL {labels.LEASE}-image={LEASE_IMAGE_TAG}"],
             )
             image_id = json.loads(str(answer).splitlines()[-1]).get("id") or ""
             self.api.tag(image_id, f"{LOCAL_REGISTRY}{LEASE_IMAGE_REPOSITORY}", LEASE_IMAGE_TAG)
 
 
-def _health_words(health: str) -> str:
-    """As Docker's status writes it: `healthy`, `unhealthy`, `health: starting`."""
-    return "health: starting" if health == "starting" else health
+# Podman's default network, which Docker calls `bridge` (`network_mode: bridge` lands there).
+DEFAULT_NETWORK = "podman"
+_PORT = re.compile(r"port (?P<host>[0-9.]+|\[[0-9a-fA-F:.]*\]):(?P<port>\d+)")
 
 
 def _empty_tar() -> bytes:
@@ -133,32 +134,59 @@ class PodmanEngine(DockerEngine):
         return local if self.images.image_id(local) is not None else image
 
     def observe(self, project: str) -> Observed:
-        """The snapshot, with local images also under the names a stack file gives them, and
-        each container's health in its status as Docker's list has it ("Up 3 minutes
-        (healthy)"): Podman's compat list leaves it out, its libpod list has it (one more
-        request)."""
+        """The snapshot, with local images also under the names a stack file gives them."""
         observed = super().observe(project)
         images = dict(observed.images)
         for name, image_id in observed.images.items():
             alias = local_alias(name)
             if alias is not None:
                 images.setdefault(alias, image_id)
-        health = self._health_by_id(project)
-        containers = tuple(
-            dataclasses.replace(c, status=f"{c.status} ({_health_words(health[c.id])})")
-            if health.get(c.id) and c.health is None
-            else c
-            for c in observed.containers
-        )
-        return dataclasses.replace(observed, images=images, containers=containers)
+        return dataclasses.replace(observed, images=images)
 
-    def _health_by_id(self, project: str) -> dict[str, str]:
+    def list_containers(
+        self, *, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
+    ) -> list[dict[str, Any]]:
+        """Podman's compat list, as Docker's shows the same containers: the health in the
+        status ("Up 3 minutes (healthy)", from libpod's list: one more request), no ports held
+        by a container that is not running, the image as
+        the stack file names it (not `localhost/…`), the default network as `bridge`, and a
+        container without networks on the mode it has (`none`, `host`: from its inspect,
+        since the list has no HostConfig)."""
+        found = super().list_containers(all=all, filters=filters)
+        if not found:
+            return found
+        health = self._health_by_id(all, filters or {})
+        return [self._as_docker_lists(raw, health.get(str(raw.get("Id")), "")) for raw in found]
+
+    def _as_docker_lists(self, raw: dict[str, Any], health: str) -> dict[str, Any]:
+        raw = dict(raw)
+        if health and "(" not in str(raw.get("Status", "")):
+            words = "health: starting" if health == "starting" else health
+            raw["Status"] = f"{raw.get('Status', '')} ({words})"
+        if raw.get("State") not in ("running", "paused"):
+            raw["Ports"] = []  # Podman lists a stopped container's ports; Docker, none held
+        alias = local_alias(str(raw.get("Image", "")))
+        if alias is not None:
+            raw["Image"] = alias
+        settings = dict(raw.get("NetworkSettings") or {})
+        networks = dict(settings.get("Networks") or {})
+        if DEFAULT_NETWORK in networks:
+            networks["bridge"] = networks.pop(DEFAULT_NETWORK)
+        if not networks:
+            with engine_errors(f"inspecting container {raw.get('Id')}", missing_ok=True):
+                mode = self.api.inspect_container(raw["Id"])["HostConfig"].get("NetworkMode")
+                if mode in ("none", "host"):
+                    networks[mode] = {}
+        raw["NetworkSettings"] = {**settings, "Networks": networks}
+        return raw
+
+    def _health_by_id(self, all: bool, filters: Mapping[str, str | list[str]]) -> dict[str, str]:
         """Container ID → its health ("healthy", "unhealthy", "starting") from libpod's list."""
-        filters = json.dumps({"label": [f"{labels.PROJECT}={project}"]})
-        with engine_errors(f"listing the health of project {project!r}"):
+        as_lists = {k: [v] if isinstance(v, str) else list(v) for k, v in filters.items()}
+        with engine_errors("listing the health of containers"):
             response = self.api.get(
                 f"{self.base_url_for_libpod()}/containers/json",
-                params={"all": "true", "filters": filters},
+                params={"all": str(all).lower(), "filters": json.dumps(as_lists)},
             )
             found = self.api._result(response, True)  # type: ignore[attr-defined]
         return {
@@ -178,9 +206,42 @@ class PodmanEngine(DockerEngine):
 
     @mutating
     def create_container(self, spec: ContainerSpec) -> str:
+        # A volume a mount creates gets no labels from Podman (it ignores the mount's
+        # VolumeOptions.Labels): made first, labelled, as Docker would make it.
+        for mount in spec.mounts:
+            if mount.type == "volume" and mount.source and mount.volume_labels:
+                self._ensure_volume(VolumeSpec(mount.source, dict(mount.volume_labels)))
         return super().create_container(
             dataclasses.replace(spec, image=self.local_name(spec.image))
         )
+
+    def _ensure_volume(self, spec: VolumeSpec) -> None:
+        try:
+            with engine_errors(f"inspecting volume {spec.name}"):
+                self.api.inspect_volume(spec.name)
+                return
+        except EngineError:
+            pass
+        self.create_volume(spec)
+
+    @mutating
+    def start_container(self, container: str) -> None:
+        """Docker refuses a port another container holds as "already allocated"; Podman's
+        runtime only finds the address in use: said as Docker says it, naming the holder."""
+        try:
+            super().start_container(container)
+        except EngineError as exc:
+            held = _PORT.search(str(exc))
+            if held is None or "already in use" not in str(exc):
+                raise
+            port = f"{held['host']}:{held['port']}"
+            for name, ports in self.published_ports().items():
+                if any(p.startswith(port + "->") for p in ports):
+                    raise EngineError(
+                        f"starting container {container}: port {port} is already allocated "
+                        f"(by container {name})"
+                    ) from exc
+            raise
 
     def processes(self, container: str) -> tuple[ContainerProcess, ...]:
         # Podman 4.3's compat `top` answers 200 with an empty body; libpod's lists them.
