@@ -10,12 +10,14 @@ is removed by its project label at the end, pass or fail (`podman_project`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import textwrap
 from pathlib import Path
 
 import docker
+import docker.errors
 
 from tests.engine.conftest import Podman
 from tests.engine.helpers import PROJECT_LABEL, ROOT, StackDir, free_port, http_get, stackup
@@ -285,3 +287,42 @@ def test_a_bind_mounted_nginx_config_edit_is_validated_and_reloaded(
     wait_header(url, "X-Version", "two")
     assert podman.client.api.inspect_container(name)["Id"] == before
     assert "No changes" in stackup("diff", cwd=d.path, env=env).stdout
+
+
+BUILD = """
+name: {project}
+services:
+  app:
+    image: {image}
+    build: ./app
+  other:
+    image: {image}
+    command: ["sleep", "3600"]
+"""
+
+
+def test_build_on_podman_makes_one_image_both_services_run(
+    podman: Podman, podman_project: str, tmp_stack_dir: StackDir
+) -> None:
+    """`build:` through Podman's compat build, the image a service builds shared with the
+    service that only names it (built once, never pulled), and no change after."""
+    d = tmp_stack_dir
+    image = f"local/{podman_project}:dev"
+    d.write(
+        'FROM busybox:latest\nRUN echo built > /built.txt\nCMD ["sleep", "3600"]\n',
+        "app/Dockerfile",
+    )
+    d.write(BUILD.format(project=podman_project, image=image))
+    try:
+        up = stackup("up", cwd=d.path, env=podman.env)
+        assert up.stdout.count(f"⚒ image {image}") == 1, up.stdout
+        for service in ("app", "other"):
+            out = stackup("exec", service, "cat", "/built.txt", cwd=d.path, env=podman.env)
+            assert out.stdout.strip() == "built"
+        clean = stackup("diff", "--exit-code", cwd=d.path, env=podman.env, check=False)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+    finally:
+        stackup("down", cwd=d.path, env=podman.env, check=False)
+        for name in (image, f"docker.io/{image}", f"localhost/{image}"):
+            with contextlib.suppress(docker.errors.APIError):
+                podman.client.images.remove(name, force=True)
