@@ -23,6 +23,7 @@ What differs, observed on Debian 12's podman 4.3.1 (API 1.41), and what this ada
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import io
 import json
 import re
@@ -87,6 +88,25 @@ class PodmanLeases(DockerLeases):
 # Podman's default network, which Docker calls `bridge` (`network_mode: bridge` lands there).
 DEFAULT_NETWORK = "podman"
 _PORT = re.compile(r"port (?P<host>[0-9.]+|\[[0-9a-fA-F:.]*\]):(?P<port>\d+)")
+
+
+def _parse_time(text: str) -> float | None:
+    """Seconds since the epoch of Podman's RFC 3339 time (nanoseconds, `Z` or an offset)."""
+    found = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if found is None:
+        return None
+    zone = "+00:00" if found[3] == "Z" else found[3]
+    fraction = float(found[2]) if found[2] else 0.0
+    return datetime.datetime.fromisoformat(found[1] + zone).timestamp() + fraction
+
+
+def _age(seconds: float) -> str:
+    """`12s`, `3m`, `2h`, `4d`: as `docker ps` rounds an age."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _empty_tar() -> bytes:
@@ -296,6 +316,18 @@ class PodmanEngine(DockerEngine):
                 return False
             self._checked[str(raw["Id"])] = now
         return True
+
+    def health_checked(self, container_id: str) -> str:
+        """How long ago the container's check last ran ("checked 3m ago"; "never checked"):
+        Podman's health is only as fresh as the last time stackup ran the check."""
+        with engine_errors(f"inspecting container {container_id}", missing_ok=True):
+            raw = self.api.inspect_container(container_id)
+            log = ((raw.get("State") or {}).get("Health") or {}).get("Log") or []
+            ended = _parse_time(str(log[-1].get("End") or "")) if log else None
+            if ended is None:
+                return "never checked"
+            return f"checked {_age(time.time() - ended)} ago"
+        return ""
 
     def run_healthcheck(self, container_id: str) -> str:
         """Run the container's check once (libpod: `GET /libpod/containers/{id}/healthcheck`),

@@ -369,6 +369,13 @@ class EngineTarget:
         left = self.engine.observe(project).containers
         configfiles.prune_records(configfiles.store_dir(project), (c.id for c in left))
 
+    def _health(self, c: ObservedContainer) -> str:
+        """The container's health; on Podman with its age ("healthy, checked 3m ago"): Podman
+        runs no checks without systemd, so it is as old as stackup's last run of the check."""
+        if c.health and isinstance(self.engine, PodmanEngine):
+            return f"{c.health}, {self.engine.health_checked(c.id)}"
+        return c.health or ""
+
     def ps(self, project: str, services: tuple[str, ...], show_all: bool) -> Listing:
         rows = tuple(
             {
@@ -376,7 +383,7 @@ class EngineTarget:
                 "name": c.name,
                 "state": _state(c),
                 "exit_code": c.exit_code,
-                "health": c.health or "",
+                "health": self._health(c),
                 "status": c.status,
                 "image": c.image,
                 "ports": list(c.ports),

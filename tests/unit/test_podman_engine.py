@@ -1,0 +1,64 @@
+"""The Podman engine variant's pure parts: recognising Podman, its local image names, the
+age of a health check, and the target kind over it (no in-place update, and the reason)."""
+
+from __future__ import annotations
+
+import datetime
+
+from stackup.engine.podman import engine as podman
+from stackup.targets.engine.target import ENGINE, REMOTE_ENGINE, in_place_refusal, podman_kind
+from stackup.targets.target import Capability
+
+PODMAN_VERSION = {
+    "Components": [
+        {"Name": "Podman Engine", "Version": "4.3.1"},
+        {"Name": "Conmon", "Version": "conmon version 2.1.6"},
+    ],
+    "Version": "4.3.1",
+    "ApiVersion": "1.41",
+}
+DOCKER_VERSION = {
+    "Components": [{"Name": "Engine", "Version": "20.10.24+dfsg1"}],
+    "Version": "20.10.24+dfsg1",
+}
+
+
+def test_podman_is_recognised_by_its_version_components() -> None:
+    assert podman.podman_version(PODMAN_VERSION) == "4.3.1"
+    assert podman.podman_version(DOCKER_VERSION) is None
+    assert podman.podman_version({}) is None
+
+
+def test_local_image_names() -> None:
+    assert podman.local_alias("localhost/local/app:dev") == "local/app:dev"
+    assert podman.local_alias("localhost/nginx:1.27") == "nginx:1.27"
+    assert podman.local_alias("docker.io/library/nginx:1.27") is None
+    assert podman.has_registry("localhost/app:1")
+    assert podman.has_registry("127.0.0.1:5000/app:1")
+    assert podman.has_registry("registry.example/app")
+    assert not podman.has_registry("local/app:dev")
+    assert not podman.has_registry("nginx:1.27")
+
+
+def test_the_age_of_a_health_check() -> None:
+    when = podman._parse_time("2026-12-06T03:28:51.176144543Z")
+    expected = datetime.datetime(2026, 12, 6, 3, 28, 51, tzinfo=datetime.UTC).timestamp()
+    assert when is not None and abs(when - (expected + 0.176144543)) < 1e-6
+    assert podman._parse_time("2026-12-06T05:28:51+02:00") == expected
+    assert podman._parse_time("") is None
+    assert [podman._age(s) for s in (0, 59, 60, 3 * 60 + 59, 7200, 3 * 86400)] == [
+        "0s", "59s", "1m", "3m", "2h", "3d",
+    ]  # fmt: skip
+
+
+def test_a_target_over_podman_lacks_in_place_update_and_says_why() -> None:
+    for kind in (ENGINE, REMOTE_ENGINE):
+        over_podman = podman_kind(kind, "Podman 4.3")
+        assert not over_podman.supports(Capability.IN_PLACE_UPDATE)
+        assert over_podman.capabilities == kind.capabilities - {Capability.IN_PLACE_UPDATE}
+        assert (
+            in_place_refusal(over_podman)
+            == "Podman 4.3 cannot update a running container; recreating"
+        )
+    assert in_place_refusal(ENGINE) == ""
+    assert not podman_kind(REMOTE_ENGINE, "Podman 4.3").supports(Capability.WATCH)
