@@ -328,3 +328,61 @@ def test_build_on_podman_makes_one_image_both_services_run(
         for name in (image, f"docker.io/{image}", f"localhost/{image}"):
             with contextlib.suppress(docker.errors.APIError):
                 podman.client.images.remove(name, force=True)
+
+
+def test_import_container_writes_what_the_podman_container_was_given(
+    podman: Podman, podman_project: str, tmp_stack_dir: StackDir
+) -> None:
+    """Podman's inspect adds defaults Docker's does not (pids limit, shm size, environment,
+    stop timeout, working directory, `localhost/` image names): none of them is written."""
+    name = f"{podman_project}-imported"
+    podman.client.containers.run(
+        "nginx:1.27",
+        name=name,
+        environment={"FOO": "bar"},
+        mem_limit="64m",
+        labels={PROJECT_LABEL: podman_project},
+        detach=True,
+    )
+    out = stackup("import", "container", name, cwd=tmp_stack_dir.path, env=podman.env).stdout
+    assert "image: nginx:1.27" in out
+    assert "FOO: bar" in out and "mem_limit:" in out
+    for podman_default in (
+        "container: podman",
+        "HOSTNAME",
+        "TERM",
+        "pids_limit",
+        "shm_size",
+        "stop_grace_period",
+        "working_dir",
+        "stop_signal",
+        "runtime",
+        "pid:",
+    ):
+        assert podman_default not in out, out
+
+
+def test_a_container_stops_gracefully_as_on_docker(
+    podman: Podman, podman_project: str, tmp_stack_dir: StackDir
+) -> None:
+    """Podman stores a stop timeout of 0 for a container created without one and kills it at
+    once; stackup gives it Docker's 10 s, so a process that handles SIGTERM exits cleanly."""
+    d = tmp_stack_dir
+    d.write(
+        textwrap.dedent(
+            f"""
+            name: {podman_project}
+            services:
+              app:
+                image: busybox:latest
+                command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+            """
+        )
+    )
+    stackup("up", cwd=d.path, env=podman.env)
+    stackup("stop", cwd=d.path, env=podman.env)
+    state = podman.client.api.inspect_container(f"{podman_project}-app-1")["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 0)
+    # The stop timeout stackup gave it is not a change of the spec: only a start is planned.
+    diff = stackup("diff", cwd=d.path, env=podman.env).stdout
+    assert "0 to recreate" in diff and "1 to start" in diff, diff

@@ -62,3 +62,69 @@ def test_a_target_over_podman_lacks_in_place_update_and_says_why() -> None:
         )
     assert in_place_refusal(ENGINE) == ""
     assert not podman_kind(REMOTE_ENGINE, "Podman 4.3").supports(Capability.WATCH)
+
+
+# Recorded from Debian 12's podman 4.3.1 (`podman run -d -p 127.0.0.1:18977:80 -e FOO=bar
+# --memory 64m nginx:1.27`, inspected through the compat API), the parts that differ.
+PODMAN_INSPECT = {
+    "Id": "6651d5fb4bf4" + "0" * 52,
+    "Config": {
+        "Env": [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM=xterm",
+            "container=podman",
+            "FOO=bar",
+            "HOME=/root",
+            "HOSTNAME=6651d5fb4bf4",
+        ],
+        "StopSignal": "3",
+        "StopTimeout": 10,
+        "WorkingDir": "/",
+        "Image": "localhost/nginx:1.27",
+        "Hostname": "6651d5fb4bf4",
+        "User": "",
+        "Tty": False,
+    },
+    "HostConfig": {
+        "PortBindings": {"80/tcp": None, "81/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18977"}]},
+        "PidsLimit": 2048,
+        "ShmSize": 65536000,
+        "Memory": 67108864,
+        "MemorySwap": 134217728,
+        "Ulimits": [
+            {"Name": "RLIMIT_NOFILE", "Hard": 20000, "Soft": 20000},
+            {"Name": "RLIMIT_NPROC", "Hard": 32768, "Soft": 32768},
+        ],
+        "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
+        "PidMode": "private",
+        "Runtime": "oci",
+        "UTSMode": "private",
+    },
+    "NetworkSettings": {
+        "Networks": {"podman": {"NetworkID": "podman", "Aliases": ["6651d5fb4bf4"]}}
+    },
+}
+
+
+def test_podmans_inspect_reads_as_dockers_for_the_same_request() -> None:
+    shaped = podman.docker_shaped_inspect(PODMAN_INSPECT)
+    config, host = shaped["Config"], shaped["HostConfig"]
+    assert config["Env"] == [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "FOO=bar",
+    ]
+    assert (config["StopSignal"], config["WorkingDir"], config["Image"]) == (
+        "SIGQUIT", "", "nginx:1.27",
+    )  # fmt: skip
+    assert "StopTimeout" not in config
+    assert (host["PidsLimit"], host["ShmSize"]) == (0, 64 * 1024 * 1024)
+    assert host["PortBindings"] == {"81/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18977"}]}
+    assert (host["PidMode"], host["Runtime"], host["UTSMode"]) == ("", "", "")
+    assert host["RestartPolicy"]["Name"] == "no"
+    assert [u["Name"] for u in host["Ulimits"]] == ["nofile", "nproc"]
+    assert host["MemorySwap"] == 2 * host["Memory"]  # as `docker run -m` sets it
+    assert list(shaped["NetworkSettings"]["Networks"]) == ["bridge"]
+    # What the container was given stays: a terminal's TERM, another user's HOME.
+    given = {**PODMAN_INSPECT["Config"], "Tty": True, "User": "www-data"}
+    kept = podman.docker_shaped_inspect({**PODMAN_INSPECT, "Config": given})["Config"]["Env"]
+    assert "TERM=xterm" in kept and "HOME=/root" in kept

@@ -22,11 +22,13 @@ What differs, observed on Debian 12's podman 4.3.1 (API 1.41), and what this ada
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import io
 import json
 import re
+import signal
 import tarfile
 import threading
 import time
@@ -88,6 +90,71 @@ class PodmanLeases(DockerLeases):
 # Podman's default network, which Docker calls `bridge` (`network_mode: bridge` lands there).
 DEFAULT_NETWORK = "podman"
 _PORT = re.compile(r"port (?P<host>[0-9.]+|\[[0-9a-fA-F:.]*\]):(?P<port>\d+)")
+
+
+# What Podman's inspect adds to a container that Docker's does not, by default: read as if
+# the container had been given nothing (`import container` writes only what was given).
+PODMAN_PIDS_LIMIT = 2048
+PODMAN_SHM_SIZE = 65536000
+# Through the compat API 0, through `podman run` 10 (Docker's default): neither was given.
+DOCKER_STOP_TIMEOUT = 10
+PODMAN_STOP_TIMEOUTS = (0, DOCKER_STOP_TIMEOUT)
+PODMAN_ENV = ("container=podman",)
+
+
+def docker_shaped_inspect(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A container's inspect as Docker shows one created with the same request: without
+    Podman's defaults (PidsLimit 2048, ShmSize 65536000, StopTimeout 0 or 10, the image's
+    exposed ports as bindings to nothing, PidMode "private",
+    Runtime "oci", WorkingDir "/", RestartPolicy "", the environment Podman adds:
+    `container=podman`, `HOSTNAME`, `TERM` without a terminal, root's `HOME`), the image as
+    the stack file names it, the stop signal by name, ulimits under Docker's names, the
+    default network as `bridge`."""
+    out = dict(raw)
+    config = dict(out.get("Config") or {})
+    host = dict(out.get("HostConfig") or {})
+    hostname = str(config.get("Hostname") or "")
+    added = {*PODMAN_ENV, f"HOSTNAME={hostname}"}
+    if not config.get("Tty"):
+        added.add("TERM=xterm")
+    if str(config.get("User") or "") in ("", "root", "0"):
+        added.add("HOME=/root")
+    config["Env"] = [e for e in config.get("Env") or [] if e not in added]
+    alias = local_alias(str(config.get("Image") or ""))
+    if alias is not None:
+        config["Image"] = alias
+    if config.get("WorkingDir") == "/":
+        config["WorkingDir"] = ""
+    if config.get("StopTimeout") in PODMAN_STOP_TIMEOUTS:
+        config.pop("StopTimeout")
+    stop = str(config.get("StopSignal") or "")
+    if stop.isdigit():
+        with contextlib.suppress(ValueError):  # a number no signal has: left as it is
+            config["StopSignal"] = signal.Signals(int(stop)).name
+    # The image's exposed ports, listed as bindings to nothing: nothing is published.
+    bindings = host.get("PortBindings") or {}
+    host["PortBindings"] = {port: hosts for port, hosts in bindings.items() if hosts}
+    if host.get("PidsLimit") == PODMAN_PIDS_LIMIT:
+        host["PidsLimit"] = 0
+    if host.get("ShmSize") == PODMAN_SHM_SIZE:
+        host["ShmSize"] = 64 * 1024 * 1024
+    for key, default in (("PidMode", "private"), ("Runtime", "oci"), ("UTSMode", "private")):
+        if host.get(key) == default:
+            host[key] = ""
+    restart = dict(host.get("RestartPolicy") or {})
+    if not restart.get("Name"):
+        host["RestartPolicy"] = {**restart, "Name": "no"}
+    host["Ulimits"] = [
+        {**u, "Name": str(u.get("Name", "")).removeprefix("RLIMIT_").lower()}
+        for u in host.get("Ulimits") or []
+    ]
+    settings = dict(out.get("NetworkSettings") or {})
+    networks = dict(settings.get("Networks") or {})
+    if DEFAULT_NETWORK in networks:
+        networks["bridge"] = networks.pop(DEFAULT_NETWORK)
+    settings["Networks"] = networks
+    out.update(Config=config, HostConfig=host, NetworkSettings=settings)
+    return out
 
 
 def _parse_time(text: str) -> float | None:
@@ -215,6 +282,9 @@ class PodmanEngine(DockerEngine):
             if c.get("Status") in ("healthy", "unhealthy", "starting")
         }
 
+    def inspect_raw(self, container: str) -> dict[str, Any]:
+        return docker_shaped_inspect(super().inspect_raw(container))
+
     def image_id(self, image: str) -> str | None:
         return super().image_id(self.local_name(image))
 
@@ -231,8 +301,14 @@ class PodmanEngine(DockerEngine):
         for mount in spec.mounts:
             if mount.type == "volume" and mount.source and mount.volume_labels:
                 self._ensure_volume(VolumeSpec(mount.source, dict(mount.volume_labels)))
+        service = spec.service
+        if service.stop_grace_period is None:
+            # Podman stores a stop timeout of 0 for a container created without one, and
+            # then stops it with SIGKILL at once; Docker waits 10 s for it to exit.
+            grace = datetime.timedelta(seconds=DOCKER_STOP_TIMEOUT)
+            service = service.model_copy(update={"stop_grace_period": grace})
         return super().create_container(
-            dataclasses.replace(spec, image=self.local_name(spec.image))
+            dataclasses.replace(spec, image=self.local_name(spec.image), service=service)
         )
 
     def _ensure_volume(self, spec: VolumeSpec) -> None:
