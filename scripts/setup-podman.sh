@@ -2,8 +2,9 @@
 # Podman beside Docker, for the Podman tests (tests/engine/test_podman*.py) and for users who
 # want to try stackup on Podman (docs/podman.md). Debian 12, as root:
 #
-#   1. install Debian's podman when missing (never replacing docker.io, runc or containerd:
-#      podman takes the runc already there; crun is not installed);
+#   1. install Debian's podman (and curl) when missing, without recommends (never replacing
+#      docker.io, runc or containerd: podman takes the runc already there; crun is not
+#      installed);
 #   2. write its configuration into $STACKUP_STATE_DIR/podman/ (CONTAINERS_CONF,
 #      CONTAINERS_STORAGE_CONF; /etc/containers is left alone): runc (crun fails here with
 #      "cgroups in hybrid mode not supported"), cgroupfs (no systemd), events in a file, and
@@ -29,9 +30,8 @@ mkdir -p "$PODMAN_DIR"
 
 is_root || die "Podman's service for the tests runs as root (rootless is untested: docs/podman.md)"
 
-if ! have podman; then
-  apt_ensure podman
-fi
+# curl: the probe of the socket and of Docker's published port below.
+apt_ensure podman curl
 have podman || die "podman is not on PATH after installing it"
 
 # Configuration of our own, so /etc/containers stays as the package left it.
