@@ -386,3 +386,31 @@ def test_a_container_stops_gracefully_as_on_docker(
     # The stop timeout stackup gave it is not a change of the spec: only a start is planned.
     diff = stackup("diff", cwd=d.path, env=podman.env).stdout
     assert "0 to recreate" in diff and "1 to start" in diff, diff
+
+
+def test_a_local_image_named_without_registry_is_found_never_pulled(
+    podman: Podman, podman_project: str, tmp_stack_dir: StackDir
+) -> None:
+    """Images loaded or built with podman are `localhost/NAME:TAG`; the compat API looks for
+    `local/app:dev` at docker.io. `image: local/app:dev` finds the local one."""
+    d = tmp_stack_dir
+    repository = f"localhost/local/{podman_project}"
+    podman.client.api.tag("busybox:latest", repository, "dev")
+    try:
+        d.write(
+            MEMORY.format(project=podman_project, mem="64m").replace(
+                "busybox:latest", f"local/{podman_project}:dev"
+            )
+        )
+        diff = stackup("diff", cwd=d.path, env=podman.env).stdout
+        assert "↓ image" not in diff and "to pull" not in diff, diff
+        stackup("up", cwd=d.path, env=podman.env)
+        running = podman.client.api.inspect_container(f"{podman_project}-app-1")
+        assert running["State"]["Running"]
+        assert running["Image"] == podman.client.api.inspect_image("busybox:latest")["Id"]
+        clean = stackup("diff", "--exit-code", cwd=d.path, env=podman.env, check=False)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+    finally:
+        stackup("down", cwd=d.path, env=podman.env, check=False)
+        with contextlib.suppress(docker.errors.APIError):
+            podman.client.images.remove(f"{repository}:dev")

@@ -16,8 +16,14 @@ What differs, observed on Debian 12's podman 4.3.1 (API 1.41), and what this ada
   check through `GET /libpod/containers/{id}/healthcheck`, once per interval;
 - inspect shows defaults Docker does not (PidsLimit 2048, ShmSize, MemorySwap, Ulimits,
   RestartPolicy "", extra environment, StopTimeout, the short ID as an alias): stackup compares
-  the applied-spec label, not inspect, so none of them reads as drift;
-- the lock's image is made by an import that ignores its tag: tagged afterwards.
+  the applied-spec label, not inspect, so none of them reads as drift; `inspect_raw` (what
+  `import container` reads) is shaped as Docker's (`docker_shaped_inspect`);
+- a container created without a stop timeout is killed at once by a stop: every container
+  gets Docker's 10 s;
+- the compat list lacks health, HostConfig, and names the default network `podman`; the
+  compat `top` is empty; a name in use is a 500; a volume a mount makes is not labelled:
+  each made to read as Docker's (`list_containers`, `processes`, `leases`, `create_container`).
+The lock's image is made by an import that ignores its tag: tagged afterwards.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stackup.engine.docker import payloads
-from stackup.engine.docker.calls import engine_errors, mutating
+from stackup.engine.docker.calls import counted, engine_errors, mutating
 from stackup.engine.docker.engine import DockerEngine
 from stackup.engine.docker.leases import LEASE_IMAGE_REPOSITORY, LEASE_IMAGE_TAG, DockerLeases
 from stackup.engine.interface import ContainerProcess, ContainerSpec, ContainerState, VolumeSpec
@@ -339,6 +345,7 @@ class PodmanEngine(DockerEngine):
                     ) from exc
             raise
 
+    @counted
     def processes(self, container: str) -> tuple[ContainerProcess, ...]:
         # Podman 4.3's compat `top` answers 200 with an empty body; libpod's lists them.
         with engine_errors(f"listing the processes of container {container}"):
@@ -351,6 +358,7 @@ class PodmanEngine(DockerEngine):
 
     # ------------------------------------------------------------------ no in-place update
 
+    @counted
     def live_configs(self, container_ids: Sequence[str]) -> Mapping[str, LiveConfig]:
         # Nothing can change these settings under the label (no compat update; libpod's
         # leaves inspect as it was), and inspect adds defaults (PidsLimit 2048): the label
@@ -366,6 +374,7 @@ class PodmanEngine(DockerEngine):
 
     # ------------------------------------------------------------------ health checks
 
+    @counted
     def inspect_container(self, container: str) -> ContainerState:
         """The container's state, its health check run first when one is due: Podman runs
         checks only through systemd timers, so without systemd stackup runs them while it
