@@ -113,6 +113,24 @@ leftovers() {
       sed 's/^/volume /'
   } | awk '$3 ~ /^sut-/ || $4 ~ /^sut-/ { print $1 " " $2 " (project " ($3 ~ /^sut-/ ? $3 : $4) ")" }' |
     sort
+  podman_leftovers
+}
+# The same in Podman (the Podman tests' projects), through its own configuration; networks
+# by name (`<project>_<network>`: podman 4.3 cannot print one label of a network).
+podman_leftovers() {
+  [ -f "$STACKUP_STATE_DIR/podman/env" ] && have podman || return 0
+  (
+    # shellcheck disable=SC1091
+    . "$STACKUP_STATE_DIR/podman/env"
+    {
+      podman ps -a --format '{{.Names}} {{index .Labels "io.stackup.project"}}' |
+        awk '$2 ~ /^sut-/ { print "podman container " $1 " (project " $2 ")" }'
+      podman volume ls --format '{{.Name}} {{index .Labels "io.stackup.project"}}' |
+        awk '$2 ~ /^sut-/ { print "podman volume " $1 " (project " $2 ")" }'
+      podman network ls --format '{{.Name}}' |
+        awk -F_ '$1 ~ /^sut-/ { print "podman network " $0 " (project " $1 ")" }'
+    } 2>/dev/null | sort || true
+  )
 }
 leftovers_before="$(leftovers)"
 # Anonymous volumes carry no label; unused ones that appear during the run were left by it.

@@ -92,6 +92,8 @@ class PodmanLeases(DockerLeases):
             )
             image_id = json.loads(str(answer).splitlines()[-1]).get("id") or ""
             self.api.tag(image_id, f"{LOCAL_REGISTRY}{LEASE_IMAGE_REPOSITORY}", LEASE_IMAGE_TAG)
+            # Only the tag stackup looks for stays (removing a name of a tagged image untags).
+            self.api.remove_image(f"{LOCAL_REGISTRY}{LEASE_IMAGE_REPOSITORY}:latest")
 
 
 # Podman's default network, which Docker calls `bridge` (`network_mode: bridge` lands there).
