@@ -103,7 +103,8 @@ step "mypy --strict stackup"
 .venv/bin/mypy --strict stackup || failures+=("mypy")
 
 # Resources of test projects (sut-*) present before the run: reported, not blamed on it.
-leftovers() {
+leftovers() { { docker_leftovers && podman_leftovers; } | sort; }
+docker_leftovers() {
   {
     docker ps -a --format '{{.Names}} {{.Label "io.stackup.project"}} {{.Label "com.docker.compose.project"}}' |
       sed 's/^/container /'
@@ -113,7 +114,6 @@ leftovers() {
       sed 's/^/volume /'
   } | awk '$3 ~ /^sut-/ || $4 ~ /^sut-/ { print $1 " " $2 " (project " ($3 ~ /^sut-/ ? $3 : $4) ")" }' |
     sort
-  podman_leftovers
 }
 # The same in Podman (the Podman tests' projects), through its own configuration; networks
 # by name (`<project>_<network>`: podman 4.3 cannot print one label of a network).
