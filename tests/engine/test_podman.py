@@ -76,7 +76,11 @@ def test_the_seed_stack_is_served_from_podman_and_nothing_drifts(
         f"container {name}",
         f"network {podman_project}_default",
     ]
-    assert [c.name for c in docker_client.containers.list(all=True)].count(name) == 0
+    # The raw list (no inspect of each: other people's containers come and go on dockerd).
+    in_dockerd = docker_client.api.containers(
+        all=True, filters={"label": f"{PROJECT_LABEL}={podman_project}"}
+    )
+    assert [c["Names"] for c in in_dockerd] == [[f"/{podman_project}-dockerd-bystander"]]
 
     # Podman's inspect shapes (PidsLimit 2048, ShmSize, Ulimits, RestartPolicy "", …) are
     # no changes: the plan is empty right after `up`.
@@ -156,8 +160,10 @@ def test_a_db_never_healthy_fails_up_wait_naming_it_and_app_never_starts(
     assert "db is unhealthy" in up.stdout + up.stderr
     rows = _ps(d, podman)
     assert str(rows["db"]["health"]).startswith("unhealthy, checked "), rows["db"]
-    app = [c for c in podman.client.containers.list(all=True) if c.name.endswith("-app-1")]
-    app = [c for c in app if c.name.startswith(podman_project)]
+    mine = podman.client.containers.list(
+        all=True, filters={"label": f"{PROJECT_LABEL}={podman_project}"}
+    )
+    app = [c for c in mine if c.name == f"{podman_project}-app-1"]
     # Never started: either not created, or created and never run.
     assert all(c.attrs["State"]["StartedAt"].startswith("0001-01-01") for c in app), [
         c.attrs["State"] for c in app
