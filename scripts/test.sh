@@ -18,6 +18,7 @@ cd "$STACKUP_ROOT"
 TEST_DEBS=(docker-registry docker-compose graphviz chromium)
 
 started_dockerd=""
+started_podman=""
 cleaned=0
 
 stop_daemons() {
@@ -31,6 +32,11 @@ stop_daemons() {
     kill -TERM -- "-$pid" 2>/dev/null || stop_pid "$pid" 10
   fi
   rm -f "$STACKUP_REGISTRY_PIDFILE"
+  # Podman's service, only when this run started it (scripts/setup-podman.sh).
+  if [ -n "$started_podman" ]; then
+    say "stopping the podman service this script started (pid $started_podman)"
+    stop_pid "$started_podman" 30
+  fi
   # No test signals this dockerd (the engine-restart test restarts one of its own), so the
   # one running now is the one this script started.
   if [ -n "$started_dockerd" ]; then
@@ -66,6 +72,15 @@ remote_t0=$SECONDS
 bash scripts/build-remote-host.sh
 say "remote host image ready in $((SECONDS - remote_t0))s"
 
+# Podman beside Docker for the Podman tests (tests/engine/test_podman*.py): installed from
+# Debian when missing, its service started here and stopped at the end.
+step "podman"
+podman_pidfile="$STACKUP_STATE_DIR/podman/service.pid"
+before="$(pidfile_pid "$podman_pidfile" || true)"
+bash scripts/setup-podman.sh
+after="$(pidfile_pid "$podman_pidfile" || true)"
+if [ -n "$after" ] && [ "$after" != "$before" ]; then started_podman="$after"; fi
+
 step "virtualenv"
 bash scripts/install.sh
 
@@ -88,7 +103,8 @@ step "mypy --strict stackup"
 .venv/bin/mypy --strict stackup || failures+=("mypy")
 
 # Resources of test projects (sut-*) present before the run: reported, not blamed on it.
-leftovers() {
+leftovers() { { docker_leftovers && podman_leftovers; } | sort; }
+docker_leftovers() {
   {
     docker ps -a --format '{{.Names}} {{.Label "io.stackup.project"}} {{.Label "com.docker.compose.project"}}' |
       sed 's/^/container /'
@@ -98,6 +114,23 @@ leftovers() {
       sed 's/^/volume /'
   } | awk '$3 ~ /^sut-/ || $4 ~ /^sut-/ { print $1 " " $2 " (project " ($3 ~ /^sut-/ ? $3 : $4) ")" }' |
     sort
+}
+# The same in Podman (the Podman tests' projects), through its own configuration; networks
+# by name (`<project>_<network>`: podman 4.3 cannot print one label of a network).
+podman_leftovers() {
+  [ -f "$STACKUP_STATE_DIR/podman/env" ] && have podman || return 0
+  (
+    # shellcheck disable=SC1091
+    . "$STACKUP_STATE_DIR/podman/env"
+    {
+      podman ps -a --format '{{.Names}} {{index .Labels "io.stackup.project"}}' |
+        awk '$2 ~ /^sut-/ { print "podman container " $1 " (project " $2 ")" }'
+      podman volume ls --format '{{.Name}} {{index .Labels "io.stackup.project"}}' |
+        awk '$2 ~ /^sut-/ { print "podman volume " $1 " (project " $2 ")" }'
+      podman network ls --format '{{.Name}}' |
+        awk -F_ '$1 ~ /^sut-/ { print "podman network " $0 " (project " $1 ")" }'
+    } 2>/dev/null | sort || true
+  )
 }
 leftovers_before="$(leftovers)"
 # Anonymous volumes carry no label; unused ones that appear during the run were left by it.
@@ -113,7 +146,7 @@ report="$STACKUP_STATE_DIR/test-report.json"
 rm -f "$report"
 set +e
 # No arguments: pyproject's testpaths (tests/). Arguments replace that selection.
-STACKUP_REQUIRE_ENGINE=1 STACKUP_REMOTE_TESTS=1 STACKUP_ENGINE_REPORT="$report" \
+STACKUP_REQUIRE_ENGINE=1 STACKUP_REMOTE_TESTS=1 STACKUP_PODMAN_TESTS=1 STACKUP_ENGINE_REPORT="$report" \
   .venv/bin/python -m pytest "$@"
 pytest_rc=$?
 set -e

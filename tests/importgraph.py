@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("engine.interface", "engine.observed", "engine.swarm_interface", "engine"),
     ),
     ("planning", ("planning",)),
-    ("engine/targets", ("engine.docker", "engine.fake", "targets", "runner")),
+    ("engine/targets", ("engine.docker", "engine.podman", "engine.fake", "targets", "runner")),
     ("use cases", ("usecases", "api", "watch", "review", "importing", "lint", "")),
     ("cli/ui", ("cli", "ui", "__main__")),
 )

@@ -106,8 +106,27 @@ def _exists(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """`stackup --version`: its version, and the engine it would use (found as every command
+    finds it: --context, DOCKER_HOST, …, the default socket, then Podman's)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from stackup.usecases.engines import describe_engine
+
+    click.echo(f"stackup, version {__version__}")
+    click.echo(f"engine: {describe_engine(os.environ.get('DOCKER_CONTEXT') or None)}")
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="stackup")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and the engine stackup would use, and exit.",
+)
 @click.option(
     "-f",
     "--file",

@@ -174,6 +174,12 @@ def _container(
         return
     drift = config_drift(builder, service, have)
     fields, updatable, structural = _changes(want, have)
+    refusal = builder.options.in_place_refusal
+    if refusal and updatable:
+        # The engine cannot update a container in place (Podman 4.3): what `docker update`
+        # would apply needs a new container, and the plan says why.
+        structural = [*structural, *updatable]
+        updatable = []
     if not _recreate(builder, slot, have, drift, fields, structural):
         _converge(builder, slot, have, drift, updatable)
 
@@ -389,6 +395,9 @@ def _recreate_reasons(
         reasons.append("--force-recreate")
     if structural:
         reasons.append(describe(structural))
+        refusal = builder.options.in_place_refusal
+        if refusal and any(top_field(f.path) in UPDATABLE and in_place(f) for f in structural):
+            reasons.append(refusal)
     image_id = builder.observed.images.get(image_key(want.spec.image))
     # Only a tag that stayed the same in the file can have "moved"; a changed `image`
     # field already says why.

@@ -39,6 +39,10 @@ class ReconcileOptions:
     # operations at all (the plan made once they have run).
     pull: str | None = "missing"
     build: bool = False
+    # Why the engine cannot update a container in place ("Podman 4.3 cannot update a running
+    # container; recreating"), from its target kind's refusal of `Capability.IN_PLACE_UPDATE`;
+    # "" when it can. With a reason, a change `docker update` would apply recreates, saying so.
+    in_place_refusal: str = ""
 
 
 def containers_needing_live_config(

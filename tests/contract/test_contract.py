@@ -89,7 +89,7 @@ _FAKE_PORTS = itertools.count(18000)
 def host_port(s: Subject) -> int:
     """A host port to publish: a free one of this machine for the real engine; any number for
     the fake, which has no host (a unit test probes no real port)."""
-    return free_port() if s.kind == "docker" else next(_FAKE_PORTS)
+    return free_port() if s.kind != "fake" else next(_FAKE_PORTS)
 
 
 def project_labels(s: Subject, **more: str) -> dict[str, str]:

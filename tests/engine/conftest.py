@@ -7,6 +7,10 @@
 * ``tmp_stack_dir``: a ``StackDir`` in a temporary directory, to write ``stack.yaml`` into.
 * ``remote_host`` (session): a server reached over SSH (tests/engine/remote_host.py), opt-in
   outside CI: set ``STACKUP_REMOTE_TESTS=1`` (scripts/test.sh does).
+* ``podman`` (session): Podman's Docker-compatible API (scripts/setup-podman.sh starts it),
+  opt-in outside CI: set ``STACKUP_PODMAN_TESTS=1`` (scripts/test.sh does); then a Podman that
+  does not answer is a failure, not a skip. ``podman_project``: a project name whose resources
+  in Podman go at the end, pass or fail.
 * ``registry`` (session): Debian's ``docker-registry`` serving on 127.0.0.1 (port 5000 when
   free); yields ``"127.0.0.1:PORT"``. Use the value, never a hard-coded port.
 """
@@ -14,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import shutil
@@ -190,3 +195,43 @@ def remote_host(
         pytest.skip("remote-host tests skipped by choice: set STACKUP_REMOTE_TESTS=1 to run them")
     with start_remote_host(docker_client, tmp_path_factory.mktemp("remote-host")) as host:
         yield host
+
+
+PODMAN_SOCKET = "unix:///run/podman/podman.sock"
+
+
+@dataclasses.dataclass(frozen=True)
+class Podman:
+    client: docker.DockerClient  # the docker SDK, talking to Podman
+    host: str  # DOCKER_HOST for stackup
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"DOCKER_HOST": self.host}
+
+
+@pytest.fixture(scope="session")
+def podman() -> Iterator[Podman]:
+    # Opt-in on a user's machine: it needs Debian's podman and its service, as root.
+    if os.environ.get("STACKUP_PODMAN_TESTS") != "1":
+        pytest.skip("Podman tests skipped by choice: set STACKUP_PODMAN_TESTS=1 to run them")
+    host = os.environ.get("STACKUP_PODMAN_HOST", PODMAN_SOCKET)
+    client = docker.DockerClient(base_url=host, timeout=120)
+    try:
+        version = client.version()
+    except Exception as err:
+        pytest.fail(
+            f"STACKUP_PODMAN_TESTS=1 but no Podman answers on {host} ({err}); "
+            "run `sudo bash scripts/setup-podman.sh`"
+        )
+    names = [c.get("Name") for c in version.get("Components") or []]
+    assert "Podman Engine" in names, f"{host} is not Podman: {names}"
+    yield Podman(client, host)
+    client.close()
+
+
+@pytest.fixture
+def podman_project(podman: Podman, project_name: str) -> Iterator[str]:
+    """`project_name` (removed from dockerd at the end), removed from Podman too."""
+    yield project_name
+    remove_project_resources(podman.client, project_name)

@@ -29,6 +29,13 @@ def make_context(
             (tls_dir / f).write_text("x")
 
 
+@pytest.fixture(autouse=True)
+def no_podman_socket_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Discovery as on a machine without Podman (this one may run it): root's Podman socket
+    is looked for where none is."""
+    monkeypatch.setattr(connect, "PODMAN_ROOT_SOCKET", str(tmp_path / "no-podman.sock"))
+
+
 def env_for(config: Path, **extra: str) -> dict[str, str]:
     return {"DOCKER_CONFIG": str(config), "HOME": str(config.parent), **extra}
 
@@ -147,3 +154,31 @@ def test_docker_engine_from_env_raises_unavailable(
         DockerEngine.from_env(timeout=5)
     assert f"unix://{tmp_path}/absent.sock (DOCKER_HOST)" in str(info.value)
     assert info.value.hint is not None and "setup-engine.sh" in info.value.hint
+
+
+def test_podman_socket_after_the_default_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One discovery order for every engine: Docker's default socket, then Podman's (root's,
+    else the user's under $XDG_RUNTIME_DIR), each only where it exists."""
+    root_sock = tmp_path / "run" / "podman" / "podman.sock"
+    root_sock.parent.mkdir(parents=True)
+    root_sock.touch()
+    monkeypatch.setattr(connect, "PODMAN_ROOT_SOCKET", str(root_sock))
+    user_sock = tmp_path / "xdg" / "podman" / "podman.sock"
+    user_sock.parent.mkdir(parents=True)
+    user_sock.touch()
+    env = env_for(tmp_path / "cfg", XDG_RUNTIME_DIR=str(tmp_path / "xdg"))
+    monkeypatch.setattr(connect.os, "geteuid", lambda: 0)
+    found = connect.resolve(env=env, platform="linux")
+    assert [(e.base_url, e.source) for e in found] == [
+        ("unix:///var/run/docker.sock", "the default socket"),
+        (f"unix://{root_sock}", "Podman's socket"),
+    ]
+    monkeypatch.setattr(connect.os, "geteuid", lambda: 1000)
+    found = connect.resolve(env=env, platform="linux")
+    assert [e.base_url for e in found] == ["unix:///var/run/docker.sock", f"unix://{user_sock}"]
+    user_sock.unlink()
+    assert [e.base_url for e in connect.resolve(env=env, platform="linux")] == [
+        "unix:///var/run/docker.sock"
+    ]

@@ -184,3 +184,24 @@ def test_recreate_onto_a_taken_port_restores_the_old_container(tmp_path: Path) -
     engine.remove_container("holder")
     _up(engine, moved)
     assert not _plan(engine, moved).changes
+
+
+def test_an_engine_without_in_place_update_recreates_saying_why(tmp_path: Path) -> None:
+    """A target kind without `Capability.IN_PLACE_UPDATE` (Podman 4.3) hands its refusal to
+    reconcile: what `docker update` would apply recreates, and the reason names the engine."""
+    engine = FakeEngine({"busybox:latest": BUSYBOX})
+    _up(engine, _load(tmp_path, "128m"))
+    why = "Podman 4.3 cannot update a running container; recreating"
+    options = ReconcileOptions(salt="test", in_place_refusal=why)
+    plan = api.plan(_load(tmp_path, "192m"), engine, options)
+    (op,) = plan.operations
+    assert op.action is Action.RECREATE
+    assert op.reason == f"changed: mem_limit; {why}"
+    assert op.fields == (FieldChange("mem_limit", 128 * MIB, 192 * MIB),)
+    assert not any(isinstance(s, UpdateContainer) for s in op.steps)
+    # A change that recreates anyway does not blame the engine.
+    changed_image = textwrap.dedent(STACK.format(mem="128m")).replace(
+        'command: ["sleep", "3600"]', 'command: ["sleep", "60"]'
+    )
+    plan = api.plan(load_text(changed_image, working_dir=tmp_path), engine, options)
+    assert why not in plan.operations[0].reason

@@ -107,6 +107,12 @@ def port_in_use(explanation: str) -> str | None:
     )
 
 
+def name_taken(exc: docker.errors.APIError) -> bool:
+    """Whether the engine refused a create because the name exists: Docker's 409, Podman's
+    500 "the container name … is already in use"."""
+    return exc.status_code == 409 or "is already in use" in explain(exc)
+
+
 def explain(exc: docker.errors.APIError) -> str:
     text = exc.explanation
     if isinstance(text, bytes):

@@ -6,7 +6,10 @@ Order (as `docker` itself resolves it, cli/command/cli.go):
   3. `DOCKER_CONTEXT`;
   4. `currentContext` in `$DOCKER_CONFIG/config.json` (default `~/.docker`);
   5. the default socket, `unix:///var/run/docker.sock`, and on macOS Docker Desktop's
-     `~/.docker/run/docker.sock` when it exists.
+     `~/.docker/run/docker.sock` when it exists;
+  6. Podman's socket when it exists: `/run/podman/podman.sock` for root, else
+     `$XDG_RUNTIME_DIR/podman/podman.sock` (`podman system service`; recognised as Podman
+     once it answers: `stackup.engine.podman`).
 A named context's endpoint is read from `contexts/meta/<sha256 of name>/meta.json`
 (`Endpoints.docker.Host`), its TLS material from `contexts/tls/<sha256>/docker/`.
 
@@ -33,6 +36,7 @@ from pathlib import Path
 from stackup.errors import EngineUnavailableError, UsageError
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+PODMAN_ROOT_SOCKET = "/run/podman/podman.sock"
 
 START_HINT = (
     "start an engine: `sudo bash scripts/setup-engine.sh` (installs and starts dockerd), "
@@ -138,7 +142,20 @@ def default_endpoints(
             out.append(
                 Endpoint(base_url=f"unix://{desktop}", tls=None, source="Docker Desktop's socket")
             )
+    podman = podman_socket(env)
+    if podman is not None and podman.exists():
+        out.append(Endpoint(base_url=f"unix://{podman}", tls=None, source="Podman's socket"))
     return out
+
+
+def podman_socket(env: Mapping[str, str], root: bool | None = None) -> Path | None:
+    """Where `podman system service` listens by default: root's socket, else the user's
+    under $XDG_RUNTIME_DIR (None when that is unset)."""
+    root = (hasattr(os, "geteuid") and os.geteuid() == 0) if root is None else root
+    if root:
+        return Path(PODMAN_ROOT_SOCKET)
+    runtime = env.get("XDG_RUNTIME_DIR")
+    return Path(runtime) / "podman" / "podman.sock" if runtime else None
 
 
 def resolve(

@@ -150,6 +150,13 @@ class DockerEngine:
             return self.tunnel.base_url
         return self.endpoint.base_url if self.endpoint is not None else str(self.api.base_url)
 
+    def describe(self) -> str:
+        """`Docker 20.10.24, API 1.41, unix:///var/run/docker.sock`: `stackup --version`."""
+        with engine_errors("reading the engine's version"):
+            version = self.api.version().get("Version", "?")
+        major, minor = self.api_version
+        return f"Docker {version}, API {major}.{minor}, {self.base_url}"
+
     def close(self) -> None:
         self.client.close()
         if self.tunnel is not None:
@@ -168,8 +175,8 @@ class DockerEngine:
     def observe(self, project: str) -> Observed:
         engine_id = self.engine_id()
         with engine_errors(f"listing the resources of project {project!r}"):
-            own = self.api.containers(all=True, filters={"label": f"{labels.PROJECT}={project}"})
-            foreign = self.api.containers(
+            own = self.list_containers(all=True, filters={"label": f"{labels.PROJECT}={project}"})
+            foreign = self.list_containers(
                 all=True, filters={"label": f"{labels.COMPOSE_PROJECT}={project}"}
             )
             networks = self.api.networks()
@@ -184,6 +191,13 @@ class DockerEngine:
             images=images,
             engine_id=engine_id,
         )
+
+    def list_containers(
+        self, *, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
+    ) -> list[dict[str, Any]]:
+        """`GET /containers/json`: the list form every read of containers starts from (an
+        engine variant adapts its payloads to Docker's shape here)."""
+        return list(self.api.containers(all=all, filters=dict(filters or {})))
 
     @counted
     def live_config(self, container_id: str) -> LiveConfig:
@@ -220,7 +234,7 @@ class DockerEngine:
     @counted
     def published_ports(self) -> Mapping[str, tuple[str, ...]]:
         with engine_errors("listing running containers"):
-            raw = self.api.containers()
+            raw = self.list_containers()
         out: dict[str, tuple[str, ...]] = {}
         for payload in raw:
             c = payloads.container_from_payload(payload)
@@ -269,7 +283,7 @@ class DockerEngine:
             return ()
         with engine_errors("listing containers by name"):
             # The engine's name filter matches substrings: keep the exact names only.
-            raw = self.api.containers(all=True, filters={"name": list(names)})
+            raw = self.list_containers(all=True, filters={"name": list(names)})
         wanted = set(names)
         found = (payloads.container_from_payload(payload) for payload in raw)
         return tuple(
@@ -371,8 +385,9 @@ class DockerEngine:
                     ),
                 )
         except EngineError as exc:
-            # Connecting twice is refused with "endpoint with name … already exists".
-            if "already exists" not in str(exc):
+            # Connecting twice is refused with "endpoint with name … already exists" (Podman:
+            # "… is already connected to network …").
+            if "already exists" not in str(exc) and "already connected" not in str(exc):
                 raise
 
     @mutating

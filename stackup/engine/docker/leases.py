@@ -19,7 +19,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from stackup.engine.docker.calls import engine_errors
+from stackup.engine.docker.calls import engine_errors, name_taken
 from stackup.engine.docker.hostfiles import archive_files, bounded_read
 from stackup.engine.interface import Lease
 from stackup.errors import EngineError
@@ -34,6 +34,9 @@ BEAT_LIMIT = 4096
 
 
 class DockerLeases:
+    # The lock's image as this engine names it (Podman names an import `localhost/…`).
+    image = LEASE_IMAGE
+
     def __init__(self, api: docker.APIClient) -> None:
         self.api = api
 
@@ -45,14 +48,14 @@ class DockerLeases:
                 with engine_errors(f"taking the lock {name}"):
                     try:
                         created = self.api.create_container(
-                            LEASE_IMAGE,
+                            self.image,
                             command=["stackup-lease"],  # never run: the image has no files
                             name=name,
                             labels=tags,
                             network_disabled=True,
                         )
                     except docker.errors.APIError as exc:
-                        if exc.status_code == 409:  # the name is taken: someone holds it
+                        if name_taken(exc):  # the name is taken: someone holds it
                             return None
                         raise
                 return str(created["Id"])
@@ -70,7 +73,7 @@ class DockerLeases:
 
     def _has_image(self) -> bool:
         try:
-            self.api.inspect_image(LEASE_IMAGE)  # type: ignore[no-untyped-call]
+            self.api.inspect_image(self.image)  # type: ignore[no-untyped-call]
         except docker.errors.NotFound:
             return False
         except docker.errors.APIError:
@@ -80,7 +83,7 @@ class DockerLeases:
     def _make_image(self) -> None:
         """`docker import` of an empty archive: an image of one empty layer, made here, so a
         lock needs no registry. Two clients making it at once both succeed."""
-        with engine_errors(f"making the lock's image {LEASE_IMAGE}"):
+        with engine_errors(f"making the lock's image {self.image}"):
             self.api.import_image_from_data(
                 tar_of({}),
                 repository=LEASE_IMAGE_REPOSITORY,

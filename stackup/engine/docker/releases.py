@@ -17,7 +17,7 @@ import docker
 import docker.errors
 
 from stackup.engine.docker.calls import engine_errors
-from stackup.engine.docker.leases import LEASE_IMAGE, DockerLeases, tar_of
+from stackup.engine.docker.leases import DockerLeases, tar_of
 from stackup.engine.interface import StoredRelease
 from stackup.errors import EngineError
 from stackup.model import labels
@@ -34,7 +34,7 @@ class DockerReleases:
         with engine_errors(f"recording the release {name}"):
             self.leases.ensure_image()
             created = self.api.create_container(
-                LEASE_IMAGE,
+                self.leases.image,  # as this engine names it (Podman: `localhost/…`)
                 command=["stackup-release"],  # never run: the image has no files
                 name=name,
                 labels={**tags, labels.RELEASE_PROJECT: project},

@@ -12,6 +12,7 @@ from pathlib import Path
 from stackup.engine.docker.connect import is_local, resolve
 from stackup.engine.interface import Engine, LockEngine
 from stackup.engine.observed import Observed, ObservedContainer
+from stackup.engine.podman.engine import PodmanEngine
 from stackup.errors import ApplyError, StackupError
 from stackup.loading.compat import engine_errors
 from stackup.loading.compat import warnings as engine_warnings
@@ -124,6 +125,7 @@ def plan_options(
         salt=salt,
         configs=configs,
         bind_sources=bindsources.host_kinds(m.source for m in mounts) if local else None,
+        in_place_refusal=options.in_place_refusal or in_place_refusal(engine_kind(engine)),
     )
 
 
@@ -183,7 +185,7 @@ def with_bind_source_blockers(loaded: LoadedStack, plan: Plan, kinds: dict[str, 
 
 
 def _open(settings: TargetSettings) -> Target:
-    from stackup.engine.docker.engine import connect_engine
+    from stackup.engine.podman.engine import connect_engine
 
     return EngineTarget(connect_engine(settings.docker_context))
 
@@ -229,9 +231,35 @@ REMOTE_ENGINE = dataclasses.replace(
 )
 
 
+def podman_kind(kind: TargetKind, release: str) -> TargetKind:
+    """`kind` (local or remote) over a Podman engine (`release`: "Podman 4.3"): without
+    in-place update, since Podman has no `POST /containers/{id}/update`. Its refusal is the
+    reason a plan gives for recreating instead."""
+    return dataclasses.replace(
+        kind,
+        capabilities=kind.capabilities - {Capability.IN_PLACE_UPDATE},
+        refusals={
+            **kind.refusals,
+            Capability.IN_PLACE_UPDATE: f"{release} cannot update a running container; recreating",
+        },
+        placed=None,
+    )
+
+
 def engine_kind(engine: Engine) -> TargetKind:
-    """The kind of the target over `engine`: the local one's, or a remote one's."""
-    return ENGINE if engine_is_local(engine) else REMOTE_ENGINE
+    """The kind of the target over `engine`: the local one's, or a remote one's; on Podman,
+    that kind without what Podman lacks."""
+    kind = ENGINE if engine_is_local(engine) else REMOTE_ENGINE
+    if isinstance(engine, PodmanEngine):
+        kind = podman_kind(kind, engine.release)
+    return kind
+
+
+def in_place_refusal(kind: TargetKind) -> str:
+    """Why `kind` recreates what an in-place update would apply; "" when it updates."""
+    if kind.supports(Capability.IN_PLACE_UPDATE):
+        return ""
+    return kind.refusals.get(Capability.IN_PLACE_UPDATE, "the engine cannot update in place")
 
 
 def _state(c: ObservedContainer) -> str:
@@ -347,6 +375,13 @@ class EngineTarget:
         left = self.engine.observe(project).containers
         configfiles.prune_records(configfiles.store_dir(project), (c.id for c in left))
 
+    def _health(self, c: ObservedContainer) -> str:
+        """The container's health; on Podman with its age ("healthy, checked 3m ago"): Podman
+        runs no checks without systemd, so it is as old as stackup's last run of the check."""
+        if c.health and isinstance(self.engine, PodmanEngine):
+            return f"{c.health}, {self.engine.health_checked(c.id)}"
+        return c.health or ""
+
     def ps(self, project: str, services: tuple[str, ...], show_all: bool) -> Listing:
         rows = tuple(
             {
@@ -354,7 +389,7 @@ class EngineTarget:
                 "name": c.name,
                 "state": _state(c),
                 "exit_code": c.exit_code,
-                "health": c.health or "",
+                "health": self._health(c),
                 "status": c.status,
                 "image": c.image,
                 "ports": list(c.ports),

@@ -1,0 +1,1 @@
+"""Podman through its Docker-compatible API: `engine.PodmanEngine`."""
