@@ -33,25 +33,60 @@ def remote_project(remote_host: RemoteHost, project_name: str) -> Iterator[str]:
     remote_host.exec_root("rm", "-rf", f"/var/lib/stackup/{project_name}")
 
 
+def _with_named_volume(directory: StackDir) -> None:
+    """The root stack with a named volume too, so `down --volumes` has one to remove."""
+    text = directory.path.joinpath("stack.yaml").read_text(encoding="utf-8")
+    mount = "      - ./examples/nginx/default.conf:/etc/nginx/conf.d/default.conf:ro\n"
+    assert mount in text
+    text = text.replace(mount, mount + "      - state:/srv/state\n")
+    directory.path.joinpath("stack.yaml").write_text(text + "\nvolumes:\n  state: {}\n")
+
+
+def _everything_named(host: RemoteHost) -> str:
+    """Every container, network and volume of the remote engine, with their labels: a
+    project's name anywhere in it is something of the project left there."""
+    return "\n".join(
+        host.docker(*ls, "--format", f"{{{{{name}}}}} {{{{.Labels}}}}")
+        for ls, name in (
+            (("ps", "-a"), ".Names"),
+            (("network", "ls"), ".Name"),
+            (("volume", "ls"), ".Name"),
+        )
+    )
+
+
 def test_rollback_on_a_remote_engine_brings_the_page_back(
     remote_host: RemoteHost, remote_project: str, tmp_stack_dir: StackDir
 ) -> None:
     port = free_port()
     _root_stack(tmp_stack_dir, remote_project, port)
+    _with_named_volume(tmp_stack_dir)
     env = remote_host.env()
     site = tmp_stack_dir / "examples" / "site" / "index.html"
     conf = tmp_stack_dir / "examples" / "nginx" / "default.conf"
     first_page = site.read_text(encoding="utf-8")
+    first_conf = conf.read_text(encoding="utf-8")
+    volumes_before = set(remote_host.docker("volume", "ls", "-q").split())
+
+    def deploy(tag: str) -> tuple[str, str]:
+        """Another page and header, deployed; what should be served after."""
+        page = first_page.replace("<title>", f"<title>{tag} ")
+        site.write_text(page, encoding="utf-8")
+        conf.write_text(first_conf.replace("stackup-demo;", f"stackup-{tag};"), encoding="utf-8")
+        stackup("up", cwd=tmp_stack_dir, env=env)
+        return page, f"stackup-{tag}"
 
     assert "recorded release 1" in stackup("up", cwd=tmp_stack_dir, env=env).stdout
-    site.write_text(first_page.replace("<title>", "<title>second "), encoding="utf-8")
-    conf.write_text(
-        conf.read_text(encoding="utf-8").replace("stackup-demo;", "stackup-second;"),
-        encoding="utf-8",
-    )
-    assert "recorded release 2" in stackup("up", cwd=tmp_stack_dir, env=env).stdout
+    second = deploy("second")
+    third = deploy("third")
     listed = json.loads(stackup("history", "--format", "json", cwd=tmp_stack_dir, env=env).stdout)
-    assert [r["release"] for r in listed] == [2, 1]
+    assert [(r["release"], r["kind"]) for r in listed] == [(3, "up"), (2, "up"), (1, "up")]
+    assert all(r["by"] and r["time"] for r in listed), listed
+    text = stackup("history", cwd=tmp_stack_dir, env=env).stdout
+    assert (
+        len([line for line in text.splitlines() if line.split()[:1] in (["1"], ["2"], ["3"])]) == 3
+    )
+    assert f"{remote_project}_state" in remote_host.docker("volume", "ls", "-q").split()
     # Records are none of the project's containers.
     assert remote_host.containers_of(remote_project) == [f"{remote_project}-web-1"]
 
@@ -62,18 +97,24 @@ def test_rollback_on_a_remote_engine_brings_the_page_back(
             got = http_get(url, retry_for=30)
             return got.body, got.headers.get("X-Served-By", "")
 
-        assert page() == (site.read_text(encoding="utf-8"), "stackup-second")
+        def served(expected: tuple[str, str], what: str) -> None:
+            wait_for(lambda: page() == expected or None, timeout=30, what=what)
+
+        served(third, "the third release's page and header")
+        # Without RELEASE: the one before the newest.
         rolled = stackup("rollback", "--yes", cwd=tmp_stack_dir, env=env)
         assert "never the data in named volumes" in rolled.stdout, rolled.stdout
-        wait_for(
-            lambda: page() == (first_page, "stackup-demo") or None,
-            timeout=30,
-            what="the first release's page and header",
-        )
+        served(second, "the second release's page and header")
+        # Named: any kept release, its files shipped back.
+        stackup("rollback", "1", "--yes", cwd=tmp_stack_dir, env=env)
+        served((first_page, "stackup-demo"), "the first release's page and header")
     # The working files are not written by a rollback.
-    assert "second" in site.read_text(encoding="utf-8")
+    assert "third" in site.read_text(encoding="utf-8")
     listed = json.loads(stackup("history", "--format", "json", cwd=tmp_stack_dir, env=env).stdout)
-    assert (listed[0]["release"], listed[0]["kind"], listed[0]["of"]) == (3, "rollback", 1)
+    assert [(r["release"], r["kind"], r["of"]) for r in listed[:2]] == [
+        (5, "rollback", 1),
+        (4, "rollback", 2),
+    ]
 
     stackup("down", "--volumes", cwd=tmp_stack_dir, env=env)
     for label in (PROJECT_LABEL, RELEASE_PROJECT_LABEL):
@@ -84,4 +125,8 @@ def test_rollback_on_a_remote_engine_brings_the_page_back(
             kind, "ls", "-q", "--filter", f"label={PROJECT_LABEL}={remote_project}"
         )
         assert found.split() == [], kind
+    # Nothing named after the project, nor labelled with it (records, leases, the helpers that
+    # write files); no anonymous volume left either; and no files on the host.
+    assert remote_project not in _everything_named(remote_host)
+    assert set(remote_host.docker("volume", "ls", "-q").split()) == volumes_before
     assert remote_project not in remote_host.exec_root("ls", "/var/lib/stackup").split()
