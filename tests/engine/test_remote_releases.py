@@ -130,3 +130,93 @@ def test_rollback_on_a_remote_engine_brings_the_page_back(
     assert remote_project not in _everything_named(remote_host)
     assert set(remote_host.docker("volume", "ls", "-q").split()) == volumes_before
     assert remote_project not in remote_host.exec_root("ls", "/var/lib/stackup").split()
+
+
+def test_retention_prunes_old_records_and_keeps_the_files_kept_releases_need(
+    remote_host: RemoteHost, remote_project: str, tmp_stack_dir: StackDir
+) -> None:
+    """Two releases kept: the third `up` prunes the first's record, which held the config
+    file that the second release still runs; rolling back to the second ships it back."""
+    port = free_port()
+    _root_stack(tmp_stack_dir, remote_project, port)
+    env = remote_host.env(STACKUP_RELEASES_KEEP="2")
+    site = tmp_stack_dir / "examples" / "site" / "index.html"
+    conf = tmp_stack_dir / "examples" / "nginx" / "default.conf"
+    first_page = site.read_text(encoding="utf-8")
+
+    stackup("up", cwd=tmp_stack_dir, env=env)  # release 1: page 1, the config first seen
+    second_page = first_page.replace("<title>", "<title>second ")
+    site.write_text(second_page, encoding="utf-8")
+    stackup("up", cwd=tmp_stack_dir, env=env)  # release 2: page 2, the same config
+    site.write_text(first_page.replace("<title>", "<title>third "), encoding="utf-8")
+    conf.write_text(
+        conf.read_text(encoding="utf-8").replace("stackup-demo;", "stackup-third;"),
+        encoding="utf-8",
+    )
+    stackup("up", cwd=tmp_stack_dir, env=env)  # release 3: page 3, another config
+
+    listed = json.loads(stackup("history", "--format", "json", cwd=tmp_stack_dir, env=env).stdout)
+    assert [r["release"] for r in listed] == [3, 2]
+    records = remote_host.docker(
+        "ps", "-a", "--filter", f"label={RELEASE_PROJECT_LABEL}={remote_project}",
+        "--format", "{{.Names}}",
+    )  # fmt: skip
+    assert sorted(records.split()) == [
+        f"stackup-release-{remote_project}-2",
+        f"stackup-release-{remote_project}-3",
+    ]
+
+    with remote_host.forward(port) as local_port:
+        url = f"http://127.0.0.1:{local_port}/"
+
+        def page() -> tuple[str, str]:
+            got = http_get(url, retry_for=30)
+            return got.body, got.headers.get("X-Served-By", "")
+
+        stackup("rollback", "--yes", cwd=tmp_stack_dir, env=env)
+        wait_for(
+            lambda: page() == (second_page, "stackup-demo") or None,
+            timeout=30,
+            what="the second release's page, with the config the pruned first one held",
+        )
+    # The rollback is a release too: still two kept.
+    listed = json.loads(stackup("history", "--format", "json", cwd=tmp_stack_dir, env=env).stdout)
+    assert [(r["release"], r["of"]) for r in listed] == [(4, 2), (3, None)]
+
+
+def test_down_removes_the_shipped_files_and_keeps_the_releases(
+    remote_host: RemoteHost, remote_project: str, tmp_stack_dir: StackDir
+) -> None:
+    """`down` takes the project off the server: its containers, networks and the files
+    shipped for it (the records keep theirs); the releases stay until `down --volumes`."""
+    port = free_port()
+    _root_stack(tmp_stack_dir, remote_project, port)
+    env = remote_host.env()
+    site = tmp_stack_dir / "examples" / "site" / "index.html"
+    stackup("up", cwd=tmp_stack_dir, env=env)
+    assert remote_project in remote_host.exec_root("ls", "/var/lib/stackup").split()
+
+    down = stackup("down", cwd=tmp_stack_dir, env=env)
+    assert f"/var/lib/stackup/{remote_project}" in down.stdout + down.stderr, down
+    assert remote_host.containers_of(remote_project) == []
+    networks = remote_host.docker(
+        "network", "ls", "-q", "--filter", f"label={PROJECT_LABEL}={remote_project}"
+    )
+    assert networks.split() == []
+    assert remote_project not in remote_host.exec_root("ls", "/var/lib/stackup").split()
+    listed = json.loads(stackup("history", "--format", "json", cwd=tmp_stack_dir, env=env).stdout)
+    assert [r["release"] for r in listed] == [1]
+
+    # The next `up` ships the files again, whole, and serves them.
+    (op,) = [
+        op
+        for op in json.loads(
+            stackup("diff", "--format", "json", cwd=tmp_stack_dir, env=env).stdout
+        )["operations"]
+        if op["action"] == "ship" and "site" in str(op["name"])
+    ]
+    assert str(op["reason"]).startswith("1 added"), op
+    stackup("up", cwd=tmp_stack_dir, env=env)
+    with remote_host.forward(port) as local_port:
+        got = http_get(f"http://127.0.0.1:{local_port}/", retry_for=30)
+        assert (got.status, got.body) == (200, site.read_text(encoding="utf-8"))

@@ -266,7 +266,7 @@ def remove_on_host(engine: Engine, step: RemoveOnHost) -> None:
 
 
 def remove_project_root(engine: ReleaseEngine, project: str, images: Sequence[str]) -> None:
-    """`down --volumes` on a remote engine: the project's directory on the engine's host
+    """`down` on a remote engine: the project's directory on the engine's host
     (`project_root`), removed by a throwaway container of the first of `images` the engine
     still has (it runs `rm -rf`: the helper image has no binary). Nothing to do when nothing
     was ever shipped."""
