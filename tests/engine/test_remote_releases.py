@@ -9,6 +9,7 @@ Against the remote host of tests/engine/remote_host.py (opt-in outside CI:
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -67,6 +68,13 @@ def test_rollback_on_a_remote_engine_brings_the_page_back(
     first_page = site.read_text(encoding="utf-8")
     first_conf = conf.read_text(encoding="utf-8")
     volumes_before = set(remote_host.docker("volume", "ls", "-q").split())
+    # The project is in git: each release records its commit, and whether files had changed.
+    git = ["git", "-C", str(tmp_stack_dir.path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "first"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
     def deploy(tag: str) -> tuple[str, str]:
         """Another page and header, deployed; what should be served after."""
@@ -82,6 +90,11 @@ def test_rollback_on_a_remote_engine_brings_the_page_back(
     listed = json.loads(stackup("history", "--format", "json", cwd=tmp_stack_dir, env=env).stdout)
     assert [(r["release"], r["kind"]) for r in listed] == [(3, "up"), (2, "up"), (1, "up")]
     assert all(r["by"] and r["time"] for r in listed), listed
+    assert [(r["commit"], r["dirty"]) for r in listed] == [
+        (head, True),
+        (head, True),
+        (head, False),
+    ]
     text = stackup("history", cwd=tmp_stack_dir, env=env).stdout
     assert (
         len([line for line in text.splitlines() if line.split()[:1] in (["1"], ["2"], ["3"])]) == 3
