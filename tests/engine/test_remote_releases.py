@@ -201,11 +201,15 @@ def test_down_removes_the_shipped_files_and_keeps_the_releases(
     remote_host: RemoteHost, remote_project: str, tmp_stack_dir: StackDir
 ) -> None:
     """`down` takes the project off the server: its containers, networks and the files
-    shipped for it (the records keep theirs); the releases stay until `down --volumes`."""
+    shipped for it (the records keep theirs); the releases stay until `down --volumes`, and a
+    rollback after `down` ships its release's files back from its record."""
     port = free_port()
     _root_stack(tmp_stack_dir, remote_project, port)
     env = remote_host.env()
     site = tmp_stack_dir / "examples" / "site" / "index.html"
+    first_page = site.read_text(encoding="utf-8")
+    stackup("up", cwd=tmp_stack_dir, env=env)
+    site.write_text(first_page.replace("<title>", "<title>second "), encoding="utf-8")
     stackup("up", cwd=tmp_stack_dir, env=env)
     assert remote_project in remote_host.exec_root("ls", "/var/lib/stackup").split()
 
@@ -218,9 +222,9 @@ def test_down_removes_the_shipped_files_and_keeps_the_releases(
     assert networks.split() == []
     assert remote_project not in remote_host.exec_root("ls", "/var/lib/stackup").split()
     listed = json.loads(stackup("history", "--format", "json", cwd=tmp_stack_dir, env=env).stdout)
-    assert [r["release"] for r in listed] == [1]
+    assert [r["release"] for r in listed] == [2, 1]
 
-    # The next `up` ships the files again, whole, and serves them.
+    # The next `up` would ship the files again, whole.
     (op,) = [
         op
         for op in json.loads(
@@ -229,7 +233,8 @@ def test_down_removes_the_shipped_files_and_keeps_the_releases(
         if op["action"] == "ship" and "site" in str(op["name"])
     ]
     assert str(op["reason"]).startswith("1 added"), op
-    stackup("up", cwd=tmp_stack_dir, env=env)
+    # A rollback after `down` brings the first release back, its files from its record.
+    stackup("rollback", "--yes", cwd=tmp_stack_dir, env=env)
     with remote_host.forward(port) as local_port:
         got = http_get(f"http://127.0.0.1:{local_port}/", retry_for=30)
-        assert (got.status, got.body) == (200, site.read_text(encoding="utf-8"))
+        assert (got.status, got.body) == (200, first_page)
