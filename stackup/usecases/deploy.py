@@ -289,13 +289,18 @@ def down(
     ui: ApplyUI,
     cancel: threading.Event | None = None,
 ) -> Applied:
-    """Remove the project's containers and networks (`request.volumes`: its named volumes, its
-    releases and its files on a remote engine's host too: nothing of it is left)."""
+    """Remove the project's containers and networks, and its files on a remote engine's host;
+    its releases stay (`request.volumes`: its named volumes and releases too: nothing of it
+    is left)."""
     chosen = as_target(target)
     with project_lock(chosen.lock_engine(), project, wait=request.wait_lock, on_wait=ui.lock_wait):
         plan = chosen.plan_down(project, request)
-        store = releases.store_of(chosen) if request.volumes else None
-        leftovers = releases.leftovers(store, project) if store is not None else None
+        store = releases.store_of(chosen)
+        leftovers = (
+            releases.leftovers(store, project, volumes=request.volumes)
+            if store is not None
+            else None
+        )
         if leftovers is not None and leftovers.note:
             plan = dataclasses.replace(plan, warnings=(*plan.warnings, leftovers.note))
         ui.planned(plan)

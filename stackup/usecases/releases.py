@@ -372,25 +372,34 @@ def _read_checked(root: Path | None, path: str | None, digest: str) -> bytes | N
 
 @dataclass(frozen=True)
 class Leftovers:
-    """What `down --volumes` removes besides the plan: the releases, and on a remote engine
-    the project's shipped files, removed by a throwaway container of one of `images` (the
-    project's own, read before its containers go: they have `sh`)."""
+    """What `down` removes besides the plan: on a remote engine the project's shipped files
+    (the records keep theirs, so a rollback ships them back), removed by a throwaway
+    container of one of `images` (the project's own, read before its containers go: they
+    have `sh`); with `--volumes`, the releases too."""
 
     records: tuple[StoredRelease, ...]
     remote: bool
     images: tuple[str, ...]
+    project: str = "PROJECT"
+    volumes: bool = True  # `down --volumes`: the records go too
 
     @property
     def note(self) -> str:
+        files = f"its files on the engine's host ({shipping.project_root(self.project)})"
+        if not self.volumes:
+            return f"down also removes {files}; its releases stay" if self.remote else ""
         parts = [f"its {len(self.records)} release(s) (`stackup history`)"] if self.records else []
         if self.remote:
-            parts.append(f"its files on the engine's host ({shipping.REMOTE_ROOT}/PROJECT)")
+            parts.append(files)
         return f"--volumes also removes {' and '.join(parts)}" if parts else ""
 
 
-def leftovers(store: ReleaseEngine, project: str) -> Leftovers:
-    records = store.list_releases(project)
+def leftovers(store: ReleaseEngine, project: str, *, volumes: bool = True) -> Leftovers:
+    """What `down` (`volumes`: `down --volumes`) removes of `project` besides its plan."""
     remote = not engine_is_local(store)
+    if not volumes and not remote:
+        return Leftovers((), False, (), project, volumes)
+    records = store.list_releases(project) if volumes else ()
     images: list[str] = []
     if remote:
         images = [c.image_id for c in store.observe(project).containers]
@@ -398,7 +407,7 @@ def leftovers(store: ReleaseEngine, project: str) -> Leftovers:
         if known:  # the project's containers are gone already: the newest release's images
             data = read_record(store, known[0])
             images += [str(i.get("id")) for i in (data.get("images") or {}).values()]
-    return Leftovers(records, remote, tuple(dict.fromkeys(images)))
+    return Leftovers(records, remote, tuple(dict.fromkeys(images)), project, volumes)
 
 
 def remove_leftovers(store: ReleaseEngine, project: str, found: Leftovers) -> None:

@@ -237,3 +237,39 @@ def test_a_second_command_leaves_the_first_ones_connection_alone(
         assert ssh._ping(first.socket_path) == "ok"
     finally:
         first.close()
+
+
+def test_build_uses_the_remote_engine_with_the_local_context(
+    remote_host: RemoteHost,
+    remote_project: str,
+    tmp_stack_dir: StackDir,
+    docker_client: docker.DockerClient,
+) -> None:
+    """`build:` sends the context of this machine to the remote engine, which builds there:
+    the image is the server's, none is made here."""
+    marker = f"built-from-the-local-context-{random.randint(0, 10**9)}"
+    tmp_stack_dir.write("FROM busybox:latest\nCOPY hello.txt /hello.txt\n", "app/Dockerfile")
+    tmp_stack_dir.write(f"{marker}\n", "app/hello.txt")
+    image = f"{remote_project}-app:built"
+    tmp_stack_dir.stack(
+        f"""
+        name: {remote_project}
+        services:
+          app:
+            build: ./app
+            image: {image}
+            command: ["sleep", "3600"]
+            stop_signal: SIGKILL
+        """
+    )
+    env = remote_host.env()
+    try:
+        stackup("up", cwd=tmp_stack_dir, env=env, timeout=600)
+        app = f"{remote_project}-app-1"
+        assert remote_host.containers_of(remote_project) == [app]
+        assert remote_host.docker("exec", app, "cat", "/hello.txt") == f"{marker}\n"
+        assert docker_client.images.list(name=image) == []
+        stackup("diff", "--exit-code", cwd=tmp_stack_dir, env=env)
+    finally:
+        remote_host.remove_project(remote_project)
+        remote_host.exec_root("sh", "-c", f"docker image rm -f {image} || true")

@@ -9,6 +9,8 @@ loopback, where the stack publishes its port."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -55,6 +57,24 @@ def _root_stack(directory: StackDir, project: str, port: int) -> None:
     shutil.copy(ROOT / "examples" / "nginx" / "default.conf", directory / "examples" / "nginx")
 
 
+def _remote_files(host: RemoteHost, directory: str) -> dict[str, str]:
+    """The files under `directory` on the remote host: path → "inode ctime" (what changes
+    when a file is written anew)."""
+    out = host.exec_root("find", directory, "-type", "f", "-printf", "%P %i %C@\\n")
+    return {path: rest for path, _, rest in (line.partition(" ") for line in out.splitlines())}
+
+
+def _remote_manifest(host: RemoteHost, project: str, source: str) -> dict[str, str]:
+    """The manifest the last shipping of `source` left on the remote host: path → sha256."""
+    manifests = f"/var/lib/stackup/{project}/manifests"
+    for name in host.exec_root("ls", manifests).split():
+        raw = host.local.containers.get(host.container).exec_run(["cat", f"{manifests}/{name}"])
+        data = json.loads(gzip.decompress(raw.output))
+        if data["source"] == source:
+            return dict(data["files"])
+    raise AssertionError(f"no manifest of {source} in {manifests}")
+
+
 def _ship_operations(directory: StackDir, env: dict[str, str]) -> list[dict[str, object]]:
     plan = json.loads(stackup("diff", "--format", "json", cwd=directory, env=env).stdout)
     return [op for op in plan["operations"] if op["action"] == "ship"]
@@ -71,6 +91,9 @@ def test_root_stack_served_by_the_remote_host_with_its_files(
     env = remote_host.env()
     site = tmp_stack_dir / "examples" / "site" / "index.html"
     conf = tmp_stack_dir / "examples" / "nginx" / "default.conf"
+    # More files in the web root than the one edited below, so "only it travels" says something.
+    tmp_stack_dir.write("<p>about</p>\n", "examples/site/about.html")
+    tmp_stack_dir.write("body { color: teal }\n", "examples/site/css/style.css")
 
     shipped = _ship_operations(tmp_stack_dir, env)
     assert sorted(str(op["name"]) for op in shipped) == [
@@ -107,14 +130,26 @@ def test_root_stack_served_by_the_remote_host_with_its_files(
         assert served_by == "stackup-demo"
 
         # A web-root edit: `diff` names the file; `up` ships it alone.
+        before = _remote_files(remote_host, f"{files}/examples/site")
+        assert sorted(before) == ["about.html", "css/style.css", "index.html"]
         site.write_text(body.replace("<title>", "<title>edited "), encoding="utf-8")
         diff = stackup("diff", cwd=tmp_stack_dir, env=env).stdout
         assert "~ index.html" in diff, diff
+        assert "about.html" not in diff and "style.css" not in diff, diff
         (op,) = _ship_operations(tmp_stack_dir, env)
         assert op["name"] == f"./examples/site → {remote_host.alias}"
-        assert str(op["reason"]).startswith("1 changed, "), op
+        assert op["reason"] == f"1 changed, {site.stat().st_size} B", op
         stackup("up", cwd=tmp_stack_dir, env=env)
         assert page()[1] == site.read_text(encoding="utf-8")
+        # Only the edited file was written there: the others keep their inode and ctime.
+        after = _remote_files(remote_host, f"{files}/examples/site")
+        assert {p: after[p] for p in ("about.html", "css/style.css")} == {
+            p: before[p] for p in ("about.html", "css/style.css")
+        }
+        assert after["index.html"] != before["index.html"]
+        # The manifest there lists the new content's digest.
+        manifest = _remote_manifest(remote_host, remote_project, "examples/site")
+        assert manifest["index.html"] == hashlib.sha256(site.read_bytes()).hexdigest()
         stackup("diff", "--exit-code", cwd=tmp_stack_dir, env=env)
 
         # A file removed here is removed there.
@@ -129,6 +164,8 @@ def test_root_stack_served_by_the_remote_host_with_its_files(
 
         # A config edit: shipped in place, validated and reloaded in the same container.
         container_id = remote_host.docker("inspect", "--format", "{{.Id}}", web).strip()
+        conf_there = f"{files}/examples/nginx/default.conf"
+        inode = remote_host.exec_root("stat", "-c", "%i", conf_there).strip()
         conf.write_text(
             conf.read_text(encoding="utf-8").replace("stackup-demo;", "stackup-edited;"),
             encoding="utf-8",
@@ -140,6 +177,8 @@ def test_root_stack_served_by_the_remote_host_with_its_files(
         stackup("up", cwd=tmp_stack_dir, env=env)
         wait_for(lambda: page()[2] == "stackup-edited", timeout=10, what="the edited config")
         assert remote_host.docker("inspect", "--format", "{{.Id}}", web).strip() == container_id
+        # Rewritten in place: the inode the container's mount pins is the same file.
+        assert remote_host.exec_root("stat", "-c", "%i", conf_there).strip() == inode
         stackup("diff", "--exit-code", cwd=tmp_stack_dir, env=env)
 
         # A broken config: refused, named; the old one keeps serving.
@@ -154,6 +193,11 @@ def test_root_stack_served_by_the_remote_host_with_its_files(
         status, _, served_by = page()
         assert (status, served_by) == (200, "stackup-edited")
         assert remote_host.docker("inspect", "--format", "{{.Id}}", web).strip() == container_id
+        # Still refused on the next try, with the old config serving meanwhile: the broken
+        # file's shipping counts as not done (its manifest still lists the good one).
+        assert (
+            stackup("diff", "--exit-code", cwd=tmp_stack_dir, env=env, check=False).returncode == 2
+        )
 
 
 def test_sources_outside_the_project_are_remote_paths(

@@ -394,3 +394,62 @@ def test_the_lock_is_held_on_the_remote_engine_and_expires_after_kill_9_of_its_h
     assert f"breaking the lock on project {p} {held}" in text, text
     assert "not renewed for 3s" in text and f"got the lock on project {p}" in text, text
     assert remote_host.containers_of(p) == [f"{p}-app-1"]  # one container, and no lock left
+
+
+@pytest.mark.parametrize("feature", ["ProxyJump", "ssh-agent"])
+def test_the_ssh_config_and_agent_are_honoured(
+    remote_host: RemoteHost,
+    remote_project: str,
+    tmp_stack_dir: StackDir,
+    tmp_path: Path,
+    feature: str,
+) -> None:
+    """What the system OpenSSH client reads, stackup gets: a host reached through a jump
+    host (two logins: the jump, then the server through it), and a key only the ssh-agent
+    has (none named in the config)."""
+    known = tmp_path / "known_hosts"
+    common = (
+        "  User deploy\n  StrictHostKeyChecking accept-new\n"
+        f"  UserKnownHostsFile {known}\n  LogLevel ERROR\n"
+    )
+    key = f"  IdentityFile {remote_host.key}\n  IdentitiesOnly yes\n  IdentityAgent none\n"
+    config = tmp_path / "ssh_config"
+    agent = None
+    env = {}
+    if feature == "ProxyJump":
+        # The server's sshd on its own loopback, reached through its published port.
+        config.write_text(
+            f"Host jump\n  HostName 127.0.0.1\n  Port {remote_host.port}\n{key}{common}"
+            f"Host behind\n  HostName 127.0.0.1\n  Port 22\n  ProxyJump jump\n{key}{common}"
+        )
+        alias, logins = "behind", 2
+    else:
+        sock = tmp_path / "agent.sock"
+        agent = subprocess.Popen(
+            ["ssh-agent", "-D", "-a", str(sock)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(sock.exists, timeout=10, what="the ssh-agent")
+        env["SSH_AUTH_SOCK"] = str(sock)
+        subprocess.run(
+            ["ssh-add", "-q", str(remote_host.key)], env={**os.environ, **env}, check=True
+        )
+        config.write_text(
+            f"Host agented\n  HostName 127.0.0.1\n  Port {remote_host.port}\n{common}"
+        )
+        alias, logins = "agented", 1
+    try:
+        tmp_stack_dir.stack(STACK.format(project=remote_project))
+        env = remote_host.env(DOCKER_HOST=f"ssh://{alias}", STACKUP_SSH_CONFIG=str(config), **env)
+        before = remote_host.logins()
+        stackup("up", cwd=tmp_stack_dir, env=env)
+        assert remote_host.logins() - before == logins
+        assert remote_host.containers_of(remote_project) == [f"{remote_project}-app-1"]
+        stackup("down", cwd=tmp_stack_dir, env=env)
+        assert remote_host.containers_of(remote_project) == []
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(timeout=10)

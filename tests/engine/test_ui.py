@@ -151,6 +151,9 @@ def test_port_changed_on_disk_shows_the_recreate_then_apply_serves_the_new_port(
     wait_for(lambda: "Applied:" in browser.text(), timeout=120, what="the apply to finish")
     assert "nginx" in http_get(f"http://127.0.0.1:{new_port}/", retry_for=20).body.lower()
     assert stackup("diff", "--exit-code", cwd=d.path, check=False).returncode == 0
+    # The Apply is a release, as an `up` that changed something is.
+    history = json.loads(stackup("history", "--format", "json", cwd=d.path).stdout)
+    assert [(r["release"], r["kind"]) for r in history] == [(2, "up"), (1, "up")]
     wait_for(lambda: "No changes." in browser.text(), timeout=20, what="the page's new plan")
     # Ctrl-C with the page open (its event and log streams): it stops, and says so.
     assert server.interrupt() == 130

@@ -533,6 +533,27 @@ def test_changes_in_place_resolve_their_path_inside_a_container_never_on_the_hos
     ]
 
 
+def test_down_removes_the_project_directory_from_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The project's directory itself goes, so the throwaway mounts its parent (a directory
+    # of stackup's, not the project's) and removes the project's name in it. Found when the
+    # mount was narrowed to the project's directory for the in-place changes: `down` then
+    # refused ("/var/lib/stackup is not under /var/lib/stackup/demo") and left the files.
+    engine, loaded = _remote(), _project(tmp_path)
+    up(loaded, engine, UpRequest(), QuietUI())
+    ran: list[tuple[str | None, tuple[str, ...]]] = []
+
+    def recording(engine: FakeEngine, spec: ContainerSpec) -> SimpleNamespace:
+        (mount,) = spec.mounts
+        ran.append((mount.source, tuple(spec.service.command or ())))
+        return SimpleNamespace(exit_code=0, output="")
+
+    monkeypatch.setattr(shipping_steps, "run_check", recording)
+    shipping_steps.remove_project_root(engine, "demo", ["nginx:1.27"])
+    assert ran == [("/var/lib/stackup", ("/stackup-project", "demo"))]
+
+
 def _sparse_bomb(name: str, claimed: int) -> bytes:
     """A 10 KiB archive whose one file claims `claimed` bytes (a sparse file of holes)."""
     out = io.BytesIO()

@@ -266,7 +266,7 @@ def remove_on_host(engine: Engine, step: RemoveOnHost) -> None:
 
 
 def remove_project_root(engine: ReleaseEngine, project: str, images: Sequence[str]) -> None:
-    """`down --volumes` on a remote engine: the project's directory on the engine's host
+    """`down` on a remote engine: the project's directory on the engine's host
     (`project_root`), removed by a throwaway container of the first of `images` the engine
     still has (it runs `rm -rf`: the helper image has no binary). Nothing to do when nothing
     was ever shipped."""
@@ -288,6 +288,8 @@ def remove_project_root(engine: ReleaseEngine, project: str, images: Sequence[st
         (),
         f"removing {project_root(project)}",
         (project,),
+        # The project's directory itself goes: its parent is what the container mounts.
+        root=REMOTE_ROOT,
     )
 
 
@@ -300,15 +302,18 @@ def _on_host(
     files: tuple[FileCopy, ...],
     doing: str,
     arguments: tuple[str, ...] = (),
+    *,
+    root: str | None = None,
 ) -> None:
     """Run `sh -c script PATH arguments...` in a throwaway container of `image`, with no
-    network, as root, where PATH is `host_path` inside the project's directory on the
-    engine's host, which it bind-mounts writable. Not `host_path` itself: the engine resolves
-    a bind mount's source on its host, and a service that can write its shipped directory can
-    leave a link there (`default.conf -> /etc/shadow`); inside the container, a link resolves
-    in the container's own filesystem."""
-    root = project_root(project)
-    if not host_path.startswith(root + "/") or "/../" in host_path + "/":
+    network, as root, where PATH is `host_path` inside `root` (the project's directory on the
+    engine's host unless given), which it bind-mounts writable. Not `host_path` itself: the
+    engine resolves a bind mount's source on its host, and a service that can write its
+    shipped directory can leave a link there (`default.conf -> /etc/shadow`); inside the
+    container, a link resolves in the container's own filesystem."""
+    root = root or project_root(project)
+    inside = host_path == root or host_path.startswith(root + "/")
+    if not inside or "/../" in host_path + "/":
         raise ApplyError(f"{doing}: {host_path} is not under {root}")
     mount = "/stackup-project"
     service = Service.model_validate(
