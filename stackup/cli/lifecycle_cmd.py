@@ -48,7 +48,10 @@ def _project() -> tuple[str, frozenset[str] | None, frozenset[str], LoadedStack 
     "-v",
     "--volumes",
     is_flag=True,
-    help="Also remove named volumes the stack created (never external ones).",
+    help=(
+        "Also remove named volumes the stack created (never external ones), the project's "
+        "releases (`stackup history`) and, on a remote engine, its files on the engine's host."
+    ),
 )
 @click.option(
     "--remove-orphans",
