@@ -295,7 +295,8 @@ class _Runner:
         except (StackupError, OSError) as exc:
             message = str(exc)
             if op.restore and op.restore_from <= index < op.restore_to:
-                message += self._restore(op, start)
+                late = op.restore_late if op.restore_late and index >= op.restore_late_from else ()
+                message += self._restore(op, (*op.restore, *late), start)
             self.emit(Event(op.id, op.name, "failed", message, time.monotonic() - start))
             if message != str(exc):
                 raise ApplyError(message) from exc
@@ -310,10 +311,10 @@ class _Runner:
         self.emit(Event(op.id, op.name, "done", op.action.value, time.monotonic() - start))
         return True
 
-    def _restore(self, op: Operation, start: float) -> str:
-        """Run the operation's declared restore steps after a failure; say how it went."""
+    def _restore(self, op: Operation, restore: tuple[Step, ...], start: float) -> str:
+        """Run the operation's restore steps after a failure; say how it went."""
         try:
-            for step in op.restore:
+            for step in restore:
                 self._step(op, step, start, None)
         except (StackupError, OSError) as exc:
             return f"; putting the old container back failed too: {exc}"

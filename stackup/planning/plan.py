@@ -376,6 +376,11 @@ class Operation:
     restore: tuple[Step, ...] = ()
     restore_from: int = 0
     restore_to: int = 0
+    # Further restore steps, run only when the failing step is at or after restore_late_from:
+    # a start-first rollout reloads its dependents again only if they were reloaded with the
+    # new addresses; a failure before that leaves them untouched (no needless reload).
+    restore_late: tuple[Step, ...] = ()
+    restore_late_from: int = 0
     details: tuple[str, ...] = ()  # extra lines shown under the operation
     # Order only: run after these have ended, whether they succeeded or not
     # (`update_config.failure_action: continue` between batches of a rollout).
@@ -435,4 +440,5 @@ def steps_first(op: Operation, steps: tuple[Step, ...]) -> Operation:
         gate=op.gate + n if op.gate else 0,
         restore_from=op.restore_from + n if op.restore else op.restore_from,
         restore_to=op.restore_to + n if op.restore else op.restore_to,
+        restore_late_from=op.restore_late_from + n if op.restore_late else op.restore_late_from,
     )

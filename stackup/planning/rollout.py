@@ -188,6 +188,8 @@ class StartFirstSteps:
     steps: tuple[Step, ...]
     restore: tuple[Step, ...]
     restore_to: int  # steps before this index are undone by `restore` when they fail
+    restore_late: tuple[Step, ...] = ()  # also run when the failing step is at or after:
+    restore_late_from: int = 0
 
 
 def start_first_steps(
@@ -218,6 +220,7 @@ def start_first_steps(
             steps.extend((StartContainer(temp), *after_start(temp)))
         steps.extend(policy.gate(service, temps))
     first_reload = reload_steps(dependents, validate=True)
+    reloaded_from = len(steps)
     steps.extend(first_reload)
     if first_reload:
         names = ", ".join(container for container, _, _ in dependents)
@@ -231,8 +234,8 @@ def start_first_steps(
     restore: tuple[Step, ...] = tuple(
         RemoveContainer(temporary_name(item.want.name)) for item in items
     )
-    if first_reload:
-        # The dependents may have loaded the new addresses already (a failure in the settle
-        # pause): they load their config again, with the old containers' addresses only.
-        restore += reload_steps(dependents, validate=False)
-    return StartFirstSteps(tuple(steps), restore, restore_to)
+    # Only when the failure comes at or after the first reload: the dependents may have loaded
+    # the new addresses, so they load their config again, with the old containers' only. A
+    # version that never got ready fails before it, and its dependents are never signalled.
+    late = reload_steps(dependents, validate=False) if first_reload else ()
+    return StartFirstSteps(tuple(steps), restore, restore_to, late, reloaded_from)

@@ -137,6 +137,8 @@ def _start_first(
         restore=built.restore,
         restore_from=head,
         restore_to=built.restore_to,
+        restore_late=built.restore_late,
+        restore_late_from=built.restore_late_from,
         details=(policy.summary(service, sorted({s for s, _, _ in dependents})), *together),
     )
     # Not gated like a single create: the old containers serve until the whole operation

@@ -81,9 +81,12 @@ def test_start_first_starts_the_new_one_before_touching_the_old_and_reloads_ngin
     assert [type(s).__name__ for _, s in reloads] == ["Exec", "Signal", "Signal"]  # nginx -t once
     stop = next(i for i, s in enumerate(op.steps) if isinstance(s, StopContainer))
     assert reloads[1][0] < stop < reloads[2][0]
-    # Undone before the old one is stopped: the new one removed, nginx reloaded once more
-    # (it may have seen the new address already).
-    assert [type(s).__name__ for s in op.restore] == ["RemoveContainer", "Signal"]
+    # Undone before the old one is stopped: the new one removed, and nginx reloaded once more
+    # (it may have seen the new address already) only if the failure came at or after its
+    # first reload (from its `nginx -t`).
+    assert [type(s).__name__ for s in op.restore] == ["RemoveContainer"]
+    assert [type(s).__name__ for s in op.restore_late] == ["Signal"]
+    assert op.restore_late_from == reloads[0][0]
     assert op.restore_to <= stop
     assert "start-first" in render_text(result.plan) and "reloaded before and after" in render_text(
         result.plan
@@ -98,11 +101,15 @@ def test_start_first_that_never_gets_healthy_is_removed_and_the_old_one_keeps_ru
     update = "order: start-first, monitor: 5s"
     engine, before = deployed(update, replicas=2)
     engine.health_on_start["app"] = "unhealthy"
+    signals, checks = engine.calls["kill_container"], engine.calls["exec_run"]
     result = stackup.up(stack(2, update, replicas=2), engine, stackup.UpRequest(), RecordingUI())
     assert not result.outcome.ok
     (message,) = result.outcome.failed.values()
     assert "unhealthy" in message and "was left as it was" in message
     assert ids(engine) == before  # the same containers, none stopped, no leftover
+    # nginx never loaded the new version's address, so it is not reloaded to forget it: the
+    # failure path leaves it alone (it sent a needless HUP before).
+    assert (engine.calls["kill_container"], engine.calls["exec_run"]) == (signals, checks)
     assert {c.state for c in engine.observe("ro").containers} == {"running"}
 
 
