@@ -12,6 +12,11 @@ throwaway container). Per save: the time from the rename to the first response w
 header, and the unavailability (the longest time without a successful response, the
 failures in between). Watch's stages are timed on the same clock. Not a test: it prints
 numbers (record them in docs/benchmarks.md).
+
+Then, in the same run, the raw engine's part alone (`--saves` times, no stackup): a twin of the
+container is created, the old one stopped, the twin started and renamed, as the recreate does,
+with the same client. Its unavailability and its slow requests are the engine's floor for
+any recreate that hands a host port from one container to another.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import docker  # noqa: E402
 
 from bench.watch import CONF, Client, Recorder, _remove, _wait_up, ms, pct  # noqa: E402
 from stackup import api  # noqa: E402
@@ -63,6 +70,39 @@ def longest_gap(client: Client, start: float, end: float) -> tuple[float, int]:
     gaps = [b - a for a, b in itertools.pairwise(times)]
     failed = sum(1 for at, _ in client.failures if start <= at <= end)
     return (max(gaps) if gaps else 0.0), failed
+
+
+def raw_handover(docker_client: docker.DockerClient, name: str) -> tuple[float, float]:
+    """The recreate's engine calls alone: a twin of container `name` is created (same image,
+    mounts, port, network, labels), `name` is stopped, the twin started, `name` removed and
+    the twin renamed. Returns when the stop began and how long after it the start returned."""
+    old = docker_client.containers.get(name)
+    attrs = old.attrs
+    (network,) = attrs["NetworkSettings"]["Networks"]
+    twin = docker_client.api.create_container(
+        attrs["Config"]["Image"],
+        name=f"{name}-twin",
+        labels=attrs["Config"]["Labels"],
+        ports=[tuple(p.split("/")) for p in attrs["Config"]["ExposedPorts"]],
+        host_config=docker_client.api.create_host_config(
+            binds=attrs["HostConfig"]["Binds"],
+            mounts=attrs["HostConfig"].get("Mounts"),
+            port_bindings={
+                k: [(b["HostIp"], b["HostPort"]) for b in bindings]
+                for k, bindings in attrs["HostConfig"]["PortBindings"].items()
+            },
+        ),
+        networking_config=docker_client.api.create_networking_config(
+            {network: docker_client.api.create_endpoint_config()}
+        ),
+    )
+    start = time.monotonic()
+    old.stop()
+    docker_client.api.start(twin["Id"])
+    started = time.monotonic() - start
+    old.remove()
+    docker_client.api.rename(twin["Id"], name)
+    return start, started
 
 
 def main() -> int:
@@ -98,6 +138,8 @@ services:
     client = Client(port)
     client_thread = threading.Thread(target=client.run, daemon=True)
     rows: list[tuple[float, float, int]] = []
+    raw: list[tuple[float, float, int, list[float]]] = []
+    slow_answers: list[list[float]] = []
     stages: list[dict[str, float]] = []
     try:
         _wait_up(port)
@@ -139,6 +181,7 @@ services:
                     print(f"    failures from {fails[0] * 1000:.0f} to {fails[-1] * 1000:.0f} ms")
                 print(f"    served at {(served - t0) * 1000:.0f} ms")
             rows.append((served - t0, gap, failed))
+            slow_answers.append([seconds for at, seconds in client.slow if t0 <= at <= served])
             stages.append(
                 {
                     kind: at - t0
@@ -149,6 +192,13 @@ services:
             time.sleep(1.0)
         stop.set()
         watch_thread.join(timeout=10)
+        docker_client = docker.from_env()
+        for _ in range(args.saves):
+            start, started = raw_handover(docker_client, f"{project}-web-1")
+            time.sleep(2.5)
+            gap, failed = longest_gap(client, start, start + 2.5)
+            slow = [seconds for at, seconds in client.slow if at >= start]
+            raw.append((started, gap, failed, slow))
     finally:
         client.stop.set()
         _remove(engine, project)
@@ -165,10 +215,23 @@ services:
         f"  median {ms(statistics.median(gaps))} ms   max {ms(max(gaps))} ms   "
         f"failed requests {sum(r[2] for r in rows)} in {len(rows)} saves"
     )
-    print("per save: served / gap / failed, then watch's stages (ms after the rename)")
-    for (served_at, gap, failed), stage in zip(rows, stages, strict=True):
+    print(
+        "per save: served / gap / failed, then watch's stages (ms after the rename) and the "
+        "answers that took over 0.5 s"
+    )
+    for (served_at, gap, failed), stage, slow in zip(rows, stages, slow_answers, strict=True):
         shown = "  ".join(f"{k} {v * 1000:.0f}" for k, v in stage.items())
-        print(f"  {served_at * 1000:7.0f} {gap * 1000:7.0f} {failed:3d}   {shown}")
+        took = ", ".join(f"{x * 1000:.0f} ms" for x in slow) or "none"
+        print(f"  {served_at * 1000:7.0f} {gap * 1000:7.0f} {failed:3d}   {shown}   slow: {took}")
+    print("\nthe raw engine alone: create a twin, stop, start the twin (no stackup, no check)")
+    print(
+        f"  unavailability median {ms(statistics.median(r[1] for r in raw))} ms   "
+        f"max {ms(max(r[1] for r in raw))} ms   failed requests {sum(r[2] for r in raw)}"
+    )
+    print("per handover: stop → start returned, gap, failed, answers that took over 0.5 s")
+    for started, gap, failed, slow in raw:
+        shown = ", ".join(f"{x * 1000:.0f} ms" for x in slow) or "none"
+        print(f"  {started * 1000:7.0f} {gap * 1000:7.0f} {failed:3d}   {shown}")
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

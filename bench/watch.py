@@ -57,11 +57,15 @@ class Client:
     interval: float = 0.01  # a steady ~100 requests/s, not a flood that starves the engine
     answers: list[tuple[float, str | None]] = field(default_factory=list)
     failures: list[tuple[float, str]] = field(default_factory=list)
+    # Answers that took over 0.5 s: (sent at, seconds), e.g. a connection that waited for a
+    # retransmission.
+    slow: list[tuple[float, float]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
         while not self.stop.is_set():
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            sent = time.monotonic()
             try:
                 conn.request("GET", "/")
                 response = conn.getresponse()
@@ -70,6 +74,8 @@ class Client:
                     self.failures.append((time.monotonic(), f"HTTP {response.status}"))
                 else:
                     self.answers.append((time.monotonic(), response.getheader("X-Edit")))
+                    if time.monotonic() - sent > 0.5:
+                        self.slow.append((sent, time.monotonic() - sent))
             except OSError as exc:
                 self.failures.append((time.monotonic(), f"{type(exc).__name__}: {exc}"))
                 time.sleep(0.005)
