@@ -34,7 +34,8 @@ PATH_PROBE = "io.stackup.path-probe"
 # lease's name; `io.stackup.lease.<key>` labels name its holder. Never a service's container.
 LEASE = "io.stackup.lease"
 # On the container made only to write or read files on the engine's host (never started,
-# removed at once): the directory it mounts (stackup.engine.docker.hostfiles).
+# removed at once; one a killed command left is removed by a later command): the directory
+# it mounts (stackup.engine.docker.hostfiles).
 HOST_FILES = "io.stackup.host-files"
 # On the container that is one release of a project (stackup.usecases.releases): created and
 # never started, its value the release's number; `io.stackup.release.<key>` labels say when,

@@ -431,6 +431,7 @@ def test_reading_the_engines_host_files_stops_at_the_limit() -> None:
         inspect_image=lambda image: {},
         create_host_config=lambda **kwargs: {},
         create_container=lambda *args, **kwargs: {"Id": "helper"},
+        containers=lambda **kwargs: [],
         get_archive=lambda container, path: (endless(), {}),
         remove_container=lambda *args, **kwargs: None,
     )
@@ -574,6 +575,7 @@ def _helper_api(archive: bytes) -> SimpleNamespace:
         inspect_image=lambda image: {},
         create_host_config=lambda **kwargs: {},
         create_container=lambda *args, **kwargs: {"Id": "helper"},
+        containers=lambda **kwargs: [],
         get_archive=lambda container, path: (iter([archive]), {}),
         remove_container=lambda *args, **kwargs: None,
     )

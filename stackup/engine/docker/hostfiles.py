@@ -70,9 +70,15 @@ def archive_files(data: bytes, limit: int, what: str) -> dict[str, bytes]:
     return out
 
 
+# A helper lives for one archive call; one this much older than a new helper was left by a
+# command that was killed during its call, and is removed.
+STALE_HELPER_SECONDS = 3600
+
+
 class DockerHostFiles:
     def __init__(self, api: docker.APIClient) -> None:
         self.api = api
+        self._swept = False
 
     def write(self, directory: str, archive: BinaryIO) -> None:
         with engine_errors(f"writing files into {directory} on the engine's host"):
@@ -152,7 +158,25 @@ class DockerHostFiles:
             network_disabled=True,
             host_config=host_config,
         )
-        return str(created["Id"])
+        helper = str(created["Id"])
+        if not self._swept:
+            self._swept = True
+            self._sweep(helper)
+        return helper
+
+    def _sweep(self, helper: str) -> None:
+        """Remove the helpers that killed commands left (once per command, at its first
+        helper): those created STALE_HELPER_SECONDS or more before `helper`. Ages are read on the engine's
+        own clock (both creation times are the engine's), so a remote engine's clock that
+        differs from this machine's changes nothing."""
+        listed = self.api.containers(all=True, filters={"label": labels.HOST_FILES})
+        created = {str(c["Id"]): int(c.get("Created") or 0) for c in listed}
+        now = created.get(helper)
+        if now is None:
+            return
+        for other, at in created.items():
+            if other != helper and at and now - at >= STALE_HELPER_SECONDS:
+                self._remove(other)
 
     def _remove(self, helper: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
